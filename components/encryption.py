@@ -1,0 +1,50 @@
+"""A customer-managed KMS key with rotation, an alias and an explicit key policy."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policy_documents as docs
+
+# Longest waiting period KMS allows before a scheduled deletion completes (KMS
+# ScheduleKeyDeletion API: 7 to 30 days): the most time to notice and cancel a mistake.
+KEY_DELETION_WINDOW_DAYS = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class EncryptionKeyArgs:
+    description: str
+    account_id: pulumi.Input[str]
+    tags: Mapping[str, str]
+    service_statements: Sequence[pulumi.Input[docs.Document]] = ()
+    protect: bool = False
+
+
+class EncryptionKey(pulumi.ComponentResource):
+    """One CMK for one purpose, so that revoking or auditing a use is a single key."""
+
+    key_arn: pulumi.Output[str]
+    """ARN of the key."""
+    alias_name: pulumi.Output[str]
+    """The key's alias (`alias/<name>`)."""
+
+    def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:security:EncryptionKey", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=args.description,
+            enable_key_rotation=True,
+            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+            policy=pulumi.Output.json_dumps(docs.key_policy(args.account_id, args.service_statements)),
+            tags={**args.tags, "Name": name},
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
+        )
+        alias = aws.kms.Alias(f"{name}-alias", name=f"alias/{name}", target_key_id=key.key_id, opts=child)
+        self.key_arn = key.arn
+        self.alias_name = alias.name
+        self.register_outputs({"key_arn": self.key_arn, "alias_name": self.alias_name})

@@ -1,0 +1,208 @@
+"""Record what a Pulumi program would register, from the registration requests themselves.
+
+`run(program, ...)` executes `program` under the SDK's mock engine with a monitor that keeps
+every RegisterResource request: type, name, parent, dependencies, protect and the serialized
+inputs exactly as the engine would receive them (wire names). The mock monitor spells a
+resource's URN with only the parent's last type, while the real engine chains every
+ancestor's type; `Plan` rewrites every URN to the engine's spelling and refuses to write one
+that names no planned resource.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+
+
+class PlanError(Exception):
+    """The recorded plan is inconsistent (a URN names no planned resource)."""
+
+
+@dataclasses.dataclass
+class _Registration:
+    monitor_urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    dependencies: list[str]
+    protect: bool
+    inputs: Any
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, keeping each registration request as it arrives."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[_Registration] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        self.registrations.append(_Registration(
+            monitor_urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent or None,
+            dependencies=list(request.dependencies),
+            protect=bool(request.protect),
+            inputs=json_format.MessageToDict(request.object) if request.type != STACK_TYPE else {},
+        ))
+        return response
+
+
+def _wire_value(value: Any, resolve_urn: Callable[[str], str]) -> Any:
+    """Serialized property values as readable JSON: secrets masked, references by URN."""
+    if isinstance(value, dict):
+        signature = value.get(rpc._special_sig_key)
+        if signature == rpc._special_secret_sig:
+            return SECRET
+        if signature == rpc._special_resource_sig:
+            return {"resourceRef": resolve_urn(value["urn"])}
+        if signature is not None:
+            return {k: _wire_value(v, resolve_urn) for k, v in value.items() if k != rpc._special_sig_key}
+        return {k: _wire_value(v, resolve_urn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire_value(v, resolve_urn) for v in value]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Struct carries every number as a double
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    dependencies: list[str]
+    protect: bool
+    inputs: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    project: str
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, typ: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == typ]
+
+    def one(self, typ: str, name: str | None = None) -> PlannedResource:
+        found = [r for r in self.of_type(typ) if name is None or r.name == name]
+        if len(found) != 1:
+            raise LookupError(f"expected one {typ} named {name!r}, found {[r.name for r in found]}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> PlannedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def children_of(self, urn: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.parent == urn]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"project": self.project, "stack": self.stack,
+                "resources": [r.as_json() for r in self.resources], "outputs": self.outputs}
+
+
+def _canonicalise(registrations: list[_Registration], project: str, stack: str) -> list[PlannedResource]:
+    by_monitor_urn = {r.monitor_urn: r for r in registrations}
+    by_type_and_name: dict[tuple[str, str], list[_Registration]] = {}
+    for r in registrations:
+        by_type_and_name.setdefault((r.type, r.name), []).append(r)
+
+    def registration_for(urn: str) -> _Registration:
+        if urn in by_monitor_urn:
+            return by_monitor_urn[urn]
+        # Another spelling of a known resource: same last type and name, different type chain.
+        try:
+            _, _, qualified_type, name = urn.split("::", 3)
+        except ValueError:
+            raise PlanError(f"not a URN: {urn}") from None
+        candidates = by_type_and_name.get((qualified_type.split("$")[-1], name), [])
+        if len(candidates) != 1:
+            raise PlanError(f"URN {urn} names {len(candidates)} planned resources, not one")
+        return candidates[0]
+
+    chains: dict[int, str] = {}
+
+    def type_chain(r: _Registration) -> str:
+        if id(r) not in chains:
+            parent = registration_for(r.parent) if r.parent else None
+            chains[id(r)] = r.type if parent is None or parent.type == STACK_TYPE else f"{type_chain(parent)}${r.type}"
+        return chains[id(r)]
+
+    def canonical(urn: str) -> str:
+        r = registration_for(urn)
+        return f"urn:pulumi:{stack}::{project}::{type_chain(r)}::{r.name}"
+
+    planned = []
+    for r in registrations:
+        planned.append(PlannedResource(
+            urn=canonical(r.monitor_urn),
+            type=r.type,
+            name=r.name,
+            custom=r.custom,
+            parent=canonical(r.parent) if r.parent else None,
+            dependencies=sorted({canonical(d) for d in r.dependencies}),
+            protect=r.protect,
+            inputs=_wire_value(r.inputs, canonical),
+        ))
+    urns = [p.urn for p in planned]
+    if len(set(urns)) != len(urns):
+        raise PlanError("two planned resources share a URN")
+    # Registration order depends on thread scheduling; URN order makes two plans diffable.
+    return sorted(planned, key=lambda p: p.urn)
+
+
+async def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    if await output.is_secret():
+        return SECRET
+    if not await output.is_known():
+        return UNKNOWN
+    return await output.future()
+
+
+def run(program: Callable[[], None], *, project: str, stack: str, config: dict[str, str],
+        secret_keys: list[str], mocks: pulumi.runtime.Mocks) -> Plan:
+    """Run `program` as `pulumi up` would run it, against `mocks` instead of a cloud."""
+    monitor = RecordingMonitor(mocks)
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
+    _sync_await(run_pulumi_func(program))
+
+    root = runtime_settings.get_root_resource()
+    exported = getattr(root, "outputs", {}) or {}
+
+    async def resolve_all() -> dict[str, Any]:
+        return {name: await _resolve(value) for name, value in exported.items()}
+
+    outputs = _sync_await(resolve_all())
+    return Plan(project=project, stack=stack, resources=_canonicalise(monitor.registrations, project, stack),
+                outputs=outputs)

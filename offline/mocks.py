@@ -1,0 +1,100 @@
+"""What the cloud would answer, for the resources and invokes this program uses.
+
+Identifiers are derived from the resource name with a hash, so two plans of the same code
+are identical and a changed input shows up as a changed line, not as noise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pulumi
+
+# The documentation account ID AWS uses in its examples.
+ACCOUNT_ID = "111122223333"
+
+
+def _digest(name: str, length: int) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:length]
+
+
+# Resource id prefixes AWS uses, by Pulumi type.
+_ID_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet", "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/internetGateway:InternetGateway": "igw", "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/eip:Eip": "eipalloc", "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/securityGroup:SecurityGroup": "sg", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt", "aws:ec2/flowLog:FlowLog": "fl",
+}
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Answers for AWS and pulumi-eks resources in one region of one account."""
+
+    def __init__(self, region: str):
+        self.region = region
+
+    def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        prefix = _ID_PREFIXES.get(typ)
+        resource_id = f"{prefix}-{_digest(name, 17)}" if prefix else f"{name}-{_digest(name, 8)}"
+        state: dict[str, Any] = {**inputs}
+        physical = inputs.get("name") or f"{name}-{_digest(name, 7)}"
+
+        if typ == "eks:index:Cluster":
+            state.update(self._eks_cluster(inputs.get("name") or name))
+        elif typ == "aws:kms/key:Key":
+            resource_id = f"{_digest(name, 8)}-{_digest(name + 'k', 4)}-{_digest(name + 'e', 4)}-{_digest(name + 'y', 4)}-{_digest(name + 's', 12)}"
+            state.update(arn=self._arn("kms", f"key/{resource_id}"), keyId=resource_id)
+        elif typ == "aws:kms/alias:Alias":
+            state.update(arn=self._arn("kms", physical))
+        elif typ == "aws:iam/role:Role":
+            state.update(arn=self._arn("iam", f"role/{physical}", regional=False), name=physical,
+                         uniqueId=f"AROA{_digest(name, 17).upper()}")
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            state.update(arn=self._arn("logs", f"log-group:{physical}"), name=physical)
+        elif typ == "aws:ec2/eip:Eip":
+            state.update(allocationId=resource_id, publicIp="192.0.2.10")
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state.update(latestVersion=1, defaultVersion=1, arn=self._arn("ec2", f"launch-template/{resource_id}"))
+        elif typ == "aws:eks/addon:Addon":
+            state.update(arn=self._arn("eks", f"addon/{inputs.get('clusterName')}/{inputs.get('addonName')}"))
+        elif typ.startswith("aws:"):
+            service = typ.split(":")[1].split("/")[0]
+            state.setdefault("arn", self._arn(service, f"{typ.rsplit(':', 1)[-1].lower()}/{resource_id}"))
+        return resource_id, state
+
+    def _eks_cluster(self, cluster_name: str) -> dict[str, Any]:
+        oidc_id = _digest(cluster_name, 32).upper()
+        issuer = f"oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"
+        endpoint = f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com"
+        kubeconfig = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "aws",
+            "clusters": [{"name": "kubernetes", "cluster": {
+                "server": endpoint, "certificate-authority-data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="}}],
+            "contexts": [{"name": "aws", "context": {"cluster": "kubernetes", "user": "aws"}}],
+            "users": [{"name": "aws", "user": {"exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
+                "args": ["eks", "get-token", "--cluster-name", cluster_name, "--output", "json"]}}}],
+        }
+        return {
+            "kubeconfig": kubeconfig,
+            "kubeconfigJson": json.dumps(kubeconfig),
+            "oidcProviderArn": self._arn("iam", f"oidc-provider/{issuer}", regional=False),
+            "oidcProviderUrl": f"https://{issuer}",
+            "oidcIssuer": issuer,
+            "clusterSecurityGroupId": f"sg-{_digest(cluster_name + 'cluster', 17)}",
+        }
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/deployer",
+                    "userId": "AROAEXAMPLE:deployer", "id": ACCOUNT_ID}
+        # An invoke nobody answers here would make the plan invent data: refuse it loudly.
+        raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}")

@@ -1,0 +1,86 @@
+"""`make plan`: what a stack would build, without the Pulumi CLI or AWS credentials.
+
+    python -m offline.plan --stack dev [--config-file PATH] [--out DIR]
+
+Prints a tree of the planned resources with counts by type and writes
+`build/plan/<stack>.json`. A configuration error ends it with one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import runpy
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+EXIT_CONFIG_ERROR = 2
+
+
+def plan_stack(stack: str, stack_file: Path | None = None):
+    """Run `__main__.py` for `stack` under mocks and return the recorded plan."""
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    from offline import engine, stack_config
+    from offline.mocks import PlatformMocks
+
+    config = stack_config.load(PROJECT_DIR, stack, stack_file)
+    region = config.values.get("aws:region", "us-east-1")
+    return engine.run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
+                      project=config.project, stack=stack, config=config.values,
+                      secret_keys=config.secret_keys, mocks=PlatformMocks(region)), config
+
+
+def render_tree(plan) -> list[str]:
+    lines = []
+
+    def walk(urn: str | None, depth: int) -> None:
+        for resource in sorted((r for r in plan.resources if r.parent == urn), key=lambda r: (r.custom, r.type, r.name)):
+            marker = "+" if resource.custom else "*"
+            protect = "  [protect]" if resource.protect else ""
+            lines.append(f"{'    ' * depth}{marker} {resource.type}  {resource.name}{protect}")
+            walk(resource.urn, depth + 1)
+
+    walk(None, 0)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--config-file", type=Path, help="stack settings file (default Pulumi.<stack>.yaml)")
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "build" / "plan")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(PROJECT_DIR))
+    import settings
+    from offline.stack_config import StackConfigError
+
+    try:
+        plan, config = plan_stack(args.stack, args.config_file)
+    except (settings.ConfigError, StackConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+
+    print(f"Plan of stack '{plan.stack}' (project {plan.project}), offline: mocked cloud, no credentials used\n")
+    print("\n".join(render_tree(plan)))
+    custom = [r for r in plan.resources if r.custom]
+    print(f"\nResources: {len(custom)} to create (+ {len(plan.resources) - len(custom)} components)")
+    for typ, count in sorted(collections.Counter(r.type for r in plan.resources).items()):
+        print(f"  {count:4d}  {typ}")
+    opt_outs = settings.describe_opt_outs(config.values)
+    if opt_outs:
+        print("\nSettings this stack changes from the production-grade defaults in Pulumi.yaml:")
+        print("\n".join(f"  - {line}" for line in opt_outs))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{plan.stack}.json"
+    path.write_text(json.dumps(plan.as_json(), indent=2, sort_keys=False) + "\n")
+    print(f"\nWrote {path.relative_to(PROJECT_DIR) if path.is_relative_to(PROJECT_DIR) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

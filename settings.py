@@ -1,0 +1,531 @@
+"""Every stack setting, declared once: name, type, description and default.
+
+`SETTINGS` is the registry. `Pulumi.yaml`'s `config:` block and the README's configuration
+reference are checked against it by the test suite, so the three cannot drift.
+
+Pulumi gives a project-level key one default for every stack. The defaults here are the
+production-grade ones (highly available, private, long retention): a stack that wants to be
+cheaper opts out in its own `Pulumi.<stack>.yaml`, and `describe_opt_outs` lists every such
+opt-out so the plan prints it. Rules that depend on the environment (what prod refuses
+outright) live in `_validate_environment_rules`.
+
+`load` turns raw config (strings, as the engine passes them) into frozen dataclasses, or
+raises `ConfigError` with one line that names the key, the bad value and what is allowed.
+It runs before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+PROJECT = "ecomind-infra"
+
+# --- Reference data, each with its source -------------------------------------------------
+
+# Amazon EKS Kubernetes versions and the last day of standard support (14 months after the
+# EKS release). Source: AWS, "Understand the Kubernetes version lifecycle on EKS"
+# (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html), read 2026-11-25;
+# 1.36's date is its release date (2026-06-02) plus 14 months.
+EKS_STANDARD_SUPPORT_ENDS: Mapping[str, datetime.date] = {
+    "1.34": datetime.date(2026, 12, 2),
+    "1.35": datetime.date(2027, 3, 27),
+    "1.36": datetime.date(2027, 8, 2),
+}
+
+# EKS managed add-on builds per Kubernetes version, pinned so that an upgrade is a reviewed
+# change rather than whatever `most_recent` returns on the day. Source: AWS add-on version
+# tables (managing-kube-proxy, managing-coredns) and `aws eks describe-addon-versions`
+# records from October 2026.
+ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
+    "1.35": {
+        "vpc-cni": "v1.22.4-eksbuild.3",
+        "coredns": "v1.13.2-eksbuild.31",
+        "kube-proxy": "v1.35.3-eksbuild.29",
+        "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
+    },
+    "1.36": {
+        "vpc-cni": "v1.22.4-eksbuild.3",
+        "coredns": "v1.14.3-eksbuild.3",
+        "kube-proxy": "v1.36.0-eksbuild.14",
+        "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
+    },
+}
+
+# Availability zones this project places subnets in, per supported region. Names rather than
+# an invoke so that a plan is reproducible offline. us-east-1e is left out: that zone
+# (use1-az3) does not offer current-generation instance types (AWS EC2 docs, "Regions and
+# Zones"). Zone names map to different physical zones per account; the order here only
+# decides which zones a stack uses first.
+REGION_AVAILABILITY_ZONES: Mapping[str, tuple[str, ...]] = {
+    "us-east-1": ("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1f"),
+    "us-east-2": ("us-east-2a", "us-east-2b", "us-east-2c"),
+    "us-west-2": ("us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"),
+    "eu-west-1": ("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+    "eu-central-1": ("eu-central-1a", "eu-central-1b", "eu-central-1c"),
+}
+
+# Instance types a node group may use, with their CPU architecture (which decides the AL2023
+# AMI type). Source: AWS EC2 instance type pages. The cost model prices exactly this list.
+NODE_INSTANCE_TYPES: Mapping[str, str] = {
+    "t3.medium": "x86_64",
+    "t3.large": "x86_64",
+    "t3.xlarge": "x86_64",
+    "t3a.large": "x86_64",
+    "m6i.large": "x86_64",
+    "m6i.xlarge": "x86_64",
+    "m7i.large": "x86_64",
+    "m7i.xlarge": "x86_64",
+    "m7i.2xlarge": "x86_64",
+    "c7i.xlarge": "x86_64",
+    "r7i.large": "x86_64",
+    "t4g.large": "arm64",
+    "m7g.large": "arm64",
+    "m7g.xlarge": "arm64",
+}
+
+# Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy API).
+CLOUDWATCH_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+
+# Public subnets hold only load balancers and NAT gateways, data subnets only RDS, MSK and
+# ElastiCache ENIs: a /24 (251 usable addresses, AWS reserves 5) per zone is ample for both.
+# Private subnets hold nodes and, with the VPC CNI, every pod's IP: that size is a setting.
+PUBLIC_SUBNET_PREFIX_LENGTH = 24
+DATA_SUBNET_PREFIX_LENGTH = 24
+
+ENVIRONMENTS = ("dev", "prod")
+NAT_MODES = ("perAz", "single")
+CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
+TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE",
+                 "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
+NODE_GROUP_NAMES = ("system", "workload")
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_LABEL = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+class ConfigError(pulumi.RunError):
+    """A stack setting is invalid. The message is one line: key, value, what is allowed.
+
+    A `RunError` so that a real `pulumi up` prints the message without a traceback.
+    """
+
+
+# --- The registry ---------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One stack setting as `Pulumi.yaml` declares it (`type` is a Pulumi config type)."""
+
+    key: str
+    type: str
+    description: str
+    default: Any = None
+    items: str | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+def _node_group_settings(group: str, *, instance_types: list[str], capacity: str,
+                         sizes: tuple[int, int, int], taints: list[str],
+                         purpose: str) -> tuple[Setting, ...]:
+    low, desired, high = sizes
+    return (
+        Setting(f"{group}NodeInstanceTypes", "array",
+                f"EC2 instance types of the {purpose} node group, in order of preference.",
+                instance_types, items="string"),
+        Setting(f"{group}NodeCapacityType", "string",
+                f"ON_DEMAND or SPOT for the {purpose} node group.", capacity),
+        Setting(f"{group}NodeMinSize", "integer", f"Fewest nodes in the {purpose} node group.", low),
+        Setting(f"{group}NodeDesiredSize", "integer",
+                f"Nodes the {purpose} node group starts with (the autoscaler moves it later).", desired),
+        Setting(f"{group}NodeMaxSize", "integer", f"Most nodes in the {purpose} node group.", high),
+        Setting(f"{group}NodeLabels", "array",
+                f"Extra Kubernetes labels on {purpose} nodes, as key=value.", [], items="string"),
+        Setting(f"{group}NodeTaints", "array",
+                f"Kubernetes taints on {purpose} nodes, as key=value:Effect.", taints, items="string"),
+    )
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("environment", "string",
+            "dev or prod. Decides which safety rules apply and whether stateful resources are protected."),
+    Setting("owner", "string", "Team that owns the stack; applied as the owner tag.", "platform-engineering"),
+    Setting("costCentre", "string", "Cost centre billed for the stack; applied as the cost-centre tag.", "ecomind"),
+    Setting("vpcCidr", "string", "IPv4 CIDR block of the VPC (/16 to /24).", "10.0.0.0/16"),
+    Setting("availabilityZoneCount", "integer",
+            "Availability zones to spread subnets, NAT, nodes and data services over (2 to the region's count).", 3),
+    Setting("privateSubnetPrefixLength", "integer",
+            "Prefix length of each private (node and pod) subnet; pods take their IPs from it.", 19),
+    Setting("natGateways", "string",
+            "perAz (one NAT gateway per zone, survives a zone loss) or single (one shared gateway, cheaper).", "perAz"),
+    Setting("logRetentionDays", "integer",
+            "Days CloudWatch keeps VPC flow logs and EKS control-plane logs (a CloudWatch retention value).", 365),
+    Setting("kubernetesVersion", "string", "EKS Kubernetes version; must be in EKS standard support.", "1.36"),
+    Setting("clusterPublicAccessCidrs", "array",
+            "CIDRs allowed to reach the EKS API over its public endpoint; empty turns the public endpoint off.",
+            [], items="string"),
+    Setting("clusterAdminRoleArns", "array",
+            "IAM role ARNs granted cluster-admin through EKS access entries.", [], items="string"),
+    *_node_group_settings("system", instance_types=["m7i.large"], capacity="ON_DEMAND", sizes=(3, 3, 6),
+                          taints=["CriticalAddonsOnly=true:NoSchedule"],
+                          purpose="system (cluster add-ons and controllers)"),
+    *_node_group_settings("workload", instance_types=["m7i.xlarge"], capacity="ON_DEMAND", sizes=(3, 3, 9),
+                          taints=[], purpose="workload (EcoMind services)"),
+)
+
+SETTINGS_BY_KEY: Mapping[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+# --- Typed results ----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: str  # the EKS API's spelling: NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeGroupSettings:
+    name: str
+    instance_types: tuple[str, ...]
+    architecture: str
+    capacity_type: str
+    min_size: int
+    desired_size: int
+    max_size: int
+    labels: Mapping[str, str]
+    taints: tuple[Taint, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class SubnetLayout:
+    """CIDR blocks per zone, in zone order."""
+
+    public: tuple[str, ...]
+    private: tuple[str, ...]
+    data: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSettings:
+    vpc_cidr: str
+    availability_zones: tuple[str, ...]
+    subnets: SubnetLayout
+    nat_gateway_per_az: bool
+    log_retention_days: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterSettings:
+    name: str
+    kubernetes_version: str
+    public_access_cidrs: tuple[str, ...]
+    admin_role_arns: tuple[str, ...]
+    node_groups: tuple[NodeGroupSettings, ...]
+    addon_versions: Mapping[str, str]
+    log_retention_days: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StackSettings:
+    project: str
+    stack: str
+    environment: str
+    region: str
+    tags: Mapping[str, str]
+    network: NetworkSettings
+    cluster: ClusterSettings
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def protect_stateful(self) -> bool:
+        """Whether stateful resources carry `protect` and AWS deletion protection."""
+        return self.is_prod
+
+
+# --- Parsing -----------------------------------------------------------------------------------
+
+def _fail(key: str, value: Any, allowed: str) -> ConfigError:
+    shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return ConfigError(f"invalid setting '{PROJECT}:{key}' = {shown}: {allowed}")
+
+
+def _parse(setting: Setting, raw: Any) -> Any:
+    """Raw config arrives as strings (arrays as JSON); typed values pass through."""
+    key, kind = setting.key, setting.type
+    if kind == "string":
+        if not isinstance(raw, str) or not raw.strip():
+            raise _fail(key, raw, "expected a non-empty string")
+        return raw.strip()
+    if kind == "integer":
+        if isinstance(raw, bool):
+            raise _fail(key, raw, "expected a whole number")
+        if isinstance(raw, int):
+            return raw
+        if isinstance(raw, str) and re.fullmatch(r"-?\d+", raw.strip()):
+            return int(raw)
+        raise _fail(key, raw, "expected a whole number")
+    if kind == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        if raw in ("true", "false"):
+            return raw == "true"
+        raise _fail(key, raw, "expected true or false")
+    if kind == "array":
+        value = raw
+        if isinstance(raw, str):
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                raise _fail(key, raw, "expected a list of strings") from None
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise _fail(key, raw, "expected a list of non-empty strings")
+        return [v.strip() for v in value]
+    raise AssertionError(f"setting {key} has unsupported type {kind}")
+
+
+def _values(raw_config: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed values for every registered key; unknown keys are an error, not ignored."""
+    prefix = f"{PROJECT}:"
+    given: dict[str, Any] = {}
+    for full_key, raw in raw_config.items():
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix):]
+        if key not in SETTINGS_BY_KEY:
+            close = difflib.get_close_matches(key, SETTINGS_BY_KEY, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "see the configuration reference in README.md"
+            raise ConfigError(f"unknown setting '{full_key}': not a setting of this project; {hint}")
+        given[key] = raw
+    values = {}
+    for setting in SETTINGS:
+        if setting.key in given:
+            values[setting.key] = _parse(setting, given[setting.key])
+        elif setting.required:
+            raise ConfigError(f"missing setting '{prefix}{setting.key}': {setting.description}")
+        else:
+            values[setting.key] = setting.default
+    return values
+
+
+def _one_of(key: str, value: str, allowed: tuple[str, ...] | Mapping[str, Any]) -> str:
+    if value not in allowed:
+        raise _fail(key, value, "allowed values are " + ", ".join(allowed))
+    return value
+
+
+def _cidr(key: str, value: str) -> ipaddress.IPv4Network:
+    try:
+        network = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        raise _fail(key, value, "expected an IPv4 CIDR block such as 10.0.0.0/16") from None
+    if "/" not in value:
+        raise _fail(key, value, "expected an IPv4 CIDR block with a prefix length, such as 10.0.0.0/16")
+    if str(network) != value:
+        raise _fail(key, value, f"host bits are set; the block is {network}")
+    return network
+
+
+def _layout_subnets(key: str, vpc: ipaddress.IPv4Network, zones: int, private_prefix: int) -> SubnetLayout:
+    """Carve zone-ordered subnets, largest first so every block stays aligned.
+
+    Packing power-of-two blocks in descending size leaves no gaps, so the layout fits exactly
+    when the blocks' total size fits in the VPC.
+    """
+    sizes = {"private": private_prefix, "public": PUBLIC_SUBNET_PREFIX_LENGTH, "data": DATA_SUBNET_PREFIX_LENGTH}
+    needed = zones * sum(2 ** (32 - p) for p in sizes.values())
+    if needed > vpc.num_addresses or any(p < vpc.prefixlen for p in sizes.values()):
+        raise _fail(key, str(vpc), (
+            f"too small for {zones} zones of one private /{private_prefix}, one public "
+            f"/{PUBLIC_SUBNET_PREFIX_LENGTH} and one data /{DATA_SUBNET_PREFIX_LENGTH} subnet "
+            f"({needed} addresses needed, {vpc.num_addresses} available)"))
+    cursor = int(vpc.network_address)
+    blocks: dict[str, list[str]] = {tier: [] for tier in sizes}
+    for tier, prefix in sorted(sizes.items(), key=lambda item: item[1]):
+        for _ in range(zones):
+            block = ipaddress.IPv4Network((cursor, prefix))
+            blocks[tier].append(str(block))
+            cursor += block.num_addresses
+    return SubnetLayout(public=tuple(blocks["public"]), private=tuple(blocks["private"]), data=tuple(blocks["data"]))
+
+
+def _labels(key: str, entries: list[str]) -> dict[str, str]:
+    labels = {}
+    for entry in entries:
+        name, sep, value = entry.partition("=")
+        if not sep or not _LABEL.match(name) or not _LABEL_VALUE.match(value):
+            raise _fail(key, entry, "expected a Kubernetes label as key=value, such as team=ecomind")
+        labels[name] = value
+    return labels
+
+
+def _taints(key: str, entries: list[str]) -> tuple[Taint, ...]:
+    taints = []
+    for entry in entries:
+        match = re.fullmatch(r"([^=:]+)(?:=([^:]*))?:(\w+)", entry)
+        if not match or match.group(3) not in TAINT_EFFECTS or not _LABEL.match(match.group(1)):
+            raise _fail(key, entry, "expected a taint as key=value:Effect with Effect one of "
+                        + ", ".join(TAINT_EFFECTS))
+        taints.append(Taint(match.group(1), match.group(2) or "", TAINT_EFFECTS[match.group(3)]))
+    return tuple(taints)
+
+
+def _node_group(group: str, v: Mapping[str, Any]) -> NodeGroupSettings:
+    prefix = f"{group}Node"
+    types_key = f"{prefix}InstanceTypes"
+    types = v[types_key]
+    if not types:
+        raise _fail(types_key, types, "list at least one instance type")
+    for instance_type in types:
+        _one_of(types_key, instance_type, NODE_INSTANCE_TYPES)
+    architectures = {NODE_INSTANCE_TYPES[t] for t in types}
+    if len(architectures) > 1:
+        raise _fail(types_key, types, "all instance types of one node group must share a CPU architecture")
+    low, desired, high = v[f"{prefix}MinSize"], v[f"{prefix}DesiredSize"], v[f"{prefix}MaxSize"]
+    if low < 0:
+        raise _fail(f"{prefix}MinSize", low, "must be 0 or more")
+    if high < 1:
+        raise _fail(f"{prefix}MaxSize", high, "must be at least 1 (EKS managed node groups need one)")
+    if low > high:
+        raise _fail(f"{prefix}MinSize", low, f"must not exceed {prefix}MaxSize ({high})")
+    if not low <= desired <= high:
+        raise _fail(f"{prefix}DesiredSize", desired, f"must lie between {prefix}MinSize ({low}) and {prefix}MaxSize ({high})")
+    return NodeGroupSettings(
+        name=group,
+        instance_types=tuple(types),
+        architecture=architectures.pop(),
+        capacity_type=_one_of(f"{prefix}CapacityType", v[f"{prefix}CapacityType"], CAPACITY_TYPES),
+        min_size=low, desired_size=desired, max_size=high,
+        labels={"ecomind.io/node-group": group, **_labels(f"{prefix}Labels", v[f"{prefix}Labels"])},
+        taints=_taints(f"{prefix}Taints", v[f"{prefix}Taints"]),
+    )
+
+
+def _validate_environment_rules(s: StackSettings) -> None:
+    """What prod refuses outright: anything that stops it surviving the loss of one zone."""
+    if not s.is_prod:
+        return
+    if "0.0.0.0/0" in s.cluster.public_access_cidrs:
+        raise _fail("clusterPublicAccessCidrs", list(s.cluster.public_access_cidrs),
+                    "0.0.0.0/0 is not allowed in prod; list the CIDRs that deploy the stack")
+    if not s.network.nat_gateway_per_az:
+        raise _fail("natGateways", "single", "prod needs perAz so that losing one zone keeps egress")
+    for group in s.cluster.node_groups:
+        zones = len(s.network.availability_zones)
+        if group.min_size < zones:
+            raise _fail(f"{group.name}NodeMinSize", group.min_size,
+                        f"prod needs at least one node per zone ({zones})")
+
+
+def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
+         today: datetime.date | None = None) -> StackSettings:
+    """Validate and type every setting. Pure: no Pulumi runtime needed."""
+    v = _values(raw_config)
+    today = today or datetime.date.today()
+    environment = _one_of("environment", v["environment"], ENVIRONMENTS)
+
+    region = region or "us-east-1"
+    if region not in REGION_AVAILABILITY_ZONES:
+        raise ConfigError(f"invalid setting 'aws:region' = {region!r}: supported regions are "
+                          + ", ".join(REGION_AVAILABILITY_ZONES))
+    zones_available = REGION_AVAILABILITY_ZONES[region]
+    zone_count = v["availabilityZoneCount"]
+    if not 2 <= zone_count <= len(zones_available):
+        raise _fail("availabilityZoneCount", zone_count,
+                    f"must be between 2 and {len(zones_available)} (the zones {region} offers this project)")
+
+    vpc = _cidr("vpcCidr", v["vpcCidr"])
+    if not 16 <= vpc.prefixlen <= 24:
+        raise _fail("vpcCidr", v["vpcCidr"], "prefix length must be between /16 and /24 (the VPC limits)")
+    if not vpc.is_private:
+        raise _fail("vpcCidr", v["vpcCidr"], "must be a private (RFC 1918) range")
+    private_prefix = v["privateSubnetPrefixLength"]
+    if not 16 <= private_prefix <= 27:
+        raise _fail("privateSubnetPrefixLength", private_prefix, "must be between 16 and 27")
+    subnets = _layout_subnets("vpcCidr", vpc, zone_count, private_prefix)
+
+    retention = v["logRetentionDays"]
+    if retention not in CLOUDWATCH_RETENTION_DAYS:
+        raise _fail("logRetentionDays", retention,
+                    "must be a CloudWatch retention value: " + ", ".join(map(str, CLOUDWATCH_RETENTION_DAYS)))
+
+    version = v["kubernetesVersion"]
+    supported = [k for k, ends in EKS_STANDARD_SUPPORT_ENDS.items() if ends >= today and k in ADDON_VERSIONS]
+    if version not in supported:
+        raise _fail("kubernetesVersion", version,
+                    f"must be a version in EKS standard support on {today.isoformat()}: " + ", ".join(supported))
+
+    public_cidrs = tuple(str(_cidr("clusterPublicAccessCidrs", c)) for c in v["clusterPublicAccessCidrs"])
+    for arn in v["clusterAdminRoleArns"]:
+        if not _ROLE_ARN.match(arn):
+            raise _fail("clusterAdminRoleArns", arn, "expected an IAM role ARN such as arn:aws:iam::111122223333:role/admin")
+
+    tags = {"project": PROJECT, "environment": environment, "stack": stack,
+            "owner": v["owner"], "cost-centre": v["costCentre"], "managed-by": "pulumi"}
+    settings = StackSettings(
+        project=PROJECT,
+        stack=stack,
+        environment=environment,
+        region=region,
+        tags=tags,
+        network=NetworkSettings(
+            vpc_cidr=str(vpc),
+            availability_zones=zones_available[:zone_count],
+            subnets=subnets,
+            nat_gateway_per_az=_one_of("natGateways", v["natGateways"], NAT_MODES) == "perAz",
+            log_retention_days=retention,
+        ),
+        cluster=ClusterSettings(
+            name=f"{PROJECT}-{stack}",
+            kubernetes_version=version,
+            public_access_cidrs=public_cidrs,
+            admin_role_arns=tuple(v["clusterAdminRoleArns"]),
+            node_groups=tuple(_node_group(g, v) for g in NODE_GROUP_NAMES),
+            addon_versions=ADDON_VERSIONS[version],
+            log_retention_days=retention,
+        ),
+    )
+    _validate_environment_rules(settings)
+    return settings
+
+
+def describe_opt_outs(raw_config: Mapping[str, Any]) -> list[str]:
+    """Settings a stack moved away from the production-grade default, one line each."""
+    v = _values(raw_config)
+    return [f"{key} = {json.dumps(v[key])} (default {json.dumps(s.default)})"
+            for key, s in SETTINGS_BY_KEY.items()
+            if not s.required and v[key] != s.default]
+
+
+def raw_config_from_runtime() -> dict[str, Any]:
+    """All config the engine passed to this program, keyed `namespace:key`."""
+    from pulumi.runtime import config as runtime_config
+
+    merged = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return merged
+
+
+def load_from_runtime() -> StackSettings:
+    """The settings of the stack being deployed (real engine or the offline plan)."""
+    raw = raw_config_from_runtime()
+    return load(raw, stack=pulumi.get_stack(), region=raw.get("aws:region"))

@@ -74,7 +74,7 @@ class Cluster(pulumi.ComponentResource):
         def tagged(resource_name: str) -> dict[str, str]:
             return {**tags, "Name": resource_name}
 
-        def key(purpose: str, description: str, statements: Sequence[pulumi.Input[docs.Document]] = ()) -> EncryptionKey:
+        def key(purpose: str, description: str, statements: Sequence[pulumi.Input] = ()) -> EncryptionKey:
             return EncryptionKey(f"{name}-{purpose}", EncryptionKeyArgs(
                 description=description, account_id=args.account_id, tags=args.tags,
                 service_statements=statements, protect=args.protect), opts=child)

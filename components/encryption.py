@@ -20,7 +20,7 @@ class EncryptionKeyArgs:
     description: str
     account_id: pulumi.Input[str]
     tags: Mapping[str, str]
-    service_statements: Sequence[pulumi.Input[docs.Document]] = ()
+    service_statements: Sequence[pulumi.Input[docs.Document | list[docs.Document]]] = ()
     protect: bool = False
 
 

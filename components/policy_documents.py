@@ -60,16 +60,18 @@ def irsa_trust_policy(provider_arn: pulumi.Input[str], issuer: pulumi.Input[str]
     return pulumi.Output.all(provider_arn, issuer).apply(build)
 
 
-def key_policy(account_id: pulumi.Input[str], service_statements: Sequence[pulumi.Input[Document]] = ()
+def key_policy(account_id: pulumi.Input[str],
+               service_statements: Sequence[pulumi.Input[Document | list[Document]]] = ()
                ) -> pulumi.Output[Document]:
     """A CMK policy: the account administers the key through IAM, plus named service grants.
 
     The account-root statement is what lets IAM policies (and the deploying role) manage the
     key at all; without it a key can become unmanageable. Services get only the statements
-    passed in.
+    passed in (each a statement or a list of them).
     """
     def build(args: list[Any]) -> Document:
-        account, *services = args
+        account, *grants = args
+        services = [s for grant in grants for s in (grant if isinstance(grant, list) else [grant])]
         return document({
             "Sid": "AccountAdministersKeyThroughIam",
             "Effect": "Allow",

@@ -30,6 +30,12 @@ _ID_PREFIXES = {
 }
 
 
+def resource_id_for(typ: str, name: str) -> str:
+    """The id the mocks give a resource of `typ` named `name` (what its dependants receive)."""
+    prefix = _ID_PREFIXES.get(typ)
+    return f"{prefix}-{_digest(name, 17)}" if prefix else f"{name}-{_digest(name, 8)}"
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
     """Answers for AWS and pulumi-eks resources in one region of one account."""
 
@@ -42,8 +48,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
-        prefix = _ID_PREFIXES.get(typ)
-        resource_id = f"{prefix}-{_digest(name, 17)}" if prefix else f"{name}-{_digest(name, 8)}"
+        resource_id = resource_id_for(typ, name)
         state: dict[str, Any] = {**inputs}
         physical = inputs.get("name") or f"{name}-{_digest(name, 7)}"
 

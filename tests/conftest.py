@@ -1,0 +1,63 @@
+"""Shared fixtures: the real program planned for each stack, and components built alone."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from offline import engine  # noqa: E402
+from offline.mocks import PlatformMocks  # noqa: E402
+from offline.plan import plan_stack  # noqa: E402
+
+STACKS = ("dev", "prod")
+
+
+@functools.cache
+def planned(stack: str) -> engine.Plan:
+    plan, _ = plan_stack(stack)
+    return plan
+
+
+@pytest.fixture(scope="session")
+def dev_plan() -> engine.Plan:
+    return planned("dev")
+
+
+@pytest.fixture(scope="session")
+def prod_plan() -> engine.Plan:
+    return planned("prod")
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def stack_plan(request) -> engine.Plan:
+    """Each stack's plan in turn, for properties that hold in every environment."""
+    return planned(request.param)
+
+
+def run_component(program: Callable[[], Any], config: dict[str, str] | None = None) -> engine.Plan:
+    """Build resources outside __main__.py (a component alone, with only its args)."""
+    return engine.run(program, project="ecomind-infra", stack="unit", config=config or {},
+                      secret_keys=[], mocks=PlatformMocks("us-east-1"))
+
+
+def policy(resource: engine.PlannedResource, field: str) -> dict[str, Any]:
+    """A policy document input (sent to AWS as a JSON string), parsed."""
+    return json.loads(resource.inputs[field])
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = document["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,220 @@
+"""The Cluster component: control plane, node groups, add-ons, as both stacks plan them."""
+
+from __future__ import annotations
+
+import datetime
+
+import settings
+from components.cluster import CONTROL_PLANE_LOG_TYPES, IMDS_HOP_LIMIT
+from offline.mocks import resource_id_for
+from tests.conftest import as_list, policy, statements
+
+EKS = "eks:index:Cluster"
+NODE_GROUP = "eks:index:ManagedNodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+KEY = "aws:kms/key:Key"
+ROLE = "aws:iam/role:Role"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+
+
+def eks(plan):
+    return plan.one(EKS)
+
+
+def test_kubernetes_version_is_pinned_and_in_standard_support(stack_plan):
+    version = eks(stack_plan).inputs["version"]
+    assert settings.EKS_STANDARD_SUPPORT_ENDS[version] >= datetime.date(2026, 11, 25)
+    assert eks(stack_plan).inputs["upgradePolicy"] == {"supportType": "STANDARD"}
+
+
+def test_access_is_by_access_entries_for_the_configured_admins(stack_plan):
+    inputs = eks(stack_plan).inputs
+    assert inputs["authenticationMode"] == "API"
+    entries = list(inputs["accessEntries"].values())
+    assert [e["principalArn"] for e in entries] == ["arn:aws:iam::111122223333:role/ecomind-platform-admin"]
+    assert entries[0]["accessPolicies"]["cluster-admin"] == {
+        "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+        "accessScope": {"type": "cluster"}}
+
+
+def test_private_endpoint_on_and_public_endpoint_limited_to_configured_cidrs(stack_plan):
+    inputs = eks(stack_plan).inputs
+    assert inputs["endpointPrivateAccess"] is True
+    assert inputs["endpointPublicAccess"] is True
+    assert inputs["publicAccessCidrs"] == (["203.0.113.0/24"] if stack_plan.stack == "dev" else ["198.51.100.0/24"])
+    assert "0.0.0.0/0" not in inputs["publicAccessCidrs"]
+
+
+def test_public_endpoint_is_off_when_no_cidr_is_configured():
+    from tests.conftest import run_component
+    from components.cluster import Cluster, ClusterArgs
+
+    values = {f"{settings.PROJECT}:environment": "prod"}
+    stack = settings.load(values, stack="unit", region="us-east-1", today=datetime.date(2026, 11, 25))
+    plan = run_component(lambda: Cluster("cluster", ClusterArgs(
+        settings=stack.cluster, region="us-east-1", account_id="111122223333", vpc_id="vpc-1",
+        public_subnet_ids=["subnet-p"], private_subnet_ids=["subnet-a", "subnet-b", "subnet-c"],
+        tags=stack.tags, protect=True)))
+    inputs = plan.one(EKS).inputs
+    assert inputs["endpointPublicAccess"] is False and "publicAccessCidrs" not in inputs
+    assert inputs["endpointPrivateAccess"] is True
+    groups = plan.of_type(NODE_GROUP)
+    assert all(g.inputs["subnetIds"] == ["subnet-a", "subnet-b", "subnet-c"] for g in groups)
+
+
+def test_all_five_control_plane_logs_into_an_encrypted_group_with_retention(stack_plan):
+    assert eks(stack_plan).inputs["enabledClusterLogTypes"] == list(CONTROL_PLANE_LOG_TYPES)
+    assert set(CONTROL_PLANE_LOG_TYPES) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+    group = stack_plan.one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")
+    assert group.inputs["name"] == f"/aws/eks/ecomind-infra-{stack_plan.stack}/cluster"
+    assert group.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+    assert group.urn in eks(stack_plan).dependencies
+
+
+def test_secrets_are_envelope_encrypted_with_a_rotating_cmk(stack_plan):
+    key = stack_plan.one(KEY, "cluster-secrets-key")
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.urn in eks(stack_plan).dependencies
+    assert eks(stack_plan).inputs["encryptionConfigKeyArn"].startswith("arn:aws:kms:us-east-1:")
+
+
+def test_every_kms_key_rotates_and_keeps_the_longest_deletion_window(stack_plan):
+    keys = stack_plan.of_type(KEY)
+    assert len(keys) == 4
+    assert all(k.inputs["enableKeyRotation"] is True and k.inputs["deletionWindowInDays"] == 30 for k in keys)
+
+
+def test_logs_keys_serve_cloudwatch_only_for_their_own_log_groups(stack_plan):
+    key = stack_plan.one(KEY, "cluster-control-plane-logs-key")
+    logs = [s for s in statements(policy(key, "policy")) if s.get("Principal", {}).get("Service")]
+    assert logs and logs[0]["Principal"]["Service"] == "logs.us-east-1.amazonaws.com"
+    assert logs[0]["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == [
+        f"arn:aws:logs:us-east-1:111122223333:log-group:/aws/eks/ecomind-infra-{stack_plan.stack}/cluster"]
+
+
+def test_oidc_provider_created_and_default_node_group_skipped(stack_plan):
+    inputs = eks(stack_plan).inputs
+    assert inputs["createOidcProvider"] is True
+    assert inputs["skipDefaultNodeGroup"] is True
+
+
+def test_core_addons_are_configured_through_pulumi_eks_with_pinned_versions(stack_plan):
+    inputs = eks(stack_plan).inputs
+    versions = settings.ADDON_VERSIONS[inputs["version"]]
+    assert inputs["corednsAddonOptions"]["enabled"] is True
+    assert inputs["corednsAddonOptions"]["version"] == versions["coredns"]
+    assert inputs["kubeProxyAddonOptions"]["enabled"] is True
+    assert inputs["kubeProxyAddonOptions"]["version"] == versions["kube-proxy"]
+    # The Cluster must not build its own vpc-cni add-on: the one below replaces it.
+    assert inputs["useDefaultVpcCni"] is True
+    cni = stack_plan.one("eks:index:VpcCniAddon")
+    assert cni.inputs["addonVersion"] == versions["vpc-cni"]
+    assert cni.inputs["clusterName"] == f"ecomind-infra-{stack_plan.stack}"
+    assert cni.inputs["enableNetworkPolicy"] is True
+    assert eks(stack_plan).urn in cni.dependencies
+
+
+def test_no_aws_addon_duplicates_one_that_pulumi_eks_manages(stack_plan):
+    names = [a.inputs["addonName"] for a in stack_plan.of_type("aws:eks/addon:Addon")]
+    assert names == ["aws-ebs-csi-driver"]
+
+
+def test_ebs_csi_addon_is_pinned_uses_irsa_and_waits_for_nodes(stack_plan):
+    addon = stack_plan.one("aws:eks/addon:Addon")
+    assert addon.inputs["addonVersion"] == settings.ADDON_VERSIONS[eks(stack_plan).inputs["version"]]["aws-ebs-csi-driver"]
+    role = stack_plan.one(ROLE, "cluster-ebs-csi-role")
+    assert role.urn in addon.dependencies and ":role/cluster-ebs-csi-role" in addon.inputs["serviceAccountRoleArn"]
+    assert all(g.urn in addon.dependencies for g in stack_plan.of_type(NODE_GROUP))
+
+
+def test_vpc_cni_runs_on_its_irsa_role_and_nodes_wait_for_it(stack_plan):
+    cni = stack_plan.one("eks:index:VpcCniAddon")
+    role = stack_plan.one(ROLE, "cluster-vpc-cni-role")
+    assert role.urn in cni.dependencies and ":role/cluster-vpc-cni-role" in cni.inputs["serviceAccountRoleArn"]
+    trust = statements(policy(role, "assumeRolePolicy"))[0]
+    assert list(trust["Condition"]["StringEquals"].values())[0] == "system:serviceaccount:kube-system:aws-node"
+    attached = [a.inputs["policyArn"] for a in stack_plan.of_type(ATTACHMENT) if a.name.startswith("cluster-vpc-cni")]
+    assert attached == ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]
+    assert all(cni.urn in g.dependencies for g in stack_plan.of_type(NODE_GROUP))
+
+
+def test_node_role_has_no_cni_policy_and_nothing_beyond_node_needs(stack_plan):
+    attached = sorted(a.inputs["policyArn"].rsplit("/", 1)[-1] for a in stack_plan.of_type(ATTACHMENT)
+                      if a.name.startswith("cluster-nodes-"))
+    assert attached == ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy",
+                        "AmazonSSMManagedInstanceCore"]
+
+
+def test_ebs_csi_role_may_use_only_the_volume_key(stack_plan):
+    inline = stack_plan.one("aws:iam/rolePolicy:RolePolicy", "cluster-ebs-csi-volume-key")
+    key_arns = {s["Resource"] for s in statements(policy(inline, "policy"))}
+    assert len(key_arns) == 1 and key_arns.pop().startswith("arn:aws:kms:us-east-1:111122223333:key/")
+    volumes_key = stack_plan.one(KEY, "cluster-volumes-key")
+    assert volumes_key.urn in inline.dependencies
+
+
+def test_node_groups_run_al2023_in_the_private_subnets_of_every_zone(stack_plan):
+    private_ids = sorted(resource_id_for("aws:ec2/subnet:Subnet", s.name)
+                         for s in stack_plan.of_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["tier"] == "private")
+    groups = stack_plan.of_type(NODE_GROUP)
+    assert sorted(g.name for g in groups) == ["cluster-system", "cluster-workload"]
+    for group in groups:
+        assert group.inputs["amiType"] == "AL2023_x86_64_STANDARD"
+        assert sorted(group.inputs["subnetIds"]) == private_ids and len(private_ids) == 3
+        assert group.inputs["cluster"] == {"resourceRef": eks(stack_plan).urn}
+        assert "diskSize" not in group.inputs  # the launch template owns the root volume
+
+
+def test_node_group_sizes_and_capacity_follow_the_stack(dev_plan, prod_plan):
+    def sizes(plan, name):
+        group = plan.one(NODE_GROUP, name)
+        return group.inputs["capacityType"], group.inputs["scalingConfig"]
+    assert sizes(dev_plan, "cluster-workload") == ("SPOT", {"minSize": 1, "desiredSize": 1, "maxSize": 4})
+    assert sizes(prod_plan, "cluster-workload") == ("ON_DEMAND", {"minSize": 3, "desiredSize": 3, "maxSize": 9})
+    assert sizes(prod_plan, "cluster-system") == ("ON_DEMAND", {"minSize": 3, "desiredSize": 3, "maxSize": 6})
+    assert prod_plan.one(NODE_GROUP, "cluster-system").inputs["taints"] == [
+        {"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert dev_plan.one(NODE_GROUP, "cluster-workload").inputs["labels"] == {
+        "ecomind.io/node-group": "workload", "ecomind.io/capacity": "spot"}
+
+
+def test_launch_templates_require_imdsv2_with_hop_limit_one_and_encrypt_gp3_roots(stack_plan):
+    templates = stack_plan.of_type(LAUNCH_TEMPLATE)
+    assert len(templates) == 2
+    volumes_key = stack_plan.one(KEY, "cluster-volumes-key")
+    for template in templates:
+        metadata = template.inputs["metadataOptions"]
+        assert metadata["httpTokens"] == "required"
+        assert metadata["httpPutResponseHopLimit"] == IMDS_HOP_LIMIT == 1
+        [root] = template.inputs["blockDeviceMappings"]
+        assert root["deviceName"] == "/dev/xvda"
+        assert root["ebs"]["volumeType"] == "gp3" and root["ebs"]["encrypted"] == "true"
+        assert root["ebs"]["kmsKeyId"].startswith("arn:aws:kms:")
+        assert volumes_key.urn in template.dependencies
+        group = stack_plan.one(NODE_GROUP, template.name.removesuffix("-lt"))
+        assert template.urn in group.dependencies
+        assert group.inputs["launchTemplate"]["id"] == resource_id_for(LAUNCH_TEMPLATE, template.name)
+
+
+def test_volume_key_lets_auto_scaling_encrypt_node_volumes(stack_plan):
+    key = stack_plan.one(KEY, "cluster-volumes-key")
+    principals = {s["Principal"].get("AWS") for s in statements(policy(key, "policy"))}
+    assert ("arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/"
+            "AWSServiceRoleForAutoScaling") in principals
+    grant = next(s for s in statements(policy(key, "policy")) if s["Action"] == "kms:CreateGrant")
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_prod_protects_the_cluster_and_its_keys(prod_plan, dev_plan):
+    assert eks(prod_plan).protect and eks(prod_plan).inputs["deletionProtection"] is True
+    assert all(k.protect for k in prod_plan.of_type(KEY))
+    assert not eks(dev_plan).protect and eks(dev_plan).inputs["deletionProtection"] is False
+    assert not any(k.protect for k in dev_plan.of_type(KEY))
+
+
+def test_no_iam_statement_grants_a_wildcard_action(stack_plan):
+    documents = [policy(r, "policy") for r in stack_plan.of_type("aws:iam/rolePolicy:RolePolicy")]
+    for document in documents:
+        for statement in statements(document):
+            assert not any(action == "*" or action.endswith(":*") for action in as_list(statement["Action"]))
+            assert "*" not in as_list(statement["Resource"])

@@ -1,0 +1,208 @@
+"""Typed stack settings: defaults, layout and every validation rule (settings.load)."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+
+import pytest
+
+import settings
+from offline import stack_config
+from tests.conftest import PROJECT_DIR
+
+TODAY = datetime.date(2026, 11, 25)
+NS = settings.PROJECT
+
+
+def raw(environment: str = "dev", **overrides) -> dict[str, str]:
+    """Config as the engine passes it: namespaced keys, string values, lists as JSON."""
+    values = {f"{NS}:environment": environment}
+    for key, value in overrides.items():
+        values[f"{NS}:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return values
+
+
+def load(values: dict[str, str], region: str | None = "us-east-1", today: datetime.date = TODAY):
+    return settings.load(values, stack="test", region=region, today=today)
+
+
+def error_of(values: dict[str, str], **kwargs) -> str:
+    with pytest.raises(settings.ConfigError) as caught:
+        load(values, **kwargs)
+    message = str(caught.value)
+    assert "\n" not in message, "config errors are one line"
+    return message
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_stack_files_load(stack):
+    config = stack_config.load(PROJECT_DIR, stack)
+    loaded = settings.load(config.values, stack=stack, region=config.values["aws:region"], today=TODAY)
+    assert loaded.environment == stack
+    assert loaded.region == "us-east-1"
+
+
+def test_defaults_are_production_grade():
+    s = load(raw("prod"))
+    assert len(s.network.availability_zones) == 3
+    assert s.network.nat_gateway_per_az
+    assert s.cluster.public_access_cidrs == ()  # public endpoint off unless CIDRs are listed
+    assert s.network.log_retention_days == 365
+    assert all(group.min_size >= 3 for group in s.cluster.node_groups)
+    assert s.protect_stateful
+
+
+def test_dev_is_not_protected():
+    assert not load(raw("dev")).protect_stateful
+
+
+def test_settings_are_immutable():
+    s = load(raw())
+    with pytest.raises(AttributeError):
+        s.environment = "prod"  # type: ignore[misc]
+
+
+def test_subnets_are_disjoint_inside_the_vpc_and_one_per_tier_per_zone():
+    for overrides in ({}, {"vpcCidr": "10.10.0.0/18", "privateSubnetPrefixLength": 21},
+                      {"availabilityZoneCount": 5}):
+        s = load(raw("dev", **overrides))
+        vpc = ipaddress.IPv4Network(s.network.vpc_cidr)
+        layout = s.network.subnets
+        zones = len(s.network.availability_zones)
+        blocks = [ipaddress.IPv4Network(b) for b in layout.public + layout.private + layout.data]
+        assert len(layout.public) == len(layout.private) == len(layout.data) == zones
+        assert all(block.subnet_of(vpc) for block in blocks)
+        assert not any(a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1:])
+
+
+def test_node_groups_are_typed_with_labels_and_taints():
+    s = load(raw("dev", workloadNodeLabels=["team=ecomind"], workloadNodeTaints=["dedicated=ecomind:NoExecute"]))
+    workload = next(g for g in s.cluster.node_groups if g.name == "workload")
+    assert workload.labels == {"ecomind.io/node-group": "workload", "team": "ecomind"}
+    assert workload.taints == (settings.Taint("dedicated", "ecomind", "NO_EXECUTE"),)
+    system = next(g for g in s.cluster.node_groups if g.name == "system")
+    assert system.taints == (settings.Taint("CriticalAddonsOnly", "true", "NO_SCHEDULE"),)
+    assert system.architecture == "x86_64"
+
+
+def test_graviton_types_select_the_arm_architecture():
+    s = load(raw("dev", workloadNodeInstanceTypes=["m7g.large", "t4g.large"]))
+    assert next(g for g in s.cluster.node_groups if g.name == "workload").architecture == "arm64"
+
+
+# --- Errors: one line, naming the key, the value and what is allowed -------------------------
+
+def test_unknown_key_is_an_error_with_a_suggestion():
+    message = error_of({**raw(), f"{NS}:vpcCdir": "10.0.0.0/16"})
+    assert f"'{NS}:vpcCdir'" in message and "did you mean 'vpcCidr'" in message
+
+
+def test_other_namespaces_are_not_ours_to_judge():
+    load({**raw(), "aws:profile": "ecomind"})
+
+
+def test_missing_environment_is_an_error():
+    assert f"'{NS}:environment'" in error_of({})
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.0/33", "10.0.0/16", "ten", "10.0.0.0"])
+def test_malformed_vpc_cidr(bad):
+    message = error_of(raw(vpcCidr=bad))
+    assert "vpcCidr" in message and repr(bad) in message and "CIDR" in message
+
+
+def test_vpc_cidr_with_host_bits_names_the_block_meant():
+    assert "10.0.0.0/16" in error_of(raw(vpcCidr="10.0.5.0/16"))
+
+
+def test_public_vpc_range_is_refused():
+    assert "RFC 1918" in error_of(raw(vpcCidr="8.8.0.0/16"))
+
+
+def test_vpc_too_small_for_the_subnets_asked_for():
+    message = error_of(raw(vpcCidr="10.0.0.0/20", privateSubnetPrefixLength=19))
+    assert "vpcCidr" in message and "too small" in message and "3 zones" in message
+
+
+@pytest.mark.parametrize("count", [1, 6, 0])
+def test_zone_count_outside_two_to_region_count(count):
+    message = error_of(raw(availabilityZoneCount=count))
+    assert "availabilityZoneCount" in message and "between 2 and 5" in message
+
+
+def test_zone_count_upper_bound_follows_the_region():
+    assert "between 2 and 3" in error_of(raw(availabilityZoneCount=4), region="eu-west-1")
+    assert len(load(raw(availabilityZoneCount=4), region="us-west-2").network.availability_zones) == 4
+
+
+def test_unsupported_region():
+    assert "'aws:region'" in error_of(raw(), region="ap-south-9")
+
+
+def test_node_group_min_above_max():
+    message = error_of(raw(systemNodeMinSize=4, systemNodeDesiredSize=4, systemNodeMaxSize=3))
+    assert "systemNodeMinSize" in message and "systemNodeMaxSize (3)" in message
+
+
+@pytest.mark.parametrize("desired", [0, 5])
+def test_node_group_desired_outside_min_max(desired):
+    message = error_of(raw(workloadNodeMinSize=1, workloadNodeDesiredSize=desired, workloadNodeMaxSize=4))
+    assert "workloadNodeDesiredSize" in message and "between workloadNodeMinSize (1) and workloadNodeMaxSize (4)" in message
+
+
+@pytest.mark.parametrize("version", ["1.33", "1.29", "2.0", "latest"])
+def test_kubernetes_version_outside_standard_support(version):
+    message = error_of(raw(kubernetesVersion=version))
+    assert "kubernetesVersion" in message and "standard support" in message and "1.36" in message
+
+
+def test_kubernetes_version_leaves_support_on_its_end_date():
+    assert load(raw(kubernetesVersion="1.35"), today=datetime.date(2027, 3, 27))
+    message = error_of(raw(kubernetesVersion="1.35"), today=datetime.date(2027, 3, 28))
+    assert "'1.35'" in message
+
+
+def test_world_open_api_endpoint_is_refused_in_prod_only():
+    assert load(raw("dev", clusterPublicAccessCidrs=["0.0.0.0/0"]))
+    message = error_of(raw("prod", clusterPublicAccessCidrs=["0.0.0.0/0"]))
+    assert "clusterPublicAccessCidrs" in message and "0.0.0.0/0" in message
+
+
+def test_prod_refuses_a_single_nat_gateway():
+    assert "natGateways" in error_of(raw("prod", natGateways="single"))
+
+
+def test_prod_needs_a_node_per_zone_in_every_group():
+    message = error_of(raw("prod", workloadNodeMinSize=2, workloadNodeDesiredSize=2))
+    assert "workloadNodeMinSize" in message and "(3)" in message
+
+
+@pytest.mark.parametrize("key,value,expect", [
+    ("availabilityZoneCount", "three", "whole number"),
+    ("natGateways", "two", "perAz, single"),
+    ("environment", "staging", "dev, prod"),
+    ("logRetentionDays", 45, "CloudWatch retention"),
+    ("clusterAdminRoleArns", ["arn:aws:iam::123:user/bob"], "IAM role ARN"),
+    ("clusterPublicAccessCidrs", ["203.0.113.0/33"], "CIDR"),
+    ("systemNodeInstanceTypes", ["m5.banana"], "allowed values"),
+    ("systemNodeInstanceTypes", [], "at least one"),
+    ("workloadNodeInstanceTypes", ["m7g.large", "m7i.large"], "CPU architecture"),
+    ("workloadNodeCapacityType", "RESERVED", "ON_DEMAND, SPOT"),
+    ("workloadNodeTaints", ["dedicated=ecomind"], "key=value:Effect"),
+    ("workloadNodeLabels", ["no-equals-sign"], "key=value"),
+    ("privateSubnetPrefixLength", 28, "between 16 and 27"),
+    ("clusterAdminRoleArns", "arn:aws:iam::111122223333:role/x", "list"),
+])
+def test_bad_values_name_key_value_and_what_is_allowed(key, value, expect):
+    environment = value if key == "environment" else "dev"
+    values = raw(environment) if key == "environment" else raw(**{key: value})
+    message = error_of(values)
+    assert f"'{NS}:{key}'" in message and expect in message
+
+
+def test_opt_outs_list_every_setting_a_stack_moves_from_its_default():
+    lines = settings.describe_opt_outs(raw("dev", natGateways="single"))
+    assert lines == ['natGateways = "single" (default "perAz")']
+    assert settings.describe_opt_outs(raw("prod")) == []

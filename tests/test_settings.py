@@ -121,9 +121,19 @@ def test_public_vpc_range_is_refused():
     assert "RFC 1918" in error_of(raw(vpcCidr="8.8.0.0/16"))
 
 
-def test_vpc_too_small_for_the_subnets_asked_for():
-    message = error_of(raw(vpcCidr="10.0.0.0/20", privateSubnetPrefixLength=19))
+@pytest.mark.parametrize("vpc,private", [
+    ("10.0.0.0/20", 19),  # one private subnet alone is larger than the VPC
+    ("10.0.0.0/20", 21),  # each fits, but 3 x /21 + 6 x /24 = 7,680 addresses > 4,096
+])
+def test_vpc_too_small_for_the_subnets_asked_for(vpc, private):
+    message = error_of(raw(vpcCidr=vpc, privateSubnetPrefixLength=private))
     assert "vpcCidr" in message and "too small" in message and "3 zones" in message
+
+
+def test_a_vpc_exactly_as_large_as_its_subnets_fits():
+    # 2 zones x (/21 + /24 + /24) = 2 x 2,560 = 5,120 addresses: fits a /19 (8,192), not a /20.
+    assert load(raw(vpcCidr="10.0.0.0/19", privateSubnetPrefixLength=21, availabilityZoneCount=2))
+    assert "too small" in error_of(raw(vpcCidr="10.0.0.0/20", privateSubnetPrefixLength=21, availabilityZoneCount=2))
 
 
 @pytest.mark.parametrize("count", [1, 6, 0])

@@ -80,37 +80,34 @@ class Network(pulumi.ComponentResource):
         # databases, brokers and caches can reach nothing outside the VPC, and nothing reaches them.
         data_rt = aws.ec2.RouteTable(f"{name}-data-rt", vpc_id=vpc.id, tags=tagged(f"{name}-data"), opts=child)
 
+        cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
+        # Load balancer discovery tags (AWS Load Balancer Controller): internet-facing in public
+        # subnets, internal in private ones; data subnets carry neither.
+        tier_tags = {
+            "public": {"kubernetes.io/role/elb": "1", **cluster_tag},
+            "private": {"kubernetes.io/role/internal-elb": "1", **cluster_tag},
+            "data": {},
+        }
+
+        def subnet(tier: str, index: int, zone: str) -> aws.ec2.Subnet:
+            return aws.ec2.Subnet(
+                f"{name}-{tier}-{zone}", vpc_id=vpc.id, cidr_block=getattr(s.subnets, tier)[index],
+                availability_zone=zone, map_public_ip_on_launch=False,
+                tags=tagged(f"{name}-{tier}-{zone}", tier=tier, **tier_tags[tier]), opts=child)
+
+        def associate(tier: str, zone: str, subnet_: aws.ec2.Subnet, route_table: aws.ec2.RouteTable) -> None:
+            aws.ec2.RouteTableAssociation(f"{name}-{tier}-{zone}", subnet_id=subnet_.id,
+                                          route_table_id=route_table.id, opts=child)
+
+        public_subnets, private_route_tables = [], []
         self.public_subnet_ids, self.private_subnet_ids, self.data_subnet_ids = [], [], []
-        public_subnets = []
-        private_route_tables = []
         for index, zone in enumerate(s.availability_zones):
-            public = aws.ec2.Subnet(
-                f"{name}-public-{zone}", vpc_id=vpc.id, cidr_block=s.subnets.public[index],
-                availability_zone=zone, map_public_ip_on_launch=False,
-                tags=tagged(f"{name}-public-{zone}", **{"kubernetes.io/role/elb": "1", "tier": "public",
-                                                         f"kubernetes.io/cluster/{args.cluster_name}": "shared"}),
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(f"{name}-public-{zone}", subnet_id=public.id,
-                                          route_table_id=public_rt.id, opts=child)
-            private = aws.ec2.Subnet(
-                f"{name}-private-{zone}", vpc_id=vpc.id, cidr_block=s.subnets.private[index],
-                availability_zone=zone, map_public_ip_on_launch=False,
-                tags=tagged(f"{name}-private-{zone}", **{"kubernetes.io/role/internal-elb": "1", "tier": "private",
-                                                          f"kubernetes.io/cluster/{args.cluster_name}": "shared"}),
-                opts=child,
-            )
-            data = aws.ec2.Subnet(
-                f"{name}-data-{zone}", vpc_id=vpc.id, cidr_block=s.subnets.data[index],
-                availability_zone=zone, map_public_ip_on_launch=False,
-                tags=tagged(f"{name}-data-{zone}", tier="data"), opts=child,
-            )
-            aws.ec2.RouteTableAssociation(f"{name}-data-{zone}", subnet_id=data.id,
-                                          route_table_id=data_rt.id, opts=child)
+            public, private, data = (subnet(tier, index, zone) for tier in ("public", "private", "data"))
             private_rt = aws.ec2.RouteTable(f"{name}-private-rt-{zone}", vpc_id=vpc.id,
                                             tags=tagged(f"{name}-private-{zone}"), opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=private.id,
-                                          route_table_id=private_rt.id, opts=child)
+            associate("public", zone, public, public_rt)
+            associate("private", zone, private, private_rt)
+            associate("data", zone, data, data_rt)
             public_subnets.append(public)
             private_route_tables.append(private_rt)
             self.public_subnet_ids.append(public.id)

@@ -31,16 +31,21 @@ class PlanError(Exception):
     """The recorded plan is inconsistent (a URN names no planned resource)."""
 
 
-@dataclasses.dataclass
-class _Registration:
-    monitor_urn: str
+@dataclasses.dataclass(frozen=True)
+class PlannedResource:
+    """One registration. As recorded, URNs are the mock monitor's; in a Plan, the engine's."""
+
+    urn: str
     type: str
     name: str
     custom: bool
     parent: str | None
     dependencies: list[str]
     protect: bool
-    inputs: Any
+    inputs: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -48,12 +53,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: pulumi.runtime.Mocks):
         super().__init__(mocks)
-        self.registrations: list[_Registration] = []
+        self.registrations: list[PlannedResource] = []
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
-        self.registrations.append(_Registration(
-            monitor_urn=response.urn,
+        self.registrations.append(PlannedResource(
+            urn=response.urn,
             type=request.type,
             name=request.name,
             custom=bool(request.custom),
@@ -86,21 +91,6 @@ def _wire_value(value: Any, resolve_urn: Callable[[str], str]) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
-class PlannedResource:
-    urn: str
-    type: str
-    name: str
-    custom: bool
-    parent: str | None
-    dependencies: list[str]
-    protect: bool
-    inputs: dict[str, Any]
-
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
 class Plan:
     project: str
     stack: str
@@ -127,13 +117,13 @@ class Plan:
                 "resources": [r.as_json() for r in self.resources], "outputs": self.outputs}
 
 
-def _canonicalise(registrations: list[_Registration], project: str, stack: str) -> list[PlannedResource]:
-    by_monitor_urn = {r.monitor_urn: r for r in registrations}
-    by_type_and_name: dict[tuple[str, str], list[_Registration]] = {}
+def _canonicalise(registrations: list[PlannedResource], project: str, stack: str) -> list[PlannedResource]:
+    by_monitor_urn = {r.urn: r for r in registrations}
+    by_type_and_name: dict[tuple[str, str], list[PlannedResource]] = {}
     for r in registrations:
         by_type_and_name.setdefault((r.type, r.name), []).append(r)
 
-    def registration_for(urn: str) -> _Registration:
+    def registration_for(urn: str) -> PlannedResource:
         if urn in by_monitor_urn:
             return by_monitor_urn[urn]
         # Another spelling of a known resource: same last type and name, different type chain.
@@ -148,7 +138,7 @@ def _canonicalise(registrations: list[_Registration], project: str, stack: str) 
 
     chains: dict[int, str] = {}
 
-    def type_chain(r: _Registration) -> str:
+    def type_chain(r: PlannedResource) -> str:
         if id(r) not in chains:
             parent = registration_for(r.parent) if r.parent else None
             chains[id(r)] = r.type if parent is None or parent.type == STACK_TYPE else f"{type_chain(parent)}${r.type}"
@@ -158,18 +148,13 @@ def _canonicalise(registrations: list[_Registration], project: str, stack: str) 
         r = registration_for(urn)
         return f"urn:pulumi:{stack}::{project}::{type_chain(r)}::{r.name}"
 
-    planned = []
-    for r in registrations:
-        planned.append(PlannedResource(
-            urn=canonical(r.monitor_urn),
-            type=r.type,
-            name=r.name,
-            custom=r.custom,
-            parent=canonical(r.parent) if r.parent else None,
-            dependencies=sorted({canonical(d) for d in r.dependencies}),
-            protect=r.protect,
-            inputs=_wire_value(r.inputs, canonical),
-        ))
+    planned = [dataclasses.replace(
+        r,
+        urn=canonical(r.urn),
+        parent=canonical(r.parent) if r.parent else None,
+        dependencies=sorted({canonical(d) for d in r.dependencies}),
+        inputs=_wire_value(r.inputs, canonical),
+    ) for r in registrations]
     urns = [p.urn for p in planned]
     if len(set(urns)) != len(urns):
         raise PlanError("two planned resources share a URN")

@@ -84,16 +84,16 @@ def test_protect_and_dependencies_come_from_the_request():
 
 
 def registration(urn, typ, name, parent=None, dependencies=()):
-    return engine._Registration(monitor_urn=urn, type=typ, name=name, custom=True, parent=parent,
-                                dependencies=list(dependencies), protect=False, inputs={})
+    return engine.PlannedResource(urn=urn, type=typ, name=name, custom=True, parent=parent,
+                                  dependencies=list(dependencies), protect=False, inputs={})
 
 
 def test_another_spelling_of_a_planned_urn_is_normalised():
     stack = registration("urn:pulumi:s::p::pulumi:pulumi:Stack::p-s", "pulumi:pulumi:Stack", "p-s")
-    comp = registration("urn:pulumi:s::p::pulumi:pulumi:Stack$x:y:Comp::c", "x:y:Comp", "c", parent=stack.monitor_urn)
-    child = registration("urn:pulumi:s::p::x:y:Comp$a:b:Res::r", "a:b:Res", "r", parent=comp.monitor_urn)
+    comp = registration("urn:pulumi:s::p::pulumi:pulumi:Stack$x:y:Comp::c", "x:y:Comp", "c", parent=stack.urn)
+    child = registration("urn:pulumi:s::p::x:y:Comp$a:b:Res::r", "a:b:Res", "r", parent=comp.urn)
     # The same child as a dependency, spelled with the full chain the mock monitor never returns.
-    user = registration("urn:pulumi:s::p::a:b:Other::o", "a:b:Other", "o", parent=stack.monitor_urn,
+    user = registration("urn:pulumi:s::p::a:b:Other::o", "a:b:Other", "o", parent=stack.urn,
                         dependencies=["urn:pulumi:s::p::pulumi:pulumi:Stack$x:y:Comp$a:b:Res::r"])
     planned = {p.name: p for p in engine._canonicalise([stack, comp, child, user], "p", "s")}
     assert planned["r"].urn == "urn:pulumi:s::p::x:y:Comp$a:b:Res::r"
@@ -103,7 +103,7 @@ def test_another_spelling_of_a_planned_urn_is_normalised():
 
 def test_a_urn_that_names_nothing_planned_fails_the_plan():
     stack = registration("urn:pulumi:s::p::pulumi:pulumi:Stack::p-s", "pulumi:pulumi:Stack", "p-s")
-    user = registration("urn:pulumi:s::p::a:b:Other::o", "a:b:Other", "o", parent=stack.monitor_urn,
+    user = registration("urn:pulumi:s::p::a:b:Other::o", "a:b:Other", "o", parent=stack.urn,
                         dependencies=["urn:pulumi:s::p::a:b:Missing::m"])
     with pytest.raises(engine.PlanError, match="names 0 planned resources"):
         engine._canonicalise([stack, user], "p", "s")

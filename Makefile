@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: plan plans test config-reference clean
+.PHONY: plan plans test lint config-reference clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,12 @@ plans: $(BIN)/.installed
 	$(BIN)/python -m offline.plan --stack dev
 	$(BIN)/python -m offline.plan --stack prod
 
-## All tests (unit tests under mocks, both stacks planned, config and docs checks).
-test: $(BIN)/.installed
+## All tests: lint, then unit tests under mocks, both stacks planned, config and docs checks.
+test: lint
 	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
 
 ## Rewrite the configuration reference in README.md from settings.py.
 config-reference: $(BIN)/.installed

@@ -408,7 +408,8 @@ def _node_group(group: str, v: Mapping[str, Any]) -> NodeGroupSettings:
     if low > high:
         raise _fail(f"{prefix}MinSize", low, f"must not exceed {prefix}MaxSize ({high})")
     if not low <= desired <= high:
-        raise _fail(f"{prefix}DesiredSize", desired, f"must lie between {prefix}MinSize ({low}) and {prefix}MaxSize ({high})")
+        raise _fail(f"{prefix}DesiredSize", desired,
+                    f"must lie between {prefix}MinSize ({low}) and {prefix}MaxSize ({high})")
     return NodeGroupSettings(
         name=group,
         instance_types=tuple(types),
@@ -477,7 +478,8 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
     public_cidrs = tuple(str(_cidr("clusterPublicAccessCidrs", c)) for c in v["clusterPublicAccessCidrs"])
     for arn in v["clusterAdminRoleArns"]:
         if not _ROLE_ARN.match(arn):
-            raise _fail("clusterAdminRoleArns", arn, "expected an IAM role ARN such as arn:aws:iam::111122223333:role/admin")
+            raise _fail("clusterAdminRoleArns", arn,
+                        "expected an IAM role ARN such as arn:aws:iam::111122223333:role/admin")
 
     tags = {"project": PROJECT, "environment": environment, "stack": stack,
             "owner": v["owner"], "cost-centre": v["costCentre"], "managed-by": "pulumi"}

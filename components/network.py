@@ -125,7 +125,7 @@ class Network(pulumi.ComponentResource):
                                      subnet_id=public_subnets[index].id, connectivity_type="public",
                                      tags=tagged(f"{name}-nat-{zone}"), opts=child)
             self.nat_gateway_ids.append(nat.id)
-        for index, (zone, private_rt) in enumerate(zip(s.availability_zones, private_route_tables)):
+        for index, (zone, private_rt) in enumerate(zip(s.availability_zones, private_route_tables, strict=True)):
             nat_id = self.nat_gateway_ids[index if s.nat_gateway_per_az else 0]
             aws.ec2.Route(f"{name}-private-default-{zone}", route_table_id=private_rt.id,
                           destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_id, opts=child)

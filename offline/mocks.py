@@ -55,7 +55,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if typ == "eks:index:Cluster":
             state.update(self._eks_cluster(inputs.get("name") or name))
         elif typ == "aws:kms/key:Key":
-            resource_id = f"{_digest(name, 8)}-{_digest(name + 'k', 4)}-{_digest(name + 'e', 4)}-{_digest(name + 'y', 4)}-{_digest(name + 's', 12)}"
+            digest = _digest(name, 32)
+            resource_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
             state.update(arn=self._arn("kms", f"key/{resource_id}"), keyId=resource_id)
         elif typ == "aws:kms/alias:Alias":
             state.update(arn=self._arn("kms", physical))

@@ -37,7 +37,8 @@ def render_tree(plan) -> list[str]:
     lines = []
 
     def walk(urn: str | None, depth: int) -> None:
-        for resource in sorted((r for r in plan.resources if r.parent == urn), key=lambda r: (r.custom, r.type, r.name)):
+        children = sorted((r for r in plan.resources if r.parent == urn), key=lambda r: (r.custom, r.type, r.name))
+        for resource in children:
             marker = "+" if resource.custom else "*"
             protect = "  [protect]" if resource.protect else ""
             lines.append(f"{'    ' * depth}{marker} {resource.type}  {resource.name}{protect}")

@@ -86,7 +86,7 @@ def load(project_dir: Path, stack: str, stack_file: Path | None = None) -> Stack
             value = f"offline-placeholder-for-{full_key}"
             secret_keys.append(full_key)
         values[full_key] = value
-    for full_key, spec in declarations.items():
+    for full_key in declarations:
         if full_key not in values:
             # The CLI's own wording for a declared key with no default and no stack value.
             raise StackConfigError(f"Stack '{stack}' is missing configuration value '{full_key.split(':', 1)[1]}'")

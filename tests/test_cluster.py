@@ -46,8 +46,8 @@ def test_private_endpoint_on_and_public_endpoint_limited_to_configured_cidrs(sta
 
 
 def test_public_endpoint_is_off_when_no_cidr_is_configured():
-    from tests.conftest import run_component
     from components.cluster import Cluster, ClusterArgs
+    from tests.conftest import run_component
 
     values = {f"{settings.PROJECT}:environment": "prod"}
     stack = settings.load(values, stack="unit", region="us-east-1", today=datetime.date(2026, 11, 25))
@@ -121,7 +121,8 @@ def test_no_aws_addon_duplicates_one_that_pulumi_eks_manages(stack_plan):
 
 def test_ebs_csi_addon_is_pinned_uses_irsa_and_waits_for_nodes(stack_plan):
     addon = stack_plan.one("aws:eks/addon:Addon")
-    assert addon.inputs["addonVersion"] == settings.ADDON_VERSIONS[eks(stack_plan).inputs["version"]]["aws-ebs-csi-driver"]
+    versions = settings.ADDON_VERSIONS[eks(stack_plan).inputs["version"]]
+    assert addon.inputs["addonVersion"] == versions["aws-ebs-csi-driver"]
     role = stack_plan.one(ROLE, "cluster-ebs-csi-role")
     assert role.urn in addon.dependencies and ":role/cluster-ebs-csi-role" in addon.inputs["serviceAccountRoleArn"]
     assert all(g.urn in addon.dependencies for g in stack_plan.of_type(NODE_GROUP))
@@ -132,7 +133,8 @@ def test_vpc_cni_runs_on_its_irsa_role_and_nodes_wait_for_it(stack_plan):
     role = stack_plan.one(ROLE, "cluster-vpc-cni-role")
     assert role.urn in cni.dependencies and ":role/cluster-vpc-cni-role" in cni.inputs["serviceAccountRoleArn"]
     trust = statements(policy(role, "assumeRolePolicy"))[0]
-    assert list(trust["Condition"]["StringEquals"].values())[0] == "system:serviceaccount:kube-system:aws-node"
+    subjects = [v for k, v in trust["Condition"]["StringEquals"].items() if k.endswith(":sub")]
+    assert subjects == ["system:serviceaccount:kube-system:aws-node"]
     attached = [a.inputs["policyArn"] for a in stack_plan.of_type(ATTACHMENT) if a.name.startswith("cluster-vpc-cni")]
     assert attached == ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]
     assert all(cni.urn in g.dependencies for g in stack_plan.of_type(NODE_GROUP))

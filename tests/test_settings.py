@@ -159,7 +159,8 @@ def test_node_group_min_above_max():
 @pytest.mark.parametrize("desired", [0, 5])
 def test_node_group_desired_outside_min_max(desired):
     message = error_of(raw(workloadNodeMinSize=1, workloadNodeDesiredSize=desired, workloadNodeMaxSize=4))
-    assert "workloadNodeDesiredSize" in message and "between workloadNodeMinSize (1) and workloadNodeMaxSize (4)" in message
+    assert "workloadNodeDesiredSize" in message
+    assert "between workloadNodeMinSize (1) and workloadNodeMaxSize (4)" in message
 
 
 @pytest.mark.parametrize("version", ["1.33", "1.29", "2.0", "latest"])

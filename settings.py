@@ -98,6 +98,37 @@ CLOUDWATCH_RETENTION_DAYS = (
     2922, 3288, 3653,
 )
 
+# Engine versions of the data tier, pinned; each was current and supported on 2026-11-25.
+# PostgreSQL: the major version only, so RDS applies minor (security) releases in the
+# maintenance window instead of Pulumi fighting them; 17 is supported by the PostgreSQL
+# project until November 2029 (postgresql.org versioning policy). Kafka: MSK "Supported
+# Apache Kafka versions", where 3.9.x carries the "recommended" mark (read September 2026).
+# Valkey: ElastiCache "Supported engine versions"; 8.2 is the newest release of the valkey8
+# parameter family (9.x exists; see docs/adr/0007-valkey.md for why not yet).
+POSTGRES_MAJOR_VERSION = "17"
+KAFKA_VERSION = "3.9.x"
+VALKEY_VERSION = "8.2"
+
+# Retention bounds AWS and this project set for automated RDS backups: RDS allows 0 to 35
+# days; the team's RTO/RPO targets ask for at least 7 everywhere and 14 in prod.
+BACKUP_RETENTION_DAYS_RANGE = (1, 35)
+MIN_BACKUP_RETENTION_DAYS = {"dev": 7, "prod": 14}
+
+# RDS for PostgreSQL lists what shared_preload_libraries accepts ("Extensions supported for
+# RDS for PostgreSQL"); timescaledb is not among them, so a parameter group asking for it
+# is rejected by the RDS API.
+RDS_PRELOAD_LIBRARIES = ("pg_stat_statements", "auto_explain", "pg_cron", "pg_partman_bgw",
+                         "pg_hint_plan", "pgaudit", "pg_prewarm", "plprofiler")
+
+DB_INSTANCE_CLASSES = ("db.t4g.medium", "db.t4g.large", "db.m7g.large", "db.m7g.xlarge",
+                       "db.r7g.large", "db.r7g.xlarge")
+KAFKA_INSTANCE_TYPES = ("kafka.t3.small", "kafka.m7g.large", "kafka.m7g.xlarge", "kafka.m5.large")
+CACHE_NODE_TYPES = ("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium", "cache.m7g.large",
+                    "cache.r7g.large")
+CDN_PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+
 # Public subnets hold only load balancers and NAT gateways, data subnets only RDS, MSK and
 # ElastiCache ENIs: a /24 (251 usable addresses, AWS reserves 5) per zone is ample for both.
 # Private subnets hold nodes and, with the VPC CNI, every pod's IP: that size is a setting.
@@ -181,6 +212,28 @@ SETTINGS: tuple[Setting, ...] = (
             [], items="string"),
     Setting("clusterAdminRoleArns", "array",
             "IAM role ARNs granted cluster-admin through EKS access entries.", [], items="string"),
+    Setting("databaseInstanceClass", "string", "RDS instance class of the PostgreSQL database.", "db.m7g.large"),
+    Setting("databaseAllocatedStorageGib", "integer", "Initial gp3 storage of the database, GiB.", 100),
+    Setting("databaseMaxAllocatedStorageGib", "integer",
+            "Ceiling for RDS storage autoscaling, GiB (at least the allocated storage).", 500),
+    Setting("databaseBackupRetentionDays", "integer",
+            "Days of automated RDS backups (point-in-time recovery window); dev >= 7, prod >= 14.", 14),
+    Setting("databasePreloadLibraries", "array",
+            "shared_preload_libraries of the database; only libraries RDS for PostgreSQL offers.",
+            ["pg_stat_statements"], items="string"),
+    Setting("kafkaBrokerInstanceType", "string", "MSK broker instance type (one broker per zone).", "kafka.m7g.large"),
+    Setting("kafkaBrokerStorageGib", "integer", "Initial EBS storage per Kafka broker, GiB.", 100),
+    Setting("kafkaBrokerStorageMaxGib", "integer", "Ceiling for MSK broker storage autoscaling, GiB.", 1000),
+    Setting("kafkaTopicPartitions", "integer",
+            "Partitions of each EcoMind topic (events.raw, events.enriched); keyed by org_id.", 12),
+    Setting("cacheNodeType", "string", "ElastiCache (Valkey) node type; prod runs one node per zone.",
+            "cache.m7g.large"),
+    Setting("cacheSnapshotRetentionDays", "integer", "Days ElastiCache keeps daily snapshots (1 to 35).", 7),
+    Setting("cdnPriceClass", "string", "CloudFront price class of the UI assets distribution.", "PriceClass_All"),
+    Setting("publicDomain", "string",
+            "Domain the stack serves under (assets.<domain> for the CDN); empty for AWS default names.", ""),
+    Setting("publicHostedZoneId", "string",
+            "Route 53 public hosted zone of publicDomain; set together with publicDomain.", ""),
     *_node_group_settings("system", instance_types=["m7i.large"], capacity="ON_DEMAND", sizes=(3, 3, 6),
                           taints=["CriticalAddonsOnly=true:NoSchedule"],
                           purpose="system (cluster add-ons and controllers)"),
@@ -243,6 +296,52 @@ class ClusterSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class DatabaseSettings:
+    instance_class: str
+    engine_version: str
+    allocated_storage_gib: int
+    max_allocated_storage_gib: int
+    backup_retention_days: int
+    preload_libraries: tuple[str, ...]
+    multi_az: bool
+    log_retention_days: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamingSettings:
+    kafka_version: str
+    broker_instance_type: str
+    broker_count: int
+    storage_gib: int
+    storage_max_gib: int
+    topic_partitions: int
+    replication_factor: int
+    min_insync_replicas: int
+    log_retention_days: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheSettings:
+    engine_version: str
+    node_type: str
+    node_count: int
+    """Primary plus replicas; more than one means automatic failover across zones."""
+    snapshot_retention_days: int
+    log_retention_days: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeSettings:
+    price_class: str
+    domain: str | None
+    hosted_zone_id: str | None
+
+    @property
+    def assets_host(self) -> str | None:
+        return f"assets.{self.domain}" if self.domain else None
+
+
+@dataclasses.dataclass(frozen=True)
 class StackSettings:
     project: str
     stack: str
@@ -251,6 +350,10 @@ class StackSettings:
     tags: Mapping[str, str]
     network: NetworkSettings
     cluster: ClusterSettings
+    database: DatabaseSettings
+    streaming: StreamingSettings
+    cache: CacheSettings
+    edge: EdgeSettings
 
     @property
     def is_prod(self) -> bool:
@@ -273,7 +376,8 @@ def _parse(setting: Setting, raw: Any) -> Any:
     """Raw config arrives as strings (arrays as JSON); typed values pass through."""
     key, kind = setting.key, setting.type
     if kind == "string":
-        if not isinstance(raw, str) or not raw.strip():
+        optional = setting.default == ""
+        if not isinstance(raw, str) or not (raw.strip() or optional):
             raise _fail(key, raw, "expected a non-empty string")
         return raw.strip()
     if kind == "integer":
@@ -421,6 +525,76 @@ def _node_group(group: str, v: Mapping[str, Any]) -> NodeGroupSettings:
     )
 
 
+def _database(v: Mapping[str, Any], environment: str, retention: int) -> DatabaseSettings:
+    _one_of("databaseInstanceClass", v["databaseInstanceClass"], DB_INSTANCE_CLASSES)
+    allocated, ceiling = v["databaseAllocatedStorageGib"], v["databaseMaxAllocatedStorageGib"]
+    if not 20 <= allocated <= 65536:
+        raise _fail("databaseAllocatedStorageGib", allocated, "must be between 20 and 65536 (RDS gp3 limits)")
+    if not allocated <= ceiling <= 65536:
+        raise _fail("databaseMaxAllocatedStorageGib", ceiling,
+                    f"must be between databaseAllocatedStorageGib ({allocated}) and 65536")
+    backups = v["databaseBackupRetentionDays"]
+    floor, top = MIN_BACKUP_RETENTION_DAYS[environment], BACKUP_RETENTION_DAYS_RANGE[1]
+    if not floor <= backups <= top:
+        raise _fail("databaseBackupRetentionDays", backups, f"must be between {floor} and {top} in {environment}")
+    libraries = v["databasePreloadLibraries"]
+    if "timescaledb" in libraries:
+        raise _fail("databasePreloadLibraries", libraries, (
+            "RDS for PostgreSQL cannot load timescaledb (it is not an RDS extension); use native "
+            "partitioning with pg_partman on RDS, or the in-cluster TimescaleDB engine "
+            "(docs/adr/0005-timescaledb.md)"))
+    for library in libraries:
+        _one_of("databasePreloadLibraries", library, RDS_PRELOAD_LIBRARIES)
+    return DatabaseSettings(
+        instance_class=v["databaseInstanceClass"], engine_version=POSTGRES_MAJOR_VERSION,
+        allocated_storage_gib=allocated, max_allocated_storage_gib=ceiling, backup_retention_days=backups,
+        preload_libraries=tuple(libraries), multi_az=environment == "prod", log_retention_days=retention)
+
+
+def _streaming(v: Mapping[str, Any], environment: str, zones: int, retention: int) -> StreamingSettings:
+    _one_of("kafkaBrokerInstanceType", v["kafkaBrokerInstanceType"], KAFKA_INSTANCE_TYPES)
+    storage, ceiling = v["kafkaBrokerStorageGib"], v["kafkaBrokerStorageMaxGib"]
+    if not 1 <= storage <= 16384:
+        raise _fail("kafkaBrokerStorageGib", storage, "must be between 1 and 16384 (MSK broker EBS limits)")
+    if not storage < ceiling <= 16384:
+        raise _fail("kafkaBrokerStorageMaxGib", ceiling,
+                    f"must be above kafkaBrokerStorageGib ({storage}) and at most 16384")
+    partitions = v["kafkaTopicPartitions"]
+    if not 1 <= partitions <= 1000:
+        raise _fail("kafkaTopicPartitions", partitions, "must be between 1 and 1000")
+    # One broker per zone; three copies of every partition when there are three brokers, and in
+    # prod a write needs two of them, so one broker (or zone) can fail without losing an ack.
+    replication = min(3, zones)
+    return StreamingSettings(
+        kafka_version=KAFKA_VERSION, broker_instance_type=v["kafkaBrokerInstanceType"], broker_count=zones,
+        storage_gib=storage, storage_max_gib=ceiling, topic_partitions=partitions,
+        replication_factor=replication, min_insync_replicas=2 if environment == "prod" and replication >= 3 else 1,
+        log_retention_days=retention)
+
+
+def _cache(v: Mapping[str, Any], environment: str, zones: int, retention: int) -> CacheSettings:
+    _one_of("cacheNodeType", v["cacheNodeType"], CACHE_NODE_TYPES)
+    snapshots = v["cacheSnapshotRetentionDays"]
+    if not 1 <= snapshots <= 35:
+        raise _fail("cacheSnapshotRetentionDays", snapshots, "must be between 1 and 35")
+    return CacheSettings(engine_version=VALKEY_VERSION, node_type=v["cacheNodeType"],
+                         node_count=zones if environment == "prod" else 1,
+                         snapshot_retention_days=snapshots, log_retention_days=retention)
+
+
+def _edge(v: Mapping[str, Any]) -> EdgeSettings:
+    price_class = _one_of("cdnPriceClass", v["cdnPriceClass"], CDN_PRICE_CLASSES)
+    domain, zone = v["publicDomain"], v["publicHostedZoneId"]
+    if bool(domain) != bool(zone):
+        key, value = ("publicHostedZoneId", zone) if domain else ("publicDomain", domain)
+        raise _fail(key, value, "publicDomain and publicHostedZoneId are set together or not at all")
+    if domain and not _DOMAIN.match(domain):
+        raise _fail("publicDomain", domain, "expected a lower-case DNS name such as ecomind.example.com")
+    if zone and not _ZONE_ID.match(zone):
+        raise _fail("publicHostedZoneId", zone, "expected a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ")
+    return EdgeSettings(price_class=price_class, domain=domain or None, hosted_zone_id=zone or None)
+
+
 def _validate_environment_rules(s: StackSettings) -> None:
     """What prod refuses outright: anything that stops it surviving the loss of one zone."""
     if not s.is_prod:
@@ -505,6 +679,10 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
             addon_versions=ADDON_VERSIONS[version],
             log_retention_days=retention,
         ),
+        database=_database(v, environment, retention),
+        streaming=_streaming(v, environment, zone_count, retention),
+        cache=_cache(v, environment, zone_count, retention),
+        edge=_edge(v),
     )
     _validate_environment_rules(settings)
     return settings

@@ -16,6 +16,11 @@ def test_pulumi_yaml_declares_every_setting_as_the_registry_does():
     assert values["aws:region"] == "us-east-1"
 
 
+def test_pulumi_yaml_is_exactly_what_the_generator_writes():
+    text = (PROJECT_DIR / "Pulumi.yaml").read_text()
+    assert config_reference.project_file_with_declarations(text) == text
+
+
 def test_pulumi_yaml_runtime_is_python_with_pip_and_a_venv():
     project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
     assert project["name"] == settings.PROJECT

@@ -4,21 +4,49 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
+from components.app_access import ApplicationAccess, ApplicationAccessArgs
+from components.cache import Cache, CacheArgs
+from components.cdn import AssetsCdn, AssetsCdnArgs
 from components.cluster import Cluster, ClusterArgs
+from components.database import Database, DatabaseArgs
 from components.network import Network, NetworkArgs
+from components.registry import Registry, RegistryArgs
+from components.secrets import ApplicationSecrets, ApplicationSecretsArgs
+from components.storage import Storage, StorageArgs
+from components.streaming import Streaming, StreamingArgs
 
 stack = settings.load_from_runtime()
 account_id = aws.get_caller_identity_output().account_id
+name = stack.cluster.name  # ecomind-infra-<stack>: names every regional resource of this stack
+protect = stack.protect_stateful
+common = {"account_id": account_id, "tags": stack.tags, "protect": protect}
 
 network = Network("network", NetworkArgs(
-    settings=stack.network, region=stack.region, account_id=account_id,
-    cluster_name=stack.cluster.name, tags=stack.tags, protect=stack.protect_stateful,
-))
+    settings=stack.network, region=stack.region, cluster_name=name, **common))
 cluster = Cluster("cluster", ClusterArgs(
-    settings=stack.cluster, region=stack.region, account_id=account_id, vpc_id=network.vpc_id,
-    public_subnet_ids=network.public_subnet_ids, private_subnet_ids=network.private_subnet_ids,
-    tags=stack.tags, protect=stack.protect_stateful,
-))
+    settings=stack.cluster, region=stack.region, vpc_id=network.vpc_id,
+    public_subnet_ids=network.public_subnet_ids, private_subnet_ids=network.private_subnet_ids, **common))
+
+# Every data service admits exactly one source: the security group of the EKS nodes and pods.
+data_plane = {"vpc_id": network.vpc_id, "data_subnet_ids": network.data_subnet_ids,
+              "client_security_group_id": cluster.cluster_security_group_id, "region": stack.region}
+secret_prefix = f"ecomind/{stack.stack}/"
+secrets = ApplicationSecrets("secrets", ApplicationSecretsArgs(prefix=secret_prefix, **common))
+database = Database("database", DatabaseArgs(
+    settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn, **data_plane, **common))
+streaming = Streaming("streaming", StreamingArgs(
+    settings=stack.streaming, cluster_name=name, **data_plane, **common))
+cache = Cache("cache", CacheArgs(
+    settings=stack.cache, replication_group_id=name, availability_zones=network.availability_zones,
+    secrets_key_arn=secrets.key_arn, secret_prefix=secret_prefix, **data_plane, **common))
+storage = Storage("storage", StorageArgs(log_retention_days=stack.network.log_retention_days, **common))
+cdn = AssetsCdn("cdn", AssetsCdnArgs(
+    settings=stack.edge, access_log_bucket_name=storage.logs.bucket_name,
+    access_log_bucket_arn=storage.logs.bucket_arn, **common))
+registry = Registry("registry", RegistryArgs(prefix=f"ecomind-{stack.stack}", **common))
+app_access = ApplicationAccess("app", ApplicationAccessArgs(
+    oidc=cluster.oidc, kafka_cluster_arn=streaming.cluster_arn, reports_bucket_arn=storage.reports.bucket_arn,
+    reports_key_arn=storage.reports_key_arn, tags=stack.tags))
 
 pulumi.export("region", stack.region)
 pulumi.export("vpcId", network.vpc_id)
@@ -34,3 +62,20 @@ pulumi.export("clusterSecurityGroupId", cluster.cluster_security_group_id)
 pulumi.export("nodeRoleArn", cluster.node_role_arn)
 pulumi.export("volumeKeyArn", cluster.volume_key_arn)
 pulumi.export("addonRoleArns", cluster.addon_role_arns)
+pulumi.export("database", {
+    "engine": database.endpoint.engine, "host": database.endpoint.host, "port": database.endpoint.port,
+    "name": database.endpoint.database_name, "secretArn": database.endpoint.secret_arn,
+    "securityGroupId": database.endpoint.security_group_id,
+})
+pulumi.export("kafkaBootstrapBrokers", streaming.bootstrap_brokers)
+pulumi.export("kafkaClusterArn", streaming.cluster_arn)
+pulumi.export("cache", {"host": cache.host, "port": cache.port, "authSecretArn": cache.auth_secret_arn})
+pulumi.export("reportsBucket", storage.reports.bucket_name)
+pulumi.export("assetsBucket", cdn.assets.bucket_name)
+pulumi.export("accessLogBucket", storage.logs.bucket_name)
+pulumi.export("assetsUrl", cdn.public_url)
+pulumi.export("cdnDomain", cdn.distribution_domain)
+pulumi.export("ecrRepositories", registry.repository_urls)
+pulumi.export("secretArns", {"jwt": secrets.jwt_secret_arn, "gatewayHmac": secrets.gateway_hmac_secret_arn,
+                             "database": database.endpoint.secret_arn, "cache": cache.auth_secret_arn})
+pulumi.export("appRoleArns", app_access.role_arns)

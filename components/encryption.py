@@ -22,6 +22,9 @@ class EncryptionKeyArgs:
     tags: Mapping[str, str]
     service_statements: Sequence[pulumi.Input[docs.Document | list[docs.Document]]] = ()
     protect: bool = False
+    deferred_policy: bool = False
+    """The owner calls `attach_policy` once the resources its grants name exist (the key is
+    created with AWS's default policy, which is the account statement alone)."""
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -35,16 +38,27 @@ class EncryptionKey(pulumi.ComponentResource):
     def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:security:EncryptionKey", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self._name, self._account_id = name, args.account_id
+        policy = None if args.deferred_policy else self._policy(args.service_statements)
         key = aws.kms.Key(
             f"{name}-key",
             description=args.description,
             enable_key_rotation=True,
             deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-            policy=pulumi.Output.json_dumps(docs.key_policy(args.account_id, args.service_statements)),
+            policy=policy,
             tags={**args.tags, "Name": name},
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
         )
         alias = aws.kms.Alias(f"{name}-alias", name=f"alias/{name}", target_key_id=key.key_id, opts=child)
+        self._key_id = key.key_id
         self.key_arn = key.arn
         self.alias_name = alias.name
         self.register_outputs({"key_arn": self.key_arn, "alias_name": self.alias_name})
+
+    def _policy(self, statements: Sequence[pulumi.Input[docs.Document | list[docs.Document]]]) -> pulumi.Output[str]:
+        return pulumi.Output.json_dumps(docs.key_policy(self._account_id, statements))
+
+    def attach_policy(self, statements: Sequence[pulumi.Input[docs.Document | list[docs.Document]]]) -> None:
+        """The key's full policy, for a key made with `deferred_policy`."""
+        aws.kms.KeyPolicy(f"{self._name}-policy", key_id=self._key_id, policy=self._policy(statements),
+                          opts=pulumi.ResourceOptions(parent=self))

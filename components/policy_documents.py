@@ -152,3 +152,137 @@ def ebs_volume_key_policy(key_arn: pulumi.Input[str]) -> pulumi.Output[Document]
 
 def managed_policy_arn(name: str) -> str:
     return f"arn:{PARTITION}:iam::aws:policy/{name}"
+
+
+# --- Object storage -----------------------------------------------------------------------------
+
+def tls_only_statement(bucket_arn: str) -> Document:
+    """Refuse every request to the bucket that does not arrive over TLS (S3 security best practices)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def cloudfront_read_statement(bucket_arn: str, distribution_arn: str) -> Document:
+    """Origin Access Control: only this one distribution may read objects."""
+    return {
+        "Sid": "CloudFrontReadsThroughOriginAccessControl",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": f"{bucket_arn}/*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+    }
+
+
+def cloudfront_key_statement(distribution_arn: str) -> Document:
+    """CloudFront decrypts SSE-KMS objects for this one distribution (CloudFront OAC docs)."""
+    return {
+        "Sid": "CloudFrontDecryptsForOneDistribution",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+    }
+
+
+def access_log_delivery_statements(logs_bucket_arn: str, account_id: str) -> list[Document]:
+    """S3 server access logs and CloudFront's vended access logs (CloudWatch Logs delivery) may
+    write under their own prefixes, on behalf of this account's resources only."""
+    return [{
+        "Sid": "S3ServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{logs_bucket_arn}/s3/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }, {
+        "Sid": "CloudFrontAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{logs_bucket_arn}/AWSLogs/{account_id}/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id,
+                                       "s3:x-amz-acl": "bucket-owner-full-control"}},
+    }, {
+        "Sid": "CloudFrontAccessLogsAclCheck",
+        "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Action": "s3:GetBucketAcl",
+        "Resource": logs_bucket_arn,
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }]
+
+
+def bucket_prefix_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str],
+                         prefixes: Sequence[str]) -> pulumi.Output[Document]:
+    """Read and write objects under the given prefixes of one SSE-KMS bucket, nothing else."""
+    def build(args: list[str]) -> Document:
+        bucket, key = args
+        return document({
+            "Sid": "ObjectsUnderPrefixes",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [f"{bucket}/{prefix}*" for prefix in prefixes],
+        }, {
+            "Sid": "ListPrefixes",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket,
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}},
+        }, {
+            "Sid": "BucketKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key,
+        })
+    return pulumi.Output.all(bucket_arn, key_arn).apply(build)
+
+
+# --- Kafka (MSK IAM access control) ----------------------------------------------------------------
+
+def kafka_resource_arn(cluster_arn: str, kind: str, name: str) -> str:
+    """Topic and group ARNs share the cluster ARN's name and UUID (MSK IAM access control docs):
+    arn:aws:kafka:<region>:<account>:cluster/<cluster>/<uuid> -> .../<kind>/<cluster>/<uuid>/<name>."""
+    return f"{cluster_arn.replace(':cluster/', f':{kind}/', 1)}/{name}"
+
+
+def kafka_client_policy(cluster_arn: pulumi.Input[str], *, produce: Sequence[str] = (),
+                        consume: Sequence[str] = (), group: str | None = None) -> pulumi.Output[Document]:
+    """Connect to one cluster, write to `produce` topics, read `consume` topics as `group`."""
+    def build(arn: str) -> Document:
+        statements: list[Document] = [{
+            "Sid": "Connect",
+            "Effect": "Allow",
+            "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
+            "Resource": arn,
+        }]
+        if produce:
+            statements.append({
+                "Sid": "Produce",
+                "Effect": "Allow",
+                "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
+                "Resource": [kafka_resource_arn(arn, "topic", t) for t in produce],
+            })
+        if consume:
+            statements.append({
+                "Sid": "Consume",
+                "Effect": "Allow",
+                "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"],
+                "Resource": [kafka_resource_arn(arn, "topic", t) for t in consume],
+            })
+        if group:
+            statements.append({
+                "Sid": "ConsumerGroup",
+                "Effect": "Allow",
+                "Action": ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"],
+                "Resource": kafka_resource_arn(arn, "group", group),
+            })
+        return document(*statements)
+    return pulumi.Output.from_input(cluster_arn).apply(build)

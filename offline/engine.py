@@ -19,6 +19,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -56,7 +57,18 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[PlannedResource] = []
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        inputs = json_format.MessageToDict(request.object) if request.type != STACK_TYPE else {}
+        # The SDK's mock monitor deserializes inputs before handing them to the mocks, and a
+        # resource reference then rehydrates that resource through an invoke on another
+        # thread's event loop, which races. The mocks only need the reference's URN.
+        if _has_resource_reference(inputs):
+            flattened = resource_pb2.RegisterResourceRequest()
+            flattened.CopyFrom(request)
+            flattened.object.Clear()
+            flattened.object.update(_references_as_urns(inputs))
+            request = flattened
         response = super().RegisterResource(request)
+        _mark_secret_outputs(response, request.additionalSecretOutputs)
         self.registrations.append(PlannedResource(
             urn=response.urn,
             type=request.type,
@@ -65,9 +77,37 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent or None,
             dependencies=list(request.dependencies),
             protect=bool(request.protect),
-            inputs=json_format.MessageToDict(request.object) if request.type != STACK_TYPE else {},
+            inputs=inputs,
         ))
         return response
+
+
+def _mark_secret_outputs(response, names) -> None:
+    """What the engine does for `additional_secret_outputs` (pulumi-random's `result`, for
+    one): those outputs reach the program as secrets."""
+    for name in names:
+        if name in response.object.fields:
+            value = json_format.MessageToDict(response.object)[name]
+            response.object[name] = {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
+
+
+def _has_resource_reference(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get(rpc._special_sig_key) == rpc._special_resource_sig or any(
+            _has_resource_reference(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_resource_reference(v) for v in value)
+    return False
+
+
+def _references_as_urns(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_resource_sig:
+            return value["urn"]
+        return {k: _references_as_urns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_references_as_urns(v) for v in value]
+    return value
 
 
 def _wire_value(value: Any, resolve_urn: Callable[[str], str]) -> Any:

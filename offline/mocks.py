@@ -71,6 +71,55 @@ class PlatformMocks(pulumi.runtime.Mocks):
             state.update(latestVersion=1, defaultVersion=1, arn=self._arn("ec2", f"launch-template/{resource_id}"))
         elif typ == "aws:eks/addon:Addon":
             state.update(arn=self._arn("eks", f"addon/{inputs.get('clusterName')}/{inputs.get('addonName')}"))
+        elif typ == "aws:s3/bucket:Bucket":
+            bucket = f"{name}-{_digest(name, 7)}"
+            resource_id = bucket
+            state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}",
+                         bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com")
+        elif typ == "aws:rds/instance:Instance":
+            host = f"{inputs.get('identifier', name)}.c{_digest(name, 10)}.{self.region}.rds.amazonaws.com"
+            secret = self._arn("secretsmanager", f"secret:rds!db-{_digest(name, 8)}-{_digest(name, 6)}")
+            state.update(address=host, endpoint=f"{host}:5432", port=5432,
+                         arn=self._arn("rds", f"db:{inputs.get('identifier', name)}"),
+                         masterUserSecrets=[{"secretArn": secret, "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"),
+                                             "secretStatus": "active"}])
+        elif typ == "aws:msk/cluster:Cluster":
+            cluster = inputs.get("clusterName", name)
+            uuid = f"{_digest(name, 8)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 12)}-3"
+            brokers = ",".join(f"b-{i}.{cluster}.{_digest(name, 6)}.c3.kafka.{self.region}.amazonaws.com:9098"
+                               for i in range(1, int(inputs.get("numberOfBrokerNodes", 3)) + 1))
+            state.update(arn=self._arn("kafka", f"cluster/{cluster}/{uuid}"), clusterUuid=uuid,
+                         bootstrapBrokersSaslIam=brokers, currentVersion="K1")
+        elif typ == "aws:msk/configuration:Configuration":
+            state.update(arn=self._arn("kafka", f"configuration/{inputs.get('name', name)}/{_digest(name, 12)}"),
+                         latestRevision=1)
+        elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            group = inputs.get("replicationGroupId", name)
+            state.update(primaryEndpointAddress=f"master.{group}.{_digest(name, 6)}.use1.cache.amazonaws.com",
+                         readerEndpointAddress=f"replica.{group}.{_digest(name, 6)}.use1.cache.amazonaws.com",
+                         arn=self._arn("elasticache", f"replicationgroup:{group}"))
+        elif typ == "random:index/randomPassword:RandomPassword":
+            state.update(result=f"offline-{_digest(name, 24)}", bcryptHash="offline")
+        elif typ == "aws:secretsmanager/secret:Secret":
+            state.update(arn=self._arn("secretsmanager", f"secret:{inputs.get('name', name)}-{_digest(name, 6)}"))
+        elif typ == "aws:ecr/repository:Repository":
+            state.update(repositoryUrl=f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
+                         arn=self._arn("ecr", f"repository/{physical}"), registryId=ACCOUNT_ID)
+        elif typ == "aws:cloudfront/distribution:Distribution":
+            distribution_id = f"E{_digest(name, 13).upper()}"
+            resource_id = distribution_id
+            state.update(arn=f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{distribution_id}",
+                         domainName=f"d{_digest(name, 13)}.cloudfront.net", hostedZoneId="Z2FDTNDATAQYW2")
+        elif typ == "aws:acm/certificate:Certificate":
+            domain = inputs.get("domainName", name)
+            state.update(arn=self._arn("acm", f"certificate/{_digest(name, 36)}"), domainValidationOptions=[{
+                "domainName": domain, "resourceRecordName": f"_{_digest(domain, 32)}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_digest(domain + 'v', 32)}.acm-validations.aws."}])
+        elif typ == "aws:acm/certificateValidation:CertificateValidation":
+            state.update(certificateArn=inputs.get("certificateArn"))
+        elif typ == "aws:route53/record:Record":
+            state.update(fqdn=str(inputs.get("name", name)).rstrip("."))
         elif typ.startswith("aws:"):
             service = typ.split(":")[1].split("/")[0]
             state.setdefault("arn", self._arn(service, f"{typ.rsplit(':', 1)[-1].lower()}/{resource_id}"))

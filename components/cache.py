@@ -1,0 +1,116 @@
+"""The cache for EcoMind: Valkey on ElastiCache, encrypted, authenticated, failover in prod."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components import policy_documents as docs
+from components.encryption import EncryptionKey, EncryptionKeyArgs
+from components.guards import admit_only, encrypted_log_group
+from components.secrets import store_secret
+from settings import CacheSettings
+
+VALKEY_PORT = 6379
+# ElastiCache AUTH tokens are 16 to 128 printable characters; 64 alphanumerics avoid the
+# characters it forbids (/ " @) and any escaping in REDIS_URL.
+AUTH_TOKEN_LENGTH = 64
+SNAPSHOT_WINDOW = "02:00-03:00"
+MAINTENANCE_WINDOW = "sun:05:30-sun:06:30"
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheArgs:
+    settings: CacheSettings
+    replication_group_id: str
+    account_id: pulumi.Input[str]
+    region: str
+    vpc_id: pulumi.Input[str]
+    data_subnet_ids: Sequence[pulumi.Input[str]]
+    availability_zones: Sequence[str]
+    client_security_group_id: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+    secret_prefix: str
+    tags: Mapping[str, str]
+    protect: bool = False
+
+
+class Cache(pulumi.ComponentResource):
+    """A Valkey replication group (cluster mode off: one primary endpoint for REDIS_ADDR)."""
+
+    host: pulumi.Output[str]
+    """Primary endpoint address."""
+    port: int
+    """Port clients connect to (TLS required)."""
+    auth_secret_arn: pulumi.Output[str]
+    """Secret holding {"host", "port", "token"} for REDIS_ADDR / REDIS_URL."""
+    security_group_id: pulumi.Output[str]
+    """Security group that admits cache clients."""
+
+    def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:data:Cache", name, None, opts)
+        s = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        log_group_name = f"/ecomind/{args.replication_group_id}/slow-log"
+        key = EncryptionKey(f"{name}-storage", EncryptionKeyArgs(
+            description=f"Encrypts the {args.replication_group_id} cache, its snapshots and logs",
+            account_id=args.account_id, tags=args.tags, protect=args.protect,
+            service_statements=[docs.cloudwatch_logs_key_statement(args.region, args.account_id, [log_group_name])],
+        ), opts=child)
+        slow_log = encrypted_log_group(f"{name}-slow-log", log_group_name=log_group_name,
+                                       retention_days=s.log_retention_days, key_arn=key.key_arn,
+                                       tags=args.tags, parent=self)
+        security_group = admit_only(
+            f"{name}-sg", vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id,
+            port=VALKEY_PORT, description="Valkey from EKS nodes and pods", tags=args.tags, parent=self)
+        subnets = aws.elasticache.SubnetGroup(
+            f"{name}-subnets", subnet_ids=list(args.data_subnet_ids),
+            description=f"Data subnets of {args.replication_group_id}", tags=args.tags, opts=child)
+        token = random.RandomPassword(f"{name}-auth-token", length=AUTH_TOKEN_LENGTH, special=False, opts=child)
+        failover = s.node_count > 1
+        group = aws.elasticache.ReplicationGroup(
+            f"{name}-valkey",
+            replication_group_id=args.replication_group_id,
+            description=f"EcoMind rate limits and sessions ({args.replication_group_id})",
+            engine="valkey",
+            engine_version=s.engine_version,
+            node_type=s.node_type,
+            port=VALKEY_PORT,
+            num_cache_clusters=s.node_count,
+            preferred_cache_cluster_azs=list(args.availability_zones[:s.node_count]),
+            automatic_failover_enabled=failover,
+            multi_az_enabled=failover,
+            subnet_group_name=subnets.name,
+            security_group_ids=[security_group.id],
+            at_rest_encryption_enabled=True,
+            kms_key_id=key.key_arn,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            auth_token=token.result,
+            auth_token_update_strategy="ROTATE",
+            snapshot_retention_limit=s.snapshot_retention_days,
+            snapshot_window=SNAPSHOT_WINDOW,
+            final_snapshot_identifier=f"{args.replication_group_id}-final" if args.protect else None,
+            maintenance_window=MAINTENANCE_WINDOW,
+            auto_minor_version_upgrade=True,
+            apply_immediately=not args.protect,
+            log_delivery_configurations=[aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
+                destination=slow_log.name, destination_type="cloudwatch-logs", log_format="json",
+                log_type="slow-log")],
+            tags={**args.tags, "Name": args.replication_group_id},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        self.host = group.primary_endpoint_address
+        self.port = VALKEY_PORT
+        self.security_group_id = security_group.id
+        connection = pulumi.Output.json_dumps({"host": group.primary_endpoint_address, "port": VALKEY_PORT,
+                                               "token": token.result})
+        self.auth_secret_arn = store_secret(
+            f"{name}-auth", f"{args.secret_prefix}cache-auth", "Valkey endpoint and AUTH token", connection,
+            key_arn=args.secrets_key_arn, tags=args.tags, protect=args.protect, parent=self)
+        self.register_outputs({"host": self.host, "auth_secret_arn": self.auth_secret_arn,
+                               "security_group_id": self.security_group_id})

@@ -1,0 +1,155 @@
+"""PostgreSQL for EcoMind, on RDS. Whatever engine serves it, dependants see `DatabaseEndpoint`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policy_documents as docs
+from components.encryption import EncryptionKey, EncryptionKeyArgs
+from components.guards import admit_only, encrypted_log_group
+from settings import DatabaseSettings
+
+POSTGRES_PORT = 5432
+DATABASE_NAME = "ecomind"
+MASTER_USERNAME = "ecomind_admin"
+# Statements slower than this are logged with their plan inputs; 500 ms is well above the
+# api's p99 target and catches missing indexes on the rollup tables.
+SLOW_STATEMENT_MS = 500
+# Database Insights "standard" keeps 7 days of Performance Insights history at no charge.
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
+LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
+# Low-traffic hours in us-east-1 for the team (UTC); backups must not overlap maintenance.
+BACKUP_WINDOW = "03:00-04:00"
+MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseEndpoint:
+    """What the application and its network policy need, the same for every engine."""
+
+    host: pulumi.Output[str]
+    port: int
+    database_name: str
+    secret_arn: pulumi.Output[str]
+    """Secrets Manager secret with `username` and `password` (RDS-managed in RDS mode)."""
+    security_group_id: pulumi.Output[str]
+    """Security group that admits clients; the cluster's security group is its one source."""
+    engine: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseArgs:
+    settings: DatabaseSettings
+    identifier: str
+    """RDS instance identifier; also names its log groups."""
+    account_id: pulumi.Input[str]
+    region: str
+    vpc_id: pulumi.Input[str]
+    data_subnet_ids: Sequence[pulumi.Input[str]]
+    client_security_group_id: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+    """CMK for the RDS-managed master credentials secret."""
+    tags: Mapping[str, str]
+    protect: bool = False
+
+
+class Database(pulumi.ComponentResource):
+    """RDS for PostgreSQL in the data subnets: private, encrypted, TLS-only, backed up."""
+
+    endpoint: DatabaseEndpoint
+    """Host, port, database name, credentials secret and security group."""
+    key_arn: pulumi.Output[str]
+    """CMK that encrypts storage, snapshots, Performance Insights and the database's logs."""
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:data:Database", name, None, opts)
+        s = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        log_group_names = [f"/aws/rds/instance/{args.identifier}/{kind}" for kind in LOG_EXPORTS]
+        key = EncryptionKey(f"{name}-storage", EncryptionKeyArgs(
+            description=f"Encrypts the {args.identifier} database, its snapshots and logs",
+            account_id=args.account_id, tags=args.tags, protect=args.protect,
+            service_statements=[docs.cloudwatch_logs_key_statement(args.region, args.account_id, log_group_names)],
+        ), opts=child)
+        # RDS writes exports to these exact groups; made first, they get retention and the key.
+        log_groups = [encrypted_log_group(f"{name}-{kind}", log_group_name=group, retention_days=s.log_retention_days,
+                                          key_arn=key.key_arn, tags=args.tags, parent=self)
+                      for kind, group in zip(LOG_EXPORTS, log_group_names, strict=True)]
+        security_group = admit_only(
+            f"{name}-sg", vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id,
+            port=POSTGRES_PORT, description="PostgreSQL from EKS nodes and pods", tags=args.tags, parent=self)
+        subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.data_subnet_ids),
+                                      description=f"Data subnets of {args.identifier}",
+                                      tags={**args.tags, "Name": f"{name}-subnets"}, opts=child)
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=f"postgres{s.engine_version}",
+            description=f"TLS-only, slow statement logging for {args.identifier}",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1", apply_method="pending-reboot"),
+                aws.rds.ParameterGroupParameterArgs(name="log_min_duration_statement", value=str(SLOW_STATEMENT_MS)),
+                aws.rds.ParameterGroupParameterArgs(name="shared_preload_libraries",
+                                                    value=",".join(s.preload_libraries), apply_method="pending-reboot"),
+                aws.rds.ParameterGroupParameterArgs(name="log_connections", value="1"),
+                aws.rds.ParameterGroupParameterArgs(name="log_disconnections", value="1"),
+            ],
+            tags={**args.tags, "Name": f"{name}-params"},
+            opts=child,
+        )
+        instance = aws.rds.Instance(
+            f"{name}-postgres",
+            identifier=args.identifier,
+            engine="postgres",
+            engine_version=s.engine_version,
+            auto_minor_version_upgrade=True,
+            instance_class=s.instance_class,
+            storage_type="gp3",
+            allocated_storage=s.allocated_storage_gib,
+            max_allocated_storage=s.max_allocated_storage_gib,
+            storage_encrypted=True,
+            kms_key_id=key.key_arn,
+            db_name=DATABASE_NAME,
+            username=MASTER_USERNAME,
+            # RDS generates the password, keeps it in Secrets Manager under our key and rotates
+            # it: it never appears in config, code or Pulumi state.
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.secrets_key_arn,
+            iam_database_authentication_enabled=True,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[security_group.id],
+            publicly_accessible=False,
+            multi_az=s.multi_az,
+            parameter_group_name=parameters.name,
+            backup_retention_period=s.backup_retention_days,
+            backup_window=BACKUP_WINDOW,
+            maintenance_window=MAINTENANCE_WINDOW,
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=not args.protect,
+            deletion_protection=args.protect,
+            skip_final_snapshot=not args.protect,
+            final_snapshot_identifier=f"{args.identifier}-final" if args.protect else None,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=key.key_arn,
+            performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+            database_insights_mode="standard",
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            apply_immediately=not args.protect,
+            tags={**args.tags, "Name": args.identifier},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=log_groups),
+        )
+        self.endpoint = DatabaseEndpoint(
+            host=instance.address,
+            port=POSTGRES_PORT,
+            database_name=DATABASE_NAME,
+            secret_arn=instance.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn),
+            security_group_id=security_group.id,
+            engine="rds",
+        )
+        self.key_arn = key.key_arn
+        self.register_outputs({"host": self.endpoint.host, "secret_arn": self.endpoint.secret_arn,
+                               "security_group_id": self.endpoint.security_group_id})

@@ -1,0 +1,34 @@
+"""Building blocks every data service uses: a security group that admits one client group on
+one port, and a log group encrypted with the service's key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+
+def admit_only(name: str, *, vpc_id: pulumi.Input[str], client_security_group_id: pulumi.Input[str],
+               port: int, description: str, tags: Mapping[str, str], parent: pulumi.Resource
+               ) -> aws.ec2.SecurityGroup:
+    """A security group whose only rule admits `port` from one other security group.
+
+    No CIDR anywhere: the earlier design opened databases to the whole VPC. No egress rule
+    either: these services answer connections and start none.
+    """
+    group = aws.ec2.SecurityGroup(
+        name, vpc_id=vpc_id, description=description, tags={**tags, "Name": name},
+        opts=pulumi.ResourceOptions(parent=parent))
+    aws.vpc.SecurityGroupIngressRule(
+        f"{name}-clients", security_group_id=group.id, referenced_security_group_id=client_security_group_id,
+        ip_protocol="tcp", from_port=port, to_port=port, description=f"{description}: clients only",
+        tags={**tags, "Name": f"{name}-clients"}, opts=pulumi.ResourceOptions(parent=parent))
+    return group
+
+
+def encrypted_log_group(name: str, *, log_group_name: str, retention_days: int, key_arn: pulumi.Input[str],
+                        tags: Mapping[str, str], parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+    return aws.cloudwatch.LogGroup(
+        name, name=log_group_name, retention_in_days=retention_days, kms_key_id=key_arn,
+        tags={**tags, "Name": name}, opts=pulumi.ResourceOptions(parent=parent))

@@ -1,0 +1,56 @@
+"""Object storage for reports and exports, and the bucket every access log lands in."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import pulumi
+
+from components import policy_documents as docs
+from components.bucket import SecureBucket, SecureBucketArgs, Transition
+from components.encryption import EncryptionKey, EncryptionKeyArgs
+
+# The team's rule for reports: infrequent access after 30 days, archive after 90. Glacier
+# Instant Retrieval is the archive class the api can still serve from without a restore.
+REPORT_TRANSITIONS = (Transition(30, "STANDARD_IA"), Transition(90, "GLACIER_IR"))
+# Key prefixes the services write under (../shared/ecomind-app.md: api reports, worker exports).
+REPORTS_PREFIX = "reports/"
+EXPORTS_PREFIX = "exports/"
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageArgs:
+    account_id: pulumi.Input[str]
+    log_retention_days: int
+    tags: Mapping[str, str]
+    protect: bool = False
+
+
+class Storage(pulumi.ComponentResource):
+    """The reports bucket (SSE-KMS) and the access-log bucket."""
+
+    reports: SecureBucket
+    """Reports (api) and exports (worker) bucket."""
+    reports_key_arn: pulumi.Output[str]
+    """CMK of the reports bucket; readers need kms:Decrypt on it."""
+    logs: SecureBucket
+    """Server access logs and CloudFront access logs."""
+
+    def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:storage:Storage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # The statements name the bucket's own ARN, so the policy follows the bucket.
+        self.logs = SecureBucket(f"{name}-access-logs", SecureBucketArgs(
+            purpose="access logs", kms_key_arn=None, tags=args.tags, expire_after_days=args.log_retention_days,
+            deferred_policy=True, protect=args.protect), opts=child)
+        self.logs.attach_policy(pulumi.Output.all(self.logs.bucket_arn, args.account_id).apply(
+            lambda a: docs.access_log_delivery_statements(a[0], a[1])))
+        key = EncryptionKey(f"{name}-reports", EncryptionKeyArgs(
+            description="Encrypts EcoMind reports and exports", account_id=args.account_id, tags=args.tags,
+            protect=args.protect), opts=child)
+        self.reports_key_arn = key.key_arn
+        self.reports = SecureBucket(f"{name}-reports", SecureBucketArgs(
+            purpose="reports and exports", kms_key_arn=key.key_arn, tags=args.tags, transitions=REPORT_TRANSITIONS,
+            access_log_bucket=self.logs.bucket_name, protect=args.protect), opts=child)
+        self.register_outputs({"reports_bucket": self.reports.bucket_name, "logs_bucket": self.logs.bucket_name})

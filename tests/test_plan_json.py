@@ -73,6 +73,17 @@ def test_no_plaintext_secret_reaches_the_plan(tmp_path):
     assert plan.outputs["token"] == engine.SECRET
 
 
+def test_outputs_the_provider_declares_secret_stay_secret():
+    """The engine, not the SDK, applies additionalSecretOutputs; the harness must too."""
+    import pulumi_random as random
+
+    def program():
+        password = random.RandomPassword("p", length=32)
+        pulumi.export("password", password.result)
+    plan = run_component(program)
+    assert plan.outputs["password"] == engine.SECRET
+
+
 def test_protect_and_dependencies_come_from_the_request():
     def program():
         first = aws.s3.Bucket("first")

@@ -122,8 +122,10 @@ def test_the_assets_key_decrypts_only_for_the_distribution(stack_plan):
 def test_viewers_get_https_only_compression_and_security_headers(stack_plan):
     behaviour = stack_plan.one(DISTRIBUTION).inputs["defaultCacheBehavior"]
     assert behaviour["viewerProtocolPolicy"] == "https-only" and behaviour["compress"] is True
-    headers = stack_plan.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy").inputs
-    security = headers["securityHeadersConfig"]
+    headers_policy = stack_plan.one("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+    assert headers_policy.urn in stack_plan.one(DISTRIBUTION).dependencies
+    assert behaviour["responseHeadersPolicyId"]
+    security = headers_policy.inputs["securityHeadersConfig"]
     assert security["strictTransportSecurity"]["accessControlMaxAgeSec"] >= 31_536_000
     assert security["contentTypeOptions"]["override"] is True
     assert security["frameOptions"]["frameOption"] == "DENY"

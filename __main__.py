@@ -8,9 +8,11 @@ from components.app_access import ApplicationAccess, ApplicationAccessArgs
 from components.cache import Cache, CacheArgs
 from components.cdn import AssetsCdn, AssetsCdnArgs
 from components.cluster import Cluster, ClusterArgs
+from components.cluster_services import ClusterServices, ClusterServicesArgs
 from components.database import Database, DatabaseArgs
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
+from components.release import ChartInputs, EcomindRelease, EcomindReleaseArgs, chart_values
 from components.secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.storage import Storage, StorageArgs
 from components.streaming import Streaming, StreamingArgs
@@ -48,6 +50,37 @@ app_access = ApplicationAccess("app", ApplicationAccessArgs(
     oidc=cluster.oidc, kafka_cluster_arn=streaming.cluster_arn, reports_bucket_arn=storage.reports.bucket_arn,
     reports_key_arn=storage.reports_key_arn, tags=stack.tags))
 
+app_host = f"app.{stack.edge.domain}" if stack.edge.domain else None
+services = ClusterServices("services", ClusterServicesArgs(
+    cluster_name=cluster.cluster_name, cluster_name_literal=name, kubernetes_version=stack.cluster.kubernetes_version,
+    addon_versions=stack.cluster.addon_versions,
+    autoscaler_image_tag=settings.CLUSTER_AUTOSCALER_IMAGE_TAGS[stack.cluster.kubernetes_version],
+    kubeconfig=cluster.kubeconfig_json, oidc=cluster.oidc, region=stack.region, vpc_id=network.vpc_id,
+    secret_arns=[database.endpoint.secret_arn, cache.auth_secret_arn, secrets.jwt_secret_arn,
+                 secrets.gateway_hmac_secret_arn],
+    secrets_key_arn=secrets.key_arn, app_host=app_host, hosted_zone_id=stack.edge.hosted_zone_id, tags=stack.tags,
+), opts=pulumi.ResourceOptions(depends_on=[cluster]))
+
+values = pulumi.Output.all(
+    repositories=registry.repository_urls, database_host=database.endpoint.host,
+    database_secret_arn=database.endpoint.secret_arn, brokers=streaming.bootstrap_brokers, cache_host=cache.host,
+    cache_secret_arn=cache.auth_secret_arn, reports_bucket=storage.reports.bucket_name,
+    jwt_secret_arn=secrets.jwt_secret_arn, hmac_secret_arn=secrets.gateway_hmac_secret_arn,
+    role_arns=app_access.role_arns, certificate_arn=services.certificate_arn,
+).apply(lambda o: chart_values(ChartInputs(
+    image_tag=stack.app.image_tag, repositories=o["repositories"], region=stack.region,
+    database_host=o["database_host"], database_port=database.endpoint.port,
+    database_name=database.endpoint.database_name, kafka_bootstrap_brokers=o["brokers"],
+    cache_host=o["cache_host"], cache_port=cache.port, reports_bucket=o["reports_bucket"],
+    secret_store_name=services.secret_store_name, database_secret_arn=o["database_secret_arn"],
+    cache_secret_arn=o["cache_secret_arn"], jwt_secret_arn=o["jwt_secret_arn"],
+    gateway_hmac_secret_arn=o["hmac_secret_arn"], role_arns=o["role_arns"],
+    load_balancer_cidrs=stack.network.subnets.public, data_cidrs=stack.network.subnets.data,
+    vpc_cidr=stack.network.vpc_cidr, host=app_host, certificate_arn=o["certificate_arn"],
+)))
+release = EcomindRelease("ecomind", EcomindReleaseArgs(
+    environment=stack.environment, values=values, provider=services.provider, depends_on=services.ready))
+
 pulumi.export("region", stack.region)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("availabilityZones", list(network.availability_zones))
@@ -79,3 +112,5 @@ pulumi.export("ecrRepositories", registry.repository_urls)
 pulumi.export("secretArns", {"jwt": secrets.jwt_secret_arn, "gatewayHmac": secrets.gateway_hmac_secret_arn,
                              "database": database.endpoint.secret_arn, "cache": cache.auth_secret_arn})
 pulumi.export("appRoleArns", app_access.role_arns)
+pulumi.export("appUrl", f"https://{app_host}" if app_host else "http://<load balancer DNS name>")
+pulumi.export("releaseStatus", release.release_status)

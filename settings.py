@@ -51,14 +51,19 @@ ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
         "coredns": "v1.13.2-eksbuild.31",
         "kube-proxy": "v1.35.3-eksbuild.29",
         "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
+        "metrics-server": "v0.8.1-eksbuild.10",
     },
     "1.36": {
         "vpc-cni": "v1.22.4-eksbuild.3",
         "coredns": "v1.14.3-eksbuild.3",
         "kube-proxy": "v1.36.0-eksbuild.14",
         "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
+        "metrics-server": "v0.9.0-eksbuild.11",
     },
 }
+
+# Cluster Autoscaler must match the cluster's minor version (its README, "Releases").
+CLUSTER_AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {"1.35": "v1.35.0", "1.36": "v1.36.1"}
 
 # Availability zones this project places subnets in, per supported region. Names rather than
 # an invoke so that a plan is reproducible offline. us-east-1e is left out: that zone
@@ -234,6 +239,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Domain the stack serves under (assets.<domain> for the CDN); empty for AWS default names.", ""),
     Setting("publicHostedZoneId", "string",
             "Route 53 public hosted zone of publicDomain; set together with publicDomain.", ""),
+    Setting("appImageTag", "string",
+            "Release tag of the four EcoMind images (immutable in ECR); never latest.", None),
     *_node_group_settings("system", instance_types=["m7i.large"], capacity="ON_DEMAND", sizes=(3, 3, 6),
                           taints=["CriticalAddonsOnly=true:NoSchedule"],
                           purpose="system (cluster add-ons and controllers)"),
@@ -342,6 +349,11 @@ class EdgeSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class AppSettings:
+    image_tag: str
+
+
+@dataclasses.dataclass(frozen=True)
 class StackSettings:
     project: str
     stack: str
@@ -354,6 +366,7 @@ class StackSettings:
     streaming: StreamingSettings
     cache: CacheSettings
     edge: EdgeSettings
+    app: AppSettings
 
     @property
     def is_prod(self) -> bool:
@@ -595,6 +608,13 @@ def _edge(v: Mapping[str, Any]) -> EdgeSettings:
     return EdgeSettings(price_class=price_class, domain=domain or None, hosted_zone_id=zone or None)
 
 
+def _app(v: Mapping[str, Any]) -> AppSettings:
+    tag = v["appImageTag"]
+    if tag == "latest" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag):
+        raise _fail("appImageTag", tag, "expected an immutable release tag such as 2026.11.20-3f2a1bc (not latest)")
+    return AppSettings(image_tag=tag)
+
+
 def _validate_environment_rules(s: StackSettings) -> None:
     """What prod refuses outright: anything that stops it surviving the loss of one zone."""
     if not s.is_prod:
@@ -683,6 +703,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         streaming=_streaming(v, environment, zone_count, retention),
         cache=_cache(v, environment, zone_count, retention),
         edge=_edge(v),
+        app=_app(v),
     )
     _validate_environment_rules(settings)
     return settings

@@ -286,3 +286,148 @@ def kafka_client_policy(cluster_arn: pulumi.Input[str], *, produce: Sequence[str
             })
         return document(*statements)
     return pulumi.Output.from_input(cluster_arn).apply(build)
+
+
+# --- Cluster services ---------------------------------------------------------------------------
+
+_LB_TAG = "elbv2.k8s.aws/cluster"
+_LB_ARNS = ("arn:aws:elasticloadbalancing:*:*:targetgroup/*/*", "arn:aws:elasticloadbalancing:*:*:loadbalancer/net/*/*",
+            "arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*/*")
+
+
+def load_balancer_controller_policy() -> Document:
+    """The AWS Load Balancer Controller's upstream policy (docs/install/iam_policy.json, v3),
+    as data. Everything it creates carries the elbv2.k8s.aws/cluster tag, and every mutating
+    statement is conditioned on that tag, as upstream does: reads and creates need `*`
+    because the ARNs do not exist yet."""
+    tagged_request = {"Null": {f"aws:RequestTag/{_LB_TAG}": "false"}}
+    tagged_resource = {"Null": {f"aws:ResourceTag/{_LB_TAG}": "false"}}
+    return document(
+        {"Sid": "ServiceLinkedRoleForElb", "Effect": "Allow", "Action": "iam:CreateServiceLinkedRole", "Resource": "*",
+         "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}},
+        {"Sid": "Describe", "Effect": "Allow", "Resource": "*", "Action": [
+            "ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones",
+            "ec2:DescribeInternetGateways", "ec2:DescribeVpcs", "ec2:DescribeVpcPeeringConnections",
+            "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances",
+            "ec2:DescribeNetworkInterfaces", "ec2:DescribeTags", "ec2:DescribeCoipPools", "ec2:DescribeIpamPools",
+            "ec2:DescribeRouteTables", "ec2:GetCoipPoolUsage", "ec2:GetSecurityGroupsForVpc",
+            "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeListenerCertificates",
+            "elasticloadbalancing:DescribeSSLPolicies", "elasticloadbalancing:DescribeRules",
+            "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes",
+            "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTags",
+            "elasticloadbalancing:DescribeTrustStores", "elasticloadbalancing:DescribeListenerAttributes",
+            "elasticloadbalancing:DescribeCapacityReservation"]},
+        {"Sid": "CertificatesAndWaf", "Effect": "Allow", "Resource": "*", "Action": [
+            "cognito-idp:DescribeUserPoolClient", "acm:ListCertificates", "acm:DescribeCertificate",
+            "iam:ListServerCertificates", "iam:GetServerCertificate", "waf-regional:GetWebACL",
+            "waf-regional:GetWebACLForResource", "waf-regional:AssociateWebACL", "waf-regional:DisassociateWebACL",
+            "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
+            "shield:GetSubscriptionState", "shield:DescribeProtection", "shield:CreateProtection",
+            "shield:DeleteProtection"]},
+        {"Sid": "SecurityGroupRules", "Effect": "Allow", "Resource": "*",
+         "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]},
+        {"Sid": "CreateSecurityGroup", "Effect": "Allow", "Resource": "*", "Action": "ec2:CreateSecurityGroup"},
+        {"Sid": "TagNewSecurityGroups", "Effect": "Allow", "Action": "ec2:CreateTags",
+         "Resource": "arn:aws:ec2:*:*:security-group/*",
+         "Condition": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, **tagged_request}},
+        {"Sid": "RetagOwnSecurityGroups", "Effect": "Allow", "Action": ["ec2:CreateTags", "ec2:DeleteTags"],
+         "Resource": "arn:aws:ec2:*:*:security-group/*",
+         "Condition": {"Null": {f"aws:RequestTag/{_LB_TAG}": "true", f"aws:ResourceTag/{_LB_TAG}": "false"}}},
+        {"Sid": "ManageOwnSecurityGroups", "Effect": "Allow", "Resource": "*", "Condition": tagged_resource,
+         "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup"]},
+        {"Sid": "CreateTaggedLoadBalancers", "Effect": "Allow", "Resource": "*", "Condition": tagged_request,
+         "Action": ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"]},
+        {"Sid": "ListenersAndRules", "Effect": "Allow", "Resource": "*", "Action": [
+            "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
+            "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule"]},
+        {"Sid": "RetagOwnLoadBalancers", "Effect": "Allow", "Resource": list(_LB_ARNS),
+         "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+         "Condition": {"Null": {f"aws:RequestTag/{_LB_TAG}": "true", f"aws:ResourceTag/{_LB_TAG}": "false"}}},
+        {"Sid": "TagListenersAndRules", "Effect": "Allow",
+         "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+         "Resource": ["arn:aws:elasticloadbalancing:*:*:listener/net/*/*/*",
+                      "arn:aws:elasticloadbalancing:*:*:listener/app/*/*/*",
+                      "arn:aws:elasticloadbalancing:*:*:listener-rule/net/*/*/*",
+                      "arn:aws:elasticloadbalancing:*:*:listener-rule/app/*/*/*"]},
+        {"Sid": "ManageOwnLoadBalancers", "Effect": "Allow", "Resource": "*", "Condition": tagged_resource, "Action": [
+            "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetIpAddressType",
+            "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
+            "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyTargetGroup",
+            "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup",
+            "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:ModifyCapacityReservation",
+            "elasticloadbalancing:ModifyIpPools"]},
+        {"Sid": "TagOnCreate", "Effect": "Allow", "Action": "elasticloadbalancing:AddTags", "Resource": list(_LB_ARNS),
+         "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": ["CreateTargetGroup",
+                                                                              "CreateLoadBalancer"]},
+                       **tagged_request}},
+        {"Sid": "Targets", "Effect": "Allow", "Resource": "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
+         "Action": ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]},
+        {"Sid": "ListenerSettings", "Effect": "Allow", "Resource": "*", "Action": [
+            "elasticloadbalancing:SetWebAcl", "elasticloadbalancing:ModifyListener",
+            "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
+            "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities"]},
+    )
+
+
+def secret_reader_policy(secret_arns: Sequence[pulumi.Input[str]], key_arn: pulumi.Input[str],
+                         region: str) -> pulumi.Output[Document]:
+    """External Secrets reads exactly the named secrets, decrypting through Secrets Manager only."""
+    def build(args: list[str]) -> Document:
+        key, *secrets = args
+        return document({
+            "Sid": "ReadNamedSecrets",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Resource": sorted(secrets),
+        }, {
+            "Sid": "DecryptThroughSecretsManager",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+        })
+    return pulumi.Output.all(key_arn, *secret_arns).apply(build)
+
+
+def cluster_autoscaler_policy(cluster_name: str) -> Document:
+    """Cluster Autoscaler (its AWS README): read everywhere, resize only this cluster's groups,
+    which EKS managed node groups tag k8s.io/cluster-autoscaler/<cluster>=owned."""
+    return document({
+        "Sid": "Discover",
+        "Effect": "Allow",
+        "Resource": "*",
+        "Action": ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+                   "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+                   "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+                   "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements"],
+    }, {
+        "Sid": "ResizeOwnGroups",
+        "Effect": "Allow",
+        "Resource": "*",
+        "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+        "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned",
+                                       "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true"}},
+    }, {
+        "Sid": "DescribeOwnNodeGroups",
+        "Effect": "Allow",
+        "Resource": f"arn:{PARTITION}:eks:*:*:nodegroup/{cluster_name}/*",
+        "Action": "eks:DescribeNodegroup",
+    })
+
+
+def dns_records_policy(hosted_zone_id: str) -> Document:
+    """ExternalDNS may change records in one hosted zone; listing zones cannot be scoped."""
+    zone = f"arn:{PARTITION}:route53:::hostedzone/{hosted_zone_id}"
+    return document({
+        "Sid": "ChangeRecordsInOneZone",
+        "Effect": "Allow",
+        "Action": ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets",
+                   "route53:ListTagsForResources"],
+        "Resource": zone,
+    }, {
+        "Sid": "FindTheZone",
+        "Effect": "Allow",
+        "Action": "route53:ListHostedZones",
+        "Resource": "*",
+    })

@@ -1,0 +1,168 @@
+"""What the EcoMind chart needs from the cluster: load balancers, secrets sync, metrics, node
+autoscaling, and (with a domain) a certificate and DNS records. Each controller runs with its
+own IRSA role."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import policy_documents as docs
+from components.irsa import OidcProvider, irsa_role_for
+
+# Chart versions, pinned; each was the newest published release on its repository as of
+# November 2026 (aws/eks-charts, external-secrets/external-secrets, kubernetes/autoscaler,
+# kubernetes-sigs/external-dns release notes).
+LOAD_BALANCER_CONTROLLER = {"chart": "aws-load-balancer-controller", "version": "3.5.0",
+                            "repo": "https://aws.github.io/eks-charts"}
+EXTERNAL_SECRETS = {"chart": "external-secrets", "version": "2.11.0", "repo": "https://charts.external-secrets.io"}
+CLUSTER_AUTOSCALER = {"chart": "cluster-autoscaler", "version": "9.59.0",
+                      "repo": "https://kubernetes.github.io/autoscaler"}
+EXTERNAL_DNS = {"chart": "external-dns", "version": "1.22.0", "repo": "https://kubernetes-sigs.github.io/external-dns/"}
+
+SECRET_STORE_NAME = "aws-secrets-manager"
+# Controllers run on the system node group, which prod taints for add-ons only.
+SYSTEM_PLACEMENT = {
+    "nodeSelector": {"ecomind.io/node-group": "system"},
+    "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"}],
+}
+HELM_TIMEOUT_SECONDS = 600
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterServicesArgs:
+    cluster_name: pulumi.Input[str]
+    cluster_name_literal: str
+    """The same name as a plain string, for policy conditions and chart values."""
+    kubernetes_version: str
+    addon_versions: Mapping[str, str]
+    autoscaler_image_tag: str
+    kubeconfig: pulumi.Input[str]
+    oidc: OidcProvider
+    region: str
+    vpc_id: pulumi.Input[str]
+    secret_arns: Sequence[pulumi.Input[str]]
+    """Every secret External Secrets may read, and nothing else."""
+    secrets_key_arn: pulumi.Input[str]
+    app_host: str | None
+    """Host the EcoMind ingress answers on (app.<domain>), when the stack has a domain."""
+    hosted_zone_id: str | None
+    tags: Mapping[str, str]
+
+
+class ClusterServices(pulumi.ComponentResource):
+    """AWS Load Balancer Controller, External Secrets (+ ClusterSecretStore), metrics-server,
+    Cluster Autoscaler, and ExternalDNS with a regional certificate when a domain is set."""
+
+    provider: k8s.Provider
+    """Kubernetes provider for the cluster; the EcoMind release uses it too."""
+    secret_store_name: str
+    """ClusterSecretStore the chart's ExternalSecrets reference."""
+    certificate_arn: pulumi.Output[str] | None
+    """Regional ACM certificate for the ingress host, when a domain is configured."""
+    ready: list[pulumi.Resource]
+    """What the EcoMind release must wait for (CRDs, webhooks, the secret store)."""
+
+    def __init__(self, name: str, args: ClusterServicesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:platform:ClusterServices", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=args.kubeconfig, enable_server_side_apply=True,
+                                     opts=child)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
+
+        def role(service: str, namespace: str, account: str, policy: pulumi.Input[docs.Document]):
+            return irsa_role_for(f"{name}-{service}", args.oidc, namespace, account, tags=args.tags,
+                                 inline_policies={service: policy}, opts=child).role_arn
+
+        def release(service: str, spec: Mapping[str, str], namespace: str, values: Mapping,
+                    depends_on: Sequence[pulumi.Resource] = ()) -> k8s.helm.v3.Release:
+            return k8s.helm.v3.Release(
+                f"{name}-{service}", name=service, chart=spec["chart"], version=spec["version"],
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=spec["repo"]), namespace=namespace,
+                values=values, atomic=True, cleanup_on_fail=True, timeout=HELM_TIMEOUT_SECONDS,
+                opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(depends_on))))
+
+        # metrics-server, for the HPAs: the EKS add-on, so AWS keeps it matched to the cluster.
+        metrics = aws.eks.Addon(
+            f"{name}-metrics-server", cluster_name=args.cluster_name, addon_name="metrics-server",
+            addon_version=args.addon_versions["metrics-server"], resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE", tags=args.tags, opts=child)
+
+        lb_account = "aws-load-balancer-controller"
+        load_balancers = release("aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER, "kube-system", {
+            "clusterName": args.cluster_name_literal, "region": args.region, "vpcId": args.vpc_id,
+            "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1},
+            "serviceAccount": {"create": True, "name": lb_account, "annotations": {
+                "eks.amazonaws.com/role-arn": role("load-balancer-controller", "kube-system", lb_account,
+                                                   docs.load_balancer_controller_policy())}},
+            **SYSTEM_PLACEMENT,
+        })
+
+        eso_namespace = k8s.core.v1.Namespace(f"{name}-external-secrets", metadata={"name": "external-secrets"},
+                                              opts=on_cluster)
+        eso_account = "external-secrets"
+        external_secrets = release("external-secrets", EXTERNAL_SECRETS, "external-secrets", {
+            "installCRDs": True,
+            "serviceAccount": {"create": True, "name": eso_account, "annotations": {
+                "eks.amazonaws.com/role-arn": role("external-secrets", "external-secrets", eso_account,
+                                                   docs.secret_reader_policy(args.secret_arns, args.secrets_key_arn,
+                                                                             args.region))}},
+            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+            **SYSTEM_PLACEMENT,
+            "webhook": SYSTEM_PLACEMENT,
+            "certController": SYSTEM_PLACEMENT,
+        }, depends_on=[eso_namespace])
+        # No `auth` block: the store uses the controller's own IRSA role, which reads only the
+        # EcoMind secrets.
+        self.secret_store_name = SECRET_STORE_NAME
+        store = k8s.apiextensions.CustomResource(
+            f"{name}-secret-store", api_version="external-secrets.io/v1", kind="ClusterSecretStore",
+            metadata={"name": SECRET_STORE_NAME},
+            spec={"provider": {"aws": {"service": "SecretsManager", "region": args.region}}},
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[external_secrets])))
+
+        autoscaler_account = "cluster-autoscaler"
+        release("cluster-autoscaler", CLUSTER_AUTOSCALER, "kube-system", {
+            "cloudProvider": "aws", "awsRegion": args.region,
+            "autoDiscovery": {"clusterName": args.cluster_name_literal},
+            "image": {"tag": args.autoscaler_image_tag},
+            "rbac": {"serviceAccount": {"create": True, "name": autoscaler_account, "annotations": {
+                "eks.amazonaws.com/role-arn": role("cluster-autoscaler", "kube-system", autoscaler_account,
+                                                   docs.cluster_autoscaler_policy(args.cluster_name_literal))}}},
+            "extraArgs": {"balance-similar-node-groups": True, "skip-nodes-with-system-pods": False,
+                          "expander": "least-waste"},
+            **SYSTEM_PLACEMENT,
+        })
+
+        self.certificate_arn = None
+        if args.app_host and args.hosted_zone_id:
+            certificate = aws.acm.Certificate(
+                f"{name}-ingress-certificate", domain_name=args.app_host, validation_method="DNS",
+                key_algorithm="EC_prime256v1", tags={**args.tags, "Name": args.app_host}, opts=child)
+            option = certificate.domain_validation_options.apply(lambda options: options[0])
+            record = aws.route53.Record(
+                f"{name}-ingress-certificate-validation", zone_id=args.hosted_zone_id,
+                name=option.resource_record_name, type=option.resource_record_type,
+                records=[option.resource_record_value], ttl=300, allow_overwrite=True, opts=child)
+            validation = aws.acm.CertificateValidation(
+                f"{name}-ingress-certificate", certificate_arn=certificate.arn, validation_record_fqdns=[record.fqdn],
+                opts=child)
+            self.certificate_arn = validation.certificate_arn
+            dns_account = "external-dns"
+            domain = args.app_host.split(".", 1)[1]
+            release("external-dns", EXTERNAL_DNS, "kube-system", {
+                "provider": {"name": "aws"}, "sources": ["ingress"], "domainFilters": [domain],
+                "zoneIdFilters": [args.hosted_zone_id], "policy": "upsert-only",
+                "txtOwnerId": args.cluster_name_literal,
+                "serviceAccount": {"create": True, "name": dns_account, "annotations": {
+                    "eks.amazonaws.com/role-arn": role("external-dns", "kube-system", dns_account,
+                                                       docs.dns_records_policy(args.hosted_zone_id))}},
+                **SYSTEM_PLACEMENT,
+            })
+
+        self.ready = [load_balancers, external_secrets, store, metrics]
+        self.register_outputs({"secret_store_name": self.secret_store_name})

@@ -1,0 +1,111 @@
+"""The EcoMind release: the local chart, installed by the same stack that built its platform."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+CHART_DIR = "charts/ecomind"
+NAMESPACE = "ecomind"
+RELEASE_NAME = "ecomind"
+# Migrations, image pulls and rollouts of four services; the team's target for a Helm
+# deployment is under 5 minutes, so 10 leaves room before the release is rolled back.
+RELEASE_TIMEOUT_SECONDS = 600
+
+
+@dataclasses.dataclass(frozen=True)
+class ChartInputs:
+    """Everything the chart needs from the platform, as plain values."""
+
+    image_tag: str
+    repositories: Mapping[str, str]
+    region: str
+    database_host: str
+    database_port: int
+    database_name: str
+    kafka_bootstrap_brokers: str
+    cache_host: str
+    cache_port: int
+    reports_bucket: str
+    secret_store_name: str
+    database_secret_arn: str
+    cache_secret_arn: str
+    jwt_secret_arn: str
+    gateway_hmac_secret_arn: str
+    role_arns: Mapping[str, str]
+    load_balancer_cidrs: Sequence[str]
+    data_cidrs: Sequence[str]
+    vpc_cidr: str
+    host: str | None
+    certificate_arn: str | None
+
+
+def chart_values(i: ChartInputs) -> dict[str, Any]:
+    """The chart's values for a stack: endpoints, ARNs and names only, never a secret value."""
+    return {
+        "image": {"tag": i.image_tag, "repositories": dict(i.repositories)},
+        "aws": {"region": i.region},
+        "database": {"host": i.database_host, "port": i.database_port, "name": i.database_name},
+        "kafka": {"bootstrapBrokers": i.kafka_bootstrap_brokers},
+        "cache": {"host": i.cache_host, "port": i.cache_port},
+        "storage": {"reportsBucket": i.reports_bucket},
+        "secrets": {
+            "storeName": i.secret_store_name,
+            "databaseSecretArn": i.database_secret_arn,
+            "cacheSecretArn": i.cache_secret_arn,
+            "jwtSecretArn": i.jwt_secret_arn,
+            "gatewayHmacSecretArn": i.gateway_hmac_secret_arn,
+        },
+        "serviceAccounts": {service: {"roleArn": arn} for service, arn in i.role_arns.items()},
+        "network": {"loadBalancerCidrs": list(i.load_balancer_cidrs), "dataCidrs": list(i.data_cidrs),
+                    "vpcCidr": i.vpc_cidr},
+        "ingress": {"enabled": True, "host": i.host or "", "certificateArn": i.certificate_arn or ""},
+        "ui": {"apiUrl": f"https://{i.host}" if i.host and i.certificate_arn else ""},
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class EcomindReleaseArgs:
+    environment: str
+    values: pulumi.Input[dict[str, Any]]
+    provider: k8s.Provider
+    depends_on: Sequence[pulumi.Resource]
+    """Cluster services whose CRDs and webhooks the chart uses (External Secrets, the load
+    balancer controller) and the secret store."""
+
+
+class EcomindRelease(pulumi.ComponentResource):
+    """A restricted namespace and a real Helm release (hooks run, `helm history` works)."""
+
+    release_status: pulumi.Output[Any]
+    """Helm's status of the release (revision, status)."""
+
+    def __init__(self, name: str, args: EcomindReleaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:app:EcomindRelease", name, None, opts)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata={
+            "name": NAMESPACE,
+            # The API server refuses any pod that does not meet the "restricted" standard.
+            "labels": {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")},
+        }, opts=on_cluster)
+        environment_values = Path(CHART_DIR) / f"values-{args.environment}.yaml"
+        release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=RELEASE_NAME,
+            chart=CHART_DIR,
+            namespace=namespace.metadata["name"],
+            value_yaml_files=[pulumi.FileAsset(str(environment_values))],
+            values=args.values,
+            atomic=True,
+            cleanup_on_fail=True,
+            wait_for_jobs=True,
+            timeout=RELEASE_TIMEOUT_SECONDS,
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(args.depends_on))),
+        )
+        self.release_status = release.status
+        self.register_outputs({"release_status": self.release_status})

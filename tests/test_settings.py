@@ -18,7 +18,7 @@ NS = settings.PROJECT
 
 def raw(environment: str = "dev", **overrides) -> dict[str, str]:
     """Config as the engine passes it: namespaced keys, string values, lists as JSON."""
-    values = {f"{NS}:environment": environment}
+    values = {f"{NS}:environment": environment, f"{NS}:appImageTag": "2026.11.20-3f2a1bc"}
     for key, value in overrides.items():
         values[f"{NS}:{key}"] = value if isinstance(value, str) else json.dumps(value)
     return values
@@ -104,7 +104,13 @@ def test_other_namespaces_are_not_ours_to_judge():
 
 
 def test_missing_environment_is_an_error():
-    assert f"'{NS}:environment'" in error_of({})
+    assert f"'{NS}:environment'" in error_of({f"{NS}:appImageTag": "v1"})
+
+
+@pytest.mark.parametrize("tag", ["latest", "", "has space", "-leading-dash"])
+def test_image_tag_must_be_an_immutable_release_tag(tag):
+    message = error_of(raw(appImageTag=tag))
+    assert "appImageTag" in message
 
 
 @pytest.mark.parametrize("bad", ["10.0.0.0/33", "10.0.0/16", "ten", "10.0.0.0"])

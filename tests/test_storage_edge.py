@@ -149,20 +149,21 @@ def test_access_logs_are_delivered_from_us_east_1_to_the_log_bucket(stack_plan):
 def test_dev_uses_the_default_certificate(dev_plan):
     distribution = dev_plan.one(DISTRIBUTION).inputs
     assert distribution["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
-    assert not dev_plan.of_type("aws:acm/certificate:Certificate")
+    assert not dev_plan.of_type("aws:acm/certificate:Certificate")  # neither for the CDN nor the ingress
 
 
 def test_prod_serves_its_domain_with_a_dns_validated_us_east_1_certificate(prod_plan):
-    certificate = prod_plan.one("aws:acm/certificate:Certificate")
+    certificate = prod_plan.one("aws:acm/certificate:Certificate", "cdn-certificate")
     assert certificate.inputs["domainName"] == "assets.ecomind.example.com"
     assert certificate.inputs["validationMethod"] == "DNS" and certificate.inputs["region"] == "us-east-1"
-    validation = prod_plan.one("aws:acm/certificateValidation:CertificateValidation")
+    validation = prod_plan.one("aws:acm/certificateValidation:CertificateValidation", "cdn-certificate")
     distribution = prod_plan.one(DISTRIBUTION)
     assert validation.urn in distribution.dependencies
     viewer = distribution.inputs["viewerCertificate"]
     assert viewer["sslSupportMethod"] == "sni-only" and viewer["minimumProtocolVersion"] == "TLSv1.2_2021"
     assert distribution.inputs["aliases"] == ["assets.ecomind.example.com"]
-    records = {r.inputs["type"]: r.inputs for r in prod_plan.of_type("aws:route53/record:Record")}
+    records = {r.inputs["type"]: r.inputs for r in prod_plan.of_type("aws:route53/record:Record")
+               if r.name.startswith("cdn-")}
     assert set(records) == {"CNAME", "A", "AAAA"}
     assert all(r["zoneId"] == "Z0123456789EXAMPLEAB" for r in records.values())
     assert records["A"]["aliases"][0]["zoneId"] == "Z2FDTNDATAQYW2"

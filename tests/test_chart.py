@@ -1,0 +1,263 @@
+"""The EcoMind chart, rendered by the real helm with the values each stack computes, then checked
+by helm lint, kubernetes-validate (the cluster's Kubernetes version) and checkov.
+
+A missing binary fails these tests: `make test` installs helm and checkov first.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.release import CHART_DIR
+from tests.conftest import PROJECT_DIR, STACKS, planned
+
+CHART = PROJECT_DIR / CHART_DIR
+HELM = Path(os.environ.get("ECOMIND_HELM", PROJECT_DIR / ".venv" / "bin" / "helm"))
+CHECKOV = Path(os.environ.get("ECOMIND_CHECKOV", PROJECT_DIR / ".venv-tools" / "bin" / "checkov"))
+KUBERNETES_VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
+# Kinds whose schema is not among Kubernetes' own; checked structurally below instead.
+CUSTOM_KINDS = {"ExternalSecret"}
+
+
+def tool(path: Path) -> str:
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `make test` (it installs helm and checkov)")
+    return str(path)
+
+
+def stack_values(stack: str) -> dict:
+    release = planned(stack).one("kubernetes:helm.sh/v3:Release", "ecomind-release")
+    return release.inputs["values"]
+
+
+def helm(*args: str, values: dict | None = None, tmp: Path | None = None, environment: str = "dev"):
+    command = [tool(HELM), *args, str(CHART), "-f", str(CHART / f"values-{environment}.yaml")]
+    if values is not None:
+        values_file = tmp / "values.yaml"
+        values_file.write_text(yaml.safe_dump(values))
+        command += ["-f", str(values_file)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+@functools.cache
+def rendered(stack: str) -> tuple[Path, list[dict]]:
+    out = Path(os.environ.get("PYTEST_RENDER_DIR", PROJECT_DIR / "build" / "chart")) / stack
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.rglob("*.yaml"):
+        old.unlink()
+    values_file = out.parent / f"{stack}-values.yaml"
+    values_file.write_text(yaml.safe_dump(stack_values(stack)))
+    result = subprocess.run(
+        [tool(HELM), "template", "ecomind", str(CHART), "--namespace", "ecomind", "--kube-version",
+         planned(stack).one("eks:index:Cluster").inputs["version"], "-f", str(CHART / f"values-{stack}.yaml"),
+         "-f", str(values_file), "--output-dir", str(out)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    documents = [d for f in sorted(out.rglob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+    return out, documents
+
+
+def of_kind(stack: str, kind: str) -> list[dict]:
+    return [d for d in rendered(stack)[1] if d["kind"] == kind]
+
+
+@pytest.fixture(params=STACKS)
+def stack(request) -> str:
+    return request.param
+
+
+def test_helm_lint_strict_passes_with_each_stack_values(stack, tmp_path):
+    result = helm("lint", "--strict", values=stack_values(stack), tmp=tmp_path, environment=stack)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_rendered_manifests_validate_against_the_cluster_kubernetes_schemas(stack):
+    out, documents = rendered(stack)
+    version = planned(stack).one("eks:index:Cluster").inputs["version"] + ".0"
+    files = [str(f) for f in sorted(out.rglob("*.yaml"))]
+    result = subprocess.run([str(KUBERNETES_VALIDATE), "--strict", "-k", version, *files],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    skipped = [line for line in result.stdout.splitlines() if "Couldn't find schema" in line]
+    assert all(any(f"kind {kind} " in line for kind in CUSTOM_KINDS) for line in skipped), skipped
+    assert len(skipped) == sum(d["kind"] in CUSTOM_KINDS for d in documents)
+
+
+def test_checkov_finds_no_failed_check_and_every_skip_says_why(stack):
+    out, _ = rendered(stack)
+    result = subprocess.run([tool(CHECKOV), "-d", str(out), "--framework", "kubernetes", "--skip-download",
+                             "-o", "json"], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
+    report = json.loads(result.stdout)
+    summary = report["summary"]
+    failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
+    assert summary["failed"] == 0, failed
+    assert summary["passed"] > 100
+    for skipped in report["results"]["skipped_checks"]:
+        assert len(skipped["check_result"].get("suppress_comment", "")) > 20, skipped["check_id"]
+
+
+def test_every_workload_runs_restricted(stack):
+    pods = [(d["metadata"]["name"], d["spec"]["template"]["spec"])
+            for d in of_kind(stack, "Deployment") + of_kind(stack, "Job")]
+    assert len(pods) == 5
+    for name, pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert pod["automountServiceAccountToken"] is False, name
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True, name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+            assert container["resources"]["requests"] and container["resources"]["limits"], name
+            assert ":latest" not in container["image"] and ":" in container["image"], name
+
+
+def test_http_services_have_probes_and_the_worker_has_none(stack):
+    deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in of_kind(stack, "Deployment")}
+    expected = {"gateway": ("/health", 8080), "api": ("/health", 8000), "ui": ("/", 3000)}
+    for component, (path, port) in expected.items():
+        [container] = deployments[component]["spec"]["template"]["spec"]["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == path
+        assert container["livenessProbe"]["httpGet"]["path"] == path
+        assert container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    [worker] = deployments["worker"]["spec"]["template"]["spec"]["containers"]
+    assert "readinessProbe" not in worker and "ports" not in worker
+
+
+def test_environment_matches_the_application_contract(stack):
+    env = {d["metadata"]["labels"]["app.kubernetes.io/component"]:
+           {e["name"]: e for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+           for d in of_kind(stack, "Deployment")}
+    assert {"PORT", "KAFKA_BROKERS", "REDIS_ADDR", "GATEWAY_HMAC_SECRET"} <= set(env["gateway"])
+    assert {"DATABASE_URL", "REDIS_URL", "JWT_SECRET", "ACCESS_TOKEN_EXPIRE_MINUTES"} <= set(env["api"])
+    assert {"KAFKA_BROKERS", "DATABASE_URL"} <= set(env["worker"])
+    assert {"NEXT_PUBLIC_API_URL"} <= set(env["ui"])
+    for component, variables in env.items():
+        for name in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "GATEWAY_HMAC_SECRET", "REDIS_PASSWORD"):
+            if name in variables:
+                assert "value" not in variables[name], (component, name)
+                assert variables[name]["valueFrom"]["secretKeyRef"]["name"].startswith("ecomind-")
+    assert env["gateway"]["KAFKA_BROKERS"]["value"] == planned(stack).outputs["kafkaBootstrapBrokers"]
+
+
+def test_replicas_spread_over_zones_with_a_disruption_budget_each(stack):
+    for deployment in of_kind(stack, "Deployment"):
+        constraints = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        zone = next(c for c in constraints if c["topologyKey"] == "topology.kubernetes.io/zone")
+        assert zone["whenUnsatisfiable"] == ("DoNotSchedule" if stack == "prod" else "ScheduleAnyway")
+    budgets = {b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+               for b in of_kind(stack, "PodDisruptionBudget")}
+    assert budgets == {"gateway", "api", "worker", "ui"}
+
+
+def test_gateway_and_api_autoscale(stack):
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(stack, "HorizontalPodAutoscaler")}
+    assert set(hpas) == {"ecomind-gateway", "ecomind-api"}
+    assert all(h["apiVersion"] == "autoscaling/v2" for h in hpas.values())
+    assert hpas["ecomind-api"]["spec"]["minReplicas"] == (3 if stack == "prod" else 1)
+
+
+def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook_after_their_secret(stack):
+    [job] = of_kind(stack, "Job")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["alembic", "upgrade", "head"]
+    assert "/api:" in job["spec"]["template"]["spec"]["containers"][0]["image"]
+    secret = next(e for e in of_kind(stack, "ExternalSecret") if e["metadata"]["name"] == "ecomind-migrations-database")
+    assert secret["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert int(secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
+    [api] = [d for d in of_kind(stack, "Deployment") if d["metadata"]["name"] == "ecomind-api"]
+    assert "command" not in api["spec"]["template"]["spec"]["containers"][0]  # the api never migrates itself
+
+
+def test_ingress_sends_only_the_exact_ingest_path_to_the_gateway(stack):
+    [ingress] = of_kind(stack, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "alb"
+    assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-type"] == "ip"
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    routes = [(p["path"], p["pathType"], p["backend"]["service"]["name"]) for p in paths]
+    assert routes == [("/v1/ingest", "Exact", "ecomind-gateway"), ("/v1", "Prefix", "ecomind-api"),
+                      ("/", "Prefix", "ecomind-ui")]
+
+
+def test_prod_ingress_is_https_with_redirect_and_dev_has_no_certificate(dev_plan, prod_plan):
+    [prod] = of_kind("prod", "Ingress")
+    annotations = prod["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:us-east-1:")
+    assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
+    assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTP": 80}, {"HTTPS": 443}]
+    assert prod["spec"]["rules"][0]["host"] == "app.ecomind.example.com"
+    [dev] = of_kind("dev", "Ingress")
+    assert "alb.ingress.kubernetes.io/certificate-arn" not in dev["metadata"]["annotations"]
+
+
+def test_network_policies_deny_by_default_and_allow_only_the_app_flows(stack):
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(stack, "NetworkPolicy")}
+    assert policies["ecomind-default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    data = {c for c in stack_values(stack)["network"]["dataCidrs"]}
+
+    def egress_ports(name):
+        return {(p["port"]) for rule in policies[name]["egress"] for p in rule.get("ports", [])
+                if any(t.get("ipBlock", {}).get("cidr") in data for t in rule["to"])}
+    assert egress_ports("ecomind-gateway") == {9098, 6379}
+    assert egress_ports("ecomind-api") == {5432, 6379}
+    assert egress_ports("ecomind-worker") == {9098, 5432}
+    assert egress_ports("ecomind-migrations") == {5432}
+    assert policies["ecomind-worker"]["ingress"] == []
+    ui_egress = policies["ecomind-ui"]["egress"]
+    assert len(ui_egress) == 1 and ui_egress[0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+
+
+def test_secrets_come_from_external_secrets_by_arn_and_never_from_values(stack):
+    values = stack_values(stack)
+    secrets = {e["metadata"]["name"]: e for e in of_kind(stack, "ExternalSecret")}
+    assert set(secrets) == {"ecomind-database", "ecomind-cache", "ecomind-jwt", "ecomind-gateway-hmac",
+                            "ecomind-migrations-database"}
+    for secret in secrets.values():
+        assert secret["apiVersion"] == "external-secrets.io/v1"
+        assert secret["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}
+        keys = [d["remoteRef"]["key"] for d in secret["spec"].get("data", [])] + \
+               [d["extract"]["key"] for d in secret["spec"].get("dataFrom", [])]
+        assert keys and all(k.startswith("arn:aws:secretsmanager:") for k in keys)
+    template = secrets["ecomind-database"]["spec"]["target"]["template"]["data"]["DATABASE_URL"]
+    host = values["database"]["host"]
+    credentials = "{{ .username | urlquery }}:{{ .password | urlquery }}"
+    assert template == f"postgresql://{credentials}@{host}:5432/ecomind?sslmode=require"
+    extract = secrets["ecomind-database"]["spec"]["dataFrom"][0]["extract"]
+    assert extract["key"] == values["secrets"]["databaseSecretArn"]
+
+
+def test_service_accounts_carry_the_irsa_roles_the_stack_made(stack):
+    accounts = {a["metadata"]["name"]: a for a in of_kind(stack, "ServiceAccount")}
+    roles = planned(stack).outputs["appRoleArns"]
+    for service in ("gateway", "api", "worker"):
+        assert accounts[f"ecomind-{service}"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == roles[service]
+    assert "annotations" not in accounts["ecomind-ui"]["metadata"]
+
+
+@pytest.mark.parametrize("change,error", [
+    ({"image": {"tag": "latest"}}, "/image/tag"),
+    ({"image": {"tag": ""}}, "/image/tag"),
+    ({"secrets": {"jwtSecretArn": "my-plaintext-secret"}}, "/secrets/jwtSecretArn"),
+    ({"databasePassword": "hunter2"}, "additional properties"),
+    ({"network": {"dataCidrs": []}}, "/network/dataCidrs"),
+])
+def test_schema_rejects_malformed_values(tmp_path, change, error):
+    values = json.loads(json.dumps(stack_values("dev")))
+    for key, value in change.items():
+        if isinstance(value, dict):
+            values.setdefault(key, {}).update(value)
+        else:
+            values[key] = value
+    result = helm("template", "ecomind", values=values, tmp=tmp_path)
+    assert result.returncode != 0 and error in result.stderr, result.stderr

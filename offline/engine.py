@@ -110,6 +110,15 @@ def _references_as_urns(value: Any) -> Any:
     return value
 
 
+def _sorted(value: Any) -> Any:
+    """Map keys in a fixed order: protobuf Structs do not keep one, and plans must diff."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
 def _wire_value(value: Any, resolve_urn: Callable[[str], str]) -> Any:
     """Serialized property values as readable JSON: secrets masked, references by URN."""
     if isinstance(value, dict):
@@ -193,7 +202,7 @@ def _canonicalise(registrations: list[PlannedResource], project: str, stack: str
         urn=canonical(r.urn),
         parent=canonical(r.parent) if r.parent else None,
         dependencies=sorted({canonical(d) for d in r.dependencies}),
-        inputs=_wire_value(r.inputs, canonical),
+        inputs=_sorted(_wire_value(r.inputs, canonical)),
     ) for r in registrations]
     urns = [p.urn for p in planned]
     if len(set(urns)) != len(urns):
@@ -228,6 +237,6 @@ def run(program: Callable[[], None], *, project: str, stack: str, config: dict[s
     async def resolve_all() -> dict[str, Any]:
         return {name: await _resolve(value) for name, value in exported.items()}
 
-    outputs = _sync_await(resolve_all())
+    outputs = _sorted(_sync_await(resolve_all()))
     return Plan(project=project, stack=stack, resources=_canonicalise(monitor.registrations, project, stack),
                 outputs=outputs)

@@ -127,8 +127,15 @@ def test_an_invoke_the_mocks_cannot_answer_fails_instead_of_inventing_data():
         run_component(program)
 
 
-def test_two_plans_of_the_same_code_are_identical():
-    from offline.plan import plan_stack
-    first, _ = plan_stack("dev")
-    second, _ = plan_stack("dev")
-    assert json.dumps(first.as_json()) == json.dumps(second.as_json())
+def test_two_plans_from_separate_processes_are_byte_identical(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_DIR
+    written = []
+    for run, seed in enumerate(("1", "2")):
+        out = tmp_path / str(run)
+        subprocess.run([sys.executable, "-m", "offline.plan", "--stack", "dev", "--out", str(out)], check=True,
+                       cwd=PROJECT_DIR, capture_output=True, env={**__import__("os").environ, "PYTHONHASHSEED": seed})
+        written.append((out / "dev.json").read_bytes())
+    assert written[0] == written[1]

@@ -2,8 +2,9 @@
 
     python -m offline.plan --stack dev [--config-file PATH] [--out DIR]
 
-Prints a tree of the planned resources with counts by type and writes
-`build/plan/<stack>.json`. A configuration error ends it with one line and exit code 2.
+Prints a tree of the planned resources with counts by type, the guardrails (policy pack,
+secret hygiene, and what survives losing a zone) and writes `build/plan/<stack>.json`.
+Exit codes: 2 for a configuration error (one line), 3 when a mandatory guardrail fails.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXIT_CONFIG_ERROR = 2
+EXIT_GUARDRAIL = 3
 
 
 def plan_stack(stack: str, stack_file: Path | None = None):
@@ -76,10 +78,29 @@ def main(argv: list[str] | None = None) -> int:
         print("\nSettings this stack changes from the production-grade defaults in Pulumi.yaml:")
         print("\n".join(f"  - {line}" for line in opt_outs))
 
+    from offline import guardrails
+
+    environment = settings.load(config.values, stack=plan.stack, region=config.values.get("aws:region")).environment
+    policy = guardrails.policy_report(plan, environment)
+    zone_loss = guardrails.az_loss_section(plan, enforced=environment == "prod")
+    advisory = [v for v in policy["violations"] if v["enforcement"] != "mandatory"]
+    print(f"\nGuardrails: {policy['rules']} rules, {len(policy['violations']) - len(advisory)} mandatory "
+          f"violations, {len(advisory)} advisory")
+    for violation in advisory:
+        print(f"  advisory {violation['policy']}: {violation['message']}")
+    print(f"\nLosing one availability zone ({'enforced' if zone_loss['enforced'] else 'reported only'} "
+          f"in {environment}):")
+    print("\n".join(guardrails.format_table(zone_loss["tiers"])))
+
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{plan.stack}.json"
-    path.write_text(json.dumps(plan.as_json(), indent=2, sort_keys=False) + "\n")
+    document = {**plan.as_json(), "policy": policy, "az_loss": zone_loss}
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     print(f"\nWrote {path.relative_to(PROJECT_DIR) if path.is_relative_to(PROJECT_DIR) else path}")
+    failures = guardrails.mandatory_failures(policy, zone_loss)
+    if failures:
+        print("\n".join(f"error: {line}" for line in failures), file=sys.stderr)
+        return EXIT_GUARDRAIL
     return 0
 
 

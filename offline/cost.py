@@ -1,0 +1,276 @@
+"""A monthly cost estimate of a plan, line by line, from pricing/prices.csv.
+
+Every billable resource type has a pricing rule here; every type that AWS does not bill is
+listed in FREE_TYPES with the reason. A type in neither becomes an unpriced line, which fails
+the plan: there is no silent zero. Usage the plan cannot know (GB through NAT, log GB, S3 GB,
+CloudFront GB) comes from the stack's usage settings.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from offline.engine import Plan, PlannedResource
+
+PRICES_FILE = Path(__file__).resolve().parent.parent / "pricing" / "prices.csv"
+HOURS_PER_MONTH = 730  # AWS pricing convention: 24 x 365 / 12
+# Spot price as a fraction of on-demand: an assumption (AWS Spot pricing history for m6i/t3
+# in us-east-1 sits at 30-40% of on-demand); the real price moves hourly.
+SPOT_FRACTION = 0.35
+# Where the plan cannot see usage, named assumptions (each used in exactly one line below).
+ECR_GB_PER_REPOSITORY = 5      # about 10 release images of ~500 MB kept per service
+ASSETS_GB = 1                  # a Next.js build's static assets
+ALB_LCU = 1                    # 100k-1M requests a day stays under one LCU on average
+CDN_REQUESTS_PER_GB = 20_000   # ~50 KB per asset request
+VENDED_LOG_FRACTION = 0.05     # CloudFront access logs as a share of served GB
+
+FREE_TYPES = {
+    "pulumi:pulumi:Stack": "not a cloud resource",
+    "pulumi:providers:kubernetes": "not a cloud resource",
+    "kubernetes:core/v1:Namespace": "a Kubernetes object; its pods run on priced nodes",
+    "kubernetes:external-secrets.io/v1:ClusterSecretStore": "a Kubernetes object",
+    "aws:ec2/vpc:Vpc": "VPCs are free", "aws:ec2/subnet:Subnet": "free",
+    "aws:ec2/routeTable:RouteTable": "free", "aws:ec2/route:Route": "free",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "free",
+    "aws:ec2/internetGateway:InternetGateway": "free (data transfer is priced per NAT and CloudFront line)",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "free", "aws:ec2/securityGroup:SecurityGroup": "free",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "free",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "S3 gateway endpoints are free",
+    "aws:ec2/flowLog:FlowLog": "billed as CloudWatch log ingestion (log group lines)",
+    "aws:ec2/launchTemplate:LaunchTemplate": "free; volumes priced on the node group line",
+    "aws:iam/role:Role": "IAM is free", "aws:iam/rolePolicy:RolePolicy": "IAM is free",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",
+    "aws:kms/alias:Alias": "free", "aws:kms/keyPolicy:KeyPolicy": "free",
+    "aws:eks/addon:Addon": "EKS add-ons are free (their pods run on priced nodes)",
+    "eks:index:VpcCniAddon": "EKS add-ons are free",
+    "aws:rds/subnetGroup:SubnetGroup": "free", "aws:rds/parameterGroup:ParameterGroup": "free",
+    "aws:elasticache/subnetGroup:SubnetGroup": "free",
+    "aws:msk/configuration:Configuration": "free", "aws:msk/topic:Topic": "free (storage priced on the cluster)",
+    "aws:appautoscaling/target:Target": "free", "aws:appautoscaling/policy:Policy": "free",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "free",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "free",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+        "free (bucket keys keep KMS requests negligible)",
+    "aws:s3/bucketVersioning:BucketVersioning": "free (noncurrent versions expire in 30 days)",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "free",
+    "aws:s3/bucketPolicy:BucketPolicy": "free", "aws:s3/bucketLogging:BucketLogging": "free (log objects in the log bucket)",
+    "aws:cloudfront/originAccessControl:OriginAccessControl": "free",
+    "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": "free",
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": "free", "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": "free",
+    "aws:acm/certificate:Certificate": "public ACM certificates are free",
+    "aws:acm/certificateValidation:CertificateValidation": "free",
+    "aws:route53/record:Record": "records in an existing zone; queries at this volume round to $0",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": "free",
+    "aws:secretsmanager/secretVersion:SecretVersion": "priced on the secret line",
+    "random:index/randomPassword:RandomPassword": "not a cloud resource",
+    "aws:budgets/budget:Budget": "budgets without actions are $0 (AWS Budgets price list, budgets.budget row)",
+    "aws:sns/topic:Topic": "the first 1M publishes and 1,000 emails a month are free",
+    "aws:sns/topicPolicy:TopicPolicy": "free", "aws:sns/topicSubscription:TopicSubscription": "free",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Price:
+    id: str
+    service: str
+    dimension: str
+    unit: str
+    usd: float
+    source: str
+    read_on: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    component: str
+    resource: str
+    dimension: str
+    quantity: float
+    unit: str
+    unit_usd: float
+    monthly_usd: float
+    source: str
+
+
+def load_prices(path: Path = PRICES_FILE) -> dict[str, Price]:
+    with path.open() as handle:
+        rows = [row for row in csv.DictReader(line for line in handle if not line.startswith("#"))]
+    return {row["id"]: Price(row["id"], row["service"], row["dimension"], row["unit"], float(row["usd"]),
+                             row["source"], row["read_on"]) for row in rows}
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    nat_gb: int
+    log_gb: int
+    storage_gb: int
+    cdn_gb: int
+
+
+class _Estimator:
+    def __init__(self, plan: Plan, prices: Mapping[str, Price], usage: Usage):
+        self.plan, self.prices, self.usage = plan, prices, usage
+        self.by_urn = {r.urn: r for r in plan.resources}
+        self.lines: list[Line] = []
+
+    def component(self, resource: PlannedResource) -> str:
+        """The top-level component a resource belongs to (what the table groups by)."""
+        current = resource
+        while current.parent and self.by_urn[current.parent].type != "pulumi:pulumi:Stack":
+            current = self.by_urn[current.parent]
+        return current.name
+
+    def add(self, resource: PlannedResource, price_id: str, quantity: float, note: str = "") -> None:
+        price = self.prices[price_id]
+        self.lines.append(Line(self.component(resource), resource.name, price.dimension + (f" ({note})" if note else ""),
+                               round(quantity, 3), price.unit, price.usd, round(quantity * price.usd, 2),
+                               f"{price.id}: {price.source}"))
+
+    def hours(self, resource, price_id, count=1, note=""):
+        self.add(resource, price_id, count * HOURS_PER_MONTH, note)
+
+
+def _node_group(e: _Estimator, r: PlannedResource) -> None:
+    instance = r.inputs["instanceTypes"][0]
+    nodes = r.inputs["scalingConfig"]["desiredSize"]
+    spot = r.inputs.get("capacityType") == "SPOT"
+    price = e.prices[f"ec2.{instance}"]
+    hours = nodes * HOURS_PER_MONTH
+    e.lines.append(Line(e.component(r), r.name, f"{instance} {'spot (assumed ' + str(int(SPOT_FRACTION * 100)) + '% of on-demand)' if spot else 'on-demand'}",
+                        hours, "hour", round(price.usd * (SPOT_FRACTION if spot else 1), 5),
+                        round(hours * price.usd * (SPOT_FRACTION if spot else 1), 2), f"{price.id}: {price.source}"))
+    template = next((e.by_urn[d] for d in r.dependencies if e.by_urn[d].type == "aws:ec2/launchTemplate:LaunchTemplate"),
+                    None)
+    volume = template.inputs["blockDeviceMappings"][0]["ebs"]["volumeSize"] if template else 20
+    e.add(r, "ebs.gp3.gb", nodes * volume, f"{nodes} x {volume} GiB root volumes")
+
+
+def _nat(e: _Estimator, r: PlannedResource) -> None:
+    nats = len(e.plan.of_type("aws:ec2/natGateway:NatGateway"))
+    e.hours(r, "vpc.nat.hour")
+    e.add(r, "vpc.nat.gb", e.usage.nat_gb / nats, "usageNatGbPerMonth shared across gateways")
+
+
+def _rds(e: _Estimator, r: PlannedResource) -> None:
+    multi = r.inputs.get("multiAz") is True
+    e.hours(r, f"rds.{r.inputs['instanceClass']}.{'multi' if multi else 'single'}")
+    e.add(r, f"rds.gp3.gb.{'multi' if multi else 'single'}", r.inputs["allocatedStorage"])
+    e.add(r, "secrets.secret", 1, "the RDS-managed master credentials secret")
+
+
+def _msk(e: _Estimator, r: PlannedResource) -> None:
+    brokers = r.inputs["numberOfBrokerNodes"]
+    info = r.inputs["brokerNodeGroupInfo"]
+    e.hours(r, f"msk.{info['instanceType']}", brokers, f"{brokers} brokers")
+    volume = info["storageInfo"]["ebsStorageInfo"]["volumeSize"]
+    e.add(r, "msk.storage.gb", brokers * volume, f"{brokers} x {volume} GB")
+
+
+def _cache(e: _Estimator, r: PlannedResource) -> None:
+    nodes = r.inputs.get("numCacheClusters", 1)
+    e.hours(r, f"elasticache.{r.inputs['nodeType']}", nodes, f"{nodes} node(s)")
+
+
+def _bucket(e: _Estimator, r: PlannedResource) -> None:
+    purpose = r.inputs.get("tags", {}).get("purpose", "")
+    if purpose == "reports and exports":
+        e.add(r, "s3.standard.gb", e.usage.storage_gb, "usageStorageGb, before tiering")
+    elif purpose == "access logs":
+        e.add(r, "s3.standard.gb", e.usage.log_gb, "access logs, kept for the log retention")
+    else:
+        e.add(r, "s3.standard.gb", ASSETS_GB, "UI build assets")
+
+
+def _distribution(e: _Estimator, r: PlannedResource) -> None:
+    # CloudFront's always-free tier: 1 TB out and 10M HTTPS requests a month (CloudFront pricing).
+    e.add(r, "cloudfront.gb", max(0, e.usage.cdn_gb - 1024), f"{e.usage.cdn_gb} GB (usageCdnGbPerMonth) less the free 1 TB")
+    requests = e.usage.cdn_gb * CDN_REQUESTS_PER_GB
+    e.add(r, "cloudfront.requests.10k", max(0, requests - 10_000_000) / 10_000,
+          f"{requests:,} requests at ~50 KB less the free 10M")
+    e.add(r, "cloudwatch.vended.gb", e.usage.cdn_gb * VENDED_LOG_FRACTION, "access logs to S3")
+
+
+def _log_group(e: _Estimator, r: PlannedResource) -> None:
+    groups = len(e.plan.of_type("aws:cloudwatch/logGroup:LogGroup"))
+    share = e.usage.log_gb / groups
+    e.add(r, "cloudwatch.logs.ingest.gb", share, "usageLogGbPerMonth shared across log groups")
+    months = min(r.inputs.get("retentionInDays", 30), 365) / 30
+    e.add(r, "cloudwatch.logs.storage.gb", share * months / 2, f"average stored over {months:.0f} month(s) of retention")
+
+
+def _release(e: _Estimator, r: PlannedResource) -> None:
+    if r.name != "ecomind-release":
+        return  # controllers run on the priced nodes
+    # The chart's Ingress makes the load balancer controller create one ALB.
+    e.hours(r, "elb.alb.hour", note="the ALB the EcoMind Ingress creates")
+    e.hours(r, "elb.alb.lcu", ALB_LCU, f"assumed {ALB_LCU} LCU average")
+    e.hours(r, "vpc.ipv4.hour", len(e.plan.outputs.get("availabilityZones", [])) or 3,
+            "the ALB's public IPv4 address per zone")
+
+
+RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
+    "eks:index:Cluster": lambda e, r: e.hours(r, "eks.cluster.hour"),
+    "eks:index:ManagedNodeGroup": _node_group,
+    "aws:ec2/natGateway:NatGateway": _nat,
+    "aws:ec2/eip:Eip": lambda e, r: e.hours(r, "vpc.ipv4.hour"),
+    "aws:rds/instance:Instance": _rds,
+    "aws:msk/cluster:Cluster": _msk,
+    "aws:elasticache/replicationGroup:ReplicationGroup": _cache,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:cloudfront/distribution:Distribution": _distribution,
+    "aws:kms/key:Key": lambda e, r: e.add(r, "kms.key", 1),
+    "aws:secretsmanager/secret:Secret": lambda e, r: e.add(r, "secrets.secret", 1),
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda e, r: e.add(r, "cloudwatch.alarm", 1),
+    "aws:cloudwatch/logDelivery:LogDelivery": lambda e, r: None,  # priced on the distribution line
+    "aws:ecr/repository:Repository": lambda e, r: e.add(r, "ecr.storage.gb", ECR_GB_PER_REPOSITORY,
+                                                        f"assumed {ECR_GB_PER_REPOSITORY} GB of images"),
+    "kubernetes:helm.sh/v3:Release": _release,
+}
+
+
+def estimate(plan: Plan, usage: Usage, prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
+    """The plan's `cost` section."""
+    prices = prices or load_prices()
+    e = _Estimator(plan, prices, usage)
+    unpriced = []
+    for resource in plan.resources:
+        rule = RULES.get(resource.type)
+        if rule is not None:
+            rule(e, resource)
+        elif resource.type not in FREE_TYPES and resource.custom:
+            unpriced.append({"urn": resource.urn, "type": resource.type})
+    components: dict[str, float] = {}
+    for line in e.lines:
+        components[line.component] = round(components.get(line.component, 0) + line.monthly_usd, 2)
+    total = round(sum(line.monthly_usd for line in e.lines), 2)
+    return {
+        "currency": "USD",
+        "region": "us-east-1",
+        "hours_per_month": HOURS_PER_MONTH,
+        "total_monthly_usd": total,
+        "components": dict(sorted(components.items(), key=lambda item: -item[1])),
+        "lines": [dataclasses.asdict(line) for line in sorted(e.lines, key=lambda line: -line.monthly_usd)],
+        "unpriced": unpriced,
+    }
+
+
+def format_table(cost: Mapping[str, Any]) -> list[str]:
+    width = max(len(name) for name in cost["components"])
+    lines = [f"  {name:<{width}}  {usd:>10,.2f}" for name, usd in cost["components"].items()]
+    lines.append(f"  {'total':<{width}}  {cost['total_monthly_usd']:>10,.2f}  USD a month")
+    return lines
+
+
+def top_lines(cost: Mapping[str, Any], count: int = 5) -> list[str]:
+    return [f"  {line['monthly_usd']:>9,.2f}  {line['resource']}: {line['dimension']}"
+            for line in cost["lines"][:count]]
+
+
+def ceil_usd(value: float) -> int:
+    return math.ceil(value)

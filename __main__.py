@@ -10,6 +10,7 @@ from components.cdn import AssetsCdn, AssetsCdnArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_services import ClusterServices, ClusterServicesArgs
 from components.database import Database, DatabaseArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
 from components.release import ChartInputs, EcomindRelease, EcomindReleaseArgs, chart_values
@@ -81,6 +82,14 @@ values = pulumi.Output.all(
 release = EcomindRelease("ecomind", EcomindReleaseArgs(
     environment=stack.environment, values=values, provider=services.provider, depends_on=services.ready))
 
+monitoring = Monitoring("monitoring", MonitoringArgs(
+    stack=stack.stack, account_id=account_id, region=stack.region, thresholds_usd=stack.cost.alert_thresholds_usd,
+    alert_email=stack.cost.alert_email, database_identifier=name,
+    database_allocated_gib=stack.database.allocated_storage_gib, kafka_cluster_name=name,
+    kafka_brokers=stack.streaming.broker_count, cache_group_id=name, cache_nodes=stack.cache.node_count,
+    nat_gateway_ids=network.nat_gateway_ids, nat_gb_per_month=stack.cost.nat_gb, tags=stack.tags,
+    depends_on=[database, streaming, cache], protect=protect))
+
 pulumi.export("region", stack.region)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("availabilityZones", list(network.availability_zones))
@@ -114,3 +123,4 @@ pulumi.export("secretArns", {"jwt": secrets.jwt_secret_arn, "gatewayHmac": secre
 pulumi.export("appRoleArns", app_access.role_arns)
 pulumi.export("appUrl", f"https://{app_host}" if app_host else "http://<load balancer DNS name>")
 pulumi.export("releaseStatus", release.release_status)
+pulumi.export("alertTopicArn", monitoring.topic_arn)

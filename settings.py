@@ -239,6 +239,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Domain the stack serves under (assets.<domain> for the CDN); empty for AWS default names.", ""),
     Setting("publicHostedZoneId", "string",
             "Route 53 public hosted zone of publicDomain; set together with publicDomain.", ""),
+    Setting("monthlyBudgetUsd", "integer",
+            "Estimated monthly cost the plan may reach; make plan fails above it (the cost model's total).", 3500),
+    Setting("budgetAlertThresholdsUsd", "array",
+            "Actual monthly spend (USD) at which AWS Budgets notifies the alert topic; the team's $500 and $1,000.",
+            ["500", "1000"], items="string"),
+    Setting("alertEmail", "string",
+            "Email subscribed to the budget and alarm topic (confirmed by the recipient); empty for none.", ""),
+    Setting("usageNatGbPerMonth", "integer",
+            "GB a month through NAT (image pulls, AWS APIs outside endpoints, egress); for the cost model.", 150),
+    Setting("usageLogGbPerMonth", "integer", "GB a month of CloudWatch logs (flow, control plane, RDS, MSK).", 60),
+    Setting("usageStorageGb", "integer", "GB of reports and exports in S3; for the cost model.", 100),
+    Setting("usageCdnGbPerMonth", "integer", "GB a month CloudFront serves (UI assets); for the cost model.", 200),
     Setting("appImageTag", "string",
             "Release tag of the four EcoMind images (immutable in ECR); never latest.", None),
     *_node_group_settings("system", instance_types=["m7i.large"], capacity="ON_DEMAND", sizes=(3, 3, 6),
@@ -354,6 +366,17 @@ class AppSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class CostSettings:
+    monthly_budget_usd: int
+    alert_thresholds_usd: tuple[int, ...]
+    alert_email: str | None
+    nat_gb: int
+    log_gb: int
+    storage_gb: int
+    cdn_gb: int
+
+
+@dataclasses.dataclass(frozen=True)
 class StackSettings:
     project: str
     stack: str
@@ -367,6 +390,7 @@ class StackSettings:
     cache: CacheSettings
     edge: EdgeSettings
     app: AppSettings
+    cost: CostSettings
 
     @property
     def is_prod(self) -> bool:
@@ -615,6 +639,30 @@ def _app(v: Mapping[str, Any]) -> AppSettings:
     return AppSettings(image_tag=tag)
 
 
+def _cost(v: Mapping[str, Any]) -> CostSettings:
+    thresholds = []
+    for raw in v["budgetAlertThresholdsUsd"]:
+        if not raw.isdigit() or int(raw) < 1:
+            raise _fail("budgetAlertThresholdsUsd", v["budgetAlertThresholdsUsd"],
+                        "expected whole USD amounts such as 500")
+        thresholds.append(int(raw))
+    if not thresholds or thresholds != sorted(set(thresholds)):
+        raise _fail("budgetAlertThresholdsUsd", v["budgetAlertThresholdsUsd"], "list ascending, distinct thresholds")
+    if v["monthlyBudgetUsd"] < 1:
+        raise _fail("monthlyBudgetUsd", v["monthlyBudgetUsd"], "must be a positive number of USD")
+    email = v["alertEmail"]
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
+        raise _fail("alertEmail", email, "expected an email address such as platform@example.com")
+    usage = {k: v[k] for k in ("usageNatGbPerMonth", "usageLogGbPerMonth", "usageStorageGb", "usageCdnGbPerMonth")}
+    for key, value in usage.items():
+        if value < 0:
+            raise _fail(key, value, "must be 0 or more")
+    return CostSettings(monthly_budget_usd=v["monthlyBudgetUsd"], alert_thresholds_usd=tuple(thresholds),
+                        alert_email=email or None, nat_gb=usage["usageNatGbPerMonth"],
+                        log_gb=usage["usageLogGbPerMonth"], storage_gb=usage["usageStorageGb"],
+                        cdn_gb=usage["usageCdnGbPerMonth"])
+
+
 def _validate_environment_rules(s: StackSettings) -> None:
     """What prod refuses outright: anything that stops it surviving the loss of one zone."""
     if not s.is_prod:
@@ -704,6 +752,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         cache=_cache(v, environment, zone_count, retention),
         edge=_edge(v),
         app=_app(v),
+        cost=_cost(v),
     )
     _validate_environment_rules(settings)
     return settings

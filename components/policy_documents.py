@@ -431,3 +431,30 @@ def dns_records_policy(hosted_zone_id: str) -> Document:
         "Action": "route53:ListHostedZones",
         "Resource": "*",
     })
+
+
+# --- Alerts ---------------------------------------------------------------------------------------
+
+def publisher_key_statement(services: Sequence[str], account_id: pulumi.Input[str]) -> pulumi.Output[Document]:
+    """AWS Budgets and CloudWatch encrypt what they publish to the alert topic with this key."""
+    return pulumi.Output.from_input(account_id).apply(lambda account: {
+        "Sid": "AlertPublishersEncrypt",
+        "Effect": "Allow",
+        "Principal": {"Service": list(services)},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+    })
+
+
+def topic_publish_policy(topic_arn: pulumi.Input[str], services: Sequence[str],
+                         account_id: pulumi.Input[str]) -> pulumi.Output[Document]:
+    """Only AWS Budgets and CloudWatch, on behalf of this account, may publish."""
+    return pulumi.Output.all(topic_arn, account_id).apply(lambda args: document({
+        "Sid": "AlertPublishers",
+        "Effect": "Allow",
+        "Principal": {"Service": list(services)},
+        "Action": "sns:Publish",
+        "Resource": args[0],
+        "Condition": {"StringEquals": {"aws:SourceAccount": args[1]}},
+    }))

@@ -4,7 +4,10 @@
 
 Prints a tree of the planned resources with counts by type, the guardrails (policy pack,
 secret hygiene, and what survives losing a zone) and writes `build/plan/<stack>.json`.
-Exit codes: 2 for a configuration error (one line), 3 when a mandatory guardrail fails.
+It also prices the plan (`cost`), computes the critical path of `pulumi up` (`schedule`) and
+writes `build/plan/<stack>.md`, a report for pull requests.
+Exit codes: 2 for a configuration error (one line), 3 when a mandatory guardrail fails or
+the estimate exceeds the stack's budget or a billable resource is unpriced.
 """
 
 from __future__ import annotations
@@ -78,9 +81,21 @@ def main(argv: list[str] | None = None) -> int:
         print("\nSettings this stack changes from the production-grade defaults in Pulumi.yaml:")
         print("\n".join(f"  - {line}" for line in opt_outs))
 
-    from offline import guardrails
+    from offline import cost, guardrails, report, schedule
 
-    environment = settings.load(config.values, stack=plan.stack, region=config.values.get("aws:region")).environment
+    stack_settings = settings.load(config.values, stack=plan.stack, region=config.values.get("aws:region"))
+    environment = stack_settings.environment
+    usage = stack_settings.cost
+    estimate = cost.estimate(plan, cost.Usage(nat_gb=usage.nat_gb, log_gb=usage.log_gb,
+                                              storage_gb=usage.storage_gb, cdn_gb=usage.cdn_gb))
+    timing = schedule.schedule(plan)
+    print(f"\nMonthly cost estimate (us-east-1 on-demand, pricing/prices.csv; "
+          f"budget {usage.monthly_budget_usd:,} USD):")
+    print("\n".join(cost.format_table(estimate)))
+    print("  largest lines:")
+    print("\n".join(cost.top_lines(estimate)))
+    print("\nDeployment time (critical path through the dependency graph):")
+    print("\n".join(schedule.format_path(timing)))
     policy = guardrails.policy_report(plan, environment)
     zone_loss = guardrails.az_loss_section(plan, enforced=environment == "prod")
     advisory = [v for v in policy["violations"] if v["enforcement"] != "mandatory"]
@@ -94,10 +109,18 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{plan.stack}.json"
-    document = {**plan.as_json(), "policy": policy, "az_loss": zone_loss}
+    document = {**plan.as_json(), "policy": policy, "az_loss": zone_loss, "cost": estimate, "schedule": timing}
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    print(f"\nWrote {path.relative_to(PROJECT_DIR) if path.is_relative_to(PROJECT_DIR) else path}")
+    markdown = args.out / f"{plan.stack}.md"
+    markdown.write_text(report.render(document))
+    print()
+    for written in (path, markdown):
+        print(f"Wrote {written.relative_to(PROJECT_DIR) if written.is_relative_to(PROJECT_DIR) else written}")
     failures = guardrails.mandatory_failures(policy, zone_loss)
+    failures += [f"cost: no price for {u['type']} ({u['urn']})" for u in estimate["unpriced"]]
+    if estimate["total_monthly_usd"] > usage.monthly_budget_usd:
+        failures.append(f"cost: the estimate ({estimate['total_monthly_usd']:,.2f} USD a month) exceeds "
+                        f"monthlyBudgetUsd ({usage.monthly_budget_usd:,})")
     if failures:
         print("\n".join(f"error: {line}" for line in failures), file=sys.stderr)
         return EXIT_GUARDRAIL

@@ -56,7 +56,8 @@ TAGGABLE = (
     "aws:elasticache/subnetGroup:SubnetGroup", "aws:s3/bucket:Bucket", "aws:cloudfront/distribution:Distribution",
     "aws:acm/certificate:Certificate", "aws:ecr/repository:Repository", "aws:secretsmanager/secret:Secret",
     "aws:eks/addon:Addon", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "eks:index:Cluster",
-    "eks:index:ManagedNodeGroup",
+    "eks:index:ManagedNodeGroup", "aws:sns/topic:Topic", "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:budgets/budget:Budget",
 )
 
 

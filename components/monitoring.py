@@ -1,0 +1,121 @@
+"""Budget notifications and the alarms that matter for cost and health, on one encrypted topic."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policy_documents as docs
+from components.encryption import EncryptionKey, EncryptionKeyArgs
+
+# Alarm thresholds, each the level at which someone should look before users notice.
+CPU_PERCENT = 80          # sustained RDS CPU: queries queue above it
+FREE_STORAGE_FRACTION = 0.10  # RDS autoscaling grows storage near 10% free; alarm if it cannot
+DISK_USED_PERCENT = 80    # MSK broker data volume: autoscaling targets 60%, so 80% means it lags
+MEMORY_PERCENT = 80       # Valkey memory: evictions start near the limit
+# NAT bytes per hour above three times the stack's expected hourly average (usageNatGbPerMonth).
+NAT_SURGE_FACTOR = 3
+HOURS_PER_MONTH = 730
+EVALUATION_PERIODS = 3
+PERIOD_SECONDS = 300
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitoringArgs:
+    stack: str
+    account_id: pulumi.Input[str]
+    region: str
+    thresholds_usd: Sequence[int]
+    alert_email: str | None
+    database_identifier: str
+    database_allocated_gib: int
+    kafka_cluster_name: str
+    kafka_brokers: int
+    cache_group_id: str
+    cache_nodes: int
+    nat_gateway_ids: Sequence[pulumi.Input[str]]
+    nat_gb_per_month: int
+    tags: Mapping[str, str]
+    depends_on: Sequence[pulumi.Resource] = ()
+    protect: bool = False
+
+
+class Monitoring(pulumi.ComponentResource):
+    """An SNS topic (CMK-encrypted) that AWS Budgets and CloudWatch alarms publish to."""
+
+    topic_arn: pulumi.Output[str]
+    """Topic every budget notification and alarm publishes to."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:operations:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        publishers = ("budgets.amazonaws.com", "cloudwatch.amazonaws.com")
+        key = EncryptionKey(f"{name}-alerts", EncryptionKeyArgs(
+            description=f"Encrypts the {args.stack} alert topic", account_id=args.account_id, tags=args.tags,
+            protect=args.protect,
+            service_statements=[docs.publisher_key_statement(publishers, args.account_id)]), opts=child)
+        topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=key.key_arn,
+                              tags={**args.tags, "Name": f"{name}-alerts"}, opts=child)
+        aws.sns.TopicPolicy(f"{name}-alerts", arn=topic.arn,
+                            policy=pulumi.Output.json_dumps(docs.topic_publish_policy(topic.arn, publishers,
+                                                                                      args.account_id)), opts=child)
+        if args.alert_email:
+            aws.sns.TopicSubscription(f"{name}-alerts-email", topic=topic.arn, protocol="email",
+                                      endpoint=args.alert_email, opts=child)
+        # Costs are filtered by the stack tag every resource carries (activate it as a cost
+        # allocation tag once per account, or the budget sees the whole account).
+        aws.budgets.Budget(
+            f"{name}-monthly-cost",
+            name=f"ecomind-{args.stack}-monthly",
+            budget_type="COST",
+            limit_amount=str(max(args.thresholds_usd)),
+            limit_unit="USD",
+            time_unit="MONTHLY",
+            cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:stack${args.stack}"])],
+            notifications=[aws.budgets.BudgetNotificationArgs(
+                comparison_operator="GREATER_THAN", threshold=float(threshold), threshold_type="ABSOLUTE_VALUE",
+                notification_type="ACTUAL", subscriber_sns_topic_arns=[topic.arn])
+                for threshold in args.thresholds_usd] + [aws.budgets.BudgetNotificationArgs(
+                    comparison_operator="GREATER_THAN", threshold=100.0, threshold_type="PERCENTAGE",
+                    notification_type="FORECASTED", subscriber_sns_topic_arns=[topic.arn])],
+            tags=args.tags,
+            opts=child,
+        )
+
+        alarm_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
+
+        def alarm(alarm_name: str, description: str, namespace: str, metric: str, dimensions: Mapping,
+                  threshold: float, comparison: str = "GreaterThanThreshold", statistic: str = "Average",
+                  period: int = PERIOD_SECONDS) -> None:
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{alarm_name}", name=f"ecomind-{args.stack}-{alarm_name}", alarm_description=description,
+                namespace=namespace, metric_name=metric, dimensions=dict(dimensions), statistic=statistic,
+                period=period, evaluation_periods=EVALUATION_PERIODS, threshold=threshold,
+                comparison_operator=comparison, treat_missing_data="missing",
+                alarm_actions=[topic.arn], ok_actions=[topic.arn], tags=args.tags, opts=alarm_opts)
+
+        db = {"DBInstanceIdentifier": args.database_identifier}
+        alarm("rds-cpu", f"Database CPU above {CPU_PERCENT}% for 15 minutes", "AWS/RDS", "CPUUtilization", db,
+              CPU_PERCENT)
+        alarm("rds-free-storage", "Database free storage under 10% of its allocation", "AWS/RDS",
+              "FreeStorageSpace", db, args.database_allocated_gib * 1024 ** 3 * FREE_STORAGE_FRACTION,
+              comparison="LessThanThreshold")
+        for broker in range(1, args.kafka_brokers + 1):
+            alarm(f"kafka-disk-broker-{broker}", f"Kafka broker {broker} data disk above {DISK_USED_PERCENT}%",
+                  "AWS/Kafka", "KafkaDataLogsDiskUsed",
+                  {"Cluster Name": args.kafka_cluster_name, "Broker ID": str(broker)}, DISK_USED_PERCENT)
+        for node in range(1, args.cache_nodes + 1):
+            alarm(f"cache-memory-node-{node}", f"Valkey node {node} memory above {MEMORY_PERCENT}%",
+                  "AWS/ElastiCache", "DatabaseMemoryUsagePercentage",
+                  {"CacheClusterId": f"{args.cache_group_id}-{node:03d}"}, MEMORY_PERCENT)
+        hourly_bytes = args.nat_gb_per_month * 1024 ** 3 / HOURS_PER_MONTH
+        for index, nat_id in enumerate(args.nat_gateway_ids):
+            alarm(f"nat-bytes-{index + 1}", f"NAT traffic above {NAT_SURGE_FACTOR}x the expected hourly volume",
+                  "AWS/NATGateway", "BytesOutToDestination", {"NatGatewayId": nat_id},
+                  max(hourly_bytes * NAT_SURGE_FACTOR, 1024 ** 3), statistic="Sum", period=3600)
+
+        self.topic_arn = topic.arn
+        self.register_outputs({"topic_arn": self.topic_arn})

@@ -161,7 +161,8 @@ def test_alert_topic_is_encrypted_and_only_aws_budgets_and_cloudwatch_publish(st
 
 def test_readme_figures_are_the_plans_figures():
     readme = (PROJECT_DIR / "README.md").read_text()
-    row = {stack: (estimate(stack)["total_monthly_usd"], schedule.schedule(planned(stack))) for stack in ("dev", "prod")}
+    row = {stack: (estimate(stack)["total_monthly_usd"], schedule.schedule(planned(stack)))
+           for stack in ("dev", "prod")}
     assert f"| monthly estimate | ${row['dev'][0]:,.2f} | ${row['prod'][0]:,.2f} |" in readme
     scratch = [row[s][1]["from_scratch"]["minutes"] for s in ("dev", "prod")]
     assert f"| from scratch | {scratch[0]} min | {scratch[1]} min |" in readme

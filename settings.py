@@ -251,6 +251,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("usageLogGbPerMonth", "integer", "GB a month of CloudWatch logs (flow, control plane, RDS, MSK).", 60),
     Setting("usageStorageGb", "integer", "GB of reports and exports in S3; for the cost model.", 100),
     Setting("usageCdnGbPerMonth", "integer", "GB a month CloudFront serves (UI assets); for the cost model.", 200),
+    Setting("githubRepository", "string",
+            "owner/name of the repository whose workflows run on this stack's CI runners.", "ecomind/ecomind-infra"),
+    Setting("githubConnectionArn", "string",
+            "AWS CodeConnections connection to GitHub (authorised once in the console) for the CI runners."),
     Setting("appImageTag", "string",
             "Release tag of the four EcoMind images (immutable in ECR); never latest.", None),
     *_node_group_settings("system", instance_types=["m7i.large"], capacity="ON_DEMAND", sizes=(3, 3, 6),
@@ -366,6 +370,12 @@ class AppSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class CiSettings:
+    repository: str
+    connection_arn: str
+
+
+@dataclasses.dataclass(frozen=True)
 class CostSettings:
     monthly_budget_usd: int
     alert_thresholds_usd: tuple[int, ...]
@@ -391,6 +401,7 @@ class StackSettings:
     edge: EdgeSettings
     app: AppSettings
     cost: CostSettings
+    ci: CiSettings
 
     @property
     def is_prod(self) -> bool:
@@ -663,6 +674,17 @@ def _cost(v: Mapping[str, Any]) -> CostSettings:
                         cdn_gb=usage["usageCdnGbPerMonth"])
 
 
+def _ci(v: Mapping[str, Any]) -> CiSettings:
+    repository, connection = v["githubRepository"], v["githubConnectionArn"]
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+        raise _fail("githubRepository", repository, "expected owner/name, such as ecomind/ecomind-infra")
+    service = r"arn:aws[a-z-]*:(codeconnections|codestar-connections)"
+    if not re.fullmatch(service + r":[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}", connection):
+        raise _fail("githubConnectionArn", connection, "expected a CodeConnections ARN such as "
+                    "arn:aws:codeconnections:us-east-1:111122223333:connection/<uuid>")
+    return CiSettings(repository=repository, connection_arn=connection)
+
+
 def _validate_environment_rules(s: StackSettings) -> None:
     """What prod refuses outright: anything that stops it surviving the loss of one zone."""
     if not s.is_prod:
@@ -753,6 +775,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         edge=_edge(v),
         app=_app(v),
         cost=_cost(v),
+        ci=_ci(v),
     )
     _validate_environment_rules(settings)
     return settings

@@ -458,3 +458,40 @@ def topic_publish_policy(topic_arn: pulumi.Input[str], services: Sequence[str],
         "Resource": args[0],
         "Condition": {"StringEquals": {"aws:SourceAccount": args[1]}},
     }))
+
+
+def ci_runner_policy(log_group_arn: pulumi.Input[str], connection_arn: str,
+                     subnet_ids: Sequence[pulumi.Input[str]], account_id: pulumi.Input[str],
+                     region: str) -> pulumi.Output[Document]:
+    """A CodeBuild-hosted runner: write its logs, attach to the named subnets, use the GitHub
+    connection (CodeBuild user guide, "Allow CodeBuild to access AWS services in your VPC")."""
+    def build(args: list[Any]) -> Document:
+        logs_arn, account, *subnets = args
+        return document({
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [logs_arn, f"{logs_arn}:log-stream:*"],
+        }, {
+            "Sid": "VpcNetworking",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
+                       "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+                       "ec2:DescribeVpcs"],
+            "Resource": "*",
+        }, {
+            "Sid": "AttachOnlyToTheRunnerSubnets",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterfacePermission",
+            "Resource": f"arn:{PARTITION}:ec2:{region}:{account}:network-interface/*",
+            "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
+                          "ArnEquals": {"ec2:Subnet": [f"arn:{PARTITION}:ec2:{region}:{account}:subnet/{s}"
+                                                       for s in subnets]}},
+        }, {
+            "Sid": "GitHubConnection",
+            "Effect": "Allow",
+            "Action": ["codeconnections:UseConnection", "codeconnections:GetConnectionToken",
+                       "codeconnections:GetConnection"],
+            "Resource": connection_arn,
+        })
+    return pulumi.Output.all(log_group_arn, account_id, *subnet_ids).apply(build)

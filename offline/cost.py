@@ -28,6 +28,7 @@ ASSETS_GB = 1                  # a Next.js build's static assets
 ALB_LCU = 1                    # 100k-1M requests a day stays under one LCU on average
 CDN_REQUESTS_PER_GB = 20_000   # ~50 KB per asset request
 VENDED_LOG_FRACTION = 0.05     # CloudFront access logs as a share of served GB
+CI_MINUTES_PER_MONTH = 1_500   # ~60 pull requests x 4 jobs x 5 minutes, plus deploys and nightly drift
 
 FREE_TYPES = {
     "pulumi:pulumi:Stack": "not a cloud resource",
@@ -40,6 +41,8 @@ FREE_TYPES = {
     "aws:ec2/internetGateway:InternetGateway": "free (data transfer is priced per NAT and CloudFront line)",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "free", "aws:ec2/securityGroup:SecurityGroup": "free",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "free",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "free",
+    "aws:codebuild/webhook:Webhook": "free (builds priced on the project line)",
     "aws:ec2/vpcEndpoint:VpcEndpoint": "S3 gateway endpoints are free",
     "aws:ec2/flowLog:FlowLog": "billed as CloudWatch log ingestion (log group lines)",
     "aws:ec2/launchTemplate:LaunchTemplate": "free; volumes priced on the node group line",
@@ -231,6 +234,8 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "aws:ecr/repository:Repository": lambda e, r: e.add(r, "ecr.storage.gb", ECR_GB_PER_REPOSITORY,
                                                         f"assumed {ECR_GB_PER_REPOSITORY} GB of images"),
     "kubernetes:helm.sh/v3:Release": _release,
+    "aws:codebuild/project:Project": lambda e, r: e.add(r, "codebuild.general1.medium.minute", CI_MINUTES_PER_MONTH,
+                                                        "assumed CI minutes a month"),
 }
 
 

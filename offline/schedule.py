@@ -31,6 +31,7 @@ CREATION_SECONDS: Mapping[str, tuple[int, str]] = {
     "aws:iam/role:Role": (10, "assumption: IAM is eventually consistent within seconds"),
     "kubernetes:helm.sh/v3:Release": (180, "assumption: controller charts roll out in 1-3 minutes with atomic waits"),
     "pulumi:providers:kubernetes": (0, "local"),
+    "aws:codebuild/project:Project": (15, "assumption"),
 }
 DEFAULT_SECONDS = (5, "assumption: API-only resources (subnets, routes, policies, alarms) take seconds")
 # An application-only change updates the EcoMind release: migration hook, rolling update of

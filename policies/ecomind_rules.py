@@ -57,7 +57,7 @@ TAGGABLE = (
     "aws:acm/certificate:Certificate", "aws:ecr/repository:Repository", "aws:secretsmanager/secret:Secret",
     "aws:eks/addon:Addon", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "eks:index:Cluster",
     "eks:index:ManagedNodeGroup", "aws:sns/topic:Topic", "aws:cloudwatch/metricAlarm:MetricAlarm",
-    "aws:budgets/budget:Budget",
+    "aws:budgets/budget:Budget", "aws:codebuild/project:Project",
 )
 
 

@@ -19,6 +19,8 @@ from offline.mocks import PlatformMocks  # noqa: E402
 from offline.plan import plan_stack  # noqa: E402
 
 STACKS = ("dev", "prod")
+# A well-formed CodeConnections ARN for settings the tests build by hand.
+CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:111122223333:connection/0b9e6c1f-4d2a-4b7e-9f3c-5a8d7e6f1a2b"
 
 
 @functools.cache

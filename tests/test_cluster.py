@@ -7,7 +7,7 @@ import datetime
 import settings
 from components.cluster import CONTROL_PLANE_LOG_TYPES, IMDS_HOP_LIMIT
 from offline.mocks import resource_id_for
-from tests.conftest import as_list, policy, statements
+from tests.conftest import CONNECTION_ARN, as_list, policy, statements
 
 EKS = "eks:index:Cluster"
 NODE_GROUP = "eks:index:ManagedNodeGroup"
@@ -49,7 +49,8 @@ def test_public_endpoint_is_off_when_no_cidr_is_configured():
     from components.cluster import Cluster, ClusterArgs
     from tests.conftest import run_component
 
-    values = {f"{settings.PROJECT}:environment": "prod", f"{settings.PROJECT}:appImageTag": "v1"}
+    values = {f"{settings.PROJECT}:environment": "prod", f"{settings.PROJECT}:appImageTag": "v1",
+              f"{settings.PROJECT}:githubConnectionArn": CONNECTION_ARN}
     stack = settings.load(values, stack="unit", region="us-east-1", today=datetime.date(2026, 11, 25))
     plan = run_component(lambda: Cluster("cluster", ClusterArgs(
         settings=stack.cluster, region="us-east-1", account_id="111122223333", vpc_id="vpc-1",
@@ -215,9 +216,10 @@ def test_prod_protects_the_cluster_and_its_keys(prod_plan, dev_plan):
 
 def test_no_platform_iam_statement_grants_a_wildcard(stack_plan):
     """Roles this project scopes itself. The cluster services' upstream policies need `*` for
-    reads and creates; tests/test_release.py checks those statement by statement."""
+    reads and creates (tests/test_release.py checks them statement by statement), and so do the
+    CI runners' VPC networking actions (tests/test_ci_runners.py)."""
     documents = [policy(r, "policy") for r in stack_plan.of_type("aws:iam/rolePolicy:RolePolicy")
-                 if not r.name.startswith("services-")]
+                 if not r.name.startswith(("services-", "ci-"))]
     assert len(documents) >= 6
     for document in documents:
         for statement in statements(document):

@@ -8,6 +8,7 @@ import pytest
 
 import settings
 from offline.mocks import resource_id_for
+from tests.conftest import CONNECTION_ARN
 
 RDS = "aws:rds/instance:Instance"
 MSK = "aws:msk/cluster:Cluster"
@@ -109,6 +110,7 @@ def test_prod_database_is_multi_az_protected_and_keeps_a_final_snapshot(dev_plan
 
 def test_asking_rds_for_timescaledb_says_why_and_what_instead():
     values = {f"{settings.PROJECT}:environment": "dev", f"{settings.PROJECT}:appImageTag": "v1",
+              f"{settings.PROJECT}:githubConnectionArn": CONNECTION_ARN,
               f"{settings.PROJECT}:databasePreloadLibraries": json.dumps(["pg_stat_statements", "timescaledb"])}
     with pytest.raises(settings.ConfigError) as caught:
         settings.load(values, stack="t", region="us-east-1")

@@ -10,15 +10,17 @@ import pytest
 
 import settings
 from offline import stack_config
-from tests.conftest import PROJECT_DIR
+from tests.conftest import CONNECTION_ARN, PROJECT_DIR
 
 TODAY = datetime.date(2026, 11, 25)
+CONNECTION = CONNECTION_ARN
 NS = settings.PROJECT
 
 
 def raw(environment: str = "dev", **overrides) -> dict[str, str]:
     """Config as the engine passes it: namespaced keys, string values, lists as JSON."""
-    values = {f"{NS}:environment": environment, f"{NS}:appImageTag": "2026.11.20-3f2a1bc"}
+    values = {f"{NS}:environment": environment, f"{NS}:appImageTag": "2026.11.20-3f2a1bc",
+              f"{NS}:githubConnectionArn": CONNECTION}
     for key, value in overrides.items():
         values[f"{NS}:{key}"] = value if isinstance(value, str) else json.dumps(value)
     return values
@@ -104,7 +106,7 @@ def test_other_namespaces_are_not_ours_to_judge():
 
 
 def test_missing_environment_is_an_error():
-    assert f"'{NS}:environment'" in error_of({f"{NS}:appImageTag": "v1"})
+    assert f"'{NS}:environment'" in error_of({f"{NS}:appImageTag": "v1", f"{NS}:githubConnectionArn": CONNECTION})
 
 
 @pytest.mark.parametrize("tag", ["latest", "", "has space", "-leading-dash"])

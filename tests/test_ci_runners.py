@@ -1,0 +1,47 @@
+"""GitHub Actions runners inside the VPC: reach the EKS API, nothing more (docs/adr/0009)."""
+
+from __future__ import annotations
+
+import yaml
+
+from offline.mocks import resource_id_for
+from tests.conftest import PROJECT_DIR, as_list, policy, statements
+
+
+def test_runner_project_serves_workflow_jobs_from_the_private_subnets(stack_plan):
+    project = stack_plan.one("aws:codebuild/project:Project").inputs
+    assert project["name"] == f"ecomind-infra-{stack_plan.stack}-ci"
+    private = sorted(resource_id_for(s.type, s.name) for s in stack_plan.of_type("aws:ec2/subnet:Subnet")
+                     if s.inputs["tags"]["tier"] == "private")
+    assert sorted(project["vpcConfig"]["subnets"]) == private
+    assert project["source"]["auth"]["type"] == "CODECONNECTIONS"
+    assert project["environment"]["privilegedMode"] is False
+    [group] = stack_plan.one("aws:codebuild/webhook:Webhook").inputs["filterGroups"]
+    assert group["filters"] == [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]
+
+
+def test_runners_send_only_https_and_the_cluster_admits_them_on_443(stack_plan):
+    [egress] = stack_plan.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    assert (egress.inputs["fromPort"], egress.inputs["toPort"], egress.inputs["ipProtocol"]) == (443, 443, "tcp")
+    ingress = stack_plan.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "ci-to-eks-api").inputs
+    assert ingress["securityGroupId"] == stack_plan.outputs["clusterSecurityGroupId"]
+    assert ingress["referencedSecurityGroupId"] == resource_id_for("aws:ec2/securityGroup:SecurityGroup", "ci-sg")
+    assert ingress["fromPort"] == ingress["toPort"] == 443
+
+
+def test_runner_role_has_no_deployment_rights(stack_plan):
+    document = policy(stack_plan.one("aws:iam/rolePolicy:RolePolicy", "ci-role"), "policy")
+    actions = {a for s in statements(document) for a in as_list(s["Action"])}
+    assert {a.split(":")[0] for a in actions} == {"logs", "ec2", "codeconnections"}
+    attach = next(s for s in statements(document) if s["Action"] == "ec2:CreateNetworkInterfacePermission")
+    assert len(attach["Condition"]["ArnEquals"]["ec2:Subnet"]) == 3
+    attachments = [a for a in stack_plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                   if a.name.startswith("ci-")]
+    assert attachments == []
+
+
+def test_workflow_jobs_target_this_stack_runner_project():
+    text = (PROJECT_DIR / ".github" / "workflows" / "deploy.yml").read_text()
+    jobs = yaml.safe_load(text)["jobs"]
+    assert jobs["up-dev"]["runs-on"].startswith("codebuild-ecomind-infra-dev-ci-")
+    assert jobs["up-prod"]["runs-on"].startswith("codebuild-ecomind-infra-prod-ci-")

@@ -9,9 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import policy_documents as docs
-from components.encryption import EncryptionKey, EncryptionKeyArgs
-from components.guards import admit_only, encrypted_log_group
+from components.guards import admit_only, key_with_log_groups
 from components.secrets import store_secret
 from settings import CacheSettings
 
@@ -55,15 +53,11 @@ class Cache(pulumi.ComponentResource):
         super().__init__("ecomind:data:Cache", name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        log_group_name = f"/ecomind/{args.replication_group_id}/slow-log"
-        key = EncryptionKey(f"{name}-storage", EncryptionKeyArgs(
-            description=f"Encrypts the {args.replication_group_id} cache, its snapshots and logs",
-            account_id=args.account_id, tags=args.tags, protect=args.protect,
-            service_statements=[docs.cloudwatch_logs_key_statement(args.region, args.account_id, [log_group_name])],
-        ), opts=child)
-        slow_log = encrypted_log_group(f"{name}-slow-log", log_group_name=log_group_name,
-                                       retention_days=s.log_retention_days, key_arn=key.key_arn,
-                                       tags=args.tags, parent=self)
+        key, [slow_log] = key_with_log_groups(
+            f"{name}-storage", description=f"Encrypts the {args.replication_group_id} cache, its snapshots and logs",
+            log_groups={f"{name}-slow-log": f"/ecomind/{args.replication_group_id}/slow-log"},
+            retention_days=s.log_retention_days, account_id=args.account_id, region=args.region, tags=args.tags,
+            protect=args.protect, parent=self)
         security_group = admit_only(
             f"{name}-sg", vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id,
             port=VALKEY_PORT, description="Valkey from EKS nodes and pods", tags=args.tags, parent=self)

@@ -15,8 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
-from components.encryption import EncryptionKey, EncryptionKeyArgs
-from components.guards import encrypted_log_group
+from components.guards import key_with_log_groups
 
 # AWS's managed Amazon Linux 2023 standard image for CodeBuild; it carries the tools the
 # workflows use (Python 3.11, Node, make, git).
@@ -55,15 +54,10 @@ class CiRunners(pulumi.ComponentResource):
     def __init__(self, name: str, args: CiRunnersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:delivery:CiRunners", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        log_group_name = f"/ecomind/{args.project_name}"
-        key = EncryptionKey(f"{name}-logs", EncryptionKeyArgs(
-            description=f"Encrypts the logs of the {args.project_name} CI runners", account_id=args.account_id,
-            tags=args.tags, protect=args.protect,
-            service_statements=[docs.cloudwatch_logs_key_statement(args.region, args.account_id, [log_group_name])],
-        ), opts=child)
-        logs = encrypted_log_group(f"{name}-logs", log_group_name=log_group_name,
-                                   retention_days=args.log_retention_days, key_arn=key.key_arn, tags=args.tags,
-                                   parent=self)
+        key, [logs] = key_with_log_groups(
+            f"{name}-logs", description=f"Encrypts the logs of the {args.project_name} CI runners",
+            log_groups={f"{name}-logs": f"/ecomind/{args.project_name}"}, retention_days=args.log_retention_days,
+            account_id=args.account_id, region=args.region, tags=args.tags, protect=args.protect, parent=self)
         group = aws.ec2.SecurityGroup(f"{name}-sg", vpc_id=args.vpc_id,
                                       description="GitHub Actions runners (CodeBuild)",
                                       tags={**args.tags, "Name": f"{name}-sg"}, opts=child)

@@ -8,9 +8,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import policy_documents as docs
-from components.encryption import EncryptionKey, EncryptionKeyArgs
-from components.guards import admit_only, encrypted_log_group
+from components.guards import admit_only, key_with_log_groups
 from settings import DatabaseSettings
 
 POSTGRES_PORT = 5432
@@ -69,16 +67,12 @@ class Database(pulumi.ComponentResource):
         super().__init__("ecomind:data:Database", name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        log_group_names = [f"/aws/rds/instance/{args.identifier}/{kind}" for kind in LOG_EXPORTS]
-        key = EncryptionKey(f"{name}-storage", EncryptionKeyArgs(
-            description=f"Encrypts the {args.identifier} database, its snapshots and logs",
-            account_id=args.account_id, tags=args.tags, protect=args.protect,
-            service_statements=[docs.cloudwatch_logs_key_statement(args.region, args.account_id, log_group_names)],
-        ), opts=child)
         # RDS writes exports to these exact groups; made first, they get retention and the key.
-        log_groups = [encrypted_log_group(f"{name}-{kind}", log_group_name=group, retention_days=s.log_retention_days,
-                                          key_arn=key.key_arn, tags=args.tags, parent=self)
-                      for kind, group in zip(LOG_EXPORTS, log_group_names, strict=True)]
+        key, log_groups = key_with_log_groups(
+            f"{name}-storage", description=f"Encrypts the {args.identifier} database, its snapshots and logs",
+            log_groups={f"{name}-{kind}": f"/aws/rds/instance/{args.identifier}/{kind}" for kind in LOG_EXPORTS},
+            retention_days=s.log_retention_days, account_id=args.account_id, region=args.region, tags=args.tags,
+            protect=args.protect, parent=self)
         security_group = admit_only(
             f"{name}-sg", vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id,
             port=POSTGRES_PORT, description="PostgreSQL from EKS nodes and pods", tags=args.tags, parent=self)

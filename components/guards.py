@@ -8,6 +8,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
+from components import policy_documents as docs
+from components.encryption import EncryptionKey, EncryptionKeyArgs
+
 
 def admit_only(name: str, *, vpc_id: pulumi.Input[str], client_security_group_id: pulumi.Input[str],
                port: int, description: str, tags: Mapping[str, str], parent: pulumi.Resource
@@ -32,3 +35,18 @@ def encrypted_log_group(name: str, *, log_group_name: str, retention_days: int, 
     return aws.cloudwatch.LogGroup(
         name, name=log_group_name, retention_in_days=retention_days, kms_key_id=key_arn,
         tags={**tags, "Name": name}, opts=pulumi.ResourceOptions(parent=parent))
+
+
+def key_with_log_groups(key_name: str, *, description: str, log_groups: Mapping[str, str], retention_days: int,
+                        account_id: pulumi.Input[str], region: str, tags: Mapping[str, str], protect: bool,
+                        parent: pulumi.Resource) -> tuple[EncryptionKey, list[aws.cloudwatch.LogGroup]]:
+    """A service's CMK, which CloudWatch Logs may use for exactly the named log groups, and
+    those groups (resource name -> log group name), created before the service writes to them."""
+    key = EncryptionKey(key_name, EncryptionKeyArgs(
+        description=description, account_id=account_id, tags=tags, protect=protect,
+        service_statements=[docs.cloudwatch_logs_key_statement(region, account_id, list(log_groups.values()))],
+    ), opts=pulumi.ResourceOptions(parent=parent))
+    groups = [encrypted_log_group(resource_name, log_group_name=group, retention_days=retention_days,
+                                  key_arn=key.key_arn, tags=tags, parent=parent)
+              for resource_name, group in log_groups.items()]
+    return key, groups

@@ -9,9 +9,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import policy_documents as docs
-from components.encryption import EncryptionKey, EncryptionKeyArgs
-from components.guards import admit_only, encrypted_log_group
+from components.guards import admit_only, key_with_log_groups
 from settings import StreamingSettings
 
 # MSK's listener for IAM-authenticated clients over TLS (MSK "Port information").
@@ -67,15 +65,11 @@ class Streaming(pulumi.ComponentResource):
         super().__init__("ecomind:data:Streaming", name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        log_group_name = f"/ecomind/{args.cluster_name}/broker-logs"
-        key = EncryptionKey(f"{name}-storage", EncryptionKeyArgs(
-            description=f"Encrypts the {args.cluster_name} brokers' volumes and logs",
-            account_id=args.account_id, tags=args.tags, protect=args.protect,
-            service_statements=[docs.cloudwatch_logs_key_statement(args.region, args.account_id, [log_group_name])],
-        ), opts=child)
-        logs = encrypted_log_group(f"{name}-broker-logs", log_group_name=log_group_name,
-                                   retention_days=s.log_retention_days, key_arn=key.key_arn, tags=args.tags,
-                                   parent=self)
+        key, [logs] = key_with_log_groups(
+            f"{name}-storage", description=f"Encrypts the {args.cluster_name} brokers' volumes and logs",
+            log_groups={f"{name}-broker-logs": f"/ecomind/{args.cluster_name}/broker-logs"},
+            retention_days=s.log_retention_days, account_id=args.account_id, region=args.region, tags=args.tags,
+            protect=args.protect, parent=self)
         security_group = admit_only(
             f"{name}-sg", vpc_id=args.vpc_id, client_security_group_id=args.client_security_group_id,
             port=KAFKA_IAM_PORT, description="Kafka (IAM over TLS) from EKS nodes and pods", tags=args.tags,

@@ -459,13 +459,17 @@ STATEFUL = {
 }
 
 
-def _protected(r: Resource, c: Config):
+def _protected(resources, c: Config):
+    """A stack policy: every stateful resource of a prod stack, with the options it was registered with."""
     if not c.prod:
         return
-    if not r.protect:
-        yield "stateful resources are protected in prod (protect)"
-    if not STATEFUL[r.type](r.props):
-        yield "the resource's own deletion guards (deletion protection, final snapshot, no force destroy) must be on"
+    for r in resources:
+        if r.type not in STATEFUL:
+            continue
+        if not r.protect:
+            yield r.urn, "stateful resources are protected in prod (protect)"
+        if not STATEFUL[r.type](r.props):
+            yield r.urn, "the resource's own deletion guards (deletion protection, final snapshot, no force destroy) must be on"
 
 
 # --- Cost hints (advisory) ---------------------------------------------------------------------------
@@ -536,7 +540,7 @@ RULES: tuple[Rule, ...] = (
     Rule("required-tags", "project, environment, owner and cost-centre tags", "AWS tagging best practices (cost allocation)",
          MANDATORY, TAGGABLE, _tags),
     Rule("prod-protection", "Stateful resources protected in prod, with their own deletion guards",
-         "FSBP RDS.8, EKS best practices (deletion protection)", MANDATORY, tuple(STATEFUL), _protected),
+         "FSBP RDS.8, EKS best practices (deletion protection)", MANDATORY, stack_check=_protected),
     Rule("cost-single-nat-outside-prod", "One NAT gateway is enough outside prod", "cost hint", ADVISORY, stack_check=_cost_nat),
     Rule("cost-log-retention-outside-prod", "Short log retention outside prod", "cost hint", ADVISORY, LOG_GROUP, _cost_log_retention),
 )

@@ -371,3 +371,25 @@ def test_every_rule_names_the_control_it_enforces():
 def test_pack_config_files_set_the_environment_of_every_rule(environment):
     config = json.loads((PROJECT_DIR / "policies" / f"{environment}.json").read_text())
     assert config == {rule.name: {"environment": environment} for rule in rules.RULES}
+
+
+def test_prod_protection_is_a_stack_policy_reporting_through_pulumi_policy():
+    from pulumi_policy import StackValidationPolicy
+
+    policy = {p.name: p for p in rules.to_pulumi_policies()}["prod-protection"]
+    assert isinstance(policy, StackValidationPolicy)
+
+    class Unprotected:
+        resource_type, name, urn, props = "aws:rds/instance:Instance", "db", "urn:db", RDS_GOOD
+        opts = type("Opts", (), {"protect": False})()
+        dependencies = ()
+
+    class StackArgs:
+        resources = (Unprotected(),)
+
+        def get_config(self):
+            return {"environment": "prod"}
+
+    reported = []
+    policy.validate(StackArgs(), lambda message, urn=None: reported.append((message, urn)))
+    assert reported == [("stateful resources are protected in prod (protect)", "urn:db")]

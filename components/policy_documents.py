@@ -263,20 +263,14 @@ def kafka_client_policy(cluster_arn: pulumi.Input[str], *, produce: Sequence[str
             "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
             "Resource": arn,
         }]
-        if produce:
-            statements.append({
-                "Sid": "Produce",
-                "Effect": "Allow",
-                "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
-                "Resource": [kafka_resource_arn(arn, "topic", t) for t in produce],
-            })
-        if consume:
-            statements.append({
-                "Sid": "Consume",
-                "Effect": "Allow",
-                "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"],
-                "Resource": [kafka_resource_arn(arn, "topic", t) for t in consume],
-            })
+        for sid, verb, topics in (("Produce", "WriteData", produce), ("Consume", "ReadData", consume)):
+            if topics:
+                statements.append({
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Action": ["kafka-cluster:DescribeTopic", f"kafka-cluster:{verb}"],
+                    "Resource": [kafka_resource_arn(arn, "topic", t) for t in topics],
+                })
         if group:
             statements.append({
                 "Sid": "ConsumerGroup",

@@ -78,24 +78,26 @@ REGION_AVAILABILITY_ZONES: Mapping[str, tuple[str, ...]] = {
     "eu-central-1": ("eu-central-1a", "eu-central-1b", "eu-central-1c"),
 }
 
-# Instance types a node group may use, with their CPU architecture (which decides the AL2023
-# AMI type). Source: AWS EC2 instance type pages. The cost model prices exactly this list.
-NODE_INSTANCE_TYPES: Mapping[str, str] = {
-    "t3.medium": "x86_64",
-    "t3.large": "x86_64",
-    "t3.xlarge": "x86_64",
-    "t3a.large": "x86_64",
-    "m6i.large": "x86_64",
-    "m6i.xlarge": "x86_64",
-    "m7i.large": "x86_64",
-    "m7i.xlarge": "x86_64",
-    "m7i.2xlarge": "x86_64",
-    "c7i.xlarge": "x86_64",
-    "r7i.large": "x86_64",
-    "t4g.large": "arm64",
-    "m7g.large": "arm64",
-    "m7g.xlarge": "arm64",
+# Instance types a node group may use: CPU architecture (which decides the AL2023 AMI type),
+# vCPUs and GiB of memory. Source: AWS EC2 instance type pages. The cost model prices exactly
+# this list.
+NODE_INSTANCE_SHAPES: Mapping[str, tuple[str, int, int]] = {
+    "t3.medium": ("x86_64", 2, 4),
+    "t3.large": ("x86_64", 2, 8),
+    "t3.xlarge": ("x86_64", 4, 16),
+    "t3a.large": ("x86_64", 2, 8),
+    "m6i.large": ("x86_64", 2, 8),
+    "m6i.xlarge": ("x86_64", 4, 16),
+    "m7i.large": ("x86_64", 2, 8),
+    "m7i.xlarge": ("x86_64", 4, 16),
+    "m7i.2xlarge": ("x86_64", 8, 32),
+    "c7i.xlarge": ("x86_64", 4, 8),
+    "r7i.large": ("x86_64", 2, 16),
+    "t4g.large": ("arm64", 2, 8),
+    "m7g.large": ("arm64", 2, 8),
+    "m7g.xlarge": ("arm64", 4, 16),
 }
+NODE_INSTANCE_TYPES: Mapping[str, str] = {name: shape[0] for name, shape in NODE_INSTANCE_SHAPES.items()}
 
 # Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy API).
 CLOUDWATCH_RETENTION_DAYS = (
@@ -124,6 +126,20 @@ MIN_BACKUP_RETENTION_DAYS = {"dev": 7, "prod": 14}
 # is rejected by the RDS API.
 RDS_PRELOAD_LIBRARIES = ("pg_stat_statements", "auto_explain", "pg_cron", "pg_partman_bgw",
                          "pg_hint_plan", "pgaudit", "pg_prewarm", "plprofiler")
+
+# The in-cluster engine (docs/adr/0010-timescaledb-on-eks.md): TimescaleDB's own image, which
+# carries the TimescaleDB Apache and TSL (compression, continuous aggregates) libraries and the
+# toolkit. The tag names the PostgreSQL minor and TimescaleDB release; newest pg17 tag seen in
+# public deployments in November 2026. Same PostgreSQL major as the RDS engine.
+DATABASE_ENGINES = ("rds", "timescaledb")
+TIMESCALEDB_IMAGE = "timescale/timescaledb-ha:pg17.11-ts2.30.1"
+MIN_TIMESCALEDB_BACKUP_DAYS = {"dev": 7, "prod": 30}
+# What a node keeps for the kubelet, the OS and the daemon sets (VPC CNI, kube-proxy, EBS CSI
+# node plugin): EKS's AL2023 reservation is ~0.07 vCPU and ~0.6-1.2 GiB on these sizes, rounded
+# up so that the database pod always fits beside them.
+NODE_RESERVED_MILLICORES = 500
+NODE_RESERVED_GIB = 2
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 DB_INSTANCE_CLASSES = ("db.t4g.medium", "db.t4g.large", "db.m7g.large", "db.m7g.xlarge",
                        "db.r7g.large", "db.r7g.xlarge")
@@ -226,6 +242,35 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("databasePreloadLibraries", "array",
             "shared_preload_libraries of the database; only libraries RDS for PostgreSQL offers.",
             ["pg_stat_statements"], items="string"),
+    Setting("databaseEngine", "string",
+            "rds (RDS for PostgreSQL) or timescaledb (PostgreSQL with TimescaleDB on the EKS cluster, "
+            "run by CloudNativePG; docs/adr/0010-timescaledb-on-eks.md).", "rds"),
+    Setting("timescaledbInstances", "integer",
+            "timescaledb engine: PostgreSQL instances, one per zone (a primary and synchronous standbys); "
+            "prod >= 3.", 3),
+    Setting("timescaledbNodeInstanceType", "string",
+            "timescaledb engine: EC2 instance type of the database nodes (one tainted node group per zone).",
+            "r7i.large"),
+    Setting("timescaledbCpuMillicores", "integer",
+            "timescaledb engine: CPU each instance requests and is limited to, millicores.", 1500),
+    Setting("timescaledbMemoryGib", "integer",
+            "timescaledb engine: memory each instance requests and is limited to, GiB.", 12),
+    Setting("timescaledbStorageGib", "integer",
+            "timescaledb engine: data volume of each instance (encrypted gp3), GiB.", 100),
+    Setting("timescaledbWalStorageGib", "integer",
+            "timescaledb engine: separate WAL volume of each instance (encrypted gp3), GiB.", 20),
+    Setting("timescaledbBackupRetentionDays", "integer",
+            "timescaledb engine: days of base backups and WAL kept in S3 (the point-in-time recovery "
+            "window); dev >= 7, prod >= 30.", 30),
+    Setting("timescaledbClusterName", "string",
+            "timescaledb engine: name of the database cluster; its backups are kept under this name. "
+            "A recovery creates a cluster with a new name.", "ecomind-db"),
+    Setting("timescaledbRecoverFrom", "string",
+            "timescaledb engine: name of an earlier cluster whose backups the new cluster is restored "
+            "from (docs/DISASTER_RECOVERY.md); empty to start an empty database.", ""),
+    Setting("timescaledbRecoveryTargetTime", "string",
+            "timescaledb engine: point in time to recover to, RFC 3339 in UTC (2026-11-25T09:30:00Z); "
+            "empty for the end of the archived WAL. Needs timescaledbRecoverFrom.", ""),
     Setting("kafkaBrokerInstanceType", "string", "MSK broker instance type (one broker per zone).", "kafka.m7g.large"),
     Setting("kafkaBrokerStorageGib", "integer", "Initial EBS storage per Kafka broker, GiB.", 100),
     Setting("kafkaBrokerStorageMaxGib", "integer", "Ceiling for MSK broker storage autoscaling, GiB.", 1000),
@@ -250,6 +295,8 @@ SETTINGS: tuple[Setting, ...] = (
             "GB a month through NAT (image pulls, AWS APIs outside endpoints, egress); for the cost model.", 150),
     Setting("usageLogGbPerMonth", "integer", "GB a month of CloudWatch logs (flow, control plane, RDS, MSK).", 60),
     Setting("usageStorageGb", "integer", "GB of reports and exports in S3; for the cost model.", 100),
+    Setting("usageDatabaseGb", "integer",
+            "GB of data in the database (timescaledb engine: sizes the S3 backups); for the cost model.", 50),
     Setting("usageCdnGbPerMonth", "integer", "GB a month CloudFront serves (UI assets); for the cost model.", 200),
     Setting("githubRepository", "string",
             "owner/name of the repository whose workflows run on this stack's CI runners.", "ecomind/ecomind-infra"),
@@ -287,6 +334,9 @@ class NodeGroupSettings:
     max_size: int
     labels: Mapping[str, str]
     taints: tuple[Taint, ...]
+    zone_index: int | None = None
+    """Set for a group that lives in one zone (the database nodes: EBS volumes are zonal);
+    None for a group spread over every zone."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,6 +369,26 @@ class ClusterSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class TimescaleSettings:
+    """The in-cluster engine: CloudNativePG running TimescaleDB's image."""
+
+    cluster_name: str
+    image: str
+    postgres_major: int
+    instances: int
+    node_instance_type: str
+    cpu_millicores: int
+    memory_gib: int
+    storage_gib: int
+    wal_storage_gib: int
+    backup_retention_days: int
+    recover_from: str | None
+    recovery_target_time: str | None
+    node_group_label: str
+    node_taint: Taint
+
+
+@dataclasses.dataclass(frozen=True)
 class DatabaseSettings:
     instance_class: str
     engine_version: str
@@ -328,6 +398,9 @@ class DatabaseSettings:
     preload_libraries: tuple[str, ...]
     multi_az: bool
     log_retention_days: int
+    engine: str = "rds"
+    timescale: TimescaleSettings | None = None
+    """Set when `engine` is timescaledb."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -384,6 +457,7 @@ class CostSettings:
     log_gb: int
     storage_gb: int
     cdn_gb: int
+    database_gb: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -573,7 +647,7 @@ def _node_group(group: str, v: Mapping[str, Any]) -> NodeGroupSettings:
     )
 
 
-def _database(v: Mapping[str, Any], environment: str, retention: int) -> DatabaseSettings:
+def _database(v: Mapping[str, Any], environment: str, zones: int, retention: int) -> DatabaseSettings:
     _one_of("databaseInstanceClass", v["databaseInstanceClass"], DB_INSTANCE_CLASSES)
     allocated, ceiling = v["databaseAllocatedStorageGib"], v["databaseMaxAllocatedStorageGib"]
     if not 20 <= allocated <= 65536:
@@ -593,10 +667,71 @@ def _database(v: Mapping[str, Any], environment: str, retention: int) -> Databas
             "(docs/adr/0005-timescaledb.md)"))
     for library in libraries:
         _one_of("databasePreloadLibraries", library, RDS_PRELOAD_LIBRARIES)
+    engine = _one_of("databaseEngine", v["databaseEngine"], DATABASE_ENGINES)
     return DatabaseSettings(
         instance_class=v["databaseInstanceClass"], engine_version=POSTGRES_MAJOR_VERSION,
         allocated_storage_gib=allocated, max_allocated_storage_gib=ceiling, backup_retention_days=backups,
-        preload_libraries=tuple(libraries), multi_az=environment == "prod", log_retention_days=retention)
+        preload_libraries=tuple(libraries), multi_az=environment == "prod", log_retention_days=retention,
+        engine=engine, timescale=_timescale(v, environment, zones) if engine == "timescaledb" else None)
+
+
+def _timescale(v: Mapping[str, Any], environment: str, zones: int) -> TimescaleSettings:
+    instances = v["timescaledbInstances"]
+    if not 1 <= instances <= zones:
+        raise _fail("timescaledbInstances", instances,
+                    f"must be between 1 and availabilityZoneCount ({zones}): one instance per zone")
+    node_type = _one_of("timescaledbNodeInstanceType", v["timescaledbNodeInstanceType"], NODE_INSTANCE_SHAPES)
+    _, vcpus, memory = NODE_INSTANCE_SHAPES[node_type]
+    cpu_limit, memory_limit = vcpus * 1000 - NODE_RESERVED_MILLICORES, memory - NODE_RESERVED_GIB
+    cpu, gib = v["timescaledbCpuMillicores"], v["timescaledbMemoryGib"]
+    if not 250 <= cpu <= cpu_limit:
+        raise _fail("timescaledbCpuMillicores", cpu,
+                    f"must be between 250 and {cpu_limit} (what a {node_type} node leaves after its own reservation)")
+    if not 1 <= gib <= memory_limit:
+        raise _fail("timescaledbMemoryGib", gib,
+                    f"must be between 1 and {memory_limit} (what a {node_type} node leaves after its own reservation)")
+    for key, low in (("timescaledbStorageGib", 10), ("timescaledbWalStorageGib", 5)):
+        if not low <= v[key] <= 16384:
+            raise _fail(key, v[key], f"must be between {low} and 16384 (gp3 volume limits)")
+    backups, floor = v["timescaledbBackupRetentionDays"], MIN_TIMESCALEDB_BACKUP_DAYS[environment]
+    if not floor <= backups <= 3650:
+        raise _fail("timescaledbBackupRetentionDays", backups, f"must be between {floor} and 3650 in {environment}")
+    name, source, target = v["timescaledbClusterName"], v["timescaledbRecoverFrom"], v["timescaledbRecoveryTargetTime"]
+    for key, value in (("timescaledbClusterName", name), ("timescaledbRecoverFrom", source)):
+        if value and not _DNS_LABEL.match(value):
+            raise _fail(key, value, "expected a lower-case DNS label of at most 40 characters, such as ecomind-db")
+    if source == name:
+        raise _fail("timescaledbRecoverFrom", source,
+                    "must differ from timescaledbClusterName: a recovery creates a new cluster, so the old "
+                    "cluster's backups stay untouched")
+    if target:
+        if not source:
+            raise _fail("timescaledbRecoveryTargetTime", target,
+                        "needs timescaledbRecoverFrom (the cluster to recover)")
+        try:
+            parsed = datetime.datetime.strptime(target, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            raise _fail("timescaledbRecoveryTargetTime", target,
+                        "expected an RFC 3339 time in UTC such as 2026-11-25T09:30:00Z") from None
+        if parsed > datetime.datetime.now(datetime.UTC).replace(tzinfo=None):
+            raise _fail("timescaledbRecoveryTargetTime", target, "must not be in the future")
+    return TimescaleSettings(
+        cluster_name=name, image=TIMESCALEDB_IMAGE, postgres_major=int(POSTGRES_MAJOR_VERSION),
+        instances=instances, node_instance_type=node_type, cpu_millicores=cpu, memory_gib=gib,
+        storage_gib=v["timescaledbStorageGib"], wal_storage_gib=v["timescaledbWalStorageGib"],
+        backup_retention_days=backups, recover_from=source or None, recovery_target_time=target or None,
+        node_group_label="database", node_taint=Taint("ecomind.io/dedicated", "database", "NO_SCHEDULE"))
+
+
+def _database_node_groups(t: TimescaleSettings, zones: tuple[str, ...]) -> tuple[NodeGroupSettings, ...]:
+    """One on-demand node group per zone that holds an instance: an instance's EBS volumes stay in
+    their zone, so its replacement node must come up in that zone (Cluster Autoscaler FAQ)."""
+    return tuple(NodeGroupSettings(
+        name=f"database-{zone[-1]}", instance_types=(t.node_instance_type,),
+        architecture=NODE_INSTANCE_TYPES[t.node_instance_type],
+        capacity_type="ON_DEMAND", min_size=1, desired_size=1, max_size=2,
+        labels={"ecomind.io/node-group": t.node_group_label}, taints=(t.node_taint,), zone_index=index,
+    ) for index, zone in enumerate(zones[:t.instances]))
 
 
 def _streaming(v: Mapping[str, Any], environment: str, zones: int, retention: int) -> StreamingSettings:
@@ -664,14 +799,15 @@ def _cost(v: Mapping[str, Any]) -> CostSettings:
     email = v["alertEmail"]
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
         raise _fail("alertEmail", email, "expected an email address such as platform@example.com")
-    usage = {k: v[k] for k in ("usageNatGbPerMonth", "usageLogGbPerMonth", "usageStorageGb", "usageCdnGbPerMonth")}
+    usage = {k: v[k] for k in ("usageNatGbPerMonth", "usageLogGbPerMonth", "usageStorageGb", "usageCdnGbPerMonth",
+                               "usageDatabaseGb")}
     for key, value in usage.items():
         if value < 0:
             raise _fail(key, value, "must be 0 or more")
     return CostSettings(monthly_budget_usd=v["monthlyBudgetUsd"], alert_thresholds_usd=tuple(thresholds),
                         alert_email=email or None, nat_gb=usage["usageNatGbPerMonth"],
                         log_gb=usage["usageLogGbPerMonth"], storage_gb=usage["usageStorageGb"],
-                        cdn_gb=usage["usageCdnGbPerMonth"])
+                        cdn_gb=usage["usageCdnGbPerMonth"], database_gb=usage["usageDatabaseGb"])
 
 
 def _ci(v: Mapping[str, Any]) -> CiSettings:
@@ -694,9 +830,12 @@ def _validate_environment_rules(s: StackSettings) -> None:
                     "0.0.0.0/0 is not allowed in prod; list the CIDRs that deploy the stack")
     if not s.network.nat_gateway_per_az:
         raise _fail("natGateways", "single", "prod needs perAz so that losing one zone keeps egress")
+    zones = len(s.network.availability_zones)
+    if s.database.timescale and s.database.timescale.instances < 3:
+        raise _fail("timescaledbInstances", s.database.timescale.instances,
+                    "prod needs at least 3 (a primary and two synchronous standbys in three zones)")
     for group in s.cluster.node_groups:
-        zones = len(s.network.availability_zones)
-        if group.min_size < zones:
+        if group.zone_index is None and group.min_size < zones:
             raise _fail(f"{group.name}NodeMinSize", group.min_size,
                         f"prod needs at least one node per zone ({zones})")
 
@@ -745,6 +884,10 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
             raise _fail("clusterAdminRoleArns", arn,
                         "expected an IAM role ARN such as arn:aws:iam::111122223333:role/admin")
 
+    database = _database(v, environment, zone_count, retention)
+    node_groups = tuple(_node_group(g, v) for g in NODE_GROUP_NAMES)
+    if database.timescale:
+        node_groups += _database_node_groups(database.timescale, zones_available[:zone_count])
     tags = {"project": PROJECT, "environment": environment, "stack": stack,
             "owner": v["owner"], "cost-centre": v["costCentre"], "managed-by": "pulumi"}
     settings = StackSettings(
@@ -765,11 +908,11 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
             kubernetes_version=version,
             public_access_cidrs=public_cidrs,
             admin_role_arns=tuple(v["clusterAdminRoleArns"]),
-            node_groups=tuple(_node_group(g, v) for g in NODE_GROUP_NAMES),
+            node_groups=node_groups,
             addon_versions=ADDON_VERSIONS[version],
             log_retention_days=retention,
         ),
-        database=_database(v, environment, retention),
+        database=database,
         streaming=_streaming(v, environment, zone_count, retention),
         cache=_cache(v, environment, zone_count, retention),
         edge=_edge(v),

@@ -239,7 +239,9 @@ class Cluster(pulumi.ComponentResource):
             group_name,
             cluster=cluster,
             node_role_arn=node_role.arn,
-            subnet_ids=list(args.private_subnet_ids),
+            # A zonal group (the database nodes) lives in its zone's subnet only.
+            subnet_ids=list(args.private_subnet_ids) if group.zone_index is None
+            else [args.private_subnet_ids[group.zone_index]],
             ami_type=AMI_TYPES[group.architecture],
             instance_types=list(group.instance_types),
             capacity_type=group.capacity_type,

@@ -18,6 +18,7 @@ from components.release import ChartInputs, EcomindRelease, EcomindReleaseArgs, 
 from components.secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.storage import Storage, StorageArgs
 from components.streaming import Streaming, StreamingArgs
+from components.timescale import TimescaleDatabase, TimescaleDatabaseArgs
 
 stack = settings.load_from_runtime()
 account_id = aws.get_caller_identity_output().account_id
@@ -36,14 +37,22 @@ data_plane = {"vpc_id": network.vpc_id, "data_subnet_ids": network.data_subnet_i
               "client_security_group_id": cluster.cluster_security_group_id, "region": stack.region}
 secret_prefix = f"ecomind/{stack.stack}/"
 secrets = ApplicationSecrets("secrets", ApplicationSecretsArgs(prefix=secret_prefix, **common))
-database = Database("database", DatabaseArgs(
-    settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn, **data_plane, **common))
+storage = Storage("storage", StorageArgs(log_retention_days=stack.network.log_retention_days, **common))
+# One engine per stack (docs/adr/0005, 0010); both hand the release the same DatabaseEndpoint.
+timescale = stack.database.timescale
+if timescale:
+    database = TimescaleDatabase("database", TimescaleDatabaseArgs(
+        settings=timescale, oidc=cluster.oidc, cluster_security_group_id=cluster.cluster_security_group_id,
+        volume_key_arn=cluster.volume_key_arn, secrets_key_arn=secrets.key_arn,
+        secret_name=f"{secret_prefix}database-owner", access_log_bucket=storage.logs.bucket_name, **common))
+else:
+    database = Database("database", DatabaseArgs(
+        settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn, **data_plane, **common))
 streaming = Streaming("streaming", StreamingArgs(
     settings=stack.streaming, cluster_name=name, **data_plane, **common))
 cache = Cache("cache", CacheArgs(
     settings=stack.cache, replication_group_id=name, availability_zones=network.availability_zones,
     secrets_key_arn=secrets.key_arn, secret_prefix=secret_prefix, **data_plane, **common))
-storage = Storage("storage", StorageArgs(log_retention_days=stack.network.log_retention_days, **common))
 cdn = AssetsCdn("cdn", AssetsCdnArgs(
     settings=stack.edge, access_log_bucket_name=storage.logs.bucket_name,
     access_log_bucket_arn=storage.logs.bucket_arn, **common))
@@ -63,6 +72,9 @@ services = ClusterServices("services", ClusterServicesArgs(
     secrets_key_arn=secrets.key_arn, app_host=app_host, hosted_zone_id=stack.edge.hosted_zone_id, tags=stack.tags,
 ), opts=pulumi.ResourceOptions(depends_on=[cluster]))
 
+if isinstance(database, TimescaleDatabase):
+    database.install(services.provider, services.secret_store_name, depends_on=services.ready)
+
 values = pulumi.Output.all(
     repositories=registry.repository_urls, database_host=database.endpoint.host,
     database_secret_arn=database.endpoint.secret_arn, brokers=streaming.bootstrap_brokers, cache_host=cache.host,
@@ -81,11 +93,12 @@ values = pulumi.Output.all(
     vpc_cidr=stack.network.vpc_cidr, host=app_host, certificate_arn=o["certificate_arn"],
 )))
 release = EcomindRelease("ecomind", EcomindReleaseArgs(
-    environment=stack.environment, values=values, provider=services.provider, depends_on=services.ready))
+    environment=stack.environment, values=values, provider=services.provider,
+    depends_on=[*services.ready, *database.ready]))
 
 monitoring = Monitoring("monitoring", MonitoringArgs(
     stack=stack.stack, account_id=account_id, region=stack.region, thresholds_usd=stack.cost.alert_thresholds_usd,
-    alert_email=stack.cost.alert_email, database_identifier=name,
+    alert_email=stack.cost.alert_email, database_identifier=None if timescale else name,
     database_allocated_gib=stack.database.allocated_storage_gib, kafka_cluster_name=name,
     kafka_brokers=stack.streaming.broker_count, cache_group_id=name, cache_nodes=stack.cache.node_count,
     nat_gateway_ids=network.nat_gateway_ids, nat_gb_per_month=stack.cost.nat_gb, tags=stack.tags,
@@ -116,6 +129,8 @@ pulumi.export("database", {
     "name": database.endpoint.database_name, "secretArn": database.endpoint.secret_arn,
     "securityGroupId": database.endpoint.security_group_id,
 })
+if isinstance(database, TimescaleDatabase):
+    pulumi.export("databaseBackupBucket", database.backup_bucket_name)
 pulumi.export("kafkaBootstrapBrokers", streaming.bootstrap_brokers)
 pulumi.export("kafkaClusterArn", streaming.cluster_arn)
 pulumi.export("cache", {"host": cache.host, "port": cache.port, "authSecretArn": cache.auth_secret_arn})

@@ -33,6 +33,18 @@ SYSTEM_PLACEMENT = {
 HELM_TIMEOUT_SECONDS = 600
 
 
+def chart_release(resource_name: str, release_name: str, spec: Mapping[str, str], namespace: str,
+                  values: pulumi.Input[Mapping], on_cluster: pulumi.ResourceOptions,
+                  depends_on: Sequence[pulumi.Resource] = (), create_namespace: bool = False) -> k8s.helm.v3.Release:
+    """A pinned chart from its repository, rolled back whole if it does not become ready."""
+    return k8s.helm.v3.Release(
+        resource_name, name=release_name, chart=spec["chart"], version=spec["version"],
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=spec["repo"]), namespace=namespace,
+        create_namespace=create_namespace or None, values=values, atomic=True, cleanup_on_fail=True,
+        timeout=HELM_TIMEOUT_SECONDS,
+        opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(depends_on))))
+
+
 @dataclasses.dataclass(frozen=True)
 class ClusterServicesArgs:
     cluster_name: pulumi.Input[str]
@@ -80,11 +92,7 @@ class ClusterServices(pulumi.ComponentResource):
 
         def release(service: str, spec: Mapping[str, str], namespace: str, values: Mapping,
                     depends_on: Sequence[pulumi.Resource] = ()) -> k8s.helm.v3.Release:
-            return k8s.helm.v3.Release(
-                f"{name}-{service}", name=service, chart=spec["chart"], version=spec["version"],
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=spec["repo"]), namespace=namespace,
-                values=values, atomic=True, cleanup_on_fail=True, timeout=HELM_TIMEOUT_SECONDS,
-                opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(depends_on))))
+            return chart_release(f"{name}-{service}", service, spec, namespace, values, on_cluster, depends_on)
 
         # metrics-server, for the HPAs: the EKS add-on, so AWS keeps it matched to the cluster.
         metrics = aws.eks.Addon(

@@ -62,6 +62,8 @@ class Database(pulumi.ComponentResource):
     """Host, port, database name, credentials secret and security group."""
     key_arn: pulumi.Output[str]
     """CMK that encrypts storage, snapshots, Performance Insights and the database's logs."""
+    ready: list[pulumi.Resource]
+    """What the application release must wait for beyond the endpoint's values: nothing on RDS."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:data:Database", name, None, opts)
@@ -145,5 +147,6 @@ class Database(pulumi.ComponentResource):
             engine="rds",
         )
         self.key_arn = key.key_arn
+        self.ready = []
         self.register_outputs({"host": self.endpoint.host, "secret_arn": self.endpoint.secret_arn,
                                "security_group_id": self.endpoint.security_group_id})

@@ -30,7 +30,8 @@ class MonitoringArgs:
     region: str
     thresholds_usd: Sequence[int]
     alert_email: str | None
-    database_identifier: str
+    database_identifier: str | None
+    """The RDS instance to alarm on; None for the in-cluster engine, which has no RDS metrics."""
     database_allocated_gib: int
     kafka_cluster_name: str
     kafka_brokers: int
@@ -97,12 +98,13 @@ class Monitoring(pulumi.ComponentResource):
                 comparison_operator=comparison, treat_missing_data="missing",
                 alarm_actions=[topic.arn], ok_actions=[topic.arn], tags=args.tags, opts=alarm_opts)
 
-        db = {"DBInstanceIdentifier": args.database_identifier}
-        alarm("rds-cpu", f"Database CPU above {CPU_PERCENT}% for 15 minutes", "AWS/RDS", "CPUUtilization", db,
-              CPU_PERCENT)
-        alarm("rds-free-storage", "Database free storage under 10% of its allocation", "AWS/RDS",
-              "FreeStorageSpace", db, args.database_allocated_gib * 1024 ** 3 * FREE_STORAGE_FRACTION,
-              comparison="LessThanThreshold")
+        if args.database_identifier:
+            db = {"DBInstanceIdentifier": args.database_identifier}
+            alarm("rds-cpu", f"Database CPU above {CPU_PERCENT}% for 15 minutes", "AWS/RDS", "CPUUtilization", db,
+                  CPU_PERCENT)
+            alarm("rds-free-storage", "Database free storage under 10% of its allocation", "AWS/RDS",
+                  "FreeStorageSpace", db, args.database_allocated_gib * 1024 ** 3 * FREE_STORAGE_FRACTION,
+                  comparison="LessThanThreshold")
         for broker in range(1, args.kafka_brokers + 1):
             alarm(f"kafka-disk-broker-{broker}", f"Kafka broker {broker} data disk above {DISK_USED_PERCENT}%",
                   "AWS/Kafka", "KafkaDataLogsDiskUsed",

@@ -245,6 +245,30 @@ def bucket_prefix_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[st
     return pulumi.Output.all(bucket_arn, key_arn).apply(build)
 
 
+def database_backup_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> pulumi.Output[Document]:
+    """Barman Cloud's needs on one backup bucket: write base backups and WAL, read them back for a
+    restore, delete what falls out of the retention window; and the bucket's key for all of it."""
+    def build(args: list[str]) -> Document:
+        bucket, key = args
+        return document({
+            "Sid": "BackupObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"{bucket}/*",
+        }, {
+            "Sid": "BackupBucket",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": bucket,
+        }, {
+            "Sid": "BackupKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key,
+        })
+    return pulumi.Output.all(bucket_arn, key_arn).apply(build)
+
+
 # --- Kafka (MSK IAM access control) ----------------------------------------------------------------
 
 def kafka_resource_arn(cluster_arn: str, kind: str, name: str) -> str:

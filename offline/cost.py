@@ -29,12 +29,23 @@ ALB_LCU = 1                    # 100k-1M requests a day stays under one LCU on a
 CDN_REQUESTS_PER_GB = 20_000   # ~50 KB per asset request
 VENDED_LOG_FRACTION = 0.05     # CloudFront access logs as a share of served GB
 CI_MINUTES_PER_MONTH = 1_500   # ~60 pull requests x 4 jobs x 5 minutes, plus deploys and nightly drift
+# In-cluster database backups (barman-cloud): one full base backup a day, kept for the retention
+# window, plus the WAL between them. Assumptions: gzip halves the data; the ingest load (1M calls
+# a day at "medium") writes about 1 GB of WAL a day.
+BACKUP_COMPRESSION = 0.5
+WAL_GB_PER_DAY = 1
 
 FREE_TYPES = {
     "pulumi:pulumi:Stack": "not a cloud resource",
     "pulumi:providers:kubernetes": "not a cloud resource",
     "kubernetes:core/v1:Namespace": "a Kubernetes object; its pods run on priced nodes",
     "kubernetes:external-secrets.io/v1:ClusterSecretStore": "a Kubernetes object",
+    "kubernetes:external-secrets.io/v1:ExternalSecret": "a Kubernetes object",
+    "kubernetes:storage.k8s.io/v1:StorageClass": "a Kubernetes object; volumes priced on the database cluster line",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": "a Kubernetes object",
+    "kubernetes:postgresql.cnpg.io/v1:ImageCatalog": "a Kubernetes object",
+    "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup": "a Kubernetes object; backups priced on the bucket line",
+    "kubernetes:barmancloud.cnpg.io/v1:ObjectStore": "a Kubernetes object; backups priced on the bucket line",
     "aws:ec2/vpc:Vpc": "VPCs are free", "aws:ec2/subnet:Subnet": "free",
     "aws:ec2/routeTable:RouteTable": "free", "aws:ec2/route:Route": "free",
     "aws:ec2/routeTableAssociation:RouteTableAssociation": "free",
@@ -113,6 +124,7 @@ class Usage:
     log_gb: int
     storage_gb: int
     cdn_gb: int
+    database_gb: int = 0
 
 
 class _Estimator:
@@ -185,8 +197,24 @@ def _bucket(e: _Estimator, r: PlannedResource) -> None:
         e.add(r, "s3.standard.gb", e.usage.storage_gb, "usageStorageGb, before tiering")
     elif purpose == "access logs":
         e.add(r, "s3.standard.gb", e.usage.log_gb, "access logs, kept for the log retention")
+    elif purpose == "database backups":
+        [cluster] = e.plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster") or [None]
+        [store] = e.plan.of_type("kubernetes:barmancloud.cnpg.io/v1:ObjectStore") or [None]
+        days = int(store.inputs["spec"]["retentionPolicy"].rstrip("d")) if store else 0
+        stored = days * (e.usage.database_gb * BACKUP_COMPRESSION + WAL_GB_PER_DAY) if cluster else 0
+        e.add(r, "s3.standard.gb", stored, f"{days} daily base backups of {e.usage.database_gb} GB (usageDatabaseGb) "
+              f"at {BACKUP_COMPRESSION:.0%} plus {WAL_GB_PER_DAY} GB of WAL a day")
     else:
         e.add(r, "s3.standard.gb", ASSETS_GB, "UI build assets")
+
+
+def _database_cluster(e: _Estimator, r: PlannedResource) -> None:
+    """The instances' EBS volumes; their nodes are priced on the database node group lines."""
+    spec = r.inputs["spec"]
+    instances = spec["instances"]
+    for volume in ("storage", "walStorage"):
+        size = int(spec[volume]["size"].removesuffix("Gi"))
+        e.add(r, "ebs.gp3.gb", instances * size, f"{instances} x {size} GiB {volume}")
 
 
 def _distribution(e: _Estimator, r: PlannedResource) -> None:
@@ -234,6 +262,7 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "aws:ecr/repository:Repository": lambda e, r: e.add(r, "ecr.storage.gb", ECR_GB_PER_REPOSITORY,
                                                         f"assumed {ECR_GB_PER_REPOSITORY} GB of images"),
     "kubernetes:helm.sh/v3:Release": _release,
+    "kubernetes:postgresql.cnpg.io/v1:Cluster": _database_cluster,
     "aws:codebuild/project:Project": lambda e, r: e.add(r, "codebuild.general1.medium.minute", CI_MINUTES_PER_MONTH,
                                                         "assumed CI minutes a month"),
 }

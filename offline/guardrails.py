@@ -89,25 +89,50 @@ def _nat_tier(t: _Topology) -> Tier:
 
 
 def _node_tier(t: _Topology) -> Tier:
-    problems = []
+    """Node groups pooled by their ecomind.io/node-group label: the database's zonal groups are one
+    pool, which keeps nodes if it has a zone left."""
+    pools: dict[str, list[tuple[set[str], int]]] = {}
     for group in t.plan.of_type("eks:index:ManagedNodeGroup"):
-        zones = len(t.zones_of(group))
-        low = group.inputs["scalingConfig"]["minSize"]
-        left = low - math.ceil(low / zones) if zones else 0
-        if zones < 2 or left < 1:
-            problems.append(f"{group.name}: {low} node(s) over {zones} zone(s) leaves {left}")
+        pool = (group.inputs.get("labels") or {}).get("ecomind.io/node-group", group.name)
+        pools.setdefault(pool, []).append((t.zones_of(group), group.inputs["scalingConfig"]["minSize"]))
+    problems = []
+    for pool, groups in sorted(pools.items()):
+        zones = set().union(*(zones for zones, _ in groups))
+        low = sum(size for _, size in groups)
+        # The worst zone to lose: a spread group loses its share, a zonal group all of its nodes.
+        lost = max((sum(size if len(group_zones) == 1 else math.ceil(size / len(group_zones))
+                        for group_zones, size in groups if zone in group_zones) for zone in zones), default=0)
+        if len(zones) < 2 or low - lost < 1:
+            problems.append(f"{pool}: {low} node(s) over {len(zones)} zone(s) leaves {low - lost}")
     if problems:
         return Tier("nodes", False, "; ".join(problems))
-    return Tier("nodes", True, "every node group spans the zones and keeps nodes after losing one")
+    return Tier("nodes", True, "every node pool spans the zones and keeps nodes after losing one")
 
 
 def _database_tier(t: _Topology) -> Tier:
+    [cluster] = t.plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster") or [None]
+    if cluster is not None:
+        return _in_cluster_database_tier(cluster.inputs["spec"])
     [db] = t.plan.of_type("aws:rds/instance:Instance") or [None]
     if db is None:
         return Tier("database", False, "no database planned")
     if db.inputs.get("multiAz") is True:
         return Tier("database", True, "Multi-AZ: RDS fails over to the standby in another zone")
     return Tier("database", False, "single-AZ instance: lost with its zone")
+
+
+def _in_cluster_database_tier(spec: Mapping[str, Any]) -> Tier:
+    instances = spec.get("instances", 1)
+    affinity = spec.get("affinity") or {}
+    spread = (affinity.get("podAntiAffinityType") == "required"
+              and affinity.get("topologyKey") == "topology.kubernetes.io/zone")
+    synchronous = (spec.get("postgresql") or {}).get("synchronous") or {}
+    durable = synchronous.get("number", 0) >= 1 and synchronous.get("dataDurability", "required") == "required"
+    if instances >= 3 and spread and durable:
+        return Tier("database", True, f"{instances} instances, one per zone, every commit on a synchronous "
+                                      "standby: CloudNativePG promotes a standby with no committed loss")
+    return Tier("database", False, f"{instances} instance(s), one per zone required: {spread}, "
+                                   f"synchronous commit required: {durable}")
 
 
 def _kafka_tier(t: _Topology) -> Tier:

@@ -1,6 +1,6 @@
 """`make plan`: what a stack would build, without the Pulumi CLI or AWS credentials.
 
-    python -m offline.plan --stack dev [--config-file PATH] [--out DIR]
+    python -m offline.plan --stack dev [--config-file PATH] [--set KEY=VALUE ...] [--out DIR]
 
 Prints a tree of the planned resources with counts by type, the guardrails (policy pack,
 secret hygiene, and what survives losing a zone) and writes `build/plan/<stack>.json`.
@@ -17,6 +17,7 @@ import collections
 import json
 import runpy
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -24,14 +25,14 @@ EXIT_CONFIG_ERROR = 2
 EXIT_GUARDRAIL = 3
 
 
-def plan_stack(stack: str, stack_file: Path | None = None):
+def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[str] = ()):
     """Run `__main__.py` for `stack` under mocks and return the recorded plan."""
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
     from offline import engine, stack_config
     from offline.mocks import PlatformMocks
 
-    config = stack_config.load(PROJECT_DIR, stack, stack_file)
+    config = stack_config.load(PROJECT_DIR, stack, stack_file, overrides)
     region = config.values.get("aws:region", "us-east-1")
     return engine.run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
                       project=config.project, stack=stack, config=config.values,
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--config-file", type=Path, help="stack settings file (default Pulumi.<stack>.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting applied over the stack file, as `pulumi config set` would (repeatable)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "build" / "plan")
     args = parser.parse_args(argv)
 
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from offline.stack_config import StackConfigError
 
     try:
-        plan, config = plan_stack(args.stack, args.config_file)
+        plan, config = plan_stack(args.stack, args.config_file, args.set)
     except (settings.ConfigError, StackConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
@@ -87,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     environment = stack_settings.environment
     usage = stack_settings.cost
     estimate = cost.estimate(plan, cost.Usage(nat_gb=usage.nat_gb, log_gb=usage.log_gb,
-                                              storage_gb=usage.storage_gb, cdn_gb=usage.cdn_gb))
+                                              storage_gb=usage.storage_gb, cdn_gb=usage.cdn_gb,
+                                              database_gb=usage.database_gb))
     timing = schedule.schedule(plan)
     print(f"\nMonthly cost estimate (us-east-1 on-demand, pricing/prices.csv; "
           f"budget {usage.monthly_budget_usd:,} USD):")

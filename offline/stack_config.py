@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,10 @@ def project_declarations(project_file: Path) -> tuple[str, dict[str, dict[str, A
     return project, declarations, values
 
 
-def load(project_dir: Path, stack: str, stack_file: Path | None = None) -> StackConfig:
+def load(project_dir: Path, stack: str, stack_file: Path | None = None,
+         overrides: Sequence[str] = ()) -> StackConfig:
+    """The stack's config as the engine would pass it; `overrides` are `key=value` lines applied
+    last, as `pulumi config set key value` would (lists as JSON)."""
     project, declarations, values = project_declarations(project_dir / "Pulumi.yaml")
     stack_file = stack_file or project_dir / f"Pulumi.{stack}.yaml"
     secret_keys: list[str] = []
@@ -86,6 +90,11 @@ def load(project_dir: Path, stack: str, stack_file: Path | None = None) -> Stack
             value = f"offline-placeholder-for-{full_key}"
             secret_keys.append(full_key)
         values[full_key] = value
+    for line in overrides:
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise StackConfigError(f"--set {line!r}: expected key=value, such as databaseEngine=timescaledb")
+        values[_full_key(project, key.strip())] = value
     for full_key in declarations:
         if full_key not in values:
             # The CLI's own wording for a declared key with no default and no stack value.

@@ -45,6 +45,11 @@ ROLE_POLICY = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
 ROLE = ("aws:iam/role:Role",)
 NAT = ("aws:ec2/natGateway:NatGateway",)
 LOG_GROUP = ("aws:cloudwatch/logGroup:LogGroup",)
+PG_CLUSTER = ("kubernetes:postgresql.cnpg.io/v1:Cluster",)
+SCHEDULED_BACKUP = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
+OBJECT_STORE = "kubernetes:barmancloud.cnpg.io/v1:ObjectStore"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+BACKUP_PLUGIN = "barman-cloud.cloudnative-pg.io"
 # Types that accept tags and that this project creates; each must carry REQUIRED_TAGS.
 TAGGABLE = (
     "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable", "aws:ec2/internetGateway:InternetGateway",
@@ -443,6 +448,63 @@ def _tags(r: Resource, c: Config):
         yield f"missing tags: {', '.join(missing)}"
 
 
+# --- The in-cluster database (CloudNativePG) ---------------------------------------------------------
+
+def _spec(r: Resource) -> Mapping[str, Any]:
+    return r.props.get("spec") or {}
+
+
+def _named(resources: Sequence[Resource], typ: str, name: str) -> Resource | None:
+    return next((r for r in resources if r.type == typ and (r.props.get("metadata") or {}).get("name") == name), None)
+
+
+def _pg_backups(resources, c):
+    for cluster in (r for r in resources if r.type in PG_CLUSTER):
+        name = (cluster.props.get("metadata") or {}).get("name")
+        archivers = [p for p in _list(_spec(cluster).get("plugins")) if p.get("isWALArchiver") and p.get("name") == BACKUP_PLUGIN]
+        store = _named(resources, OBJECT_STORE, (archivers[0].get("parameters") or {}).get("barmanObjectName")) \
+            if archivers else None
+        if store is None:
+            yield cluster.urn, "WAL is not archived to a planned Barman Cloud object store"
+        elif not re.fullmatch(r"[1-9]\d*[dwm]", str(_spec(store).get("retentionPolicy", ""))):
+            yield store.urn, "the object store has no retention policy"
+        scheduled = [b for b in resources if b.type == SCHEDULED_BACKUP
+                     and (_spec(b).get("cluster") or {}).get("name") == name and _spec(b).get("method") == "plugin"]
+        if not scheduled:
+            yield cluster.urn, "no scheduled base backup through the backup plugin"
+
+
+def _pg_encrypted(resources, c):
+    for cluster in (r for r in resources if r.type in PG_CLUSTER):
+        for volume in ("storage", "walStorage"):
+            class_name = (_spec(cluster).get(volume) or {}).get("storageClass")
+            storage_class = _named(resources, STORAGE_CLASS, class_name)
+            parameters = (storage_class.props.get("parameters") or {}) if storage_class else {}
+            if parameters.get("encrypted") != "true" or not str(parameters.get("kmsKeyId", "")).startswith("arn:"):
+                yield cluster.urn, f"{volume} is not on a planned storage class encrypted with a CMK ({class_name})"
+
+
+def _pg_tls(r: Resource, c: Config):
+    rules = [" ".join(line.split()) for line in _list((_spec(r).get("postgresql") or {}).get("pg_hba"))]
+    for network in ("0.0.0.0/0", "::/0"):
+        if f"hostnossl all all {network} reject" not in rules:
+            yield f"pg_hba does not reject connections without TLS from {network}"
+
+
+def _pg_prod(r: Resource, c: Config):
+    if not c.prod:
+        return
+    spec = _spec(r)
+    affinity = spec.get("affinity") or {}
+    synchronous = (spec.get("postgresql") or {}).get("synchronous") or {}
+    if (spec.get("instances") or 1) < 3:
+        yield "prod runs at least 3 instances"
+    if affinity.get("podAntiAffinityType") != "required" or affinity.get("topologyKey") != "topology.kubernetes.io/zone":
+        yield "prod instances must be spread one per zone (required anti-affinity on topology.kubernetes.io/zone)"
+    if (synchronous.get("number") or 0) < 1 or synchronous.get("dataDurability", "required") != "required":
+        yield "prod commits must wait for a synchronous standby (synchronous.number >= 1, dataDurability required)"
+
+
 # --- Protection of stateful resources in prod -------------------------------------------------------
 
 STATEFUL = {
@@ -456,6 +518,8 @@ STATEFUL = {
     "eks:index:Cluster": lambda p: p.get("deletionProtection") is True,
     "aws:secretsmanager/secret:Secret": lambda p: (p.get("recoveryWindowInDays") or 30) >= 7,
     "aws:ecr/repository:Repository": lambda p: p.get("forceDelete") is not True,
+    "kubernetes:postgresql.cnpg.io/v1:Cluster": lambda p: True,
+    STORAGE_CLASS: lambda p: p.get("reclaimPolicy") == "Retain",
 }
 
 
@@ -518,6 +582,14 @@ RULES: tuple[Rule, ...] = (
          MANDATORY, CACHE, _cache_encryption),
     Rule("elasticache-auth", "Cache requires AUTH", "FSBP ElastiCache.6, checkov CKV_AWS_31", MANDATORY, CACHE, _cache_auth),
     Rule("elasticache-prod-failover", "Prod cache fails over across zones", "FSBP ElastiCache.3", MANDATORY, CACHE, _cache_prod),
+    Rule("timescaledb-backups", "In-cluster database: WAL archived, daily base backups, a retention policy",
+         "FSBP RDS.11 (the RDS equivalent), CloudNativePG backup docs", MANDATORY, stack_check=_pg_backups),
+    Rule("timescaledb-encrypted-volumes", "In-cluster database volumes on a CMK-encrypted storage class",
+         "FSBP EC2.3, EC2.7", MANDATORY, stack_check=_pg_encrypted),
+    Rule("timescaledb-tls-only", "In-cluster database refuses connections without TLS",
+         "CIS PostgreSQL Benchmark 6.7 (SSL for all connections)", MANDATORY, PG_CLUSTER, _pg_tls),
+    Rule("timescaledb-prod-resilience", "Prod: 3+ instances, one per zone, synchronous commit",
+         "FSBP RDS.5 (the RDS equivalent: Multi-AZ)", MANDATORY, PG_CLUSTER, _pg_prod),
     Rule("s3-public-access-blocked", "All four public-access blocks on every bucket", "FSBP S3.8, checkov CKV_AWS_53-56",
          MANDATORY, stack_check=_s3_public_access),
     Rule("s3-sse-kms", "SSE-KMS with bucket keys (SSE-S3 only for access-log targets)", "FSBP S3.17, checkov CKV_AWS_145",

@@ -56,6 +56,25 @@ TRUST_GOOD = {"assumeRolePolicy": json.dumps({"Statement": [{
     "tags": TAGS}
 
 
+PG_GOOD = {"metadata": {"name": "db"}, "spec": {
+    "instances": 3, "storage": {"storageClass": "enc"}, "walStorage": {"storageClass": "enc"},
+    "affinity": {"podAntiAffinityType": "required", "topologyKey": "topology.kubernetes.io/zone"},
+    "postgresql": {"pg_hba": ["hostnossl all all 0.0.0.0/0 reject", "hostnossl all all ::/0 reject"],
+                   "synchronous": {"method": "any", "number": 1, "dataDurability": "required"}},
+    "plugins": [{"name": rules.BACKUP_PLUGIN, "isWALArchiver": True, "parameters": {"barmanObjectName": "store"}}]}}
+
+
+def database_set(*, encrypted: str = "true", schedule: bool = True) -> list[rules.Resource]:
+    """An in-cluster database with its object store, backup schedule and storage class."""
+    found = [resource(rules.PG_CLUSTER[0], PG_GOOD, name="db"),
+             resource(rules.OBJECT_STORE, {"metadata": {"name": "store"}, "spec": {"retentionPolicy": "30d"}}, name="s"),
+             resource(rules.STORAGE_CLASS, {"metadata": {"name": "enc"}, "reclaimPolicy": "Retain", "parameters": {
+                 "encrypted": encrypted, "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"}}, name="sc")]
+    if schedule:
+        found.append(resource(rules.SCHEDULED_BACKUP, {"spec": {"cluster": {"name": "db"}, "method": "plugin"}}, name="b"))
+    return found
+
+
 def changed(props, **changes):
     result = copy.deepcopy(props)
     for path, value in changes.items():
@@ -129,6 +148,10 @@ RESOURCE_CASES = {
     "required-tags": ("aws:s3/bucket:Bucket", {"tags": TAGS}, {"tags": {"project": "p"}}, PROD),
     "cost-log-retention-outside-prod": ("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": 30},
                                         {"retentionInDays": 365}, DEV),
+    "timescaledb-tls-only": (rules.PG_CLUSTER[0], PG_GOOD, changed(PG_GOOD, spec={**PG_GOOD["spec"], "postgresql": {
+        "pg_hba": ["hostnossl all all 0.0.0.0/0 reject"]}}), PROD),
+    "timescaledb-prod-resilience": (rules.PG_CLUSTER[0], PG_GOOD, changed(PG_GOOD, spec={**PG_GOOD["spec"],
+                                                                                       "instances": 2}), PROD),
 }
 
 
@@ -170,6 +193,8 @@ STACK_CASES = {
     "cloudfront-logging": (distribution_set(True), distribution_set(False)),
     "cost-single-nat-outside-prod": ([resource("aws:ec2/natGateway:NatGateway", {}, name="a")],
                                      [resource("aws:ec2/natGateway:NatGateway", {}, name=n) for n in "abc"]),
+    "timescaledb-backups": (database_set(), database_set(schedule=False)),
+    "timescaledb-encrypted-volumes": (database_set(), database_set(encrypted="false")),
 }
 
 
@@ -301,14 +326,20 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
     "prod-protection": lambda rs: mutate(rs, "aws:rds/instance:Instance", lambda p: None, protect=False),
     "cost-single-nat-outside-prod": lambda rs: [*rs, resource("aws:ec2/natGateway:NatGateway", {}, name="extra")],
     "cost-log-retention-outside-prod": lambda rs: mutate(rs, "aws:cloudwatch/logGroup:LogGroup", set_in("retentionInDays", 400)),
+    "timescaledb-backups": drop(rules.SCHEDULED_BACKUP),
+    "timescaledb-encrypted-volumes": lambda rs: mutate(rs, rules.STORAGE_CLASS, set_in("parameters.encrypted", "false")),
+    "timescaledb-tls-only": lambda rs: mutate(rs, rules.PG_CLUSTER[0], set_in("spec.postgresql.pg_hba", [])),
+    "timescaledb-prod-resilience": lambda rs: mutate(rs, rules.PG_CLUSTER[0], set_in("spec.instances", 1)),
 }
+# Rules of the in-cluster engine are shown on the prod plan with that engine.
+ENGINE_OF_RULE = {name: ("databaseEngine=timescaledb",) for name in rules.RULES_BY_NAME if name.startswith("timescaledb-")}
 
 
 @pytest.mark.parametrize("rule_name", sorted(rules.RULES_BY_NAME))
 def test_the_pack_catches_a_mutation_of_the_real_plan(rule_name):
     stack = "dev" if rule_name.startswith("cost-") else "prod"
     config = rules.Config(environment=stack)
-    resources = guardrails.as_rule_resources(planned(stack))
+    resources = guardrails.as_rule_resources(planned(stack, ENGINE_OF_RULE.get(rule_name, ())))
     assert violations(rule_name, resources, config) == [], "the real plan must pass before it is broken"
     COUNTS["mutations"] += 1
     caught = violations(rule_name, MUTATIONS[rule_name](resources), config)

@@ -17,13 +17,13 @@ import pytest
 import yaml
 
 from components.release import CHART_DIR
-from tests.conftest import PROJECT_DIR, STACKS, planned
+from tests.conftest import PROJECT_DIR, STACKS, planned, validate_operator_objects
 
 CHART = PROJECT_DIR / CHART_DIR
 HELM = Path(os.environ.get("ECOMIND_HELM", PROJECT_DIR / ".venv" / "bin" / "helm"))
 CHECKOV = Path(os.environ.get("ECOMIND_CHECKOV", PROJECT_DIR / ".venv-tools" / "bin" / "checkov"))
 KUBERNETES_VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
-# Kinds whose schema is not among Kubernetes' own; checked structurally below instead.
+# Kinds whose schema is not among Kubernetes' own; validated against the operator's schema below.
 CUSTOM_KINDS = {"ExternalSecret"}
 
 
@@ -90,6 +90,12 @@ def test_rendered_manifests_validate_against_the_cluster_kubernetes_schemas(stac
     skipped = [line for line in result.stdout.splitlines() if "Couldn't find schema" in line]
     assert all(any(f"kind {kind} " in line for kind in CUSTOM_KINDS) for line in skipped), skipped
     assert len(skipped) == sum(d["kind"] in CUSTOM_KINDS for d in documents)
+
+
+def test_external_secrets_validate_against_the_external_secrets_schema(stack):
+    documents = of_kind(stack, "ExternalSecret")
+    assert len(documents) >= 4
+    assert [r for r in validate_operator_objects(documents) if r["errors"]] == []
 
 
 def test_checkov_finds_no_failed_check_and_every_skip_says_why(stack):
@@ -214,6 +220,17 @@ def test_network_policies_deny_by_default_and_allow_only_the_app_flows(stack):
     assert egress_ports("ecomind-worker") == {9098, 5432}
     assert egress_ports("ecomind-migrations") == {5432}
     assert policies["ecomind-worker"]["ingress"] == []
+
+    # The timescaledb engine's instances, by namespace and role, on 5432 only: for exactly the
+    # services that reach PostgreSQL.
+    in_cluster = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ecomind-db"}},
+                  "podSelector": {"matchLabels": {"cnpg.io/podRole": "instance"}}}
+
+    def to_in_cluster_database(name):
+        return [rule["ports"] for rule in policies[name]["egress"] if in_cluster in rule.get("to", [])]
+    for name in ("ecomind-api", "ecomind-worker", "ecomind-migrations"):
+        assert to_in_cluster_database(name) == [[{"protocol": "TCP", "port": 5432}]], name
+    assert to_in_cluster_database("ecomind-gateway") == []
     ui_egress = policies["ecomind-ui"]["egress"]
     assert len(ui_egress) == 1 and ui_egress[0]["ports"] == [{"protocol": "TCP", "port": 8000}]
 

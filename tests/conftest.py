@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +26,9 @@ CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:111122223333:connection/0b9e
 
 
 @functools.cache
-def planned(stack: str) -> engine.Plan:
-    plan, _ = plan_stack(stack)
+def planned(stack: str, overrides: tuple[str, ...] = ()) -> engine.Plan:
+    """The stack's plan, once per run; `overrides` are settings over its file (`--set`)."""
+    plan, _ = plan_stack(stack, None, overrides)
     return plan
 
 
@@ -49,6 +52,20 @@ def run_component(program: Callable[[], Any], config: dict[str, str] | None = No
     """Build resources outside __main__.py (a component alone, with only its args)."""
     return engine.run(program, project="ecomind-infra", stack="unit", config=config or {},
                       secret_keys=[], mocks=PlatformMocks("us-east-1"))
+
+
+NODE_MODULES = Path(os.environ.get("ECOMIND_NODE_MODULES", PROJECT_DIR / ".venv-tools" / "node_modules"))
+
+
+def validate_operator_objects(documents: list[dict]) -> list[dict]:
+    """tools/validate_crds.mjs over `documents`: one {kind, name, errors} per object."""
+    if not (NODE_MODULES / "@kubernetes-models" / "cloudnative-pg").is_dir():
+        pytest.fail(f"the operator schemas are not installed in {NODE_MODULES}: run `make test`")
+    result = subprocess.run(["node", str(PROJECT_DIR / "tools" / "validate_crds.mjs")], input=json.dumps(documents),
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "NODE_PATH": str(NODE_MODULES)})
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
 
 
 def policy(resource: engine.PlannedResource, field: str) -> dict[str, Any]:

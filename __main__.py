@@ -99,6 +99,7 @@ release = EcomindRelease("ecomind", EcomindReleaseArgs(
 monitoring = Monitoring("monitoring", MonitoringArgs(
     stack=stack.stack, account_id=account_id, region=stack.region, thresholds_usd=stack.cost.alert_thresholds_usd,
     alert_email=stack.cost.alert_email, database_identifier=None if timescale else name,
+    database_backups=(database.backup_bucket_name, database.backup_metrics) if timescale else None,
     database_allocated_gib=stack.database.allocated_storage_gib, kafka_cluster_name=name,
     kafka_brokers=stack.streaming.broker_count, cache_group_id=name, cache_nodes=stack.cache.node_count,
     nat_gateway_ids=network.nat_gateway_ids, nat_gb_per_month=stack.cost.nat_gb, tags=stack.tags,

@@ -18,6 +18,11 @@ DISK_USED_PERCENT = 80    # MSK broker data volume: autoscaling targets 60%, so 
 MEMORY_PERCENT = 80       # Valkey memory: evictions start near the limit
 # NAT bytes per hour above three times the stack's expected hourly average (usageNatGbPerMonth).
 NAT_SURGE_FACTOR = 3
+# In-cluster database backups: WAL reaches S3 at least every archive_timeout (5 minutes) while
+# EcoMind ingests, so two hours without an upload means archiving has stopped; a base backup is
+# taken daily, so 26 hours without one means the schedule failed.
+WAL_SILENCE_HOURS = 2
+BASE_BACKUP_SILENCE_HOURS = 26
 HOURS_PER_MONTH = 730
 EVALUATION_PERIODS = 3
 PERIOD_SECONDS = 300
@@ -33,6 +38,8 @@ class MonitoringArgs:
     database_identifier: str | None
     """The RDS instance to alarm on; None for the in-cluster engine, which has no RDS metrics."""
     database_allocated_gib: int
+    database_backups: tuple[pulumi.Input[str], Mapping[str, str]] | None
+    """In-cluster engine: the backup bucket and its request-metric filters (`wal`, `base`)."""
     kafka_cluster_name: str
     kafka_brokers: int
     cache_group_id: str
@@ -90,12 +97,12 @@ class Monitoring(pulumi.ComponentResource):
 
         def alarm(alarm_name: str, description: str, namespace: str, metric: str, dimensions: Mapping,
                   threshold: float, comparison: str = "GreaterThanThreshold", statistic: str = "Average",
-                  period: int = PERIOD_SECONDS) -> None:
+                  period: int = PERIOD_SECONDS, periods: int = EVALUATION_PERIODS, missing: str = "missing") -> None:
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{alarm_name}", name=f"ecomind-{args.stack}-{alarm_name}", alarm_description=description,
                 namespace=namespace, metric_name=metric, dimensions=dict(dimensions), statistic=statistic,
-                period=period, evaluation_periods=EVALUATION_PERIODS, threshold=threshold,
-                comparison_operator=comparison, treat_missing_data="missing",
+                period=period, evaluation_periods=periods, threshold=threshold,
+                comparison_operator=comparison, treat_missing_data=missing,
                 alarm_actions=[topic.arn], ok_actions=[topic.arn], tags=args.tags, opts=alarm_opts)
 
         if args.database_identifier:
@@ -105,6 +112,14 @@ class Monitoring(pulumi.ComponentResource):
             alarm("rds-free-storage", "Database free storage under 10% of its allocation", "AWS/RDS",
                   "FreeStorageSpace", db, args.database_allocated_gib * 1024 ** 3 * FREE_STORAGE_FRACTION,
                   comparison="LessThanThreshold")
+        if args.database_backups:
+            bucket, filters = args.database_backups
+            # S3 publishes request metrics only for hours with requests: no data is the failure.
+            for kind, hours, what in (("wal", WAL_SILENCE_HOURS, "No WAL archived"),
+                                      ("base", BASE_BACKUP_SILENCE_HOURS, "No base backup uploaded")):
+                alarm(f"database-{kind}-backups", f"{what} to S3 for {hours} hours", "AWS/S3", "PutRequests",
+                      {"BucketName": bucket, "FilterId": filters[kind]}, 1, comparison="LessThanThreshold",
+                      statistic="Sum", period=3600, periods=hours, missing="breaching")
         for broker in range(1, args.kafka_brokers + 1):
             alarm(f"kafka-disk-broker-{broker}", f"Kafka broker {broker} data disk above {DISK_USED_PERCENT}%",
                   "AWS/Kafka", "KafkaDataLogsDiskUsed",

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
@@ -223,6 +224,9 @@ class TimescaleDatabase(pulumi.ComponentResource):
     """Bucket holding base backups and WAL, under one folder per cluster name."""
     backup_role_arn: pulumi.Output[str]
     """IRSA role of the instances' service account: that bucket and its key, nothing else."""
+    backup_metrics: Mapping[str, str]
+    """S3 request-metric filters on the bucket, by what they count: `wal` (archived WAL) and
+    `base` (base backups) under this cluster's folder; the alarms watch their PutRequests."""
     ready: list[pulumi.Resource]
     """The database cluster, Ready; empty until `install`."""
 
@@ -252,6 +256,14 @@ class TimescaleDatabase(pulumi.ComponentResource):
             security_group_id=pulumi.Output.from_input(args.cluster_security_group_id), engine="timescaledb")
         self.backup_bucket_name = bucket.bucket_name
         self.backup_role_arn = role.role_arn
+        # barman-cloud writes <bucket>/<cluster>/wals/ and <cluster>/base/: counting the uploads
+        # under each is how an alarm notices archiving or base backups stopping.
+        self.backup_metrics = {kind: f"{t.cluster_name}-{kind}" for kind in ("wal", "base")}
+        folders = {"wal": "wals", "base": "base"}
+        for kind, filter_name in self.backup_metrics.items():
+            aws.s3.BucketMetric(f"{name}-backups-{kind}-uploads", bucket=bucket.bucket_name, name=filter_name,
+                                filter=aws.s3.BucketMetricFilterArgs(prefix=f"{t.cluster_name}/{folders[kind]}/"),
+                                opts=child)
         self.ready = []
 
     def install(self, provider: k8s.Provider, secret_store_name: str, depends_on: Sequence[pulumi.Resource]) -> None:

@@ -34,6 +34,10 @@ CI_MINUTES_PER_MONTH = 1_500   # ~60 pull requests x 4 jobs x 5 minutes, plus de
 # a day at "medium") writes about 1 GB of WAL a day.
 BACKUP_COMPRESSION = 0.5
 WAL_GB_PER_DAY = 1
+# S3 request metrics publish up to 16 metrics per filter, only for request kinds that occur;
+# assumption: a backup folder sees about 10 of them (puts, gets, lists, deletes, heads, bytes,
+# errors and latencies).
+METRICS_PER_REQUEST_FILTER = 10
 
 FREE_TYPES = {
     "pulumi:pulumi:Stack": "not a cloud resource",
@@ -198,12 +202,17 @@ def _bucket(e: _Estimator, r: PlannedResource) -> None:
     elif purpose == "access logs":
         e.add(r, "s3.standard.gb", e.usage.log_gb, "access logs, kept for the log retention")
     elif purpose == "database backups":
-        [cluster] = e.plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster") or [None]
         [store] = e.plan.of_type("kubernetes:barmancloud.cnpg.io/v1:ObjectStore") or [None]
         days = int(store.inputs["spec"]["retentionPolicy"].rstrip("d")) if store else 0
-        stored = days * (e.usage.database_gb * BACKUP_COMPRESSION + WAL_GB_PER_DAY) if cluster else 0
-        e.add(r, "s3.standard.gb", stored, f"{days} daily base backups of {e.usage.database_gb} GB (usageDatabaseGb) "
-              f"at {BACKUP_COMPRESSION:.0%} plus {WAL_GB_PER_DAY} GB of WAL a day")
+        # What barman deletes past the retention stays as noncurrent versions (versioning guards
+        # the backups against deletion) for as long as the bucket's lifecycle keeps them.
+        lifecycle = next((x for x in e.plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+                          if r.urn in x.dependencies), None)
+        kept = lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"]["noncurrentDays"] if lifecycle else 0
+        daily = e.usage.database_gb * BACKUP_COMPRESSION + WAL_GB_PER_DAY
+        e.add(r, "s3.standard.gb", (days + kept) * daily if store else 0,
+              f"{days} days of daily base backups of {e.usage.database_gb} GB (usageDatabaseGb) at "
+              f"{BACKUP_COMPRESSION:.0%} plus {WAL_GB_PER_DAY} GB of WAL a day, and {kept} days of deleted versions")
     else:
         e.add(r, "s3.standard.gb", ASSETS_GB, "UI build assets")
 
@@ -263,6 +272,8 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
                                                         f"assumed {ECR_GB_PER_REPOSITORY} GB of images"),
     "kubernetes:helm.sh/v3:Release": _release,
     "kubernetes:postgresql.cnpg.io/v1:Cluster": _database_cluster,
+    "aws:s3/bucketMetric:BucketMetric": lambda e, r: e.add(r, "cloudwatch.metric", METRICS_PER_REQUEST_FILTER,
+                                                           f"assumed {METRICS_PER_REQUEST_FILTER} request metrics"),
     "aws:codebuild/project:Project": lambda e, r: e.add(r, "codebuild.general1.medium.minute", CI_MINUTES_PER_MONTH,
                                                         "assumed CI minutes a month"),
 }

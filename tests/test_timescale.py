@@ -88,7 +88,7 @@ def test_switching_engines_swaps_the_database_and_leaves_the_rest_of_the_platfor
     added = {n for n in other if n not in names}
     assert all(n.startswith("database") or n.startswith("monitoring-rds-") for n in removed), removed
     assert "database-postgres" in removed and {"monitoring-rds-cpu", "monitoring-rds-free-storage"} <= removed
-    assert all(n.startswith(("database", "cluster-database-")) for n in added), added
+    assert all(n.startswith(("database", "cluster-database-", "monitoring-database-")) for n in added), added
     assert not timescale.of_type("aws:rds/instance:Instance")
     changed = {n for n in names.keys() & other.keys()
                if names[n].inputs != other[n].inputs and not n.startswith("database")}
@@ -326,7 +326,9 @@ def test_cost_prices_the_volumes_the_backups_and_the_database_nodes(stack):
                                    s["instances"] * int(s["walStorage"]["size"][:-2]))
     days = int(spec(plan, OBJECT_STORE)["retentionPolicy"][:-1])
     backups = lines[("database-backups", "Standard storage")]
-    assert backups["quantity"] == days * (database_gb * cost.BACKUP_COMPRESSION + cost.WAL_GB_PER_DAY)
+    # Deleted backups linger as noncurrent versions for the bucket's 30 days.
+    assert backups["quantity"] == (days + 30) * (database_gb * cost.BACKUP_COMPRESSION + cost.WAL_GB_PER_DAY)
+    assert len([line for line in estimate["lines"] if line["source"].startswith("cloudwatch.metric")]) == 2
     nodes = [line for line in estimate["lines"] if line["resource"].startswith("cluster-database-")]
     assert len([n for n in nodes if "on-demand" in n["dimension"]]) == s["instances"]
     assert not [line for line in estimate["lines"] if line["source"].startswith("rds.")]
@@ -343,11 +345,23 @@ def test_make_plan_takes_the_engine_as_a_setting_and_refuses_a_malformed_one(tmp
     assert "'ecomind-infra:databaseEngine' = 'aurora': allowed values are rds, timescaledb" in capsys.readouterr().err
 
 
-def test_the_in_cluster_engine_has_no_rds_alarms():
-    assert not [a for a in timescale_plan("prod").of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-                if a.inputs["namespace"] == "AWS/RDS"]
-    assert [a for a in planned("prod").of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-            if a.inputs["namespace"] == "AWS/RDS"]
+def test_alarms_watch_the_backup_uploads_instead_of_rds(stack):
+    plan = timescale_plan(stack)
+    alarms = {a.name: a.inputs for a in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert not [a for a in alarms.values() if a["namespace"] == "AWS/RDS"]
+    assert [a for a in planned(stack).of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+            if a.inputs["namespace"] == "AWS/RDS"], "the RDS engine keeps its alarms"
+    filters = {m.inputs["name"]: m.inputs for m in plan.of_type("aws:s3/bucketMetric:BucketMetric")}
+    assert {f["filter"]["prefix"] for f in filters.values()} == {"ecomind-db/wals/", "ecomind-db/base/"}
+    for kind, hours in (("wal", 2), ("base", 26)):
+        alarm = alarms[f"monitoring-database-{kind}-backups"]
+        assert alarm["dimensions"]["BucketName"] == plan.outputs["databaseBackupBucket"]
+        assert alarm["dimensions"]["FilterId"] in filters
+        assert (alarm["metricName"], alarm["statistic"], alarm["period"]) == ("PutRequests", "Sum", 3600)
+        assert alarm["evaluationPeriods"] == hours and alarm["comparisonOperator"] == "LessThanThreshold"
+        # S3 publishes nothing for an hour without uploads: silence must sound the alarm.
+        assert alarm["treatMissingData"] == "breaching"
+        assert alarm["alarmActions"] == [plan.outputs["alertTopicArn"]]
 
 
 # --- Settings ---------------------------------------------------------------------------------------

@@ -419,3 +419,30 @@ def test_the_readme_engine_costs_are_what_the_plans_estimate():
                                                       storage_gb=usage.storage_gb, cdn_gb=usage.cdn_gb,
                                                       database_gb=usage.database_gb))
             assert estimate["total_monthly_usd"] == figure, (stack_name, engine)
+
+
+def test_the_release_waits_for_the_database_to_report_ready(stack):
+    plan = timescale_plan(stack)
+    cluster = plan.one(CLUSTER)
+    annotations = cluster.inputs["metadata"]["annotations"]
+    assert annotations["pulumi.com/waitFor"] == "condition=Ready"
+    assert int(annotations["pulumi.com/timeoutSeconds"]) >= 900
+    release = plan.one("kubernetes:helm.sh/v3:Release", "ecomind-release")
+    assert cluster.urn in release.dependencies
+
+
+def test_only_the_application_the_other_instances_and_the_operator_reach_the_instances(stack):
+    policy = spec(timescale_plan(stack), "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    assert policy["podSelector"] == {"matchLabels": {"cnpg.io/cluster": "ecomind-db"}}
+    assert policy["policyTypes"] == ["Ingress"]
+    sources = {json.dumps(source, sort_keys=True): sorted(port["port"] for port in rule["ports"])
+               for rule in policy["ingress"] for source in rule["from"]}
+
+    def namespace(name):
+        return json.dumps({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}},
+                          sort_keys=True)
+    assert sources == {
+        namespace("ecomind"): [5432],
+        namespace("cnpg-system"): [5432, 8000],
+        json.dumps({"podSelector": {"matchLabels": {"cnpg.io/cluster": "ecomind-db"}}}, sort_keys=True): [5432, 8000],
+    }

@@ -196,6 +196,8 @@ def test_wal_and_daily_base_backups_go_to_the_kms_encrypted_backup_bucket(stack)
     assert store["configuration"]["s3Credentials"] == {"inheritFromIAMRole": True}
     assert "encryption" not in store["configuration"].get("data", {}), "barman's aws:kms would use the AWS key"
     assert store["retentionPolicy"] == {"dev": "7d", "prod": "30d"}[stack]
+    # The recovery point on a quiet day: a WAL segment is shipped at least every 5 minutes.
+    assert spec(plan)["postgresql"]["parameters"]["archive_timeout"] == "5min"
     [archiver] = spec(plan)["plugins"]
     assert archiver["isWALArchiver"] is True
     assert archiver["parameters"]["barmanObjectName"] == plan.one(OBJECT_STORE).inputs["metadata"]["name"]

@@ -297,6 +297,8 @@ class TimescaleDatabase(pulumi.ComponentResource):
             reclaim_policy="Retain" if args.protect else "Delete", volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True, opts=after(protect=args.protect))
 
+        # Every object waits for the cluster services too: the ExternalSecret needs their CRDs and
+        # secret store.
         def custom(suffix: str, api_version: str, kind: str, object_name: str, spec: pulumi.Input[Mapping],
                    *dependencies: pulumi.Resource, annotations: Mapping[str, str] | None = None,
                    protect: bool = False) -> k8s.apiextensions.CustomResource:
@@ -304,7 +306,7 @@ class TimescaleDatabase(pulumi.ComponentResource):
                 f"{name}-{suffix}", api_version=api_version, kind=kind,
                 metadata={"name": object_name, "namespace": NAMESPACE, **({"annotations": annotations} if annotations
                                                                            else {})},
-                spec=spec, opts=after(namespace, *dependencies, protect=protect))
+                spec=spec, opts=after(namespace, *depends_on, *dependencies, protect=protect))
 
         owner = custom("owner-credentials", "external-secrets.io/v1", "ExternalSecret",
                        owner_secret_name(t.cluster_name),

@@ -260,6 +260,8 @@ def test_owner_credentials_live_in_secrets_manager_and_reach_initdb_through_exte
     external = next(r.inputs for r in plan.of_type("kubernetes:external-secrets.io/v1:ExternalSecret"))
     assert external["spec"]["target"]["template"]["type"] == "kubernetes.io/basic-auth"
     assert {d["remoteRef"]["key"] for d in external["spec"]["data"]} == {plan.outputs["database"]["secretArn"]}
+    owner = next(r for r in plan.of_type("kubernetes:external-secrets.io/v1:ExternalSecret"))
+    assert plan.one("kubernetes:external-secrets.io/v1:ClusterSecretStore").urn in owner.dependencies
     assert spec(plan)["bootstrap"]["initdb"]["secret"]["name"] == external["spec"]["target"]["name"]
     assert "CREATE EXTENSION IF NOT EXISTS timescaledb" in spec(plan)["bootstrap"]["initdb"]["postInitApplicationSQL"]
     store_policy = plan.one("aws:iam/rolePolicy:RolePolicy", "services-external-secrets-external-secrets")

@@ -130,6 +130,12 @@ class Usage:
     cdn_gb: int
     database_gb: int = 0
 
+    @classmethod
+    def of(cls, settings: Any) -> Usage:
+        """The usage a stack's cost settings (`settings.CostSettings`) declare."""
+        return cls(nat_gb=settings.nat_gb, log_gb=settings.log_gb, storage_gb=settings.storage_gb,
+                   cdn_gb=settings.cdn_gb, database_gb=settings.database_gb)
+
 
 class _Estimator:
     def __init__(self, plan: Plan, prices: Mapping[str, Price], usage: Usage):

@@ -122,17 +122,11 @@ def _database_tier(t: _Topology) -> Tier:
 
 
 def _in_cluster_database_tier(spec: Mapping[str, Any]) -> Tier:
-    instances = spec.get("instances", 1)
-    affinity = spec.get("affinity") or {}
-    spread = (affinity.get("podAntiAffinityType") == "required"
-              and affinity.get("topologyKey") == "topology.kubernetes.io/zone")
-    synchronous = (spec.get("postgresql") or {}).get("synchronous") or {}
-    durable = synchronous.get("number", 0) >= 1 and synchronous.get("dataDurability", "required") == "required"
-    if instances >= 3 and spread and durable:
-        return Tier("database", True, f"{instances} instances, one per zone, every commit on a synchronous "
-                                      "standby: CloudNativePG promotes a standby with no committed loss")
-    return Tier("database", False, f"{instances} instance(s), one per zone required: {spread}, "
-                                   f"synchronous commit required: {durable}")
+    gaps = rules.in_cluster_database_gaps(spec)
+    if gaps:
+        return Tier("database", False, "; ".join(gaps))
+    return Tier("database", True, f"{spec['instances']} instances, one per zone, every commit on a synchronous "
+                                  "standby: CloudNativePG promotes a standby with no committed loss")
 
 
 def _kafka_tier(t: _Topology) -> Tier:

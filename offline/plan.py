@@ -89,9 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     stack_settings = settings.load(config.values, stack=plan.stack, region=config.values.get("aws:region"))
     environment = stack_settings.environment
     usage = stack_settings.cost
-    estimate = cost.estimate(plan, cost.Usage(nat_gb=usage.nat_gb, log_gb=usage.log_gb,
-                                              storage_gb=usage.storage_gb, cdn_gb=usage.cdn_gb,
-                                              database_gb=usage.database_gb))
+    estimate = cost.estimate(plan, cost.Usage.of(usage))
     timing = schedule.schedule(plan)
     print(f"\nMonthly cost estimate (us-east-1 on-demand, pricing/prices.csv; "
           f"budget {usage.monthly_budget_usd:,} USD):")

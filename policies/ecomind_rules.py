@@ -491,18 +491,24 @@ def _pg_tls(r: Resource, c: Config):
             yield f"pg_hba does not reject connections without TLS from {network}"
 
 
-def _pg_prod(r: Resource, c: Config):
-    if not c.prod:
-        return
-    spec = _spec(r)
+def in_cluster_database_gaps(spec: Mapping[str, Any]) -> list[str]:
+    """What would keep an in-cluster database (a CloudNativePG Cluster's spec) from losing a zone
+    or an instance without losing a committed transaction; the zone-loss analysis uses it too."""
     affinity = spec.get("affinity") or {}
     synchronous = (spec.get("postgresql") or {}).get("synchronous") or {}
-    if (spec.get("instances") or 1) < 3:
-        yield "prod runs at least 3 instances"
+    gaps = []
+    if (instances := spec.get("instances") or 1) < 3:
+        gaps.append(f"{instances} instance(s): at least 3 are needed")
     if affinity.get("podAntiAffinityType") != "required" or affinity.get("topologyKey") != "topology.kubernetes.io/zone":
-        yield "prod instances must be spread one per zone (required anti-affinity on topology.kubernetes.io/zone)"
+        gaps.append("instances are not spread one per zone (required anti-affinity on topology.kubernetes.io/zone)")
     if (synchronous.get("number") or 0) < 1 or synchronous.get("dataDurability", "required") != "required":
-        yield "prod commits must wait for a synchronous standby (synchronous.number >= 1, dataDurability required)"
+        gaps.append("commits do not wait for a synchronous standby (synchronous.number >= 1, dataDurability required)")
+    return gaps
+
+
+def _pg_prod(r: Resource, c: Config):
+    if c.prod:
+        yield from in_cluster_database_gaps(_spec(r))
 
 
 # --- Protection of stateful resources in prod -------------------------------------------------------

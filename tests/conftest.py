@@ -32,6 +32,16 @@ def planned(stack: str, overrides: tuple[str, ...] = ()) -> engine.Plan:
     return plan
 
 
+@functools.cache
+def stack_settings(stack: str):
+    """The stack's typed settings, from its own file."""
+    import settings
+    from offline import stack_config
+
+    values = stack_config.load(PROJECT_DIR, stack).values
+    return settings.load(values, stack=stack, region=values.get("aws:region"))
+
+
 @pytest.fixture(scope="session")
 def dev_plan() -> engine.Plan:
     return planned("dev")

@@ -13,16 +13,13 @@ import settings
 from offline import cost, schedule
 from offline.engine import Plan, PlannedResource
 from offline.report import render
-from tests.conftest import PROJECT_DIR, planned, policy, statements
+from tests.conftest import PROJECT_DIR, planned, policy, stack_settings, statements
 
 PRICES = cost.load_prices()
 
 
 def usage_of(stack):
-    from offline import stack_config
-    config = stack_config.load(PROJECT_DIR, stack)
-    s = settings.load(config.values, stack=stack, region="us-east-1").cost
-    return cost.Usage(nat_gb=s.nat_gb, log_gb=s.log_gb, storage_gb=s.storage_gb, cdn_gb=s.cdn_gb)
+    return cost.Usage.of(stack_settings(stack).cost)
 
 
 def estimate(stack):

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import settings
-from offline import cost, guardrails, stack_config
+from offline import cost, guardrails
 from offline.engine import Plan
 from offline.mocks import resource_id_for
 from offline.plan import main as plan_main
 from policies import ecomind_rules as rules
-from tests.conftest import PROJECT_DIR, STACKS, planned, statements, validate_operator_objects
+from tests.conftest import PROJECT_DIR, STACKS, planned, stack_settings, statements, validate_operator_objects
 from tests.test_settings import error_of, load, raw
 
 TIMESCALE = ("databaseEngine=timescaledb",)
@@ -42,11 +41,6 @@ def timescale_plan(stack: str, extra: tuple[str, ...] = ()) -> Plan:
 @pytest.fixture(scope="module", params=STACKS)
 def stack(request) -> str:
     return request.param
-
-
-def load_stack(stack_name: str) -> settings.StackSettings:
-    values = stack_config.load(PROJECT_DIR, stack_name).values
-    return settings.load(values, stack=stack_name, region=values.get("aws:region"))
 
 
 def spec(plan: Plan, typ: str = CLUSTER) -> dict:
@@ -320,14 +314,15 @@ def test_zone_loss_keeps_the_prod_database_and_reports_dev_as_lost():
 
 def test_cost_prices_the_volumes_the_backups_and_the_database_nodes(stack):
     plan = timescale_plan(stack)
-    database_gb = load_stack(stack).cost.database_gb
+    database_gb = stack_settings(stack).cost.database_gb
     estimate = cost.estimate(plan, cost.Usage(nat_gb=0, log_gb=0, storage_gb=0, cdn_gb=0, database_gb=database_gb))
     assert estimate["unpriced"] == []
     lines = {(line["resource"], line["dimension"].split(" (")[0]): line for line in estimate["lines"]}
     s = spec(plan)
-    volumes = lines[("database-cluster", "gp3 storage")]
-    assert volumes["quantity"] in (s["instances"] * int(s["storage"]["size"][:-2]),
-                                   s["instances"] * int(s["walStorage"]["size"][:-2]))
+    volumes = [line for line in estimate["lines"] if line["resource"] == "database-cluster"]
+    assert sorted(line["quantity"] for line in volumes) == sorted(
+        s["instances"] * int(s[volume]["size"].removesuffix("Gi")) for volume in ("storage", "walStorage"))
+    assert all(line["source"].startswith("ebs.gp3.gb") for line in volumes)
     days = int(spec(plan, OBJECT_STORE)["retentionPolicy"][:-1])
     backups = lines[("database-backups", "Standard storage")]
     # Deleted backups linger as noncurrent versions for the bucket's 30 days.
@@ -416,12 +411,9 @@ def test_the_readme_engine_costs_are_what_the_plans_estimate():
             table[cells[0]] = [float(c.strip("$").replace(",", "")) for c in cells[1:]]
     assert table.keys() == set(STACKS)
     for stack_name, figures in table.items():
-        usage = load_stack(stack_name).cost
+        usage = cost.Usage.of(stack_settings(stack_name).cost)
         for engine, figure in zip(("rds", "timescaledb"), figures, strict=True):
-            plan = planned(stack_name, () if engine == "rds" else TIMESCALE)
-            estimate = cost.estimate(plan, cost.Usage(nat_gb=usage.nat_gb, log_gb=usage.log_gb,
-                                                      storage_gb=usage.storage_gb, cdn_gb=usage.cdn_gb,
-                                                      database_gb=usage.database_gb))
+            estimate = cost.estimate(planned(stack_name, () if engine == "rds" else TIMESCALE), usage)
             assert estimate["total_monthly_usd"] == figure, (stack_name, engine)
 
 

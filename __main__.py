@@ -51,7 +51,7 @@ else:
 streaming = Streaming("streaming", StreamingArgs(
     settings=stack.streaming, cluster_name=name, **data_plane, **common))
 cache = Cache("cache", CacheArgs(
-    settings=stack.cache, replication_group_id=name, availability_zones=network.availability_zones,
+    settings=stack.cache, replication_group_id=name, availability_zone_names=network.availability_zone_names,
     secrets_key_arn=secrets.key_arn, secret_prefix=secret_prefix, **data_plane, **common))
 cdn = AssetsCdn("cdn", AssetsCdnArgs(
     settings=stack.edge, access_log_bucket_name=storage.logs.bucket_name,
@@ -70,7 +70,8 @@ services = ClusterServices("services", ClusterServicesArgs(
     secret_arns=[database.endpoint.secret_arn, cache.auth_secret_arn, secrets.jwt_secret_arn,
                  secrets.gateway_hmac_secret_arn],
     secrets_key_arn=secrets.key_arn, app_host=app_host, hosted_zone_id=stack.edge.hosted_zone_id, tags=stack.tags,
-), opts=pulumi.ResourceOptions(depends_on=[cluster]))
+    workloads_ready=cluster.workloads_ready,
+))
 
 if isinstance(database, TimescaleDatabase):
     database.install(services.provider, services.secret_store_name, depends_on=services.ready)
@@ -113,7 +114,7 @@ runners = CiRunners("ci", CiRunnersArgs(
 
 pulumi.export("region", stack.region)
 pulumi.export("vpcId", network.vpc_id)
-pulumi.export("availabilityZones", list(network.availability_zones))
+pulumi.export("availabilityZoneIds", list(network.availability_zone_ids))
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("dataSubnetIds", network.data_subnet_ids)

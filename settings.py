@@ -62,21 +62,39 @@ ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
     },
 }
 
+# EKS-optimised AL2023 AMI release per Kubernetes version, the managed node groups'
+# `release_version` (the same release for the x86_64 and arm64 standard AMIs). With a launch
+# template that names no AMI, EKS picks the AMI from the group's version and release version;
+# left unset, pulumi-eks sends neither (nodejs/eks/nodes/nodegroup.ts, createManagedNodeGroup),
+# so nodes would keep their first AMI and Kubernetes version forever. Pinned so that AMI patches
+# arrive as a reviewed change. Source: awslabs/amazon-eks-ami CHANGELOG.md, "AMI Release
+# v20260714" (commit 15822511, 2026-07-21), the newest release that lists these versions in the
+# upstream repository; later builds (1.36.4-20261003) were seen only in third-party files.
+AMI_RELEASE_VERSIONS: Mapping[str, str] = {
+    "1.35": "1.35.6-20260714",
+    "1.36": "1.36.2-20260714",
+}
+
 # Cluster Autoscaler must match the cluster's minor version (its README, "Releases").
 CLUSTER_AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {"1.35": "v1.35.0", "1.36": "v1.36.1"}
 
-# Availability zones this project places subnets in, per supported region. Names rather than
-# an invoke so that a plan is reproducible offline. us-east-1e is left out: that zone
-# (use1-az3) does not offer current-generation instance types (AWS EC2 docs, "Regions and
-# Zones"). Zone names map to different physical zones per account; the order here only
-# decides which zones a stack uses first.
-REGION_AVAILABILITY_ZONES: Mapping[str, tuple[str, ...]] = {
-    "us-east-1": ("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1f"),
-    "us-east-2": ("us-east-2a", "us-east-2b", "us-east-2c"),
-    "us-west-2": ("us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"),
-    "eu-west-1": ("eu-west-1a", "eu-west-1b", "eu-west-1c"),
-    "eu-central-1": ("eu-central-1a", "eu-central-1b", "eu-central-1c"),
+# Availability zones this project places subnets in, per supported region, by zone ID. A zone
+# name (us-east-1a) maps to a different physical zone in each account, a zone ID (use1-az1)
+# to the same one everywhere (AWS RAM user guide, "Availability Zone IDs"), so only IDs can
+# keep out the zones EKS refuses. IDs rather than an invoke so that a plan is reproducible
+# offline; the order decides which zones a stack uses first.
+REGION_AVAILABILITY_ZONE_IDS: Mapping[str, tuple[str, ...]] = {
+    "us-east-1": ("use1-az1", "use1-az2", "use1-az4", "use1-az5", "use1-az6"),
+    "us-east-2": ("use2-az1", "use2-az2", "use2-az3"),
+    "us-west-2": ("usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4"),
+    "eu-west-1": ("euw1-az1", "euw1-az2", "euw1-az3"),
+    "eu-central-1": ("euc1-az1", "euc1-az2", "euc1-az3"),
 }
+# Zone IDs where EKS cannot place control-plane network interfaces; CreateCluster answers
+# UnsupportedAvailabilityZoneException. Source: EKS user guide, "View Amazon EKS networking
+# requirements for VPC and subnets" (network-reqs), subnet requirements, read 2026-12-01.
+# use1-az3 also lacks current-generation instance types (EC2 user guide, "Regions and Zones").
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
 
 # Instance types a node group may use: CPU architecture (which decides the AL2023 AMI type),
 # vCPUs and GiB of memory. Source: AWS EC2 instance type pages. The cost model prices exactly
@@ -162,6 +180,12 @@ CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
 TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE",
                  "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
 NODE_GROUP_NAMES = ("system", "workload")
+# EKS access policies (EKS user guide, "Review access policy permissions"). The deploy role
+# installs CRDs, cluster roles and webhooks through Helm, which only cluster scope allows.
+# Previews and drift checks read every object, and Helm keeps each release in a Secret of its
+# namespace, which AmazonEKSViewPolicy cannot read and AmazonEKSAdminViewPolicy can.
+ADMIN_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
+READ_ONLY_ACCESS_POLICY = "AmazonEKSAdminViewPolicy"
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _LABEL = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -232,7 +256,17 @@ SETTINGS: tuple[Setting, ...] = (
             "CIDRs allowed to reach the EKS API over its public endpoint; empty turns the public endpoint off.",
             [], items="string"),
     Setting("clusterAdminRoleArns", "array",
-            "IAM role ARNs granted cluster-admin through EKS access entries.", [], items="string"),
+            "IAM role ARNs granted cluster-admin through EKS access entries (people; not the creator or CI roles).",
+            [], items="string"),
+    Setting("clusterCreatorRoleArn", "string",
+            "IAM role that runs the stack's first `pulumi up` and so creates the EKS cluster; EKS makes it "
+            "cluster admin itself, so it gets no access entry (normally the stack's CI deploy role)."),
+    Setting("ciDeployRoleArn", "string",
+            "IAM role the deploy workflow assumes for `pulumi up`; cluster admin through an access entry "
+            "unless it is the cluster creator."),
+    Setting("ciPreviewRoleArn", "string",
+            "IAM role previews and drift checks assume; read-only access to every Kubernetes object, "
+            "Helm's release secrets included (AmazonEKSAdminViewPolicy)."),
     Setting("databaseInstanceClass", "string", "RDS instance class of the PostgreSQL database.", "db.m7g.large"),
     Setting("databaseAllocatedStorageGib", "integer", "Initial gp3 storage of the database, GiB.", 100),
     Setting("databaseMaxAllocatedStorageGib", "integer",
@@ -351,10 +385,21 @@ class SubnetLayout:
 @dataclasses.dataclass(frozen=True)
 class NetworkSettings:
     vpc_cidr: str
-    availability_zones: tuple[str, ...]
+    availability_zone_ids: tuple[str, ...]
+    """Zone IDs (use1-az1), the same physical zones in every account."""
     subnets: SubnetLayout
     nat_gateway_per_az: bool
     log_retention_days: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterAccess:
+    """One EKS access entry: a principal and the cluster-wide access policy it is associated with."""
+
+    key: str
+    principal_arn: str
+    policy: str
+    """An EKS access policy name (`EKS_ACCESS_POLICIES`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -362,9 +407,14 @@ class ClusterSettings:
     name: str
     kubernetes_version: str
     public_access_cidrs: tuple[str, ...]
-    admin_role_arns: tuple[str, ...]
+    creator_role_arn: str
+    """Holds cluster admin through EKS's creator bootstrap, not through an access entry."""
+    access_entries: tuple[ClusterAccess, ...]
+    """Every principal other than the creator that may reach the Kubernetes API, and how far."""
     node_groups: tuple[NodeGroupSettings, ...]
     addon_versions: Mapping[str, str]
+    ami_release_version: str
+    """AL2023 AMI release of every managed node group (`AMI_RELEASE_VERSIONS`)."""
     log_retention_days: int
 
 
@@ -727,7 +777,7 @@ def _database_node_groups(t: TimescaleSettings, zones: tuple[str, ...]) -> tuple
     """One on-demand node group per zone that holds an instance: an instance's EBS volumes stay in
     their zone, so its replacement node must come up in that zone (Cluster Autoscaler FAQ)."""
     return tuple(NodeGroupSettings(
-        name=f"database-{zone[-1]}", instance_types=(t.node_instance_type,),
+        name=f"database-{zone.rsplit('-', 1)[-1]}", instance_types=(t.node_instance_type,),
         architecture=NODE_INSTANCE_TYPES[t.node_instance_type],
         capacity_type="ON_DEMAND", min_size=1, desired_size=1, max_size=2,
         labels={"ecomind.io/node-group": t.node_group_label}, taints=(t.node_taint,), zone_index=index,
@@ -821,6 +871,38 @@ def _ci(v: Mapping[str, Any]) -> CiSettings:
     return CiSettings(repository=repository, connection_arn=connection)
 
 
+def _role_arn(key: str, arn: Any) -> str:
+    if not isinstance(arn, str) or not _ROLE_ARN.match(arn):
+        raise _fail(key, arn, "expected an IAM role ARN such as arn:aws:iam::111122223333:role/admin")
+    return arn
+
+
+def _cluster_access(v: Mapping[str, Any]) -> tuple[str, tuple[ClusterAccess, ...]]:
+    """Who reaches the Kubernetes API. EKS allows one access entry per principal and already
+    made one for the creator (pulumi-eks sets bootstrapClusterCreatorAdminPermissions, cluster.ts),
+    so a second entry for any principal fails with 409 ResourceInUseException: refused here."""
+    creator = _role_arn("clusterCreatorRoleArn", v["clusterCreatorRoleArn"])
+    deploy = _role_arn("ciDeployRoleArn", v["ciDeployRoleArn"])
+    preview = _role_arn("ciPreviewRoleArn", v["ciPreviewRoleArn"])
+    if preview in (creator, deploy):
+        raise _fail("ciPreviewRoleArn", preview, "must differ from clusterCreatorRoleArn and ciDeployRoleArn: "
+                    "previews get read-only cluster access, the creator and deploy role cluster admin")
+    wanted = [(f"admin-{index}", _role_arn("clusterAdminRoleArns", arn), ADMIN_ACCESS_POLICY)
+              for index, arn in enumerate(v["clusterAdminRoleArns"])]
+    if deploy != creator:
+        wanted.append(("ci-deploy", deploy, ADMIN_ACCESS_POLICY))
+    wanted.append(("ci-preview", preview, READ_ONLY_ACCESS_POLICY))
+    seen = {creator: "clusterCreatorRoleArn"}
+    for key, arn, _ in wanted:
+        setting = "clusterAdminRoleArns" if key.startswith("admin-") else {"ci-deploy": "ciDeployRoleArn",
+                                                                          "ci-preview": "ciPreviewRoleArn"}[key]
+        if arn in seen:
+            raise _fail(setting, arn, f"is already given cluster access as {seen[arn]}; EKS takes one access entry "
+                        "per principal (a second fails with 409 ResourceInUseException): list it once")
+        seen[arn] = setting
+    return creator, tuple(ClusterAccess(key, arn, policy) for key, arn, policy in wanted)
+
+
 def _validate_environment_rules(s: StackSettings) -> None:
     """What prod refuses outright: anything that stops it surviving the loss of one zone."""
     if not s.is_prod:
@@ -830,7 +912,7 @@ def _validate_environment_rules(s: StackSettings) -> None:
                     "0.0.0.0/0 is not allowed in prod; list the CIDRs that deploy the stack")
     if not s.network.nat_gateway_per_az:
         raise _fail("natGateways", "single", "prod needs perAz so that losing one zone keeps egress")
-    zones = len(s.network.availability_zones)
+    zones = len(s.network.availability_zone_ids)
     if s.database.timescale and s.database.timescale.instances < 3:
         raise _fail("timescaledbInstances", s.database.timescale.instances,
                     "prod needs at least 3 (a primary and two synchronous standbys in three zones)")
@@ -848,14 +930,15 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
     environment = _one_of("environment", v["environment"], ENVIRONMENTS)
 
     region = region or "us-east-1"
-    if region not in REGION_AVAILABILITY_ZONES:
+    if region not in REGION_AVAILABILITY_ZONE_IDS:
         raise ConfigError(f"invalid setting 'aws:region' = {region!r}: supported regions are "
-                          + ", ".join(REGION_AVAILABILITY_ZONES))
-    zones_available = REGION_AVAILABILITY_ZONES[region]
+                          + ", ".join(REGION_AVAILABILITY_ZONE_IDS))
+    zones_available = tuple(z for z in REGION_AVAILABILITY_ZONE_IDS[region] if z not in EKS_UNSUPPORTED_ZONE_IDS)
     zone_count = v["availabilityZoneCount"]
     if not 2 <= zone_count <= len(zones_available):
         raise _fail("availabilityZoneCount", zone_count,
-                    f"must be between 2 and {len(zones_available)} (the zones {region} offers this project)")
+                    f"must be between 2 and {len(zones_available)} (the zones {region} offers this project and EKS: "
+                    + ", ".join(zones_available) + ")")
 
     vpc = _cidr("vpcCidr", v["vpcCidr"])
     if not 16 <= vpc.prefixlen <= 24:
@@ -873,16 +956,14 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
                     "must be a CloudWatch retention value: " + ", ".join(map(str, CLOUDWATCH_RETENTION_DAYS)))
 
     version = v["kubernetesVersion"]
-    supported = [k for k, ends in EKS_STANDARD_SUPPORT_ENDS.items() if ends >= today and k in ADDON_VERSIONS]
+    supported = [k for k, ends in EKS_STANDARD_SUPPORT_ENDS.items()
+                 if ends >= today and k in ADDON_VERSIONS and k in AMI_RELEASE_VERSIONS]
     if version not in supported:
         raise _fail("kubernetesVersion", version,
                     f"must be a version in EKS standard support on {today.isoformat()}: " + ", ".join(supported))
 
     public_cidrs = tuple(str(_cidr("clusterPublicAccessCidrs", c)) for c in v["clusterPublicAccessCidrs"])
-    for arn in v["clusterAdminRoleArns"]:
-        if not _ROLE_ARN.match(arn):
-            raise _fail("clusterAdminRoleArns", arn,
-                        "expected an IAM role ARN such as arn:aws:iam::111122223333:role/admin")
+    creator, access_entries = _cluster_access(v)
 
     database = _database(v, environment, zone_count, retention)
     node_groups = tuple(_node_group(g, v) for g in NODE_GROUP_NAMES)
@@ -898,7 +979,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         tags=tags,
         network=NetworkSettings(
             vpc_cidr=str(vpc),
-            availability_zones=zones_available[:zone_count],
+            availability_zone_ids=zones_available[:zone_count],
             subnets=subnets,
             nat_gateway_per_az=_one_of("natGateways", v["natGateways"], NAT_MODES) == "perAz",
             log_retention_days=retention,
@@ -907,9 +988,11 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
             name=f"{PROJECT}-{stack}",
             kubernetes_version=version,
             public_access_cidrs=public_cidrs,
-            admin_role_arns=tuple(v["clusterAdminRoleArns"]),
+            creator_role_arn=creator,
+            access_entries=access_entries,
             node_groups=node_groups,
             addon_versions=ADDON_VERSIONS[version],
+            ami_release_version=AMI_RELEASE_VERSIONS[version],
             log_retention_days=retention,
         ),
         database=database,

@@ -25,6 +25,10 @@ DEPLOY_ENVIRONMENTS = ("dev", "prod")
 # One hour covers the longest job: a from-scratch `pulumi up` is planned at about 33 minutes.
 CI_SESSION_SECONDS = 3600
 STATE_KEY_ALIAS = "alias/ecomind-pulumi-state"
+# Fixed names, so that each stack file can name these roles' ARNs (clusterCreatorRoleArn,
+# ciDeployRoleArn, ciPreviewRoleArn) before they get their EKS access.
+PREVIEW_ROLE_NAME = "ecomind-infra-preview"
+DEPLOY_ROLE_NAME = "ecomind-infra-deploy"
 SECRETS_KEY_ALIAS = "alias/ecomind-pulumi-secrets"
 
 
@@ -148,7 +152,7 @@ class Foundation(pulumi.ComponentResource):
             thumbprint_lists=["6938fd4d98bab03faadb97b34396831e3780aea1"], tags=tags, opts=child)
         repo = args.repository
         preview = aws.iam.Role(
-            f"{name}-preview", description=f"Pull-request previews of {repo} (read-only)",
+            f"{name}-preview", name=PREVIEW_ROLE_NAME, description=f"Pull-request previews of {repo} (read-only)",
             assume_role_policy=pulumi.Output.json_dumps(github_trust(provider.arn, [f"repo:{repo}:pull_request"])),
             max_session_duration=CI_SESSION_SECONDS, tags=tags, opts=child)
         aws.iam.RolePolicyAttachment(f"{name}-preview-read-only", role=preview.name,
@@ -157,7 +161,8 @@ class Foundation(pulumi.ComponentResource):
             bucket.arn, state_key.arn, secrets_key.arn).apply(
                 lambda a: json.dumps(state_access(a[0], a[1:], write=False))), opts=child)
         deploy = aws.iam.Role(
-            f"{name}-deploy", description=f"Deployments of {repo} from its dev and prod environments",
+            f"{name}-deploy", name=DEPLOY_ROLE_NAME,
+            description=f"Deployments of {repo} from its dev and prod environments",
             assume_role_policy=pulumi.Output.json_dumps(github_trust(
                 provider.arn, [f"repo:{repo}:environment:{env}" for env in DEPLOY_ENVIRONMENTS])),
             max_session_duration=CI_SESSION_SECONDS, tags=tags, opts=child)

@@ -29,7 +29,8 @@ class CacheArgs:
     region: str
     vpc_id: pulumi.Input[str]
     data_subnet_ids: Sequence[pulumi.Input[str]]
-    availability_zones: Sequence[str]
+    availability_zone_names: Sequence[pulumi.Input[str]]
+    """The account's names of the data subnets' zones, in subnet order (ElastiCache places by name)."""
     client_security_group_id: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
     secret_prefix: str
@@ -75,7 +76,7 @@ class Cache(pulumi.ComponentResource):
             node_type=s.node_type,
             port=VALKEY_PORT,
             num_cache_clusters=s.node_count,
-            preferred_cache_cluster_azs=list(args.availability_zones[:s.node_count]),
+            preferred_cache_cluster_azs=list(args.availability_zone_names[:s.node_count]),
             automatic_failover_enabled=failover,
             multi_az_enabled=failover,
             subnet_group_name=subnets.name,

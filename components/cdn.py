@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components import policy_documents as docs
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.encryption import EncryptionKey, EncryptionKeyArgs
+from components.naming import stack_scoped
 from settings import EdgeSettings
 
 # AWS managed cache policy "CachingOptimized" (CloudFront developer guide, "Use managed cache
@@ -55,10 +56,11 @@ class AssetsCdn(pulumi.ComponentResource):
             purpose="ui static assets", kms_key_arn=key.key_arn, tags=args.tags,
             access_log_bucket=args.access_log_bucket_name, deferred_policy=True, protect=args.protect), opts=child)
         access_control = aws.cloudfront.OriginAccessControl(
-            f"{name}-oac", name=f"{name}-assets", description="Signed requests from CloudFront to the assets bucket",
+            f"{name}-oac", name=stack_scoped(f"{name}-assets"),
+            description="Signed requests from CloudFront to the assets bucket",
             origin_access_control_origin_type="s3", signing_behavior="always", signing_protocol="sigv4", opts=child)
         headers = aws.cloudfront.ResponseHeadersPolicy(
-            f"{name}-security-headers", name=f"{name}-security-headers",
+            f"{name}-security-headers", name=stack_scoped(f"{name}-security-headers"),
             comment="Security headers on every asset response",
             security_headers_config=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigArgs(
                 strict_transport_security=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurityArgs(
@@ -127,10 +129,11 @@ class AssetsCdn(pulumi.ComponentResource):
         # Standard logging (v2): CloudWatch Logs delivers CloudFront's access logs to the log
         # bucket, which keeps it ACL-free (legacy logging needs bucket ACLs).
         source = aws.cloudwatch.LogDeliverySource(
-            f"{name}-access-logs", name=f"{name}-cloudfront", log_type="ACCESS_LOGS", resource_arn=distribution.arn,
+            f"{name}-access-logs", name=stack_scoped(f"{name}-cloudfront"), log_type="ACCESS_LOGS",
+            resource_arn=distribution.arn,
             region=CLOUDFRONT_REGION, tags=args.tags, opts=child)
         destination = aws.cloudwatch.LogDeliveryDestination(
-            f"{name}-access-logs", name=f"{name}-cloudfront-s3", output_format="parquet",
+            f"{name}-access-logs", name=stack_scoped(f"{name}-cloudfront-s3"), output_format="parquet",
             delivery_destination_configuration=aws.cloudwatch.LogDeliveryDestinationDeliveryDestinationConfigurationArgs(
                 destination_resource_arn=args.access_log_bucket_arn),
             region=CLOUDFRONT_REGION, tags=args.tags, opts=child)

@@ -29,7 +29,7 @@ NODE_ROOT_DEVICE = "/dev/xvda"
 IMDS_HOP_LIMIT = 1
 
 AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
-CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+ACCESS_POLICY_ARN_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +63,8 @@ class Cluster(pulumi.ComponentResource):
     """CMK that encrypts node root volumes and EBS volumes made by the CSI driver."""
     addon_role_arns: dict[str, pulumi.Output[str]]
     """IRSA role per add-on that has one (vpc-cni, aws-ebs-csi-driver)."""
+    workloads_ready: list[pulumi.Resource]
+    """The node groups and CoreDNS: whatever schedules pods or resolves names waits for these."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:platform:Cluster", name, None, opts)
@@ -91,15 +93,17 @@ class Cluster(pulumi.ComponentResource):
         volumes_key = key("volumes", f"Encrypts node and persistent EBS volumes of {s.name}",
                           [docs.autoscaling_volume_key_statements(args.account_id)])
 
+        # The creator (s.creator_role_arn) is absent on purpose: EKS made its admin entry when
+        # the cluster was created, and a second entry for it would fail with 409.
         access_entries = {
-            f"admin-{index}": eks.AccessEntryArgs(
-                principal_arn=arn,
-                access_policies={"cluster-admin": eks.AccessPolicyAssociationArgs(
-                    policy_arn=CLUSTER_ADMIN_POLICY,
+            access.key: eks.AccessEntryArgs(
+                principal_arn=access.principal_arn,
+                access_policies={access.policy: eks.AccessPolicyAssociationArgs(
+                    policy_arn=f"{ACCESS_POLICY_ARN_PREFIX}{access.policy}",
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 )},
             )
-            for index, arn in enumerate(s.admin_role_arns)
+            for access in s.access_entries
         }
         versions = s.addon_versions
         cluster = eks.Cluster(
@@ -129,10 +133,13 @@ class Cluster(pulumi.ComponentResource):
             # Cluster's own vpc-cni add-on is created before that provider exists, so the same
             # pulumi-eks add-on is built below instead, once the role is there.
             use_default_vpc_cni=True,
-            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(
-                enabled=True, version=versions["coredns"],
-                resolve_conflicts_on_create=eks.ResolveConflictsOnCreate.OVERWRITE,
-                resolve_conflicts_on_update=eks.ResolveConflictsOnUpdate.OVERWRITE),
+            # CoreDNS is a Deployment: inside the Cluster it would be created before any node
+            # exists and never become ACTIVE, so the Cluster (and the node groups waiting on it)
+            # would never complete (pulumi-eks nodejs/eks/cluster/cluster.ts creates the add-on
+            # whenever `enabled` is true; pulumi/pulumi-eks#1525, #1819). It is built below,
+            # after the node groups. EKS's self-managed bootstrap copy serves until then.
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            # kube-proxy is a DaemonSet, which EKS reports ACTIVE with no node to run on.
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(
                 enabled=True, version=versions["kube-proxy"],
                 resolve_conflicts_on_create=eks.ResolveConflictsOnCreate.OVERWRITE,
@@ -179,6 +186,19 @@ class Cluster(pulumi.ComponentResource):
             for group in s.node_groups
         ]
 
+        # Pod-scheduling add-ons exist only once there are nodes to run their pods.
+        coredns = aws.eks.Addon(
+            f"{name}-coredns",
+            cluster_name=self.cluster_name,
+            addon_name="coredns",
+            addon_version=versions["coredns"],
+            # Takes over the self-managed CoreDNS that EKS bootstrapped with the cluster.
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tagged(f"{name}-coredns"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups),
+        )
+
         ebs_role = irsa_role_for(
             f"{name}-ebs-csi", self.oidc, "kube-system", "ebs-csi-controller-sa", tags=args.tags,
             managed_policy_arns=[docs.managed_policy_arn("service-role/AmazonEBSCSIDriverPolicy")],
@@ -196,6 +216,7 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups),
         )
 
+        self.workloads_ready = [*node_groups, coredns]
         self.kubeconfig_json = pulumi.Output.secret(cluster.kubeconfig_json)
         self.cluster_security_group_id = cluster.cluster_security_group_id
         self.node_role_arn = node_role.arn
@@ -243,6 +264,10 @@ class Cluster(pulumi.ComponentResource):
             subnet_ids=list(args.private_subnet_ids) if group.zone_index is None
             else [args.private_subnet_ids[group.zone_index]],
             ami_type=AMI_TYPES[group.architecture],
+            # With a launch template pulumi-eks leaves both unset (nodegroup.ts), and nodes would
+            # never follow a control-plane upgrade nor take an AMI patch.
+            version=args.settings.kubernetes_version,
+            release_version=args.settings.ami_release_version,
             instance_types=list(group.instance_types),
             capacity_type=group.capacity_type,
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(

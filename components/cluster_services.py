@@ -64,6 +64,8 @@ class ClusterServicesArgs:
     """Host the EcoMind ingress answers on (app.<domain>), when the stack has a domain."""
     hosted_zone_id: str | None
     tags: Mapping[str, str]
+    workloads_ready: Sequence[pulumi.Resource]
+    """Node groups and CoreDNS: nothing is installed on the cluster before they exist."""
 
 
 class ClusterServices(pulumi.ComponentResource):
@@ -82,8 +84,11 @@ class ClusterServices(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterServicesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:platform:ClusterServices", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Every Kubernetes object goes through this provider, so making it wait for the nodes
+        # and CoreDNS makes every chart wait: a release installed before there is a node to run
+        # its pods races node-group creation against its Helm timeout.
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=args.kubeconfig, enable_server_side_apply=True,
-                                     opts=child)
+                                     opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.workloads_ready)))
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
         def role(service: str, namespace: str, account: str, policy: pulumi.Input[docs.Document]):
@@ -98,7 +103,8 @@ class ClusterServices(pulumi.ComponentResource):
         metrics = aws.eks.Addon(
             f"{name}-metrics-server", cluster_name=args.cluster_name, addon_name="metrics-server",
             addon_version=args.addon_versions["metrics-server"], resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE", tags=args.tags, opts=child)
+            resolve_conflicts_on_update="OVERWRITE", tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.workloads_ready)))
 
         lb_account = "aws-load-balancer-controller"
         load_balancers = release("aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER, "kube-system", {

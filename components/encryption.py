@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
+from components.naming import stack_scoped
 
 # Longest waiting period KMS allows before a scheduled deletion completes (KMS
 # ScheduleKeyDeletion API: 7 to 30 days): the most time to notice and cancel a mistake.
@@ -33,7 +34,7 @@ class EncryptionKey(pulumi.ComponentResource):
     key_arn: pulumi.Output[str]
     """ARN of the key."""
     alias_name: pulumi.Output[str]
-    """The key's alias (`alias/<name>`)."""
+    """The key's alias (`alias/<project>-<stack>-<name>`: aliases are unique per account and region)."""
 
     def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:security:EncryptionKey", name, None, opts)
@@ -49,7 +50,7 @@ class EncryptionKey(pulumi.ComponentResource):
             tags={**args.tags, "Name": name},
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
         )
-        alias = aws.kms.Alias(f"{name}-alias", name=f"alias/{name}", target_key_id=key.key_id, opts=child)
+        alias = aws.kms.Alias(f"{name}-alias", name=f"alias/{stack_scoped(name)}", target_key_id=key.key_id, opts=child)
         self._key_id = key.key_id
         self.key_arn = key.arn
         self.alias_name = alias.name

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from components import policy_documents as docs
 from components.encryption import EncryptionKey, EncryptionKeyArgs
+from components.naming import stack_prefix
 from settings import NetworkSettings
 
 # Flow-log records are aggregated over this many seconds before delivery: 60 is the finest
@@ -36,8 +37,10 @@ class Network(pulumi.ComponentResource):
     """ID of the VPC."""
     vpc_cidr: str
     """IPv4 CIDR block of the VPC."""
-    availability_zones: tuple[str, ...]
-    """Zones the subnets are in, in the order of the subnet lists."""
+    availability_zone_ids: tuple[str, ...]
+    """Zone IDs the subnets are in, in the order of the subnet lists."""
+    availability_zone_names: list[pulumi.Output[str]]
+    """This account's names of those zones (what ElastiCache placement takes), as AWS resolves them."""
     public_subnet_ids: list[pulumi.Output[str]]
     """One public subnet per zone (internet-facing load balancers, NAT gateways)."""
     private_subnet_ids: list[pulumi.Output[str]]
@@ -92,7 +95,8 @@ class Network(pulumi.ComponentResource):
         def subnet(tier: str, index: int, zone: str) -> aws.ec2.Subnet:
             return aws.ec2.Subnet(
                 f"{name}-{tier}-{zone}", vpc_id=vpc.id, cidr_block=getattr(s.subnets, tier)[index],
-                availability_zone=zone, map_public_ip_on_launch=False,
+                # By ID: names map to different physical zones in each account.
+                availability_zone_id=zone, map_public_ip_on_launch=False,
                 tags=tagged(f"{name}-{tier}-{zone}", tier=tier, **tier_tags[tier]), opts=child)
 
         def associate(tier: str, zone: str, subnet_: aws.ec2.Subnet, route_table: aws.ec2.RouteTable) -> None:
@@ -101,7 +105,8 @@ class Network(pulumi.ComponentResource):
 
         public_subnets, private_route_tables = [], []
         self.public_subnet_ids, self.private_subnet_ids, self.data_subnet_ids = [], [], []
-        for index, zone in enumerate(s.availability_zones):
+        self.availability_zone_names = []
+        for index, zone in enumerate(s.availability_zone_ids):
             public, private, data = (subnet(tier, index, zone) for tier in ("public", "private", "data"))
             private_rt = aws.ec2.RouteTable(f"{name}-private-rt-{zone}", vpc_id=vpc.id,
                                             tags=tagged(f"{name}-private-{zone}"), opts=child)
@@ -113,10 +118,11 @@ class Network(pulumi.ComponentResource):
             self.public_subnet_ids.append(public.id)
             self.private_subnet_ids.append(private.id)
             self.data_subnet_ids.append(data.id)
+            self.availability_zone_names.append(data.availability_zone)
 
         # Per-zone NAT keeps each zone's egress independent of the others; a single gateway
         # saves about $33 a month per zone (NAT hourly price, us-east-1) at the cost of that.
-        nat_zones = s.availability_zones if s.nat_gateway_per_az else s.availability_zones[:1]
+        nat_zones = s.availability_zone_ids if s.nat_gateway_per_az else s.availability_zone_ids[:1]
         self.nat_gateway_ids = []
         for index, zone in enumerate(nat_zones):
             eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags=tagged(f"{name}-nat-{zone}"),
@@ -125,7 +131,7 @@ class Network(pulumi.ComponentResource):
                                      subnet_id=public_subnets[index].id, connectivity_type="public",
                                      tags=tagged(f"{name}-nat-{zone}"), opts=child)
             self.nat_gateway_ids.append(nat.id)
-        for index, (zone, private_rt) in enumerate(zip(s.availability_zones, private_route_tables, strict=True)):
+        for index, (zone, private_rt) in enumerate(zip(s.availability_zone_ids, private_route_tables, strict=True)):
             nat_id = self.nat_gateway_ids[index if s.nat_gateway_per_az else 0]
             aws.ec2.Route(f"{name}-private-default-{zone}", route_table_id=private_rt.id,
                           destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_id, opts=child)
@@ -138,7 +144,7 @@ class Network(pulumi.ComponentResource):
             tags=tagged(f"{name}-s3"), opts=child,
         )
 
-        flow_log_group_name = f"/ecomind/{name}/vpc-flow-logs"
+        flow_log_group_name = f"/ecomind/{stack_prefix()}/{name}/vpc-flow-logs"
         logs_key = EncryptionKey(f"{name}-flow-logs", EncryptionKeyArgs(
             description=f"Encrypts the VPC flow logs of {name}",
             account_id=args.account_id,
@@ -166,7 +172,7 @@ class Network(pulumi.ComponentResource):
 
         self.vpc_id = vpc.id
         self.vpc_cidr = s.vpc_cidr
-        self.availability_zones = s.availability_zones
+        self.availability_zone_ids = s.availability_zone_ids
         self.flow_log_group_name = log_group.name
         self.register_outputs({
             "vpc_id": self.vpc_id,

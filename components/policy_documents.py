@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-# Every region this project supports is in the commercial partition (settings.REGION_AVAILABILITY_ZONES).
+# Every region this project supports is in the commercial partition (settings.REGION_AVAILABILITY_ZONE_IDS).
 PARTITION = "aws"
 
 Document = dict[str, Any]

@@ -255,7 +255,7 @@ def _release(e: _Estimator, r: PlannedResource) -> None:
     # The chart's Ingress makes the load balancer controller create one ALB.
     e.hours(r, "elb.alb.hour", note="the ALB the EcoMind Ingress creates")
     e.hours(r, "elb.alb.lcu", ALB_LCU, f"assumed {ALB_LCU} LCU average")
-    e.hours(r, "vpc.ipv4.hour", len(e.plan.outputs.get("availabilityZones", [])) or 3,
+    e.hours(r, "vpc.ipv4.hour", len(e.plan.outputs.get("availabilityZoneIds", [])) or 3,
             "the ALB's public IPv4 address per zone")
 
 

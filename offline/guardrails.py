@@ -57,7 +57,7 @@ class _Topology:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.by_urn = {r.urn: r for r in plan.resources}
-        self.subnet_zone = {r.urn: r.inputs["availabilityZone"] for r in plan.of_type("aws:ec2/subnet:Subnet")}
+        self.subnet_zone = {r.urn: r.inputs["availabilityZoneId"] for r in plan.of_type("aws:ec2/subnet:Subnet")}
 
     def zones_of(self, resource: PlannedResource) -> set[str]:
         return {self.subnet_zone[d] for d in resource.dependencies if d in self.subnet_zone}

@@ -58,6 +58,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
             digest = _digest(name, 32)
             resource_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
             state.update(arn=self._arn("kms", f"key/{resource_id}"), keyId=resource_id)
+        elif typ == "aws:ec2/subnet:Subnet" and "availabilityZoneId" in inputs:
+            state.update(availabilityZone=self.zone_name(inputs["availabilityZoneId"]))
         elif typ == "aws:kms/alias:Alias":
             state.update(arn=self._arn("kms", physical))
         elif typ == "aws:iam/role:Role":
@@ -124,6 +126,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
             service = typ.split(":")[1].split("/")[0]
             state.setdefault("arn", self._arn(service, f"{typ.rsplit(':', 1)[-1].lower()}/{resource_id}"))
         return resource_id, state
+
+    def zone_name(self, zone_id: str) -> str:
+        """This mocked account's name for a zone ID: azN -> the Nth letter. A real account maps
+        them its own way, which is why the program places by ID."""
+        return f"{self.region}{'abcdefgh'[int(zone_id.rsplit('az', 1)[1]) - 1]}"
 
     def _eks_cluster(self, cluster_name: str) -> dict[str, Any]:
         oidc_id = _digest(cluster_name, 32).upper()

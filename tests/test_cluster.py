@@ -7,7 +7,15 @@ import datetime
 import settings
 from components.cluster import CONTROL_PLANE_LOG_TYPES, IMDS_HOP_LIMIT
 from offline.mocks import resource_id_for
-from tests.conftest import CONNECTION_ARN, as_list, policy, statements
+from tests.conftest import (
+    DEPLOY_ROLE_ARN,
+    PREVIEW_ROLE_ARN,
+    as_list,
+    minimal_config,
+    policy,
+    stack_settings,
+    statements,
+)
 
 EKS = "eks:index:Cluster"
 NODE_GROUP = "eks:index:ManagedNodeGroup"
@@ -27,14 +35,24 @@ def test_kubernetes_version_is_pinned_and_in_standard_support(stack_plan):
     assert eks(stack_plan).inputs["upgradePolicy"] == {"supportType": "STANDARD"}
 
 
-def test_access_is_by_access_entries_for_the_configured_admins(stack_plan):
+def test_access_is_by_access_entries_for_admins_and_both_ci_roles(stack_plan):
+    """The creator's admin comes from EKS itself (pulumi-eks cluster.ts sets
+    bootstrapClusterCreatorAdminPermissions); every other principal needs an entry, CI's
+    roles included (pulumi/pulumi-eks#2373), or its first Kubernetes call is refused."""
     inputs = eks(stack_plan).inputs
     assert inputs["authenticationMode"] == "API"
-    entries = list(inputs["accessEntries"].values())
-    assert [e["principalArn"] for e in entries] == ["arn:aws:iam::111122223333:role/ecomind-platform-admin"]
-    assert entries[0]["accessPolicies"]["cluster-admin"] == {
-        "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-        "accessScope": {"type": "cluster"}}
+    policies = {entry["principalArn"]: entry["accessPolicies"] for entry in inputs["accessEntries"].values()}
+    prefix = "arn:aws:eks::aws:cluster-access-policy/"
+    admin = {"AmazonEKSClusterAdminPolicy": {"policyArn": f"{prefix}AmazonEKSClusterAdminPolicy",
+                                             "accessScope": {"type": "cluster"}}}
+    assert policies == {
+        "arn:aws:iam::111122223333:role/ecomind-platform-admin": admin,
+        PREVIEW_ROLE_ARN: {"AmazonEKSAdminViewPolicy": {"policyArn": f"{prefix}AmazonEKSAdminViewPolicy",
+                                                        "accessScope": {"type": "cluster"}}},
+    }
+    # The deploy role created the cluster, so it holds admin without an entry of its own.
+    creator = stack_settings(stack_plan.stack).cluster.creator_role_arn
+    assert creator == DEPLOY_ROLE_ARN and creator not in policies
 
 
 def test_private_endpoint_on_and_public_endpoint_limited_to_configured_cidrs(stack_plan):
@@ -49,8 +67,7 @@ def test_public_endpoint_is_off_when_no_cidr_is_configured():
     from components.cluster import Cluster, ClusterArgs
     from tests.conftest import run_component
 
-    values = {f"{settings.PROJECT}:environment": "prod", f"{settings.PROJECT}:appImageTag": "v1",
-              f"{settings.PROJECT}:githubConnectionArn": CONNECTION_ARN}
+    values = minimal_config("prod")
     stack = settings.load(values, stack="unit", region="us-east-1", today=datetime.date(2026, 11, 25))
     plan = run_component(lambda: Cluster("cluster", ClusterArgs(
         settings=stack.cluster, region="us-east-1", account_id="111122223333", vpc_id="vpc-1",
@@ -98,11 +115,12 @@ def test_oidc_provider_created_and_default_node_group_skipped(stack_plan):
     assert inputs["skipDefaultNodeGroup"] is True
 
 
-def test_core_addons_are_configured_through_pulumi_eks_with_pinned_versions(stack_plan):
+def test_addons_are_pinned_and_only_daemon_sets_are_built_inside_the_cluster(stack_plan):
+    """kube-proxy (a DaemonSet) may be created with the control plane; CoreDNS (a Deployment)
+    may not: pulumi-eks cluster.ts creates it whenever `enabled` is true, before any node."""
     inputs = eks(stack_plan).inputs
     versions = settings.ADDON_VERSIONS[inputs["version"]]
-    assert inputs["corednsAddonOptions"]["enabled"] is True
-    assert inputs["corednsAddonOptions"]["version"] == versions["coredns"]
+    assert inputs["corednsAddonOptions"]["enabled"] is False
     assert inputs["kubeProxyAddonOptions"]["enabled"] is True
     assert inputs["kubeProxyAddonOptions"]["version"] == versions["kube-proxy"]
     # The Cluster must not build its own vpc-cni add-on: the one below replaces it.
@@ -112,11 +130,43 @@ def test_core_addons_are_configured_through_pulumi_eks_with_pinned_versions(stac
     assert cni.inputs["clusterName"] == f"ecomind-infra-{stack_plan.stack}"
     assert cni.inputs["enableNetworkPolicy"] is True
     assert eks(stack_plan).urn in cni.dependencies
+    for addon in stack_plan.of_type("aws:eks/addon:Addon"):
+        assert addon.inputs["addonVersion"] == versions[addon.inputs["addonName"]], addon.name
 
 
-def test_no_aws_addon_duplicates_one_that_pulumi_eks_manages(stack_plan):
-    names = sorted(a.inputs["addonName"] for a in stack_plan.of_type("aws:eks/addon:Addon"))
-    assert names == ["aws-ebs-csi-driver", "metrics-server"]
+def addons_created(plan) -> list[str]:
+    """Every EKS add-on the plan creates, counting those pulumi-eks builds inside its Cluster
+    (cluster.ts: kube-proxy unless disabled, CoreDNS when enabled, vpc-cni unless
+    useDefaultVpcCni) and its VpcCniAddon."""
+    inputs = eks(plan).inputs
+    inside = [name for name, built in (
+        ("coredns", inputs.get("corednsAddonOptions", {}).get("enabled", not inputs["skipDefaultNodeGroup"])),
+        ("kube-proxy", inputs.get("kubeProxyAddonOptions", {}).get("enabled", True)),
+        ("vpc-cni", not inputs.get("useDefaultVpcCni", False))) if built]
+    return sorted(inside + ["vpc-cni" for _ in plan.of_type("eks:index:VpcCniAddon")]
+                  + [a.inputs["addonName"] for a in plan.of_type("aws:eks/addon:Addon")])
+
+
+def test_every_addon_is_created_exactly_once(stack_plan):
+    assert addons_created(stack_plan) == ["aws-ebs-csi-driver", "coredns", "kube-proxy", "metrics-server", "vpc-cni"]
+
+
+def test_addons_that_schedule_pods_wait_for_every_node_group(stack_plan):
+    """A Deployment add-on created before any node stays DEGRADED until EKS's 20-minute
+    create timeout (pulumi/pulumi-eks#1525, #1819)."""
+    groups = {g.urn for g in stack_plan.of_type("eks:index:ManagedNodeGroup")}
+    assert len(groups) >= 2
+    for addon in stack_plan.of_type("aws:eks/addon:Addon"):
+        assert groups <= set(addon.dependencies), f"{addon.inputs['addonName']} does not wait for the node groups"
+
+
+def test_kubernetes_objects_wait_for_nodes_and_coredns(stack_plan):
+    """The provider every chart and object uses depends on the node groups and CoreDNS, so no
+    release races node-group creation against its Helm timeout."""
+    provider = stack_plan.one("pulumi:providers:kubernetes")
+    coredns = stack_plan.one("aws:eks/addon:Addon", "cluster-coredns")
+    assert coredns.urn in provider.dependencies
+    assert {g.urn for g in stack_plan.of_type("eks:index:ManagedNodeGroup")} <= set(provider.dependencies)
 
 
 def test_ebs_csi_addon_is_pinned_uses_irsa_and_waits_for_nodes(stack_plan):
@@ -225,3 +275,20 @@ def test_no_platform_iam_statement_grants_a_wildcard(stack_plan):
         for statement in statements(document):
             assert not any(action == "*" or action.endswith(":*") for action in as_list(statement["Action"]))
             assert "*" not in as_list(statement["Resource"])
+
+
+def test_node_groups_follow_the_cluster_version_on_a_pinned_ami_release(stack_plan):
+    """With a launch template pulumi-eks sends no version (nodegroup.ts, createManagedNodeGroup):
+    nodes would stay on their first Kubernetes version and AMI."""
+    version = eks(stack_plan).inputs["version"]
+    groups = stack_plan.of_type("eks:index:ManagedNodeGroup")
+    assert groups
+    for group in groups:
+        assert group.inputs["version"] == version, group.name
+        assert group.inputs["releaseVersion"] == settings.AMI_RELEASE_VERSIONS[version], group.name
+
+
+def test_every_supported_version_has_an_ami_release_of_that_version():
+    assert set(settings.AMI_RELEASE_VERSIONS) == set(settings.ADDON_VERSIONS)
+    for version, release in settings.AMI_RELEASE_VERSIONS.items():
+        assert release.startswith(f"{version}.") and len(release.split("-")[1]) == 8, release

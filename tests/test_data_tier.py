@@ -8,7 +8,7 @@ import pytest
 
 import settings
 from offline.mocks import resource_id_for
-from tests.conftest import CONNECTION_ARN
+from tests.conftest import minimal_config
 
 RDS = "aws:rds/instance:Instance"
 MSK = "aws:msk/cluster:Cluster"
@@ -109,9 +109,7 @@ def test_prod_database_is_multi_az_protected_and_keeps_a_final_snapshot(dev_plan
 
 
 def test_asking_rds_for_timescaledb_says_why_and_what_instead():
-    values = {f"{settings.PROJECT}:environment": "dev", f"{settings.PROJECT}:appImageTag": "v1",
-              f"{settings.PROJECT}:githubConnectionArn": CONNECTION_ARN,
-              f"{settings.PROJECT}:databasePreloadLibraries": json.dumps(["pg_stat_statements", "timescaledb"])}
+    values = minimal_config(databasePreloadLibraries=json.dumps(["pg_stat_statements", "timescaledb"]))
     with pytest.raises(settings.ConfigError) as caught:
         settings.load(values, stack="t", region="us-east-1")
     message = str(caught.value)
@@ -129,7 +127,7 @@ def test_database_interface_is_engine_independent(stack_plan):
 def test_kafka_version_is_supported_and_brokers_span_the_zones(stack_plan):
     msk = stack_plan.one(MSK).inputs
     assert msk["kafkaVersion"] == settings.KAFKA_VERSION
-    zones = len(stack_plan.outputs["availabilityZones"])
+    zones = len(stack_plan.outputs["availabilityZoneIds"])
     assert msk["numberOfBrokerNodes"] % zones == 0
     assert sorted(msk["brokerNodeGroupInfo"]["clientSubnets"]) == data_subnet_ids(stack_plan)
     assert msk["brokerNodeGroupInfo"]["connectivityInfo"]["publicAccess"]["type"] == "DISABLED"

@@ -26,9 +26,28 @@ def id_of(plan, resource):
 def test_nine_subnets_in_three_zones(stack_plan):
     all_subnets = stack_plan.of_type(SUBNET)
     assert len(all_subnets) == 9
-    assert len({s.inputs["availabilityZone"] for s in all_subnets}) == 3
+    assert len({s.inputs["availabilityZoneId"] for s in all_subnets}) == 3
     for tier in ("public", "private", "data"):
-        assert len({s.inputs["availabilityZone"] for s in subnets(stack_plan, tier)}) == 3
+        assert len({s.inputs["availabilityZoneId"] for s in subnets(stack_plan, tier)}) == 3
+
+
+def test_subnets_are_placed_by_zone_id_outside_the_zones_eks_refuses(stack_plan):
+    """Zone names map to different physical zones per account, so a name can land a subnet in
+    use1-az3, where CreateCluster fails with UnsupportedAvailabilityZoneException (EKS
+    network requirements)."""
+    import settings
+
+    for subnet in stack_plan.of_type(SUBNET):
+        assert "availabilityZone" not in subnet.inputs, subnet.name
+        assert subnet.inputs["availabilityZoneId"] in settings.REGION_AVAILABILITY_ZONE_IDS["us-east-1"]
+        assert subnet.inputs["availabilityZoneId"] not in settings.EKS_UNSUPPORTED_ZONE_IDS
+
+
+def test_no_region_offers_a_zone_eks_refuses():
+    import settings
+
+    for region, zones in settings.REGION_AVAILABILITY_ZONE_IDS.items():
+        assert not set(zones) & settings.EKS_UNSUPPORTED_ZONE_IDS, region
 
 
 def test_no_subnet_hands_out_public_ips(stack_plan):
@@ -64,8 +83,8 @@ def test_prod_has_a_nat_gateway_per_zone_and_routes_each_zone_to_its_own(prod_pl
     nat_zone = {}
     for nat in nats:
         public = next(s for s in subnets(prod_plan, "public") if id_of(prod_plan, s) == nat.inputs["subnetId"])
-        nat_zone[id_of(prod_plan, nat)] = public.inputs["availabilityZone"]
-    assert sorted(nat_zone.values()) == ["us-east-1a", "us-east-1b", "us-east-1c"]
+        nat_zone[id_of(prod_plan, nat)] = public.inputs["availabilityZoneId"]
+    assert sorted(nat_zone.values()) == ["use1-az1", "use1-az2", "use1-az4"]
     for zone in nat_zone.values():
         route = prod_plan.one(ROUTE, f"network-private-default-{zone}")
         assert nat_zone[route.inputs["natGatewayId"]] == zone
@@ -110,7 +129,8 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_log_group_with_retentio
 def test_flow_log_role_writes_only_to_its_log_group(stack_plan):
     role_policy = stack_plan.one("aws:iam/rolePolicy:RolePolicy", "network-flow-logs")
     for statement in statements(policy(role_policy, "policy")):
-        assert all(":log-group:/ecomind/network/vpc-flow-logs" in arn for arn in as_list(statement["Resource"]))
+        group = f":log-group:/ecomind/ecomind-infra-{stack_plan.stack}/network/vpc-flow-logs"
+        assert all(group in arn for arn in as_list(statement["Resource"]))
         assert "*" not in as_list(statement["Action"])
     trust = statements(policy(stack_plan.one("aws:iam/role:Role", "network-flow-logs"), "assumeRolePolicy"))
     assert trust[0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}

@@ -10,7 +10,7 @@ import pytest
 
 import settings
 from offline import stack_config
-from tests.conftest import CONNECTION_ARN, PROJECT_DIR
+from tests.conftest import CONNECTION_ARN, DEPLOY_ROLE_ARN, PREVIEW_ROLE_ARN, PROJECT_DIR, minimal_config
 
 TODAY = datetime.date(2026, 11, 25)
 CONNECTION = CONNECTION_ARN
@@ -19,8 +19,7 @@ NS = settings.PROJECT
 
 def raw(environment: str = "dev", **overrides) -> dict[str, str]:
     """Config as the engine passes it: namespaced keys, string values, lists as JSON."""
-    values = {f"{NS}:environment": environment, f"{NS}:appImageTag": "2026.11.20-3f2a1bc",
-              f"{NS}:githubConnectionArn": CONNECTION}
+    values = minimal_config(environment)
     for key, value in overrides.items():
         values[f"{NS}:{key}"] = value if isinstance(value, str) else json.dumps(value)
     return values
@@ -48,7 +47,7 @@ def test_the_stack_files_load(stack):
 
 def test_defaults_are_production_grade():
     s = load(raw("prod"))
-    assert len(s.network.availability_zones) == 3
+    assert len(s.network.availability_zone_ids) == 3
     assert s.network.nat_gateway_per_az
     assert s.cluster.public_access_cidrs == ()  # public endpoint off unless CIDRs are listed
     assert s.network.log_retention_days == 365
@@ -72,7 +71,7 @@ def test_subnets_are_disjoint_inside_the_vpc_and_one_per_tier_per_zone():
         s = load(raw("dev", **overrides))
         vpc = ipaddress.IPv4Network(s.network.vpc_cidr)
         layout = s.network.subnets
-        zones = len(s.network.availability_zones)
+        zones = len(s.network.availability_zone_ids)
         blocks = [ipaddress.IPv4Network(b) for b in layout.public + layout.private + layout.data]
         assert len(layout.public) == len(layout.private) == len(layout.data) == zones
         assert all(block.subnet_of(vpc) for block in blocks)
@@ -152,7 +151,7 @@ def test_zone_count_outside_two_to_region_count(count):
 
 def test_zone_count_upper_bound_follows_the_region():
     assert "between 2 and 3" in error_of(raw(availabilityZoneCount=4), region="eu-west-1")
-    assert len(load(raw(availabilityZoneCount=4), region="us-west-2").network.availability_zones) == 4
+    assert len(load(raw(availabilityZoneCount=4), region="us-west-2").network.availability_zone_ids) == 4
 
 
 def test_unsupported_region():
@@ -225,3 +224,35 @@ def test_opt_outs_list_every_setting_a_stack_moves_from_its_default():
     lines = settings.describe_opt_outs(raw("dev", natGateways="single"))
     assert lines == ['natGateways = "single" (default "perAz")']
     assert settings.describe_opt_outs(raw("prod")) == []
+
+
+ADMIN = "arn:aws:iam::111122223333:role/ecomind-platform-admin"
+
+
+def test_the_cluster_creator_listed_as_an_admin_is_refused_before_eks_answers_409():
+    message = error_of(raw(clusterAdminRoleArns=[ADMIN, DEPLOY_ROLE_ARN]))
+    assert "clusterAdminRoleArns" in message and DEPLOY_ROLE_ARN in message
+    assert "409" in message and "clusterCreatorRoleArn" in message
+
+
+def test_a_deploy_role_that_is_not_the_creator_gets_its_own_admin_entry():
+    s = load(raw(clusterCreatorRoleArn=ADMIN))
+    entries = {a.key: (a.principal_arn, a.policy) for a in s.cluster.access_entries}
+    assert entries["ci-deploy"] == (DEPLOY_ROLE_ARN, "AmazonEKSClusterAdminPolicy")
+    assert entries["ci-preview"] == (PREVIEW_ROLE_ARN, "AmazonEKSAdminViewPolicy")
+    assert ADMIN not in {arn for arn, _ in entries.values()}
+
+
+def test_the_preview_role_may_not_be_a_deploying_role():
+    message = error_of(raw(ciPreviewRoleArn=DEPLOY_ROLE_ARN))
+    assert "ciPreviewRoleArn" in message and "read-only" in message
+
+
+def test_ci_role_settings_must_be_role_arns():
+    message = error_of(raw(ciDeployRoleArn="ecomind-infra-deploy"))
+    assert "'ecomind-infra:ciDeployRoleArn'" in message and "IAM role ARN" in message
+
+
+def test_zone_count_error_names_the_zone_ids_on_offer():
+    message = error_of(raw(availabilityZoneCount=6))
+    assert "availabilityZoneCount" in message and "use1-az6" in message and "use1-az3" not in message

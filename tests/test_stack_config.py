@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from offline import stack_config
-from tests.conftest import CONNECTION_ARN, PROJECT_DIR
+from tests.conftest import PROJECT_DIR, minimal_config
 
 
 def test_project_defaults_then_stack_values_as_wire_strings():
@@ -20,9 +20,8 @@ def test_project_defaults_then_stack_values_as_wire_strings():
 
 def test_secure_values_become_marked_placeholders(tmp_path):
     stack_file = tmp_path / "Pulumi.dev.yaml"
-    stack_file.write_text("config:\n  ecomind-infra:environment: dev\n  ecomind-infra:appImageTag: v1\n"
-                          f"  ecomind-infra:githubConnectionArn: {CONNECTION_ARN}\n"
-                          "  ecomind-infra:token:\n    secure: v1:AAAABBBB\n")
+    lines = "".join(f"  {key}: {value}\n" for key, value in minimal_config().items())
+    stack_file.write_text(f"config:\n{lines}  ecomind-infra:token:\n    secure: v1:AAAABBBB\n")
     config = stack_config.load(PROJECT_DIR, "dev", stack_file)
     assert config.secret_keys == ["ecomind-infra:token"]
     assert "v1:AAAABBBB" not in config.values["ecomind-infra:token"]

@@ -147,7 +147,7 @@ def test_instances_run_only_on_one_database_node_group_per_zone(stack):
     s = spec(plan)
     groups = [g for g in plan.of_type("eks:index:ManagedNodeGroup") if g.name.startswith("cluster-database-")]
     assert len(groups) == s["instances"]
-    zone_of = {resource_id_for(subnet.type, subnet.name): subnet.inputs["availabilityZone"]
+    zone_of = {resource_id_for(subnet.type, subnet.name): subnet.inputs["availabilityZoneId"]
                for subnet in plan.of_type("aws:ec2/subnet:Subnet")}
     zones = [zone_of[subnet] for group in groups for subnet in group.inputs["subnetIds"]]
     assert len(zones) == len(set(zones)) == s["instances"], "one group per zone, each in one zone"
@@ -398,7 +398,7 @@ def test_database_node_groups_exist_only_with_the_timescaledb_engine():
     assert rds.database.timescale is None
     assert not [g for g in rds.cluster.node_groups if g.zone_index is not None]
     zonal = [g for g in timescale.cluster.node_groups if g.zone_index is not None]
-    assert [(g.name, g.zone_index) for g in zonal] == [("database-a", 0), ("database-b", 1)]
+    assert [(g.name, g.zone_index) for g in zonal] == [("database-az1", 0), ("database-az2", 1)]
     assert timescale.database.timescale.recovery_target_time is None
 
 

@@ -295,6 +295,17 @@ def kafka_client_policy(cluster_arn: pulumi.Input[str], *, produce: Sequence[str
                     "Action": ["kafka-cluster:DescribeTopic", f"kafka-cluster:{verb}"],
                     "Resource": [kafka_resource_arn(arn, "topic", t) for t in topics],
                 })
+        if produce:
+            # Kafka clients produce idempotently by default since 3.0 (KIP-679), which MSK
+            # authorises as this cluster-level action (MSK developer guide, "Semantics of IAM
+            # authorization policy actions": WriteDataIdempotently, resource type cluster);
+            # without it every such producer is refused at InitProducerId.
+            statements.append({
+                "Sid": "IdempotentProduce",
+                "Effect": "Allow",
+                "Action": "kafka-cluster:WriteDataIdempotently",
+                "Resource": arn,
+            })
         if group:
             statements.append({
                 "Sid": "ConsumerGroup",

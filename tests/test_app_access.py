@@ -71,6 +71,18 @@ def actions_on(document, fragment):
             if any(fragment in r for r in as_list(s["Resource"]))}
 
 
+def idempotent_writes(document) -> list[str]:
+    return [r for s in statements(document) if "kafka-cluster:WriteDataIdempotently" in as_list(s["Action"])
+            for r in as_list(s["Resource"])]
+
+
+@pytest.mark.parametrize("service", ["gateway", "worker"])
+def test_producers_may_write_idempotently_on_their_cluster_only(stack_plan, service):
+    """Current Kafka clients default to enable.idempotence=true; MSK checks that as
+    kafka-cluster:WriteDataIdempotently on the cluster ARN (MSK developer guide)."""
+    assert idempotent_writes(inline_policies(stack_plan, service)["kafka"]) == [stack_plan.outputs["kafkaClusterArn"]]
+
+
 def test_gateway_may_only_produce_raw_events(stack_plan):
     policies = inline_policies(stack_plan, "gateway")
     assert set(policies) == {"kafka"}

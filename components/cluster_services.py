@@ -14,15 +14,22 @@ import pulumi_kubernetes as k8s
 from components import policy_documents as docs
 from components.irsa import OidcProvider, irsa_role_for
 
-# Chart versions, pinned; each was the newest published release on its repository as of
-# November 2026 (aws/eks-charts, external-secrets/external-secrets, kubernetes/autoscaler,
-# kubernetes-sigs/external-dns release notes).
+# Chart versions, pinned, each to the newest release seen in its repository's published chart
+# index (gh-pages index.yaml) and chart sources; the renovate.json custom managers move them.
+# renovate: datasource=helm depName=aws-load-balancer-controller registryUrl=https://aws.github.io/eks-charts
+# seen: aws/eks-charts index.yaml and stable/aws-load-balancer-controller/Chart.yaml at 5239609 (2026-08-03).
 LOAD_BALANCER_CONTROLLER = {"chart": "aws-load-balancer-controller", "version": "3.5.0",
                             "repo": "https://aws.github.io/eks-charts"}
-EXTERNAL_SECRETS = {"chart": "external-secrets", "version": "2.11.0", "repo": "https://charts.external-secrets.io"}
+# renovate: datasource=helm depName=external-secrets registryUrl=https://charts.external-secrets.io
+# seen: external-secrets/external-secrets tag helm-chart-2.9.0 (cc5bfbc, 2026-08-08), newest in its index.
+EXTERNAL_SECRETS = {"chart": "external-secrets", "version": "2.9.0", "repo": "https://charts.external-secrets.io"}
+# renovate: datasource=helm depName=cluster-autoscaler registryUrl=https://kubernetes.github.io/autoscaler
+# seen: kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0 (5a0b98e, 2026-07-21).
 CLUSTER_AUTOSCALER = {"chart": "cluster-autoscaler", "version": "9.59.0",
                       "repo": "https://kubernetes.github.io/autoscaler"}
-EXTERNAL_DNS = {"chart": "external-dns", "version": "1.22.0", "repo": "https://kubernetes-sigs.github.io/external-dns/"}
+# renovate: datasource=helm depName=external-dns registryUrl=https://kubernetes-sigs.github.io/external-dns/
+# seen: kubernetes-sigs/external-dns tag external-dns-helm-chart-1.21.1 (9f26451), newest in its index on 2026-08-21.
+EXTERNAL_DNS = {"chart": "external-dns", "version": "1.21.1", "repo": "https://kubernetes-sigs.github.io/external-dns/"}
 
 SECRET_STORE_NAME = "aws-secrets-manager"
 # Controllers run on the system node group, which prod taints for add-ons only.
@@ -99,6 +106,10 @@ class ClusterServices(pulumi.ComponentResource):
                     depends_on: Sequence[pulumi.Resource] = ()) -> k8s.helm.v3.Release:
             return chart_release(f"{name}-{service}", service, spec, namespace, values, on_cluster, depends_on)
 
+        def after_load_balancers(service: str, spec: Mapping[str, str], namespace: str, values: Mapping,
+                                 depends_on: Sequence[pulumi.Resource] = ()) -> k8s.helm.v3.Release:
+            return release(service, spec, namespace, values, [load_balancers, *depends_on])
+
         # metrics-server, for the HPAs: the EKS add-on, so AWS keeps it matched to the cluster.
         metrics = aws.eks.Addon(
             f"{name}-metrics-server", cluster_name=args.cluster_name, addon_name="metrics-server",
@@ -106,6 +117,15 @@ class ClusterServices(pulumi.ComponentResource):
             resolve_conflicts_on_update="OVERWRITE", tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.workloads_ready)))
 
+        # The controller's chart registers a mutating webhook on every Service CREATE in every
+        # namespace, failurePolicy Fail (aws/eks-charts stable/aws-load-balancer-controller
+        # templates/webhook.yaml, mservice.elbv2.k8s.aws; values enableServiceMutatorWebhook and
+        # serviceMutatorWebhookConfig.failurePolicy at 3.5.0), and validating ones on Ingress and
+        # TargetGroupBinding. Until its pods serve, every chart that creates a Service fails
+        # (kubernetes-sigs/aws-load-balancer-controller#4140). The webhook stays on, so that a
+        # LoadBalancer Service gets the controller's NLB rather than the legacy in-tree CLB; every
+        # other release on the cluster is installed after this one (`after_load_balancers`,
+        # and `ready` for the EcoMind release and the database's charts).
         lb_account = "aws-load-balancer-controller"
         load_balancers = release("aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER, "kube-system", {
             "clusterName": args.cluster_name_literal, "region": args.region, "vpcId": args.vpc_id,
@@ -119,16 +139,20 @@ class ClusterServices(pulumi.ComponentResource):
         eso_namespace = k8s.core.v1.Namespace(f"{name}-external-secrets", metadata={"name": "external-secrets"},
                                               opts=on_cluster)
         eso_account = "external-secrets"
-        external_secrets = release("external-secrets", EXTERNAL_SECRETS, "external-secrets", {
-            "installCRDs": True,
+        # Two replicas of each part with leader election, and budgets that allow one down: the
+        # chart's PDBs are minAvailable 1 by default, which with its default single replica lets
+        # no drain finish (external-secrets chart values.yaml and templates/*poddisruptionbudget.yaml
+        # at helm-chart-2.9.0: maxUnavailable wins when set).
+        drain_safe = {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}
+        external_secrets = after_load_balancers("external-secrets", EXTERNAL_SECRETS, "external-secrets", {
+            "installCRDs": True, "leaderElect": True, **drain_safe,
             "serviceAccount": {"create": True, "name": eso_account, "annotations": {
                 "eks.amazonaws.com/role-arn": role("external-secrets", "external-secrets", eso_account,
                                                    docs.secret_reader_policy(args.secret_arns, args.secrets_key_arn,
                                                                              args.region))}},
-            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
             **SYSTEM_PLACEMENT,
-            "webhook": SYSTEM_PLACEMENT,
-            "certController": SYSTEM_PLACEMENT,
+            "webhook": {**SYSTEM_PLACEMENT, **drain_safe},
+            "certController": {**SYSTEM_PLACEMENT, **drain_safe},
         }, depends_on=[eso_namespace])
         # No `auth` block: the store uses the controller's own IRSA role, which reads only the
         # EcoMind secrets.
@@ -140,7 +164,7 @@ class ClusterServices(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[external_secrets])))
 
         autoscaler_account = "cluster-autoscaler"
-        release("cluster-autoscaler", CLUSTER_AUTOSCALER, "kube-system", {
+        after_load_balancers("cluster-autoscaler", CLUSTER_AUTOSCALER, "kube-system", {
             "cloudProvider": "aws", "awsRegion": args.region,
             "autoDiscovery": {"clusterName": args.cluster_name_literal},
             "image": {"tag": args.autoscaler_image_tag},
@@ -168,9 +192,12 @@ class ClusterServices(pulumi.ComponentResource):
             self.certificate_arn = validation.certificate_arn
             dns_account = "external-dns"
             domain = args.app_host.split(".", 1)[1]
-            release("external-dns", EXTERNAL_DNS, "kube-system", {
+            # Zone filtering is a flag, not a chart value: charts/external-dns/values.yaml at
+            # 1.21.1 has no zoneIdFilters (its schema allows unknown keys, so one is ignored
+            # silently); the flag is --zone-id-filter (pkg/apis/externaldns/types.go).
+            after_load_balancers("external-dns", EXTERNAL_DNS, "kube-system", {
                 "provider": {"name": "aws"}, "sources": ["ingress"], "domainFilters": [domain],
-                "zoneIdFilters": [args.hosted_zone_id], "policy": "upsert-only",
+                "extraArgs": [f"--zone-id-filter={args.hosted_zone_id}"], "policy": "upsert-only",
                 "txtOwnerId": args.cluster_name_literal,
                 "serviceAccount": {"create": True, "name": dns_account, "annotations": {
                     "eks.amazonaws.com/role-arn": role("external-dns", "kube-system", dns_account,

@@ -27,13 +27,19 @@ from components.irsa import OidcProvider, irsa_role_for
 from components.secrets import GENERATED_SECRET_LENGTH, store_secret
 from settings import TimescaleSettings
 
-# Charts, pinned; the newest releases seen in public deployment manifests in November 2026
-# (CloudNativePG chart 0.29.0 carries operator 1.30.0). The Barman Cloud plugin replaces the
-# operator's in-tree object-store backups, which CloudNativePG 1.31 removes; it talks to the
-# operator over mutual TLS with certificates from cert-manager.
+# Charts, pinned, each to the newest release in its repository's published index; the renovate.json
+# custom managers move them. The Barman Cloud plugin replaces the operator's in-tree object-store
+# backups, which CloudNativePG 1.31 removes; it talks to the operator over mutual TLS with
+# certificates from cert-manager (the plugin chart's README requires cert-manager).
+# renovate: datasource=helm depName=cloudnative-pg registryUrl=https://cloudnative-pg.github.io/charts
+# seen: cloudnative-pg/charts index.yaml and charts/cloudnative-pg/Chart.yaml at d1b5ad6 (2026-06-29), operator 1.30.0.
 OPERATOR = {"chart": "cloudnative-pg", "version": "0.29.0", "repo": "https://cloudnative-pg.github.io/charts"}
-BACKUP_PLUGIN = {"chart": "plugin-barman-cloud", "version": "0.15.0", "repo": "https://cloudnative-pg.github.io/charts"}
-CERT_MANAGER = {"chart": "cert-manager", "version": "v1.21.2", "repo": "https://charts.jetstack.io"}
+# renovate: datasource=helm depName=plugin-barman-cloud registryUrl=https://cloudnative-pg.github.io/charts
+# seen: cloudnative-pg/charts charts/plugin-barman-cloud/Chart.yaml at 83bd9c5 (2026-06-10), plugin v0.13.0.
+BACKUP_PLUGIN = {"chart": "plugin-barman-cloud", "version": "0.7.0", "repo": "https://cloudnative-pg.github.io/charts"}
+# renovate: datasource=helm depName=cert-manager registryUrl=https://charts.jetstack.io
+# seen: cert-manager/cert-manager tag v1.21.1 (24e3319, 2026-07-29), newest v1 tag.
+CERT_MANAGER = {"chart": "cert-manager", "version": "v1.21.1", "repo": "https://charts.jetstack.io"}
 
 NAMESPACE = "ecomind-db"
 OPERATOR_NAMESPACE = "cnpg-system"
@@ -139,7 +145,10 @@ def cluster_spec(t: TimescaleSettings, role_arn: str) -> dict[str, Any]:
         "postgresUID": IMAGE_UID,
         "postgresGID": IMAGE_UID,
         "enableSuperuserAccess": False,
-        "enablePDB": True,
+        # The operator's PDB keeps the primary up; with one instance no switchover is possible,
+        # so a PDB would let no node drain finish (CloudNativePG docs/src/kubernetes_upgrade.md:
+        # single-instance clusters must disable it).
+        "enablePDB": t.instances > 1,
         "primaryUpdateStrategy": "unsupervised",
         "primaryUpdateMethod": "switchover",
         "storage": {"storageClass": STORAGE_CLASS, "size": f"{t.storage_gib}Gi"},

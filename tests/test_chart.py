@@ -221,10 +221,10 @@ def test_network_policies_deny_by_default_and_allow_only_the_app_flows(stack):
     assert egress_ports("ecomind-migrations") == {5432}
     assert policies["ecomind-worker"]["ingress"] == []
 
-    # The timescaledb engine's instances, by namespace and role, on 5432 only: for exactly the
+    # The timescaledb engine's pods and Services, by namespace, on 5432 only: for exactly the
     # services that reach PostgreSQL.
     in_cluster = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ecomind-db"}},
-                  "podSelector": {"matchLabels": {"cnpg.io/podRole": "instance"}}}
+                  "podSelector": {"matchExpressions": [{"key": "cnpg.io/cluster", "operator": "Exists"}]}}
 
     def to_in_cluster_database(name):
         return [rule["ports"] for rule in policies[name]["egress"] if in_cluster in rule.get("to", [])]
@@ -233,6 +233,44 @@ def test_network_policies_deny_by_default_and_allow_only_the_app_flows(stack):
     assert to_in_cluster_database("ecomind-gateway") == []
     ui_egress = policies["ecomind-ui"]["egress"]
     assert len(ui_egress) == 1 and ui_egress[0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+
+
+# Selectors of the Services CloudNativePG makes for a cluster, and the labels of its instance
+# pods (cloudnative-pg pkg/specs/services.go and pods.go at v1.30.0).
+CNPG_SERVICE_SELECTORS = {
+    "rw": {"cnpg.io/cluster": "ecomind", "cnpg.io/instanceRole": "primary"},
+    "ro": {"cnpg.io/cluster": "ecomind", "cnpg.io/instanceRole": "replica"},
+    "r": {"cnpg.io/cluster": "ecomind", "cnpg.io/podRole": "instance"},
+}
+CNPG_PRIMARY_POD_LABELS = {"cnpg.io/cluster": "ecomind", "cnpg.io/podRole": "instance",
+                           "cnpg.io/instanceRole": "primary", "role": "primary"}
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """A LabelSelector against a label set, as apimachinery's labels.Selector.Matches does."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        present = key in labels
+        if not {"Exists": present, "DoesNotExist": not present, "In": present and labels[key] in values,
+                "NotIn": not present or labels[key] not in values}[operator]:
+            return False
+    return True
+
+
+def test_database_clients_may_reach_the_engine_services_cluster_ips(stack):
+    """The VPC CNI policy agent matches the egress podSelector against each Service's selector
+    to admit its ClusterIP (endpoints.go); a selector with a key the -rw Service lacks (such as
+    cnpg.io/podRole) admits the pods but never the address clients dial."""
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(stack, "NetworkPolicy")}
+    selectors = [peer["podSelector"] for rule in policies["ecomind-api"]["egress"] for peer in rule.get("to", [])
+                 if "namespaceSelector" in peer]
+    assert selectors
+    for selector in selectors:
+        for service, service_selector in CNPG_SERVICE_SELECTORS.items():
+            assert selects(selector, service_selector), f"the -{service} Service's ClusterIP is not admitted"
+        assert selects(selector, CNPG_PRIMARY_POD_LABELS), "the instance pods themselves are not admitted"
 
 
 def test_secrets_come_from_external_secrets_by_arn_and_never_from_values(stack):

@@ -10,7 +10,7 @@ import settings
 from components.cluster_services import CLUSTER_AUTOSCALER, EXTERNAL_DNS, EXTERNAL_SECRETS, LOAD_BALANCER_CONTROLLER
 from components.release import ChartInputs, chart_values
 from offline.plan import plan_stack
-from tests.conftest import PROJECT_DIR, as_list, policy, statements
+from tests.conftest import PROJECT_DIR, as_list, policy, stack_settings, statements
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
@@ -190,3 +190,73 @@ def test_changing_only_the_image_tag_changes_only_the_release(tmp_path):
     differing = [a.name for a, b in zip(before.resources, after.resources, strict=True) if a != b]
     assert differing == ["ecomind-release"]
     assert after.one(RELEASE, "ecomind-release").inputs["values"]["image"]["tag"] == "2026.11.24-77aa01e"
+
+
+@pytest.fixture(scope="module", params=[("dev", ()), ("prod", ()), ("prod", ("databaseEngine=timescaledb",))],
+                ids=["dev", "prod", "prod-timescaledb"])
+def any_plan(request):
+    from tests.conftest import planned
+
+    return planned(*request.param)
+
+
+def test_every_release_waits_for_the_load_balancer_controller_webhooks(any_plan):
+    """Its Service mutating webhook (failurePolicy Fail) refuses every Service created before
+    its pods serve (eks-charts templates/webhook.yaml; aws-load-balancer-controller#4140)."""
+    controller = any_plan.one(RELEASE, "services-aws-load-balancer-controller")
+    others = [r for r in any_plan.of_type(RELEASE) if r.urn != controller.urn]
+    assert len(others) >= 3
+    for other in others:
+        assert controller.urn in waits_for(any_plan, other), f"{other.name} may race the controller's webhooks"
+
+
+def waits_for(plan, resource) -> set[str]:
+    """URNs `resource` depends on, directly or through its dependencies."""
+    seen, pending = set(), list(resource.dependencies)
+    while pending:
+        urn = pending.pop()
+        if urn not in seen:
+            seen.add(urn)
+            pending.extend(plan.by_urn(urn).dependencies)
+    return seen
+
+
+def disruption_budgets(values: dict, path: str = "values"):
+    """(where, replicas, budget) for each chart section that enables a PodDisruptionBudget."""
+    budget = values.get("podDisruptionBudget")
+    if isinstance(budget, dict) and budget and budget.get("enabled", True):
+        yield path, values.get("replicaCount", 1), budget
+    for key, value in values.items():
+        if isinstance(value, dict) and key != "podDisruptionBudget":
+            yield from disruption_budgets(value, f"{path}.{key}")
+
+
+def test_no_chart_budget_lets_no_drain_finish(any_plan):
+    """minAvailable equal to the replica count allows zero evictions: node drains, upgrades
+    and scale-downs never finish (the external-secrets chart's default minAvailable 1)."""
+    checked = 0
+    for chart in any_plan.of_type(RELEASE):
+        for where, replicas, budget in disruption_budgets(chart.inputs.get("values", {})):
+            checked += 1
+            if "maxUnavailable" in budget:  # the charts render maxUnavailable when both are set
+                assert budget["maxUnavailable"] >= 1, f"{chart.name} {where}"
+            else:
+                assert budget["minAvailable"] < replicas, f"{chart.name} {where}: minAvailable {budget} of {replicas}"
+    assert checked >= 4
+
+
+def test_external_secrets_runs_two_leader_elected_replicas_of_each_part(stack_plan):
+    values = stack_plan.one(RELEASE, "services-external-secrets").inputs["values"]
+    assert values["leaderElect"] is True
+    for section in (values, values["webhook"], values["certController"]):
+        assert section["replicaCount"] == 2
+        assert section["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
+
+
+def test_external_dns_filters_its_zone_with_the_flag_the_chart_passes_through(prod_plan):
+    """`zoneIdFilters` is no value of the chart (charts/external-dns/values.yaml), which ignores
+    unknown keys; the zone filter is the --zone-id-filter flag."""
+    values = prod_plan.one(RELEASE, "services-external-dns").inputs["values"]
+    assert "zoneIdFilters" not in values
+    zone = stack_settings("prod").edge.hosted_zone_id
+    assert zone and values["extraArgs"] == [f"--zone-id-filter={zone}"]

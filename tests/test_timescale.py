@@ -142,6 +142,12 @@ def test_dev_runs_one_instance_without_waiting_for_a_standby():
     assert s["instances"] == 1 and "synchronous" not in s["postgresql"]
 
 
+def test_a_single_instance_has_no_disruption_budget_to_block_drains():
+    """CloudNativePG cannot switch over a lone instance, so its PDB would stop every drain of
+    that node (docs/src/kubernetes_upgrade.md)."""
+    assert spec(timescale_plan("dev"))["enablePDB"] is False
+
+
 def test_instances_run_only_on_one_database_node_group_per_zone(stack):
     plan = timescale_plan(stack)
     s = spec(plan)

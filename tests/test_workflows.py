@@ -128,3 +128,12 @@ def test_jobs_that_reach_the_cluster_run_on_the_runners_inside_the_vpc():
             label = (r"codebuild-ecomind-infra-(dev|prod|\$\{\{ matrix.stack \}\})-ci-"
                      r"\$\{\{ github.run_id \}\}-\$\{\{ github.run_attempt \}\}")
             assert re.fullmatch(label, job["runs-on"]), (workflow, name)
+
+
+def test_the_pulumi_cli_is_the_release_of_the_sdk_pin():
+    """CLI and SDK are released together under one version; a CLI far behind the SDK misses
+    engine features the SDK relies on (review finding A13)."""
+    [sdk] = re.findall(r"^pulumi==(\S+)$", (PROJECT_DIR / "requirements.txt").read_text(), re.M)
+    versions = [step["with"]["pulumi-version"] for _, _, job in jobs() for step in job.get("steps", [])
+                if step.get("uses", "").startswith("pulumi/actions@")]
+    assert versions and set(versions) == {sdk}

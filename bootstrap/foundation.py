@@ -38,6 +38,10 @@ class FoundationArgs:
     repository: str
     state_bucket_name: str
     noncurrent_state_days: int
+    first_deploy_role_arns: Sequence[str] = ()
+    """Roles whose holders may assume the deploy role, for a stack's first `pulumi up`: it runs
+    before that stack's VPC runners exist, and as the deploy role so that it is the cluster's
+    creator (docs/adr/0011)."""
 
 
 def github_trust(provider_arn: pulumi.Input[str], subjects: Sequence[str]) -> pulumi.Output[dict]:
@@ -54,6 +58,13 @@ def github_trust(provider_arn: pulumi.Input[str], subjects: Sequence[str]) -> pu
             }},
         }],
     })
+
+
+def operator_trust_statement(role_arns: Sequence[str]) -> dict:
+    """Named operator roles may assume the deploy role (the first `up` of a stack, from a
+    workstation); their sessions carry the operator's identity into CloudTrail."""
+    return {"Sid": "FirstDeploymentOperators", "Effect": "Allow", "Principal": {"AWS": list(role_arns)},
+            "Action": "sts:AssumeRole"}
 
 
 def state_access(bucket_arn: str, key_arns: Sequence[str], write: bool) -> dict:
@@ -160,11 +171,14 @@ class Foundation(pulumi.ComponentResource):
         aws.iam.RolePolicy(f"{name}-preview-state", role=preview.id, policy=pulumi.Output.all(
             bucket.arn, state_key.arn, secrets_key.arn).apply(
                 lambda a: json.dumps(state_access(a[0], a[1:], write=False))), opts=child)
+        deploy_trust = github_trust(provider.arn, [f"repo:{repo}:environment:{env}" for env in DEPLOY_ENVIRONMENTS])
+        if args.first_deploy_role_arns:
+            deploy_trust = deploy_trust.apply(lambda document: {**document, "Statement": [
+                *document["Statement"], operator_trust_statement(args.first_deploy_role_arns)]})
         deploy = aws.iam.Role(
             f"{name}-deploy", name=DEPLOY_ROLE_NAME,
             description=f"Deployments of {repo} from its dev and prod environments",
-            assume_role_policy=pulumi.Output.json_dumps(github_trust(
-                provider.arn, [f"repo:{repo}:environment:{env}" for env in DEPLOY_ENVIRONMENTS])),
+            assume_role_policy=pulumi.Output.json_dumps(deploy_trust),
             max_session_duration=CI_SESSION_SECONDS, tags=tags, opts=child)
         # Deploying creates every service (PowerUserAccess: everything but IAM and
         # Organizations) plus the IAM roles, policies and OIDC provider the stack defines. A

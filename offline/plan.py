@@ -1,19 +1,23 @@
 """`make plan`: what a stack would build, without the Pulumi CLI or AWS credentials.
 
     python -m offline.plan --stack dev [--config-file PATH] [--set KEY=VALUE ...] [--out DIR]
+    python -m offline.plan --all [--set KEY=VALUE ...] [--out DIR]
 
 Prints a tree of the planned resources with counts by type, the guardrails (policy pack,
 secret hygiene, and what survives losing a zone) and writes `build/plan/<stack>.json`.
-It also prices the plan (`cost`), computes the critical path of `pulumi up` (`schedule`) and
-writes `build/plan/<stack>.md`, a report for pull requests.
-Exit codes: 2 for a configuration error (one line), 3 when a mandatory guardrail fails or
-the estimate exceeds the stack's budget or a billable resource is unpriced.
+Every analysis in `analyses.ANALYSES` adds its section (cost, schedule, policy, az_loss,
+deployment, physical_names), and `build/plan/<stack>.md` is a report for pull requests.
+`--all` plans every `Pulumi.<stack>.yaml` and fails when two stacks set the same physical name.
+Exit codes: 2 for a configuration error (one line), 3 when any analysis reports a failure (a
+mandatory guardrail, a deployment-semantics rule, a lost zone in prod, an unpriced resource, the
+budget exceeded) or two stacks share a physical name.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import json
 import runpy
 import sys
@@ -26,17 +30,35 @@ EXIT_GUARDRAIL = 3
 
 
 def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[str] = ()):
-    """Run `__main__.py` for `stack` under mocks and return the recorded plan."""
+    """Run `__main__.py` for `stack` under mocks: the recorded plan, with the `settings` section
+    the analyses read, and the stack's config."""
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
+    import settings
     from offline import engine, stack_config
     from offline.mocks import PlatformMocks
 
     config = stack_config.load(PROJECT_DIR, stack, stack_file, overrides)
     region = config.values.get("aws:region", "us-east-1")
-    return engine.run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
+    typed = settings.load(config.values, stack=stack, region=region)
+    plan = engine.run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
                       project=config.project, stack=stack, config=config.values,
-                      secret_keys=config.secret_keys, mocks=PlatformMocks(region)), config
+                      secret_keys=config.secret_keys, mocks=PlatformMocks(region))
+    return dataclasses.replace(plan, settings=analysis_settings(typed)), config
+
+
+def analysis_settings(s) -> dict:
+    """What of a stack's settings its analyses may read (the plan's `settings` section)."""
+    usage = s.cost
+    return {
+        "environment": s.environment,
+        "monthly_budget_usd": usage.monthly_budget_usd,
+        "usage": {"nat_gb": usage.nat_gb, "log_gb": usage.log_gb, "storage_gb": usage.storage_gb,
+                  "cdn_gb": usage.cdn_gb, "database_gb": usage.database_gb},
+        "cluster_access": {"creator_role_arn": s.cluster.creator_role_arn,
+                           "deploy_role_arn": s.cluster.ci_deploy_role_arn,
+                           "preview_role_arn": s.cluster.ci_preview_role_arn},
+    }
 
 
 def render_tree(plan) -> list[str]:
@@ -54,24 +76,23 @@ def render_tree(plan) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack", default="dev")
-    parser.add_argument("--config-file", type=Path, help="stack settings file (default Pulumi.<stack>.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a setting applied over the stack file, as `pulumi config set` would (repeatable)")
-    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "build" / "plan")
-    args = parser.parse_args(argv)
+def stack_files() -> list[str]:
+    """Every stack of the project: one per `Pulumi.<stack>.yaml` beside `Pulumi.yaml`."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 
-    sys.path.insert(0, str(PROJECT_DIR))
+
+def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out: Path) -> tuple[int, dict]:
+    """Plan, analyse, print and write one stack: (exit code, its physical-names section)."""
+    import analyses
     import settings
+    from analyses import report
     from offline.stack_config import StackConfigError
 
     try:
-        plan, config = plan_stack(args.stack, args.config_file, args.set)
+        plan, config = plan_stack(stack, stack_file, overrides)
     except (settings.ConfigError, StackConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_CONFIG_ERROR
+        return EXIT_CONFIG_ERROR, {}
 
     print(f"Plan of stack '{plan.stack}' (project {plan.project}), offline: mocked cloud, no credentials used\n")
     print("\n".join(render_tree(plan)))
@@ -84,49 +105,56 @@ def main(argv: list[str] | None = None) -> int:
         print("\nSettings this stack changes from the production-grade defaults in Pulumi.yaml:")
         print("\n".join(f"  - {line}" for line in opt_outs))
 
-    from offline import cost, guardrails, report, schedule
+    sections = analyses.run(plan)
+    for section in sections.values():
+        print()
+        print("\n".join(section.pop("summary", [])))
 
-    stack_settings = settings.load(config.values, stack=plan.stack, region=config.values.get("aws:region"))
-    environment = stack_settings.environment
-    usage = stack_settings.cost
-    estimate = cost.estimate(plan, cost.Usage.of(usage))
-    timing = schedule.schedule(plan)
-    print(f"\nMonthly cost estimate (us-east-1 on-demand, pricing/prices.csv; "
-          f"budget {usage.monthly_budget_usd:,} USD):")
-    print("\n".join(cost.format_table(estimate)))
-    print("  largest lines:")
-    print("\n".join(cost.top_lines(estimate)))
-    print("\nDeployment time (critical path through the dependency graph):")
-    print("\n".join(schedule.format_path(timing)))
-    policy = guardrails.policy_report(plan, environment)
-    zone_loss = guardrails.az_loss_section(plan, enforced=environment == "prod")
-    advisory = [v for v in policy["violations"] if v["enforcement"] != "mandatory"]
-    print(f"\nGuardrails: {policy['rules']} rules, {len(policy['violations']) - len(advisory)} mandatory "
-          f"violations, {len(advisory)} advisory")
-    for violation in advisory:
-        print(f"  advisory {violation['policy']}: {violation['message']}")
-    print(f"\nLosing one availability zone ({'enforced' if zone_loss['enforced'] else 'reported only'} "
-          f"in {environment}):")
-    print("\n".join(guardrails.format_table(zone_loss["tiers"])))
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{plan.stack}.json"
-    document = {**plan.as_json(), "policy": policy, "az_loss": zone_loss, "cost": estimate, "schedule": timing}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{plan.stack}.json"
+    document = {**plan.as_json(), **sections}
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    markdown = args.out / f"{plan.stack}.md"
+    markdown = out / f"{plan.stack}.md"
     markdown.write_text(report.render(document))
     print()
     for written in (path, markdown):
         print(f"Wrote {written.relative_to(PROJECT_DIR) if written.is_relative_to(PROJECT_DIR) else written}")
-    failures = guardrails.mandatory_failures(policy, zone_loss)
-    failures += [f"cost: no price for {u['type']} ({u['urn']})" for u in estimate["unpriced"]]
-    if estimate["total_monthly_usd"] > usage.monthly_budget_usd:
-        failures.append(f"cost: the estimate ({estimate['total_monthly_usd']:,.2f} USD a month) exceeds "
-                        f"monthlyBudgetUsd ({usage.monthly_budget_usd:,})")
+    failures = [line for section in sections.values() for line in section.get("failures", [])]
     if failures:
         print("\n".join(f"error: {line}" for line in failures), file=sys.stderr)
+        return EXIT_GUARDRAIL, sections["physical_names"]
+    return 0, sections["physical_names"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--all", action="store_true",
+                        help="plan every Pulumi.<stack>.yaml and check that no two stacks share a physical name")
+    parser.add_argument("--config-file", type=Path, help="stack settings file (default Pulumi.<stack>.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting applied over the stack file, as `pulumi config set` would (repeatable)")
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "build" / "plan")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(PROJECT_DIR))
+    if not args.all:
+        return plan_one(args.stack, args.config_file, args.set, args.out)[0]
+
+    from analyses import names
+
+    codes, sections = [], {}
+    for stack in stack_files():
+        code, sections[stack] = plan_one(stack, None, args.set, args.out)
+        codes.append(code)
+        print()
+    if EXIT_CONFIG_ERROR in codes:
+        return EXIT_CONFIG_ERROR
+    collisions = names.collisions_between(sections)
+    print(f"Stacks planned: {', '.join(sections)}; physical names shared between stacks: {len(collisions)}")
+    if collisions:
+        print("\n".join(f"error: {line}" for line in collisions), file=sys.stderr)
         return EXIT_GUARDRAIL
-    return 0
+    return max(codes, default=0)
 
 
 if __name__ == "__main__":

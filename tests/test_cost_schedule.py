@@ -10,9 +10,9 @@ import sys
 import pytest
 
 import settings
-from offline import cost, schedule
-from offline.engine import Plan, PlannedResource
-from offline.report import render
+from analyses import cost, schedule
+from analyses.model import Plan, PlannedResource
+from analyses.report import render
 from tests.conftest import PROJECT_DIR, planned, policy, stack_settings, statements
 
 PRICES = cost.load_prices()

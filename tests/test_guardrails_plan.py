@@ -14,8 +14,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import settings
-from offline import guardrails
-from offline.engine import Plan
+from analyses import guardrails, zone_loss
+from analyses.model import Plan
 from policies import ecomind_rules as rules
 from tests.conftest import PROJECT_DIR
 
@@ -44,12 +44,12 @@ def test_plan_json_carries_policy_and_az_loss_sections_with_zero_violations(tmp_
 
 
 def test_every_prod_tier_survives_losing_a_zone(prod_plan):
-    tiers = guardrails.az_loss(prod_plan)
+    tiers = zone_loss.az_loss(prod_plan)
     assert all(t.survives for t in tiers), [t for t in tiers if not t.survives]
 
 
 def test_dev_reports_the_tiers_it_would_lose(dev_plan):
-    lost = {t.tier for t in guardrails.az_loss(dev_plan) if not t.survives}
+    lost = {t.tier for t in zone_loss.az_loss(dev_plan) if not t.survives}
     assert {"NAT", "database", "cache", "application"} <= lost
 
 
@@ -68,15 +68,13 @@ def with_input(plan: Plan, typ: str, change, **fields) -> Plan:
 
 def test_a_single_az_prod_database_fails_the_az_loss_check(prod_plan):
     broken = with_input(prod_plan, "aws:rds/instance:Instance", lambda i: i.update(multiAz=False))
-    section = guardrails.az_loss_section(broken, enforced=True)
-    failures = guardrails.mandatory_failures({"violations": []}, section)
+    failures = zone_loss.analyse(broken)["failures"]
     assert failures == ["az-loss: database stops serving when a zone is lost: single-AZ instance: lost with its zone"]
 
 
 def test_removing_protect_from_the_prod_database_fails_the_plan(prod_plan):
     broken = with_input(prod_plan, "aws:rds/instance:Instance", lambda i: None, protect=False)
-    report = guardrails.policy_report(broken, "prod")
-    failures = guardrails.mandatory_failures(report, {"enforced": False, "tiers": []})
+    failures = guardrails.analyse(broken)["failures"]
     assert any(line.startswith("prod-protection:") and "database-postgres" in line for line in failures)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from offline.physical_names import SCOPED, collisions, explicit_names
+from analyses.names import SCOPED, collisions, explicit_names
 from tests.conftest import planned
 
 # Every variant of every stack file: the engine choice adds resources with names of their own.

@@ -11,12 +11,13 @@ import pytest
 from offline import engine
 from tests.conftest import run_component
 
-RESOURCE_KEYS = ["urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs"]
+RESOURCE_KEYS = ["urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs", "provider", "arn"]
 
 
 def test_shape(stack_plan):
     document = json.loads(json.dumps(stack_plan.as_json()))
-    assert list(document) == ["project", "stack", "resources", "outputs"]
+    assert list(document) == ["project", "stack", "resources", "outputs", "settings"]
+    assert set(document["settings"]) == {"environment", "monthly_budget_usd", "usage", "cluster_access"}
     assert document["project"] == "ecomind-infra" and document["stack"] == stack_plan.stack
     for resource in document["resources"]:
         assert list(resource) == RESOURCE_KEYS
@@ -30,6 +31,7 @@ def test_every_urn_the_plan_writes_names_a_planned_resource(stack_plan):
     for resource in stack_plan.resources:
         assert resource.parent is None or resource.parent in urns
         assert set(resource.dependencies) <= urns
+        assert resource.provider is None or resource.provider in urns
 
     def references(value):
         if isinstance(value, dict):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 import yaml
 
-from offline import guardrails
+from analyses import guardrails
 from policies import ecomind_rules as rules
 from tests.conftest import PROJECT_DIR, planned
 

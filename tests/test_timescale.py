@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline import cost, guardrails
-from offline.engine import Plan
+from analyses import cost, guardrails, zone_loss
+from analyses.model import Plan
 from offline.mocks import resource_id_for
 from offline.plan import main as plan_main
 from policies import ecomind_rules as rules
@@ -311,10 +311,10 @@ def test_each_database_rule_catches_its_property_removed_from_the_prod_plan(muta
 
 
 def test_zone_loss_keeps_the_prod_database_and_reports_dev_as_lost():
-    prod = {t.tier: t for t in guardrails.az_loss(timescale_plan("prod"))}
+    prod = {t.tier: t for t in zone_loss.az_loss(timescale_plan("prod"))}
     assert all(t.survives for t in prod.values()), prod
     assert "synchronous" in prod["database"].reason
-    dev = {t.tier: t for t in guardrails.az_loss(timescale_plan("dev"))}
+    dev = {t.tier: t for t in zone_loss.az_loss(timescale_plan("dev"))}
     assert not dev["database"].survives and "1 instance" in dev["database"].reason
 
 

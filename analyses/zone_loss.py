@@ -1,5 +1,7 @@
-"""What `make plan` checks beyond building the plan: the policy pack's rules, secret hygiene
-over every input and output, and (for prod) whether each tier survives losing one zone.
+"""Whether each tier keeps serving when one availability zone is lost (enforced in prod).
+
+Zones of resources are found through their dependencies on subnets (placed by zone ID); the
+tiers are NAT, nodes, the database (either engine), Kafka, the cache and the application.
 """
 
 from __future__ import annotations
@@ -12,37 +14,12 @@ from typing import Any
 
 import yaml
 
-from offline.engine import Plan, PlannedResource
+from analyses.model import Plan, PlannedResource
 from policies import ecomind_rules as rules
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+SECTION = "az_loss"
 
-
-def as_rule_resources(plan: Plan) -> list[rules.Resource]:
-    return [rules.Resource(type=r.type, name=r.name, urn=r.urn, props=r.inputs, protect=r.protect,
-                           dependencies=tuple(r.dependencies))
-            for r in plan.resources if r.type != "pulumi:pulumi:Stack"]
-
-
-def secret_hygiene(plan: Plan) -> list[rules.Violation]:
-    """Any input or output value that looks like a credential and is not marked secret."""
-    found = [rules.Violation("secret-hygiene", r.urn, f"{path} looks like a credential and is not secret",
-                             rules.MANDATORY)
-             for r in plan.resources for path in rules.credential_findings(r.inputs, "inputs")]
-    found += [rules.Violation("secret-hygiene", None, f"{path} looks like a credential and is not secret",
-                              rules.MANDATORY)
-              for path in rules.credential_findings(plan.outputs, "outputs")]
-    return found
-
-
-def policy_report(plan: Plan, environment: str) -> dict[str, Any]:
-    violations = rules.evaluate(as_rule_resources(plan), rules.Config(environment=environment))
-    violations += secret_hygiene(plan)
-    return {"rules": len(rules.RULES) + 1,
-            "violations": [dataclasses.asdict(v) for v in violations]}
-
-
-# --- Losing one availability zone --------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class Tier:
@@ -198,16 +175,17 @@ def az_loss_section(plan: Plan, enforced: bool) -> dict[str, Any]:
     return {"enforced": enforced, "tiers": [dataclasses.asdict(t) for t in az_loss(plan)]}
 
 
-def mandatory_failures(policy: Mapping[str, Any], zone_loss: Mapping[str, Any]) -> list[str]:
-    """Lines that fail the plan: mandatory violations, and in prod any tier lost with a zone."""
-    lines = [f"{v['policy']}: {v['message']} ({v['urn'] or 'stack'})"
-             for v in policy["violations"] if v["enforcement"] == rules.MANDATORY]
-    if zone_loss["enforced"]:
-        lines += [f"az-loss: {t['tier']} stops serving when a zone is lost: {t['reason']}"
-                  for t in zone_loss["tiers"] if not t["survives"]]
-    return lines
-
-
 def format_table(section: Sequence[Mapping[str, Any]]) -> list[str]:
     width = max(len(t["tier"]) for t in section)
     return [f"  {t['tier']:<{width}}  {'survives' if t['survives'] else 'LOST    '}  {t['reason']}" for t in section]
+
+
+def analyse(plan: Plan) -> dict[str, Any]:
+    """The `az_loss` section; in prod every tier that stops serving fails the plan."""
+    environment = plan.settings["environment"]
+    section = az_loss_section(plan, enforced=environment == "prod")
+    failures = [f"az-loss: {t['tier']} stops serving when a zone is lost: {t['reason']}"
+                for t in section["tiers"] if not t["survives"]] if section["enforced"] else []
+    summary = [f"Losing one availability zone ({'enforced' if section['enforced'] else 'reported only'} "
+               f"in {environment}):", *format_table(section["tiers"])]
+    return {**section, "failures": failures, "summary": summary}

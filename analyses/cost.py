@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from offline.engine import Plan, PlannedResource
+from analyses.model import Plan, PlannedResource
 
 PRICES_FILE = Path(__file__).resolve().parent.parent / "pricing" / "prices.csv"
 HOURS_PER_MONTH = 730  # AWS pricing convention: 24 x 365 / 12
@@ -309,6 +309,22 @@ def estimate(plan: Plan, usage: Usage, prices: Mapping[str, Price] | None = None
         "lines": [dataclasses.asdict(line) for line in sorted(e.lines, key=lambda line: -line.monthly_usd)],
         "unpriced": unpriced,
     }
+
+
+SECTION = "cost"
+
+
+def analyse(plan: Plan) -> dict[str, Any]:
+    """The `cost` section: the estimate, and failures for an unpriced type or a blown budget."""
+    budget = plan.settings["monthly_budget_usd"]
+    section = estimate(plan, Usage(**plan.settings["usage"]))
+    failures = [f"cost: no price for {u['type']} ({u['urn']})" for u in section["unpriced"]]
+    if section["total_monthly_usd"] > budget:
+        failures.append(f"cost: the estimate ({section['total_monthly_usd']:,.2f} USD a month) exceeds "
+                        f"monthlyBudgetUsd ({budget:,})")
+    summary = [f"Monthly cost estimate (us-east-1 on-demand, pricing/prices.csv; budget {budget:,} USD):",
+               *format_table(section), "  largest lines:", *top_lines(section)]
+    return {**section, "failures": failures, "summary": summary}
 
 
 def format_table(cost: Mapping[str, Any]) -> list[str]:

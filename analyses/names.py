@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+SECTION = "physical_names"
+SOURCE = "a name set explicitly is the resource's identity in the account and region (each Create API)"
+
 # The input that carries a type's own name, where it is not `name`. Source: each resource's
 # Create API (CreateDBInstance DBInstanceIdentifier, CreateCluster ClusterName for MSK and
 # EKS, CreateReplicationGroup ReplicationGroupId, CreateBucket Bucket).
@@ -73,3 +76,22 @@ def collisions(plans: Mapping[str, Iterable[Any]]) -> list[str]:
             else:
                 seen[key] = (stack, urn)
     return problems
+
+
+def analyse(plan: Any) -> dict[str, Any]:
+    """The `physical_names` section: every explicit name, and a failure for one that does not
+    carry the stack's name (and so would collide with the same name in another stack)."""
+    names = explicit_names(plan.resources)
+    failures = [f"physical-names: {typ} {name!r} ({urn}) does not carry the stack name {plan.stack!r}; build it "
+                f"with components.naming.stack_scoped ({SOURCE})"
+                for (typ, name), urn in sorted(names.items()) if plan.stack not in name]
+    return {"explicit": [{"type": typ, "name": name, "urn": urn} for (typ, name), urn in sorted(names.items())],
+            "failures": failures,
+            "summary": [f"Physical names: {len(names)} set explicitly, {len(failures)} without the stack name"]}
+
+
+def collisions_between(sections: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """`collisions` over the `physical_names` sections of several stacks' plans."""
+    return collisions({stack: [{"type": n["type"], "custom": True, "inputs": {NAME_FIELDS.get(n["type"], "name"):
+                                                                             n["name"]}, "urn": n["urn"]}
+                               for n in section["explicit"]] for stack, section in sections.items()})

@@ -2,8 +2,9 @@
 
 Each resource type has a typical creation time with its source or the assumption behind it.
 Pulumi starts a resource as soon as every resource it depends on exists, so the from-scratch
-duration is the longest path through the recorded dependencies. Components take no time of
-their own.
+duration is the longest path through the recorded dependencies and explicit providers (a chart
+waits for the Kubernetes provider, which waits for the nodes). Components take no time of their
+own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from offline.engine import Plan
+from analyses.model import Plan
 
 # seconds, source
 CREATION_SECONDS: Mapping[str, tuple[int, str]] = {
@@ -56,7 +57,7 @@ def critical_path(plan: Plan) -> dict[str, Any]:
         if urn not in finish:
             resource = by_urn[urn]
             start, before = 0, None
-            for dependency in resource.dependencies:
+            for dependency in resource.waits_for:
                 if done(dependency) > start:
                     start, before = finish[dependency], dependency
             finish[urn] = start + seconds_for(resource.type, resource.custom)[0]
@@ -84,6 +85,16 @@ def schedule(plan: Plan) -> dict[str, Any]:
                                 "path": [{"resource": "ecomind-release", "type": "kubernetes:helm.sh/v3:Release",
                                           "seconds": seconds, "source": source}]},
     }
+
+
+SECTION = "schedule"
+
+
+def analyse(plan: Plan) -> dict[str, Any]:
+    """The `schedule` section: from-scratch and application-release critical paths."""
+    section = schedule(plan)
+    return {**section, "failures": [],
+            "summary": ["Deployment time (critical path through the dependency graph):", *format_path(section)]}
 
 
 def format_path(section: Mapping[str, Any]) -> list[str]:

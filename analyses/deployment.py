@@ -1,0 +1,284 @@
+"""What a real deployment waits for and refuses, checked over the plan's graph.
+
+The mock engine creates every resource at once and answers every call, so a plan can be
+complete and still fail its first real `pulumi up`: an add-on that waits for nodes that wait
+for it, a chart installed before the webhook that must admit its objects, a role a workload
+assumes before it exists. Each rule here encodes one such behaviour of AWS, EKS, Helm or a
+controller, names its upstream source, and fails `make plan` with one line per violation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from analyses.model import Plan, PlannedResource
+
+SECTION = "deployment"
+
+EKS_CLUSTER = "eks:index:Cluster"
+NODE_GROUP_TYPES = ("eks:index:ManagedNodeGroup", "eks:index:NodeGroup", "eks:index:NodeGroupV2",
+                    "aws:eks/nodeGroup:NodeGroup")
+ADDON = "aws:eks/addon:Addon"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+ROLE = "aws:iam/role:Role"
+LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
+
+# EKS add-ons that run a Deployment (not only a DaemonSet): they report ACTIVE only once their
+# pods run, which needs a node (EKS user guide, "Amazon EKS add-ons": each add-on's workload).
+POD_SCHEDULING_ADDONS = frozenset({"coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver", "metrics-server",
+                                   "snapshot-controller", "amazon-cloudwatch-observability", "adot",
+                                   "aws-mountpoint-s3-csi-driver", "aws-guardduty-agent"})
+# API groups whose kinds Kubernetes serves itself; any other group needs a CRD first.
+BUILT_IN_GROUPS = frozenset({"core", "apps", "batch", "policy", "autoscaling", "networking.k8s.io",
+                             "storage.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
+                             "admissionregistration.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
+                             "discovery.k8s.io", "helm.sh"})
+# The chart that installs each custom API group's CRDs (each chart's crds/ or templates).
+CRD_CHARTS = {
+    "external-secrets.io": "external-secrets",
+    "postgresql.cnpg.io": "cloudnative-pg",
+    "barmancloud.cnpg.io": "plugin-barman-cloud",
+    "cert-manager.io": "cert-manager",
+    "elbv2.k8s.aws": "aws-load-balancer-controller",
+}
+ACCESS_POLICY_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
+DEPLOY_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
+PREVIEW_ACCESS_POLICY = "AmazonEKSAdminViewPolicy"
+# Zone IDs where EKS refuses control-plane subnets (EKS user guide, network-reqs).
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    source: str
+    check: Callable[[Plan], Iterator[tuple[str | None, str]]]
+
+
+def _upstream_types(plan: Plan, resource: PlannedResource) -> set[str]:
+    by_urn = {r.urn: r for r in plan.resources}
+    return {by_urn[urn].type for urn in plan.upstream_of(resource)}
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _pod_addons_after_nodes(plan: Plan):
+    for cluster in plan.of_type(EKS_CLUSTER):
+        coredns = cluster.inputs.get("corednsAddonOptions", {})
+        no_nodes = cluster.inputs.get("skipDefaultNodeGroup") and not cluster.inputs.get("fargate")
+        if no_nodes and (coredns.get("enabled") or coredns.get("configurationValues")):
+            yield cluster.urn, "CoreDNS is enabled inside the Cluster, which has no node group of its own"
+    for addon in plan.of_type(ADDON):
+        if addon.inputs.get("addonName") in POD_SCHEDULING_ADDONS and not (
+                _upstream_types(plan, addon) & set(NODE_GROUP_TYPES)):
+            yield addon.urn, f"add-on {addon.inputs['addonName']} runs pods but waits for no node group"
+
+
+def _kubernetes_after_nodes(plan: Plan):
+    for provider in plan.of_type(K8S_PROVIDER):
+        upstream = _upstream_types(plan, provider)
+        if not upstream & set(NODE_GROUP_TYPES):
+            yield provider.urn, "the Kubernetes provider waits for no node group: charts race node creation"
+        elif not any(plan.by_urn(u).inputs.get("addonName") == "coredns" for u in plan.upstream_of(provider)
+                     if plan.by_urn(u).type == ADDON):
+            yield provider.urn, "the Kubernetes provider does not wait for CoreDNS: pods start without DNS"
+
+
+def _group_of(resource_type: str) -> str | None:
+    if not resource_type.startswith("kubernetes:"):
+        return None
+    group = resource_type.split(":")[1].split("/")[0]
+    return None if group in BUILT_IN_GROUPS else group
+
+
+def _custom_resources_after_their_crds(plan: Plan):
+    for resource in plan.resources:
+        group = _group_of(resource.type)
+        if group is None:
+            continue
+        chart = CRD_CHARTS.get(group)
+        if chart is None:
+            yield resource.urn, f"no chart is known to install the CRDs of {group} (add it to CRD_CHARTS)"
+            continue
+        upstream = plan.upstream_of(resource)
+        if not any(r.inputs.get("chart") == chart for r in plan.of_type(RELEASE) if r.urn in upstream):
+            yield resource.urn, f"{resource.type.split(':')[-1]} of {group} does not wait for the {chart} release"
+
+
+def _after_fail_closed_webhooks(plan: Plan):
+    controllers = [r for r in plan.of_type(RELEASE) if r.inputs.get("chart") == LOAD_BALANCER_CONTROLLER_CHART]
+    for controller in controllers:
+        for resource in plan.resources:
+            creates_services = resource.type in (RELEASE, "kubernetes:core/v1:Service",
+                                                 "kubernetes:networking.k8s.io/v1:Ingress")
+            if creates_services and resource.urn != controller.urn and controller.urn not in plan.upstream_of(
+                    resource):
+                yield resource.urn, "installed without waiting for the load balancer controller's webhooks"
+
+
+def _irsa_roles_before_workloads(plan: Plan):
+    roles = {r.arn: r for r in plan.of_type(ROLE) if r.arn}
+    for resource in plan.resources:
+        if not resource.type.startswith("kubernetes:"):
+            continue
+        upstream = plan.upstream_of(resource)
+        for value in sorted({s for s in _strings(resource.inputs) if _ROLE_ARN.match(s)}):
+            role = roles.get(value)
+            if role is None:
+                yield resource.urn, f"names IAM role {value}, which this stack does not create"
+            elif role.urn not in upstream:
+                yield resource.urn, f"names IAM role {role.name} but does not wait for it"
+            elif "oidc-provider/" not in role.inputs.get("assumeRolePolicy", ""):
+                yield resource.urn, f"names IAM role {role.name}, which trusts no OIDC provider (not IRSA)"
+
+
+def _ci_roles_reach_the_cluster(plan: Plan):
+    access = plan.settings.get("cluster_access")
+    for cluster in plan.of_type(EKS_CLUSTER):
+        if not access:
+            yield cluster.urn, "the plan names no CI roles (settings.cluster_access)"
+            return
+        entries = {e.get("principalArn"): {p.get("policyArn", "").removeprefix(ACCESS_POLICY_PREFIX)
+                                           for p in e.get("accessPolicies", {}).values()}
+                   for e in cluster.inputs.get("accessEntries", {}).values()}
+        creator = access["creator_role_arn"]
+        if creator in entries:
+            yield cluster.urn, f"an access entry names the cluster creator {creator}: EKS answers 409"
+        if access["deploy_role_arn"] != creator and DEPLOY_ACCESS_POLICY not in entries.get(
+                access["deploy_role_arn"], set()):
+            yield cluster.urn, f"the deploy role {access['deploy_role_arn']} has no {DEPLOY_ACCESS_POLICY} entry"
+        if PREVIEW_ACCESS_POLICY not in entries.get(access["preview_role_arn"], set()):
+            yield cluster.urn, (f"the preview role {access['preview_role_arn']} has no {PREVIEW_ACCESS_POLICY} entry: "
+                                "drift checks cannot read Helm's release secrets")
+
+
+def _node_groups_follow_the_cluster(plan: Plan):
+    versions = {c.inputs.get("version") for c in plan.of_type(EKS_CLUSTER)}
+    for group in plan.of_type("eks:index:ManagedNodeGroup"):
+        if "launchTemplate" not in group.inputs:
+            continue
+        version, release = group.inputs.get("version"), group.inputs.get("releaseVersion", "")
+        if version not in versions:
+            yield group.urn, f"version {version!r} is not the cluster's {sorted(versions)}"
+        elif not release.startswith(f"{version}."):
+            yield group.urn, f"releaseVersion {release!r} is not an AMI release of Kubernetes {version}"
+
+
+def _subnets_by_zone_id(plan: Plan):
+    for subnet in plan.of_type("aws:ec2/subnet:Subnet"):
+        zone = subnet.inputs.get("availabilityZoneId")
+        if zone is None:
+            yield subnet.urn, "placed by zone name, which maps to a different physical zone in each account"
+        elif zone in EKS_UNSUPPORTED_ZONE_IDS:
+            yield subnet.urn, f"placed in {zone}, where EKS refuses control-plane subnets"
+
+
+def _policy_documents(plan: Plan) -> Iterator[tuple[PlannedResource, dict]]:
+    for resource in plan.of_type("aws:iam/rolePolicy:RolePolicy") + plan.of_type("aws:iam/policy:Policy"):
+        try:
+            yield resource, json.loads(resource.inputs.get("policy", "{}"))
+        except json.JSONDecodeError:
+            continue
+
+
+def _idempotent_producers(plan: Plan):
+    for resource, document in _policy_documents(plan):
+        statements = document.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+
+        def granted(action: str) -> list[str]:
+            return [r for s in statements if s.get("Effect") == "Allow"
+                    and action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+                    for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+        clusters = set(granted("kafka-cluster:WriteDataIdempotently"))
+        for topic in granted("kafka-cluster:WriteData"):
+            cluster = re.sub(r":topic/([^/]+)/([^/]+)/.*$", r":cluster/\1/\2", topic)
+            if cluster not in clusters:
+                yield resource.urn, f"may write to {topic.rsplit('/', 1)[-1]} but not idempotently on {cluster}"
+
+
+def _budgets(values: dict, path: str) -> Iterator[tuple[str, int, dict]]:
+    budget = values.get("podDisruptionBudget")
+    if isinstance(budget, dict) and budget and budget.get("enabled", True):
+        yield path, values.get("replicaCount", 1), budget
+    for key, value in values.items():
+        if isinstance(value, dict) and key != "podDisruptionBudget":
+            yield from _budgets(value, f"{path}.{key}")
+
+
+def _drains_can_finish(plan: Plan):
+    for release in plan.of_type(RELEASE):
+        for path, replicas, budget in _budgets(release.inputs.get("values", {}), "values"):
+            if "maxUnavailable" in budget:
+                if budget["maxUnavailable"] in (0, "0", "0%"):
+                    yield release.urn, f"{path}: maxUnavailable 0 allows no eviction"
+            elif budget.get("minAvailable", 1) >= replicas:
+                yield release.urn, f"{path}: minAvailable {budget.get('minAvailable', 1)} of {replicas} replica(s)"
+    for cluster in plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster"):
+        spec = cluster.inputs.get("spec", {})
+        if spec.get("instances", 1) < 2 and spec.get("enablePDB", True):
+            yield cluster.urn, "one instance with enablePDB: its node can never be drained"
+
+
+RULES = (
+    Rule("pod-addons-after-nodes", "An EKS add-on that runs pods is created after a node group exists.",
+         "pulumi-eks nodejs/eks/cluster/cluster.ts (CoreDNS add-on inside the Cluster); pulumi/pulumi-eks#1525, #1819",
+         _pod_addons_after_nodes),
+    Rule("kubernetes-after-nodes", "Every Kubernetes object waits for the node groups and CoreDNS.",
+         "Helm install --wait/--atomic fails at its timeout when pods cannot schedule (helm.sh docs, helm install)",
+         _kubernetes_after_nodes),
+    Rule("custom-resources-after-crds", "A custom resource waits for the release that installs its CRD.",
+         "Helm docs, Custom Resource Definitions: the API server rejects a kind with no CRD (no matches for kind)",
+         _custom_resources_after_their_crds),
+    Rule("after-load-balancer-webhooks", "Releases, Services and Ingresses wait for the load balancer controller.",
+         "aws/eks-charts stable/aws-load-balancer-controller/templates/webhook.yaml (mservice.elbv2.k8s.aws, "
+         "failurePolicy Fail); kubernetes-sigs/aws-load-balancer-controller#4140", _after_fail_closed_webhooks),
+    Rule("irsa-role-before-workload", "A workload's IRSA role exists, trusts an OIDC provider, and comes first.",
+         "EKS user guide, IAM roles for service accounts: the pod identity webhook injects the role at pod start",
+         _irsa_roles_before_workloads),
+    Rule("ci-roles-reach-the-cluster", "The deploy role is cluster admin, the preview role reads everything.",
+         "pulumi-eks cluster.ts (bootstrapClusterCreatorAdminPermissions); pulumi/pulumi-eks#2373; EKS user guide, "
+         "Review access policy permissions", _ci_roles_reach_the_cluster),
+    Rule("node-groups-follow-the-cluster", "Managed node groups carry the cluster's version and an AMI release.",
+         "pulumi-eks nodejs/eks/nodes/nodegroup.ts (no version with a launch template)", _node_groups_follow_the_cluster),
+    Rule("subnets-by-zone-id", "Subnets are placed by zone ID, outside the zones EKS refuses.",
+         "EKS user guide, network-reqs (UnsupportedAvailabilityZoneException); AWS RAM guide, AZ IDs",
+         _subnets_by_zone_id),
+    Rule("idempotent-producers", "A principal that may produce to a topic may produce idempotently.",
+         "MSK developer guide, IAM access control: WriteDataIdempotently on the cluster; KIP-679",
+         _idempotent_producers),
+    Rule("drains-can-finish", "No disruption budget forbids every eviction.",
+         "Kubernetes docs, Specifying a Disruption Budget; CloudNativePG docs/src/kubernetes_upgrade.md",
+         _drains_can_finish),
+)
+
+
+def violations(plan: Plan) -> list[dict[str, Any]]:
+    return [{"rule": rule.id, "urn": urn, "message": message, "source": rule.source}
+            for rule in RULES for urn, message in rule.check(plan)]
+
+
+def analyse(plan: Plan) -> dict[str, Any]:
+    """The `deployment` section: every rule's violations, each a failure of the plan."""
+    found = violations(plan)
+    failures = [f"deployment/{v['rule']}: {v['message']} ({v['urn'] or 'stack'}) [source: {v['source']}]"
+                for v in found]
+    return {"rules": [{"id": r.id, "description": r.description, "source": r.source} for r in RULES],
+            "violations": found, "failures": failures,
+            "summary": [f"Deployment semantics: {len(RULES)} rules, {len(found)} violations"]}

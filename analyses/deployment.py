@@ -197,17 +197,20 @@ def _policy_documents(plan: Plan) -> Iterator[tuple[PlannedResource, dict]]:
             continue
 
 
+def _granted(statements: list[dict], action: str) -> list[str]:
+    """Resources `statements` allow `action` on."""
+    def listed(value: Any) -> list:
+        return value if isinstance(value, list) else [value]
+    return [r for s in statements if s.get("Effect") == "Allow" and action in listed(s.get("Action"))
+            for r in listed(s.get("Resource"))]
+
+
 def _idempotent_producers(plan: Plan):
     for resource, document in _policy_documents(plan):
         statements = document.get("Statement", [])
         statements = statements if isinstance(statements, list) else [statements]
-
-        def granted(action: str) -> list[str]:
-            return [r for s in statements if s.get("Effect") == "Allow"
-                    and action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
-                    for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
-        clusters = set(granted("kafka-cluster:WriteDataIdempotently"))
-        for topic in granted("kafka-cluster:WriteData"):
+        clusters = set(_granted(statements, "kafka-cluster:WriteDataIdempotently"))
+        for topic in _granted(statements, "kafka-cluster:WriteData"):
             cluster = re.sub(r":topic/([^/]+)/([^/]+)/.*$", r":cluster/\1/\2", topic)
             if cluster not in clusters:
                 yield resource.urn, f"may write to {topic.rsplit('/', 1)[-1]} but not idempotently on {cluster}"
@@ -256,7 +259,8 @@ RULES = (
          "pulumi-eks cluster.ts (bootstrapClusterCreatorAdminPermissions); pulumi/pulumi-eks#2373; EKS user guide, "
          "Review access policy permissions", _ci_roles_reach_the_cluster),
     Rule("node-groups-follow-the-cluster", "Managed node groups carry the cluster's version and an AMI release.",
-         "pulumi-eks nodejs/eks/nodes/nodegroup.ts (no version with a launch template)", _node_groups_follow_the_cluster),
+         "pulumi-eks nodejs/eks/nodes/nodegroup.ts (no version with a launch template)",
+         _node_groups_follow_the_cluster),
     Rule("subnets-by-zone-id", "Subnets are placed by zone ID, outside the zones EKS refuses.",
          "EKS user guide, network-reqs (UnsupportedAvailabilityZoneException); AWS RAM guide, AZ IDs",
          _subnets_by_zone_id),

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 SECTION = "physical_names"
-SOURCE = "a name set explicitly is the resource's identity in the account and region (each Create API)"
+SOURCE = "source: each Create API, where a name set explicitly is the resource's identity in its account and region"
 
 # The input that carries a type's own name, where it is not `name`. Source: each resource's
 # Create API (CreateDBInstance DBInstanceIdentifier, CreateCluster ClusterName for MSK and
@@ -83,7 +83,7 @@ def analyse(plan: Any) -> dict[str, Any]:
     carry the stack's name (and so would collide with the same name in another stack)."""
     names = explicit_names(plan.resources)
     failures = [f"physical-names: {typ} {name!r} ({urn}) does not carry the stack name {plan.stack!r}; build it "
-                f"with components.naming.stack_scoped ({SOURCE})"
+                f"with components.naming.stack_scoped [{SOURCE}]"
                 for (typ, name), urn in sorted(names.items()) if plan.stack not in name]
     return {"explicit": [{"type": typ, "name": name, "urn": urn} for (typ, name), urn in sorted(names.items())],
             "failures": failures,

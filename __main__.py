@@ -112,40 +112,59 @@ runners = CiRunners("ci", CiRunnersArgs(
     cluster_security_group_id=cluster.cluster_security_group_id,
     log_retention_days=stack.network.log_retention_days, tags=stack.tags, protect=protect))
 
-pulumi.export("region", stack.region)
-pulumi.export("vpcId", network.vpc_id)
-pulumi.export("availabilityZoneIds", list(network.availability_zone_ids))
-pulumi.export("publicSubnetIds", network.public_subnet_ids)
-pulumi.export("privateSubnetIds", network.private_subnet_ids)
-pulumi.export("dataSubnetIds", network.data_subnet_ids)
-pulumi.export("clusterName", cluster.cluster_name)
-pulumi.export("kubeconfig", cluster.kubeconfig_json)
-pulumi.export("oidcProviderArn", cluster.oidc.arn)
-pulumi.export("oidcIssuer", cluster.oidc.issuer)
-pulumi.export("clusterSecurityGroupId", cluster.cluster_security_group_id)
-pulumi.export("nodeRoleArn", cluster.node_role_arn)
-pulumi.export("volumeKeyArn", cluster.volume_key_arn)
-pulumi.export("addonRoleArns", cluster.addon_role_arns)
-pulumi.export("database", {
+
+def export(name: str, description: str, value) -> None:
+    """A stack output. Every output is declared by one call here, with its description:
+    README's "Stack outputs" table is generated from these calls (make reference)."""
+    pulumi.export(name, value)
+
+
+export("region", "AWS region of every regional resource of the stack.", stack.region)
+export("vpcId", "ID of the VPC.", network.vpc_id)
+export("availabilityZoneIds", "Zone IDs the subnets are in (use1-az1, ...), in subnet-list order.",
+       list(network.availability_zone_ids))
+export("publicSubnetIds", "Public subnets, one per zone: internet-facing load balancers and NAT.",
+       network.public_subnet_ids)
+export("privateSubnetIds", "Private subnets, one per zone: nodes and pods, egress through NAT.",
+       network.private_subnet_ids)
+export("dataSubnetIds", "Data subnets, one per zone: RDS, MSK, ElastiCache; no route out.", network.data_subnet_ids)
+export("clusterName", "Name of the EKS cluster.", cluster.cluster_name)
+export("kubeconfig", "Kubeconfig of the cluster (secret), authenticating with `aws eks get-token`.",
+       cluster.kubeconfig_json)
+export("oidcProviderArn", "ARN of the cluster's IAM OIDC provider, which IRSA roles trust.", cluster.oidc.arn)
+export("oidcIssuer", "Issuer of the cluster's service-account tokens (host and path, no scheme).", cluster.oidc.issuer)
+export("clusterSecurityGroupId", "Security group of the control plane and every node; the data tier admits it.",
+       cluster.cluster_security_group_id)
+export("nodeRoleArn", "IAM role of the managed nodes.", cluster.node_role_arn)
+export("volumeKeyArn", "KMS key of node root volumes and of EBS volumes the CSI driver makes.", cluster.volume_key_arn)
+export("addonRoleArns", "IRSA role per EKS add-on that has one (vpc-cni, aws-ebs-csi-driver).", cluster.addon_role_arns)
+export("database", "`{engine, host, port, name, secretArn, securityGroupId}`, the same shape for either engine.", {
     "engine": database.endpoint.engine, "host": database.endpoint.host, "port": database.endpoint.port,
     "name": database.endpoint.database_name, "secretArn": database.endpoint.secret_arn,
     "securityGroupId": database.endpoint.security_group_id,
 })
 if isinstance(database, TimescaleDatabase):
-    pulumi.export("databaseBackupBucket", database.backup_bucket_name)
-pulumi.export("kafkaBootstrapBrokers", streaming.bootstrap_brokers)
-pulumi.export("kafkaClusterArn", streaming.cluster_arn)
-pulumi.export("cache", {"host": cache.host, "port": cache.port, "authSecretArn": cache.auth_secret_arn})
-pulumi.export("reportsBucket", storage.reports.bucket_name)
-pulumi.export("assetsBucket", cdn.assets.bucket_name)
-pulumi.export("accessLogBucket", storage.logs.bucket_name)
-pulumi.export("assetsUrl", cdn.public_url)
-pulumi.export("cdnDomain", cdn.distribution_domain)
-pulumi.export("ecrRepositories", registry.repository_urls)
-pulumi.export("secretArns", {"jwt": secrets.jwt_secret_arn, "gatewayHmac": secrets.gateway_hmac_secret_arn,
-                             "database": database.endpoint.secret_arn, "cache": cache.auth_secret_arn})
-pulumi.export("appRoleArns", app_access.role_arns)
-pulumi.export("appUrl", f"https://{app_host}" if app_host else "http://<load balancer DNS name>")
-pulumi.export("releaseStatus", release.release_status)
-pulumi.export("alertTopicArn", monitoring.topic_arn)
-pulumi.export("ciRunnerProject", runners.project_name)
+    export("databaseBackupBucket", "timescaledb engine only: bucket of the WAL archive and base backups.",
+           database.backup_bucket_name)
+export("kafkaBootstrapBrokers", "`KAFKA_BROKERS`: the brokers' IAM-over-TLS endpoints (port 9098).",
+       streaming.bootstrap_brokers)
+export("kafkaClusterArn", "ARN of the MSK cluster (the IAM grants name its topics and group).", streaming.cluster_arn)
+export("cache", "`{host, port, authSecretArn}` for `REDIS_ADDR` / `REDIS_URL` (TLS and AUTH).",
+       {"host": cache.host, "port": cache.port, "authSecretArn": cache.auth_secret_arn})
+export("reportsBucket", "Bucket of the api's reports and the worker's exports.", storage.reports.bucket_name)
+export("assetsBucket", "Bucket the UI build uploads its static assets to.", cdn.assets.bucket_name)
+export("accessLogBucket", "Bucket of S3 server access logs and CloudFront standard logs.", storage.logs.bucket_name)
+export("assetsUrl", "https URL the UI loads its assets from (the custom domain when one is set).", cdn.public_url)
+export("cdnDomain", "CloudFront domain of the assets distribution (dxxxx.cloudfront.net).", cdn.distribution_domain)
+export("ecrRepositories", "ECR repository URL per service (gateway, api, worker, ui).", registry.repository_urls)
+export("secretArns", "Secrets Manager ARNs External Secrets reads: `jwt`, `gatewayHmac`, `database`, `cache`.",
+       {"jwt": secrets.jwt_secret_arn, "gatewayHmac": secrets.gateway_hmac_secret_arn,
+        "database": database.endpoint.secret_arn, "cache": cache.auth_secret_arn})
+export("appRoleArns", "IRSA role per EcoMind service account (`ecomind/ecomind-gateway`, `-api`, `-worker`).",
+       app_access.role_arns)
+export("appUrl", "Where EcoMind answers: https://app.<domain>, or the load balancer's DNS name without a domain.",
+       f"https://{app_host}" if app_host else "http://<load balancer DNS name>")
+export("releaseStatus", "Status of the EcoMind Helm release after the last `up`.", release.release_status)
+export("alertTopicArn", "SNS topic (KMS-encrypted) that budget and CloudWatch alarms notify.", monitoring.topic_arn)
+export("ciRunnerProject", "CodeBuild project whose runners take this stack's CI jobs inside its VPC.",
+       runners.project_name)

@@ -1,14 +1,17 @@
-"""The configuration reference, rendered from `settings.SETTINGS`.
+"""The configuration and stack-output references, rendered from their registries.
 
-    python -m offline.config_reference            # print the README table
-    python -m offline.config_reference --write    # rewrite Pulumi.yaml's config block and README.md's table
+    python -m offline.config_reference            # print the README tables
+    python -m offline.config_reference --write    # rewrite Pulumi.yaml's config block and README.md's tables
 
-`Pulumi.yaml`'s declarations and README.md's table are both checked against the registry by
-tests/test_config_reference.py, so neither can drift from the code.
+Settings come from `settings.SETTINGS`; stack outputs from the `export(name, description, value)`
+calls in `__main__.py`, read from its source (running it is not needed to document it).
+`Pulumi.yaml`'s declarations and README.md's tables are checked against both registries by
+tests/test_config_reference.py, so none can drift from the code.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -18,6 +21,7 @@ import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
+OUTPUTS_BEGIN, OUTPUTS_END = "<!-- stack-outputs:begin -->", "<!-- stack-outputs:end -->"
 
 
 def declaration(setting) -> dict:
@@ -54,11 +58,36 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
-def readme_with_table(readme: str) -> str:
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+def declared_outputs(program: Path = PROJECT_DIR / "__main__.py") -> list[tuple[str, str]]:
+    """(name, description) of every `export(...)` call in the program, in source order."""
+    calls = [node for node in ast.walk(ast.parse(program.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "export"]
+    found = []
+    for call in sorted(calls, key=lambda c: c.lineno):
+        name, description = call.args[:2]
+        if not (isinstance(name, ast.Constant) and isinstance(description, ast.Constant)):
+            raise SystemExit(f"__main__.py:{call.lineno}: export() takes a literal name and description")
+        found.append((name.value, description.value))
+    return found
+
+
+def outputs_table() -> str:
+    rows = ["| output | what it is |", "|---|---|"]
+    rows += [f"| `{name}` | {description} |" for name, description in declared_outputs()]
+    return "\n".join(rows)
+
+
+def _replace_block(readme: str, begin: str, end: str, body: str) -> str:
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(readme):
-        raise SystemExit(f"README.md has no {BEGIN} ... {END} block")
-    return pattern.sub(lambda _: f"{BEGIN}\n{markdown_table()}\n{END}", readme)
+        raise SystemExit(f"README.md has no {begin} ... {end} block")
+    return pattern.sub(lambda _: f"{begin}\n{body}\n{end}", readme)
+
+
+def readme_with_table(readme: str) -> str:
+    """README.md with both generated tables brought up to date."""
+    readme = _replace_block(readme, BEGIN, END, markdown_table())
+    return _replace_block(readme, OUTPUTS_BEGIN, OUTPUTS_END, outputs_table())
 
 
 def main(argv: list[str]) -> int:
@@ -70,6 +99,8 @@ def main(argv: list[str]) -> int:
         readme.write_text(readme_with_table(readme.read_text()))
     else:
         print(markdown_table())
+        print()
+        print(outputs_table())
     return 0
 
 

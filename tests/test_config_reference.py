@@ -50,3 +50,16 @@ def test_stack_files_set_only_known_settings():
         for key in config:
             namespace, _, name = key.partition(":")
             assert namespace != settings.PROJECT or name in settings.SETTINGS_BY_KEY, key
+
+
+def test_readme_stack_outputs_are_every_export_of_the_program(stack_plan):
+    """The table is generated from the export() calls; every output a plan has is among them."""
+    declared = dict(config_reference.declared_outputs())
+    assert set(stack_plan.outputs) <= set(declared)
+    readme = (PROJECT_DIR / "README.md").read_text()
+    assert all(f"| `{name}` | {description} |" in readme for name, description in declared.items())
+
+
+def test_every_output_is_declared_through_export():
+    source = (PROJECT_DIR / "__main__.py").read_text()
+    assert source.count("pulumi.export(") == 1, "declare outputs with export(name, description, value)"

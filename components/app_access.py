@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import pulumi
 
 from components import policy_documents as docs
+from components.args import check_arn, check_tags, refuse
 from components.irsa import OidcProvider, irsa_role_for
 from components.storage import EXPORTS_PREFIX, REPORTS_PREFIX
 from components.streaming import CONSUMER_GROUP
@@ -29,10 +30,27 @@ def service_account(service: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class ApplicationAccessArgs:
     oidc: OidcProvider
+    """The cluster's OIDC provider (`Cluster.oidc`), which every role's trust policy names."""
     kafka_cluster_arn: pulumi.Input[str]
+    """MSK cluster ARN (`Streaming.cluster_arn`); the gateway's and worker's topic and group ARNs
+    derive from it."""
     reports_bucket_arn: pulumi.Input[str]
+    """Reports bucket ARN (`Storage.reports.bucket_arn`): the api reads and writes under reports/,
+    the worker under exports/."""
     reports_key_arn: pulumi.Input[str]
+    """CMK of the reports bucket (`Storage.reports_key_arn`), which both roles may use for it."""
     tags: Mapping[str, str]
+    """Stack tags (`StackSettings.tags`), applied to every role."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.oidc, OidcProvider):
+            refuse(self, "oidc", "expected an OidcProvider (Cluster.oidc)")
+        # Topic and group ARNs are made by rewriting ':cluster/' in this ARN (kafka_resource_arn).
+        check_arn(self, "kafka_cluster_arn", "kafka", "arn:aws:kafka:us-east-1:111122223333:cluster/<name>/<uuid>",
+                  resource=r"[a-z0-9-]+:\d{12}:cluster/\S+")
+        check_arn(self, "reports_bucket_arn", "s3", "arn:aws:s3:::ecomind-reports")
+        check_arn(self, "reports_key_arn", "kms", "arn:aws:kms:us-east-1:111122223333:key/<id>")
+        check_tags(self)
 
 
 class ApplicationAccess(pulumi.ComponentResource):

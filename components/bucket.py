@@ -9,11 +9,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
+from components.args import check_count, check_tags, is_plain, refuse
 
 # Old object versions are kept this long after being overwritten or deleted: enough to undo
 # a bad release or a mistaken delete, without paying for versions forever.
 NONCURRENT_VERSION_DAYS = 30
 ABORT_INCOMPLETE_UPLOAD_DAYS = 7
+# Storage classes a lifecycle transition may name (S3 API reference, Transition.StorageClass).
+S3_TRANSITION_CLASSES = ("STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,19 +28,50 @@ class Transition:
 @dataclasses.dataclass(frozen=True)
 class SecureBucketArgs:
     purpose: str
+    """What the bucket holds, in words (reports and exports); its `purpose` tag."""
     kms_key_arn: pulumi.Input[str] | None
     """SSE-KMS with this CMK and an S3 bucket key; None only for the access-log bucket, because
     S3 server access logging cannot deliver to SSE-KMS buckets (S3 user guide), which then
     uses SSE-S3."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the bucket (with Name and purpose)."""
     transitions: Sequence[Transition] = ()
+    """Storage-class steps for current objects, by age in days; the default keeps every object in STANDARD."""
     expire_after_days: int | None = None
+    """Days after which current objects expire; the default None keeps them until deleted."""
     access_log_bucket: pulumi.Input[str] | None = None
     """Bucket receiving this bucket's server access logs under s3/<name>/."""
     policy_statements: pulumi.Input[list[docs.Document]] | None = None
+    """Statements added after the TLS-only denial in the bucket policy; the default adds none."""
     deferred_policy: bool = False
     """The owner calls `attach_policy` once the principals its statements name exist."""
     protect: bool = False
+    """Pulumi `protect` on the bucket itself (the stack's protect_stateful: on in prod); the default
+    leaves it deletable, though never with objects in it (force_destroy is off)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.purpose, str):
+            refuse(self, "purpose", "expected a string (it is a tag value)")
+        if is_plain(self.kms_key_arn) and not self.kms_key_arn:
+            refuse(self, "kms_key_arn", "expected a KMS key ARN, or None for SSE-S3")
+        check_tags(self)
+        for transition in self.transitions:
+            if not isinstance(transition, Transition) or transition.storage_class not in S3_TRANSITION_CLASSES:
+                refuse(self, "transitions", "expected Transition(days, storage_class) with a storage class of "
+                       + ", ".join(S3_TRANSITION_CLASSES), value=transition)
+            if not isinstance(transition.days, int) or transition.days < 0:
+                refuse(self, "transitions", "expected Transition.days of 0 or more", value=transition)
+        if self.expire_after_days is not None:
+            # The lifecycle rule reads 0 as no expiry at all: refused rather than silently ignored.
+            check_count(self, "expire_after_days", unit="day (or None to keep objects)")
+            # S3 rejects a rule whose expiration is not later than its transitions.
+            if any(t.days >= self.expire_after_days for t in self.transitions):
+                refuse(self, "expire_after_days", "expected more days than every transition's")
+        if is_plain(self.access_log_bucket) and not self.access_log_bucket:
+            refuse(self, "access_log_bucket", "expected a bucket name, or None for no access logs")
+        if self.deferred_policy and self.policy_statements is not None:
+            refuse(self, "policy_statements", "expected None with deferred_policy: pass the statements to "
+                   "attach_policy instead, or they are never attached")
 
 
 class SecureBucket(pulumi.ComponentResource):

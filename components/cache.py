@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.args import (
+    SECRET_PREFIX,
+    SECRET_PREFIX_RULE,
+    check_account_id,
+    check_count,
+    check_ids,
+    check_log_retention,
+    check_name,
+    check_region,
+    check_tags,
+    is_list,
+    refuse,
+)
 from components.guards import admit_only, key_with_log_groups
 from components.secrets import store_secret
 from settings import CacheSettings
@@ -19,23 +33,54 @@ VALKEY_PORT = 6379
 AUTH_TOKEN_LENGTH = 64
 SNAPSHOT_WINDOW = "02:00-03:00"
 MAINTENANCE_WINDOW = "sun:05:30-sun:06:30"
+# ElastiCache CreateReplicationGroup, ReplicationGroupId constraints.
+REPLICATION_GROUP_ID = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,39}(?<!-)")
 
 
 @dataclasses.dataclass(frozen=True)
 class CacheArgs:
     settings: CacheSettings
+    """The stack's cache settings (engine version, node type and count, snapshot and log retention)."""
     replication_group_id: str
+    """ElastiCache replication group ID (the stack's cluster name); also names the slow-log group
+    (/ecomind/<id>/slow-log) and, in prod, the final snapshot."""
     account_id: pulumi.Input[str]
+    """AWS account the key policy and log-group grant are scoped to."""
     region: str
+    """Region of the stack, for the CloudWatch Logs grant on the key."""
     vpc_id: pulumi.Input[str]
+    """VPC of the security group (`Network.vpc_id`)."""
     data_subnet_ids: Sequence[pulumi.Input[str]]
+    """Data subnets of the subnet group, one per zone (`Network.data_subnet_ids`)."""
     availability_zone_names: Sequence[pulumi.Input[str]]
     """The account's names of the data subnets' zones, in subnet order (ElastiCache places by name)."""
     client_security_group_id: pulumi.Input[str]
+    """The one security group admitted on the Valkey port: the cluster's (`Cluster.cluster_security_group_id`)."""
     secrets_key_arn: pulumi.Input[str]
+    """CMK of the secret holding endpoint and AUTH token (`ApplicationSecrets.key_arn`)."""
     secret_prefix: str
+    """Secrets Manager path the auth secret is named under (ecomind/<stack>/, so <prefix>cache-auth)."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the key, log group, security group, subnet group, replication group and secret."""
     protect: bool = False
+    """Prod: `protect` on the key, group and secret, a final snapshot on deletion, changes held for the
+    maintenance window and a 30-day secret recovery window; the default (dev) has none of these."""
+
+    def __post_init__(self) -> None:
+        check_log_retention(self, "settings.log_retention_days")
+        check_count(self, "settings.node_count", unit="node")
+        check_name(self, "replication_group_id", REPLICATION_GROUP_ID,
+                   "expected 1 to 40 letters, digits or hyphens, starting with a letter, without a trailing "
+                   "or double hyphen (ElastiCache CreateReplicationGroup)")
+        check_account_id(self)
+        check_region(self)
+        check_ids(self, "data_subnet_ids")
+        # One preferred zone per node: fewer names than nodes leaves ElastiCache to refuse the group.
+        if not is_list(self.availability_zone_names) or len(self.availability_zone_names) < self.settings.node_count:
+            refuse(self, "availability_zone_names",
+                   f"expected a zone name per node, at least settings.node_count ({self.settings.node_count})")
+        check_name(self, "secret_prefix", SECRET_PREFIX, SECRET_PREFIX_RULE)
+        check_tags(self)
 
 
 class Cache(pulumi.ComponentResource):

@@ -9,10 +9,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
+from components.args import check_account_id, check_arn, check_tags, is_plain, refuse
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.naming import stack_scoped
-from settings import EdgeSettings
+from settings import CDN_PRICE_CLASSES, EdgeSettings
 
 # AWS managed cache policy "CachingOptimized" (CloudFront developer guide, "Use managed cache
 # policies"): long TTLs, gzip and brotli, no cookies or query strings in the cache key.
@@ -28,11 +29,30 @@ MINIMUM_TLS = "TLSv1.2_2021"
 @dataclasses.dataclass(frozen=True)
 class AssetsCdnArgs:
     settings: EdgeSettings
+    """The stack's edge settings: price class and, with a domain, the assets.<domain> host and its zone."""
     account_id: pulumi.Input[str]
+    """AWS account the assets key's policy is scoped to."""
     access_log_bucket_name: pulumi.Input[str]
+    """Bucket for the assets bucket's S3 server access logs (`Storage.logs.bucket_name`)."""
     access_log_bucket_arn: pulumi.Input[str]
+    """The same bucket's ARN, where CloudFront's standard logging (v2) delivers (`Storage.logs.bucket_arn`)."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the key, the bucket, the certificate, the distribution and the log delivery."""
     protect: bool = False
+    """Pulumi `protect` on the assets key and bucket (on in prod); the default leaves both deletable."""
+
+    def __post_init__(self) -> None:
+        if self.settings.price_class not in CDN_PRICE_CLASSES:
+            refuse(self, "settings.price_class", "expected one of " + ", ".join(CDN_PRICE_CLASSES))
+        # The certificate is validated and the alias records made in the domain's hosted zone.
+        if self.settings.domain and not self.settings.hosted_zone_id:
+            refuse(self, "settings.hosted_zone_id", "expected the Route 53 zone of settings.domain "
+                   f"({self.settings.domain}): the certificate and alias records are made there")
+        check_account_id(self)
+        if is_plain(self.access_log_bucket_name) and not self.access_log_bucket_name:
+            refuse(self, "access_log_bucket_name", "expected a bucket name (or an Output resolving to one)")
+        check_arn(self, "access_log_bucket_arn", "s3", "arn:aws:s3:::ecomind-access-logs", resource=r"::[a-z0-9.-]+")
+        check_tags(self)
 
 
 class AssetsCdn(pulumi.ComponentResource):

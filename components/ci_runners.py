@@ -9,12 +9,21 @@ the job itself still comes from GitHub OIDC roles (bootstrap/).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
+from components.args import (
+    check_account_id,
+    check_ids,
+    check_log_retention,
+    check_name,
+    check_region,
+    check_tags,
+)
 from components.guards import key_with_log_groups
 
 # AWS's managed Amazon Linux 2023 standard image for CodeBuild; it carries the tools the
@@ -24,6 +33,13 @@ RUNNER_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 RUNNER_COMPUTE = "BUILD_GENERAL1_MEDIUM"
 # Longest job: a from-scratch `pulumi up` is planned at about 33 minutes.
 RUNNER_TIMEOUT_MINUTES = 90
+# CodeBuild CreateProject, name pattern.
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,254}")
+# GitHub owner/name, as the source location https://github.com/<owner>/<name>.git takes it.
+REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+# The shape of a CodeConnections (formerly CodeStar Connections) ARN, as githubConnectionArn takes it.
+CONNECTION_ARN = re.compile(r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}"
+                            r":connection/[0-9a-f-]+")
 
 
 def runner_label_prefix(project_name: str) -> str:
@@ -33,16 +49,41 @@ def runner_label_prefix(project_name: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class CiRunnersArgs:
     project_name: str
+    """CodeBuild project name (<cluster name>-ci); jobs select it in `runs-on`, and it names the log group."""
     repository: str
+    """GitHub repository (owner/name, setting githubRepository) whose workflow jobs the runners take."""
     connection_arn: str
+    """CodeConnections connection to GitHub (setting githubConnectionArn), the project's source auth."""
     account_id: pulumi.Input[str]
+    """AWS account the trust, key and network-interface grants are scoped to."""
     region: str
+    """Region of the stack, for the log and network-interface grants."""
     vpc_id: pulumi.Input[str]
+    """VPC the runners attach to (`Network.vpc_id`)."""
     private_subnet_ids: Sequence[pulumi.Input[str]]
+    """Subnets the runner containers run in (`Network.private_subnet_ids`): egress through NAT."""
     cluster_security_group_id: pulumi.Input[str]
+    """Cluster security group (`Cluster.cluster_security_group_id`) that gets an ingress rule on 443
+    from the runners, so jobs reach the private EKS API."""
     log_retention_days: int
+    """Days CloudWatch keeps the runners' build logs (setting logRetentionDays)."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the key, log group, security group and its rules, role and project."""
     protect: bool = False
+    """Pulumi `protect` on the logs key (on in prod); the default leaves it deletable."""
+
+    def __post_init__(self) -> None:
+        check_name(self, "project_name", PROJECT_NAME,
+                   "expected 2 to 255 letters, digits, hyphens or underscores, starting with a letter or digit "
+                   "(CodeBuild CreateProject)")
+        check_name(self, "repository", REPOSITORY, "expected owner/name, such as ecomind/ecomind-infra")
+        check_name(self, "connection_arn", CONNECTION_ARN, "expected a CodeConnections ARN such as "
+                   "arn:aws:codeconnections:us-east-1:111122223333:connection/<uuid>")
+        check_account_id(self)
+        check_region(self)
+        check_ids(self, "private_subnet_ids")
+        check_log_retention(self, "log_retention_days")
+        check_tags(self)
 
 
 class CiRunners(pulumi.ComponentResource):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
@@ -10,6 +11,15 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components import policy_documents as docs
+from components.args import (
+    check_account_id,
+    check_ids,
+    check_log_retention,
+    check_name,
+    check_region,
+    check_tags,
+    refuse,
+)
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.irsa import OidcProvider, irsa_role_for
 from settings import ClusterSettings, NodeGroupSettings
@@ -30,20 +40,61 @@ IMDS_HOP_LIMIT = 1
 
 AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
 ACCESS_POLICY_ARN_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
+# EKS CreateCluster, name constraints.
+CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}")
+# Add-ons this component installs at the version the settings pin.
+CLUSTER_ADDONS = ("kube-proxy", "vpc-cni", "coredns", "aws-ebs-csi-driver")
 
 
 @dataclasses.dataclass(frozen=True)
 class ClusterArgs:
     settings: ClusterSettings
+    """The stack's cluster settings: name, Kubernetes and add-on versions, access entries, node groups."""
     region: str
+    """Region of the stack, for the CloudWatch Logs grant on the control-plane log key."""
     account_id: pulumi.Input[str]
+    """AWS account the key policies are scoped to."""
     vpc_id: pulumi.Input[str]
+    """VPC of the cluster (`Network.vpc_id`)."""
     public_subnet_ids: Sequence[pulumi.Input[str]]
     """Internet-facing load balancers only; no node is placed here."""
     private_subnet_ids: Sequence[pulumi.Input[str]]
     """Nodes of every group, one subnet per zone."""
     tags: Mapping[str, str]
+    """Stack tags, applied (with the cluster's kubernetes.io/cluster/<name> tag) to the cluster, keys,
+    log group, node role, launch templates, node groups and add-ons."""
     protect: bool = False
+    """Prod: `protect` and EKS deletion protection on the cluster, `protect` on its three keys; the
+    default (dev) leaves them deletable."""
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        check_name(self, "settings.name", CLUSTER_NAME,
+                   "expected 1 to 100 letters, digits, hyphens or underscores, starting with a letter or digit "
+                   "(EKS CreateCluster)")
+        check_log_retention(self, "settings.log_retention_days")
+        missing = [addon for addon in CLUSTER_ADDONS if addon not in s.addon_versions]
+        if missing:
+            refuse(self, "settings.addon_versions", "expected a version for each of " + ", ".join(CLUSTER_ADDONS)
+                   + " (missing " + ", ".join(missing) + ")")
+        # CoreDNS and the EBS CSI driver become ACTIVE only once some node runs their pods.
+        if not s.node_groups:
+            refuse(self, "settings.node_groups", "expected at least one node group")
+        for index, group in enumerate(s.node_groups):
+            if group.architecture not in AMI_TYPES:
+                refuse(self, f"settings.node_groups[{index}].architecture", "expected one of " + ", ".join(AMI_TYPES)
+                       + " (an AL2023 AMI type exists for each)", value=group.architecture)
+        check_region(self)
+        check_account_id(self)
+        check_ids(self, "public_subnet_ids")
+        # EKS wants subnets in at least two zones (EKS user guide, "Subnet requirements and
+        # considerations"); a zonal node group takes the subnet at its zone index.
+        check_ids(self, "private_subnet_ids", minimum=2, what="one subnet per zone, at least 2")
+        for group in s.node_groups:
+            if group.zone_index is not None and not 0 <= group.zone_index < len(self.private_subnet_ids):
+                refuse(self, "private_subnet_ids", f"expected a subnet for zone index {group.zone_index} of node "
+                       f"group {group.name!r} (one subnet per zone, in zone order)")
+        check_tags(self)
 
 
 class Cluster(pulumi.ComponentResource):

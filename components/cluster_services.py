@@ -5,6 +5,7 @@ own IRSA role."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
@@ -12,6 +13,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import policy_documents as docs
+from components.args import check_arn, check_ids, check_name, check_region, check_tags, is_list, is_plain, refuse
+from components.cluster import CLUSTER_NAME
 from components.irsa import OidcProvider, irsa_role_for
 
 # Chart versions, pinned, each to the newest release seen in its repository's published chart
@@ -38,6 +41,9 @@ SYSTEM_PLACEMENT = {
     "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"}],
 }
 HELM_TIMEOUT_SECONDS = 600
+# An image tag as the OCI distribution spec allows it.
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+")
 
 
 def chart_release(resource_name: str, release_name: str, spec: Mapping[str, str], namespace: str,
@@ -55,24 +61,69 @@ def chart_release(resource_name: str, release_name: str, spec: Mapping[str, str]
 @dataclasses.dataclass(frozen=True)
 class ClusterServicesArgs:
     cluster_name: pulumi.Input[str]
+    """Cluster name that resolves once the cluster exists (`Cluster.cluster_name`), for the metrics-server add-on."""
     cluster_name_literal: str
     """The same name as a plain string, for policy conditions and chart values."""
     kubernetes_version: str
+    """Kubernetes version of the cluster (setting kubernetesVersion); not read here, since the pins it
+    selects arrive resolved as addon_versions and autoscaler_image_tag."""
     addon_versions: Mapping[str, str]
+    """EKS add-on builds for that version (`settings.ADDON_VERSIONS`); this component reads metrics-server."""
     autoscaler_image_tag: str
+    """Cluster Autoscaler image tag matching the Kubernetes minor (`settings.CLUSTER_AUTOSCALER_IMAGE_TAGS`)."""
     kubeconfig: pulumi.Input[str]
+    """Kubeconfig of the cluster (`Cluster.kubeconfig_json`), for the Kubernetes provider."""
     oidc: OidcProvider
+    """The cluster's OIDC provider (`Cluster.oidc`), trusted by each controller's IRSA role."""
     region: str
+    """Region of the stack, for the controllers' values and the Secrets Manager decrypt condition."""
     vpc_id: pulumi.Input[str]
+    """VPC of the cluster (`Network.vpc_id`), for the load balancer controller."""
     secret_arns: Sequence[pulumi.Input[str]]
     """Every secret External Secrets may read, and nothing else."""
     secrets_key_arn: pulumi.Input[str]
+    """CMK of those secrets (`ApplicationSecrets.key_arn`); External Secrets decrypts through Secrets Manager only."""
     app_host: str | None
     """Host the EcoMind ingress answers on (app.<domain>), when the stack has a domain."""
     hosted_zone_id: str | None
+    """Route 53 zone of the domain (setting publicHostedZoneId): certificate validation and ExternalDNS
+    records go there; None, with app_host, when the stack has no domain."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the metrics-server add-on, the controllers' IRSA roles and the certificate."""
     workloads_ready: Sequence[pulumi.Resource]
     """Node groups and CoreDNS: nothing is installed on the cluster before they exist."""
+
+    def __post_init__(self) -> None:
+        if is_plain(self.cluster_name) and not self.cluster_name:
+            refuse(self, "cluster_name", "expected the cluster's name (or an Output resolving to it)")
+        check_name(self, "cluster_name_literal", CLUSTER_NAME,
+                   "expected the EKS cluster name: 1 to 100 letters, digits, hyphens or underscores")
+        if "metrics-server" not in self.addon_versions:
+            refuse(self, "addon_versions", "expected a metrics-server version (the EKS add-on this component installs)")
+        check_name(self, "autoscaler_image_tag", IMAGE_TAG,
+                   "expected an image tag: letters, digits, '_', '.', '-', at most 128 characters")
+        if is_plain(self.kubeconfig) and not self.kubeconfig:
+            refuse(self, "kubeconfig", "expected a kubeconfig (or an Output resolving to one)")
+        if not isinstance(self.oidc, OidcProvider):
+            refuse(self, "oidc", "expected an OidcProvider (Cluster.oidc)")
+        check_region(self)
+        # IAM refuses a statement whose Resource list is empty.
+        check_ids(self, "secret_arns", what="every secret the application reads, at least 1")
+        for arn in self.secret_arns:
+            if is_plain(arn) and not SECRET_ARN.fullmatch(arn):
+                refuse(self, "secret_arns", "expected Secrets Manager ARNs (or Outputs resolving to them)")
+        check_arn(self, "secrets_key_arn", "kms", "arn:aws:kms:us-east-1:111122223333:key/<id>")
+        # One without the other would silently build neither the certificate nor ExternalDNS.
+        if bool(self.app_host) != bool(self.hosted_zone_id):
+            refuse(self, "hosted_zone_id" if self.app_host else "app_host",
+                   "app_host and hosted_zone_id are set together (a domain) or both None")
+        if self.app_host and "." not in self.app_host.strip("."):
+            refuse(self, "app_host", "expected a host under the stack's domain, such as app.ecomind.example.com")
+        check_tags(self)
+        # The provider waits for these, so that no chart races the nodes it needs.
+        if not is_list(self.workloads_ready) or not self.workloads_ready:
+            refuse(self, "workloads_ready", "expected the node groups and CoreDNS (Cluster.workloads_ready), "
+                   "at least 1")
 
 
 class ClusterServices(pulumi.ComponentResource):

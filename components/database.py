@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
+from components.args import (
+    check_account_id,
+    check_arn,
+    check_ids,
+    check_log_retention,
+    check_name,
+    check_region,
+    check_tags,
+    refuse,
+)
 from components.guards import admit_only, key_with_log_groups
 from settings import DatabaseSettings
 
@@ -23,6 +34,8 @@ LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
 # Low-traffic hours in us-east-1 for the team (UTC); backups must not overlap maintenance.
 BACKUP_WINDOW = "03:00-04:00"
 MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
+# RDS CreateDBInstance, DBInstanceIdentifier constraints.
+DB_INSTANCE_IDENTIFIER = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,17 +55,41 @@ class DatabaseEndpoint:
 @dataclasses.dataclass(frozen=True)
 class DatabaseArgs:
     settings: DatabaseSettings
+    """The stack's database settings (instance class, storage in GiB, backup and log retention in days)."""
     identifier: str
     """RDS instance identifier; also names its log groups."""
     account_id: pulumi.Input[str]
+    """AWS account the key policy and log-group grant are scoped to."""
     region: str
+    """Region of the stack, for the CloudWatch Logs grant on the key."""
     vpc_id: pulumi.Input[str]
+    """VPC of the security group (`Network.vpc_id`)."""
     data_subnet_ids: Sequence[pulumi.Input[str]]
+    """Data subnets of the DB subnet group, one per zone (`Network.data_subnet_ids`)."""
     client_security_group_id: pulumi.Input[str]
+    """The one security group admitted on 5432: the cluster's (`Cluster.cluster_security_group_id`)."""
     secrets_key_arn: pulumi.Input[str]
     """CMK for the RDS-managed master credentials secret."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the key, log groups, security group, subnet and parameter groups and instance."""
     protect: bool = False
+    """Prod: `protect` on the key and instance, RDS deletion protection, a final snapshot, automated
+    backups kept on deletion and changes held for the maintenance window; the default (dev) has none."""
+
+    def __post_init__(self) -> None:
+        if self.settings.engine != "rds" or self.settings.timescale is not None:
+            refuse(self, "settings.engine", "expected rds: the timescaledb engine is TimescaleDatabase")
+        check_log_retention(self, "settings.log_retention_days")
+        check_name(self, "identifier", DB_INSTANCE_IDENTIFIER,
+                   "expected 1 to 63 letters, digits or hyphens, starting with a letter, without a trailing or "
+                   "double hyphen (RDS CreateDBInstance)")
+        check_account_id(self)
+        check_region(self)
+        # A DB subnet group needs subnets in at least two zones (RDS user guide, "Working with a DB
+        # instance in a VPC").
+        check_ids(self, "data_subnet_ids", minimum=2, what="one subnet per zone, at least 2")
+        check_arn(self, "secrets_key_arn", "kms", "arn:aws:kms:us-east-1:111122223333:key/<id>")
+        check_tags(self)
 
 
 class Database(pulumi.ComponentResource):

@@ -9,23 +9,42 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
+from components.args import check_account_id, check_tags, refuse
 from components.naming import stack_scoped
 
 # Longest waiting period KMS allows before a scheduled deletion completes (KMS
 # ScheduleKeyDeletion API: 7 to 30 days): the most time to notice and cancel a mistake.
 KEY_DELETION_WINDOW_DAYS = 30
+# KMS CreateKey, Description length limit.
+KMS_DESCRIPTION_MAX_CHARS = 8192
 
 
 @dataclasses.dataclass(frozen=True)
 class EncryptionKeyArgs:
     description: str
+    """The key's KMS description: what it encrypts, for whoever audits the account's keys."""
     account_id: pulumi.Input[str]
+    """AWS account whose root principal administers the key (the key policy's account statement)."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the key (with Name)."""
     service_statements: Sequence[pulumi.Input[docs.Document | list[docs.Document]]] = ()
+    """Key-policy statements for the services that use the key (CloudWatch Logs, Auto Scaling...);
+    the default grants only the account statement."""
     protect: bool = False
+    """Pulumi `protect` on the key (on in prod); unprotected, a deleted key stays recoverable for the
+    KMS deletion window (KEY_DELETION_WINDOW_DAYS)."""
     deferred_policy: bool = False
     """The owner calls `attach_policy` once the resources its grants name exist (the key is
     created with AWS's default policy, which is the account statement alone)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.description, str) or len(self.description) > KMS_DESCRIPTION_MAX_CHARS:
+            refuse(self, "description", f"expected a string of at most {KMS_DESCRIPTION_MAX_CHARS} characters")
+        check_account_id(self)
+        check_tags(self)
+        if self.deferred_policy and self.service_statements:
+            refuse(self, "service_statements", "expected none with deferred_policy: pass them to attach_policy "
+                   "instead, or they are never attached")
 
 
 class EncryptionKey(pulumi.ComponentResource):

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
+from components.args import DNS_LABEL, DNS_SUBDOMAIN, check_name, check_tags, is_list, refuse
+
+# IAM ARN of a managed policy, AWS's or the account's own; the attachment is named after its last part.
+MANAGED_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+")
+# IAM PutRolePolicy, PolicyName pattern.
+POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,13 +30,34 @@ class OidcProvider:
 @dataclasses.dataclass(frozen=True)
 class ServiceAccountRoleArgs:
     oidc: OidcProvider
+    """The cluster's OIDC provider (`Cluster.oidc`), the one federated principal the role trusts."""
     namespace: str
+    """Kubernetes namespace of the service account, pinned in the trust policy's `sub` condition."""
     service_account: str
+    """Name of the service account that alone may assume the role."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the role (with Name and the namespace and service account)."""
     managed_policy_arns: Sequence[str] = ()
     """AWS-managed policies, for services whose upstream publishes one (VPC CNI, EBS CSI)."""
     inline_policies: Mapping[str, pulumi.Input[docs.Document]] = dataclasses.field(default_factory=dict)
     """Policies written for this role alone, by name."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.oidc, OidcProvider):
+            refuse(self, "oidc", "expected an OidcProvider (Cluster.oidc)")
+        # A wrong name still builds, as a role no pod can ever assume.
+        check_name(self, "namespace", DNS_LABEL, "expected a Kubernetes namespace name (an RFC 1123 label)")
+        check_name(self, "service_account", DNS_SUBDOMAIN,
+                   "expected a Kubernetes service account name (an RFC 1123 subdomain)")
+        check_tags(self)
+        if not is_list(self.managed_policy_arns) or not all(
+                isinstance(arn, str) and MANAGED_POLICY_ARN.fullmatch(arn) for arn in self.managed_policy_arns):
+            refuse(self, "managed_policy_arns", "expected IAM policy ARNs such as "
+                   "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy")
+        for policy_name in self.inline_policies:
+            if not isinstance(policy_name, str) or not POLICY_NAME.fullmatch(policy_name):
+                refuse(self, "inline_policies", "expected policy names of 1 to 128 letters, digits or +=,.@_- "
+                       "(IAM PutRolePolicy)", value=policy_name)
 
 
 class ServiceAccountRole(pulumi.ComponentResource):

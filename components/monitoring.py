@@ -9,6 +9,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
+from components.args import (
+    check_account_id,
+    check_count,
+    check_ids,
+    check_name,
+    check_tags,
+    is_list,
+    refuse,
+)
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 
 # Alarm thresholds, each the level at which someone should look before users notice.
@@ -26,29 +35,79 @@ BASE_BACKUP_SILENCE_HOURS = 26
 HOURS_PER_MONTH = 730
 EVALUATION_PERIODS = 3
 PERIOD_SECONDS = 300
+# The request-metric filters of the in-cluster engine's backup bucket that the backup alarms read.
+BACKUP_KINDS = ("wal", "base")
 
 
 @dataclasses.dataclass(frozen=True)
 class MonitoringArgs:
     stack: str
+    """Stack name; names the budget and every alarm (ecomind-<stack>-...) and filters the budget by the stack tag."""
     account_id: pulumi.Input[str]
+    """AWS account the key and topic policies let AWS Budgets and CloudWatch publish for."""
     region: str
+    """Region of the stack; not read here: the topic and alarms are made in the AWS provider's region."""
     thresholds_usd: Sequence[int]
+    """Monthly cost alerts in USD, ascending (setting budgetAlertThresholdsUsd); the largest is the budget's limit."""
     alert_email: str | None
+    """Address subscribed to the topic (setting alertEmail); None subscribes nobody."""
     database_identifier: str | None
     """The RDS instance to alarm on; None for the in-cluster engine, which has no RDS metrics."""
     database_allocated_gib: int
+    """RDS allocated storage in GiB (setting databaseAllocatedStorageGib), the free-storage alarm's base."""
     database_backups: tuple[pulumi.Input[str], Mapping[str, str]] | None
     """In-cluster engine: the backup bucket and its request-metric filters (`wal`, `base`)."""
     kafka_cluster_name: str
+    """MSK cluster name, the disk alarms' `Cluster Name` dimension."""
     kafka_brokers: int
+    """Number of brokers (`StreamingSettings.broker_count`): one disk alarm per broker ID from 1."""
     cache_group_id: str
+    """Valkey replication group ID; node N's alarm dimension is <id>-00N."""
     cache_nodes: int
+    """Number of cache nodes (`CacheSettings.node_count`): one memory alarm each."""
     nat_gateway_ids: Sequence[pulumi.Input[str]]
+    """NAT gateways (`Network.nat_gateway_ids`): one traffic alarm each."""
     nat_gb_per_month: int
+    """Expected NAT traffic in GB a month (setting usageNatGbPerMonth), the traffic alarms' base."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the key, topic, budget and alarms."""
     depends_on: Sequence[pulumi.Resource] = ()
+    """Resources the alarms wait for (the data services they watch); the default waits for none."""
     protect: bool = False
+    """Pulumi `protect` on the alert topic's key (on in prod); the default leaves it deletable."""
+
+    def __post_init__(self) -> None:
+        check_name(self, "stack", rule="expected the stack name, which names the budget and alarms")
+        check_account_id(self)
+        # The budget's limit is the largest threshold: an empty list has none.
+        if not is_list(self.thresholds_usd) or not self.thresholds_usd or not all(
+                isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in self.thresholds_usd):
+            refuse(self, "thresholds_usd", "expected at least one whole number of USD, each 1 or more")
+        if self.alert_email is not None and not isinstance(self.alert_email, str):
+            refuse(self, "alert_email", "expected an email address, or None")
+        if self.alert_email and "@" not in self.alert_email:
+            refuse(self, "alert_email", "expected an email address such as platform@example.com, or None")
+        # One engine per stack: with neither the database goes unwatched, with both one set of alarms
+        # watches something that does not exist.
+        if (self.database_identifier is None) == (self.database_backups is None):
+            refuse(self, "database_identifier", "expected exactly one of database_identifier (RDS) and "
+                   "database_backups (in-cluster engine)")
+        if self.database_identifier is not None:
+            check_name(self, "database_identifier", rule="expected the RDS instance identifier, or None")
+        check_count(self, "database_allocated_gib", unit="GiB")
+        if self.database_backups is not None:
+            backups = self.database_backups
+            filters = backups[1] if isinstance(backups, tuple) and len(backups) == 2 else None
+            if not isinstance(filters, Mapping) or any(kind not in filters for kind in BACKUP_KINDS):
+                refuse(self, "database_backups", "expected (bucket, filters) with a filter for each of "
+                       + ", ".join(BACKUP_KINDS) + " (TimescaleDatabase.backup_metrics)")
+        check_name(self, "kafka_cluster_name", rule="expected the MSK cluster name")
+        check_count(self, "kafka_brokers", unit="broker")
+        check_name(self, "cache_group_id", rule="expected the Valkey replication group ID")
+        check_count(self, "cache_nodes", unit="node")
+        check_ids(self, "nat_gateway_ids", what="one per NAT gateway, at least 1")
+        check_count(self, "nat_gb_per_month", minimum=0, unit="GB")
+        check_tags(self)
 
 
 class Monitoring(pulumi.ComponentResource):

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policy_documents as docs
+from components.args import check_account_id, check_log_retention, check_name, check_region, check_tags, refuse
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.naming import stack_prefix
 from settings import NetworkSettings
@@ -21,12 +22,33 @@ FLOW_LOG_AGGREGATION_SECONDS = 60
 @dataclasses.dataclass(frozen=True)
 class NetworkArgs:
     settings: NetworkSettings
+    """The stack's network settings: VPC CIDR, zone IDs, the subnet CIDRs per tier and zone, NAT mode,
+    flow-log retention in days."""
     region: str
+    """Region of the stack, for the S3 endpoint's service name and the flow-log key grant."""
     account_id: pulumi.Input[str]
+    """AWS account the flow-log key and delivery role trust are scoped to."""
     cluster_name: str
     """Subnets are tagged for this EKS cluster's load balancers."""
     tags: Mapping[str, str]
+    """Stack tags, applied (with Name) to every resource of the network that takes tags."""
     protect: bool = False
+    """Pulumi `protect` on the flow-log key (on in prod); the default leaves it deletable."""
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if not s.availability_zone_ids:
+            refuse(self, "settings.availability_zone_ids", "expected at least one zone ID such as use1-az1")
+        # Each tier's CIDRs are read by zone index.
+        for tier in ("public", "private", "data"):
+            if len(getattr(s.subnets, tier)) != len(s.availability_zone_ids):
+                refuse(self, f"settings.subnets.{tier}", f"expected one CIDR per zone "
+                       f"({len(s.availability_zone_ids)}: " + ", ".join(s.availability_zone_ids) + ")")
+        check_log_retention(self, "settings.log_retention_days")
+        check_region(self)
+        check_account_id(self)
+        check_name(self, "cluster_name", rule="expected the EKS cluster name the subnets are tagged for")
+        check_tags(self)
 
 
 class Network(pulumi.ComponentResource):

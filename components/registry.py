@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
+from components.args import check_account_id, check_name, check_tags, is_list, refuse
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 
 SERVICES = ("gateway", "api", "worker", "ui")
@@ -16,6 +18,9 @@ SERVICES = ("gateway", "api", "worker", "ui")
 # newest 100 per service cover far more than the rollback window.
 UNTAGGED_EXPIRY_DAYS = 7
 TAGGED_IMAGES_KEPT = 100
+# ECR CreateRepository, repositoryName pattern (lower case, path segments separated by "/").
+REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+REPOSITORY_NAME_RULE = "expected lower-case letters and digits separated by '.', '_', '-' or '/' (ECR repository names)"
 
 
 def lifecycle_policy() -> str:
@@ -39,9 +44,27 @@ class RegistryArgs:
     prefix: str
     """Repository names are <prefix>/<service>."""
     account_id: pulumi.Input[str]
+    """AWS account the image key's policy is scoped to."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the key and every repository (with Name and service)."""
     services: Sequence[str] = SERVICES
+    """Services that get a repository; the default is EcoMind's four images (SERVICES)."""
     protect: bool = False
+    """Pulumi `protect` on the key and repositories (on in prod); repositories with images are never
+    force-deleted either way."""
+
+    def __post_init__(self) -> None:
+        check_name(self, "prefix", REPOSITORY_NAME, REPOSITORY_NAME_RULE)
+        check_account_id(self)
+        check_tags(self)
+        if not is_list(self.services) or not self.services:
+            refuse(self, "services", "expected at least one service name")
+        for service in self.services:
+            if not isinstance(service, str) or not REPOSITORY_NAME.fullmatch(service):
+                refuse(self, "services", REPOSITORY_NAME_RULE, value=service)
+        # Each service names a repository and its Pulumi resources: a repeat would collide.
+        if len(set(self.services)) != len(self.services):
+            refuse(self, "services", "expected each service once")
 
 
 class Registry(pulumi.ComponentResource):

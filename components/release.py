@@ -10,6 +10,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.args import is_list, refuse
+from settings import ENVIRONMENTS
+
 CHART_DIR = "charts/ecomind"
 NAMESPACE = "ecomind"
 RELEASE_NAME = "ecomind"
@@ -72,11 +75,25 @@ def chart_values(i: ChartInputs) -> dict[str, Any]:
 @dataclasses.dataclass(frozen=True)
 class EcomindReleaseArgs:
     environment: str
+    """dev or prod (setting environment): selects the chart's values-<environment>.yaml."""
     values: pulumi.Input[dict[str, Any]]
+    """The stack's chart values (`chart_values`), laid over that file."""
     provider: k8s.Provider
+    """Kubernetes provider of the cluster (`ClusterServices.provider`)."""
     depends_on: Sequence[pulumi.Resource]
     """Cluster services whose CRDs and webhooks the chart uses (External Secrets, the load
     balancer controller) and the secret store."""
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            refuse(self, "environment", "expected one of " + ", ".join(ENVIRONMENTS)
+                   + f" (the chart has a {CHART_DIR}/values-<environment>.yaml for each)")
+        if not isinstance(self.provider, k8s.Provider):
+            refuse(self, "provider", "expected the cluster's Kubernetes provider (ClusterServices.provider)")
+        # Installed before its CRDs and webhooks, the chart fails; the list is what it waits for.
+        if not is_list(self.depends_on) or not self.depends_on:
+            refuse(self, "depends_on", "expected the cluster services the chart needs (ClusterServices.ready), "
+                   "at least 1")
 
 
 class EcomindRelease(pulumi.ComponentResource):

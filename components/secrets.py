@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.args import SECRET_PREFIX, SECRET_PREFIX_RULE, check_account_id, check_name, check_tags
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 
 # 64 characters from [A-Za-z0-9]: about 381 bits, above HS256's 256-bit key size and safe in
@@ -23,8 +24,17 @@ class ApplicationSecretsArgs:
     prefix: str
     """Secret names start with this path (for example ecomind/prod/)."""
     account_id: pulumi.Input[str]
+    """AWS account the secrets key's policy is scoped to."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the key and every secret (with Name)."""
     protect: bool = False
+    """Prod: `protect` on the key and secrets and a 30-day recovery window for a deleted secret; the
+    default (dev) leaves them deletable, with the shortest window Secrets Manager allows (7 days)."""
+
+    def __post_init__(self) -> None:
+        check_name(self, "prefix", SECRET_PREFIX, SECRET_PREFIX_RULE)
+        check_account_id(self)
+        check_tags(self)
 
 
 class ApplicationSecrets(pulumi.ComponentResource):

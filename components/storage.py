@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import pulumi
 
 from components import policy_documents as docs
+from components.args import check_account_id, check_count, check_tags
 from components.bucket import SecureBucket, SecureBucketArgs, Transition
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 
@@ -22,9 +23,18 @@ EXPORTS_PREFIX = "exports/"
 @dataclasses.dataclass(frozen=True)
 class StorageArgs:
     account_id: pulumi.Input[str]
+    """AWS account the reports key and the log bucket's delivery grants are scoped to."""
     log_retention_days: int
+    """Days the access-log bucket keeps S3 and CloudFront access logs (setting logRetentionDays)."""
     tags: Mapping[str, str]
+    """Stack tags, applied to both buckets and the reports key."""
     protect: bool = False
+    """Pulumi `protect` on both buckets and the reports key (on in prod); the default leaves them deletable."""
+
+    def __post_init__(self) -> None:
+        check_account_id(self)
+        check_count(self, "log_retention_days", unit="day")
+        check_tags(self)
 
 
 class Storage(pulumi.ComponentResource):

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
+from components.args import (
+    check_account_id,
+    check_ids,
+    check_log_retention,
+    check_name,
+    check_region,
+    check_tags,
+    refuse,
+)
 from components.guards import admit_only, key_with_log_groups
 from settings import StreamingSettings
 
@@ -23,6 +33,8 @@ CONSUMER_GROUP = "ecomind-worker"
 STORAGE_TARGET_UTILISATION = 60
 # Seven days of events lets the worker replay a week after a bad release.
 TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000
+# MSK CreateCluster, ClusterName: 1 to 64 letters, digits or hyphens.
+CLUSTER_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
 
 
 def server_properties(s: StreamingSettings) -> str:
@@ -41,14 +53,43 @@ def server_properties(s: StreamingSettings) -> str:
 @dataclasses.dataclass(frozen=True)
 class StreamingArgs:
     settings: StreamingSettings
+    """The stack's Kafka settings: version, broker type and count, storage in GiB, partitions, replication."""
     cluster_name: str
+    """MSK cluster name (the stack's cluster name); also names its configuration and broker-log group."""
     account_id: pulumi.Input[str]
+    """AWS account the key policy and log-group grant are scoped to."""
     region: str
+    """Region of the stack, for the CloudWatch Logs grant on the key."""
     vpc_id: pulumi.Input[str]
+    """VPC of the security group (`Network.vpc_id`)."""
     data_subnet_ids: Sequence[pulumi.Input[str]]
+    """Data subnets the brokers are spread over, one per zone (`Network.data_subnet_ids`)."""
     client_security_group_id: pulumi.Input[str]
+    """The one security group admitted on the IAM port 9098: the cluster's (`Cluster.cluster_security_group_id`)."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the key, log group, security group and cluster."""
     protect: bool = False
+    """Pulumi `protect` on the key, the cluster and its topics (on in prod); the default leaves them deletable."""
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        check_log_retention(self, "settings.log_retention_days")
+        # Kafka refuses a topic with more replicas than brokers, and with min.insync.replicas above
+        # the replication factor no write is ever acknowledged.
+        if not 1 <= s.min_insync_replicas <= s.replication_factor <= s.broker_count:
+            refuse(self, "settings.replication_factor", f"expected between min_insync_replicas "
+                   f"({s.min_insync_replicas}) and broker_count ({s.broker_count})")
+        check_name(self, "cluster_name", CLUSTER_NAME,
+                   "expected 1 to 64 letters, digits or hyphens, starting with a letter or digit (MSK cluster names)")
+        check_account_id(self)
+        check_region(self)
+        # MSK wants client subnets in at least two zones and the same number of brokers in each
+        # (MSK CreateCluster: the broker count must be a multiple of the client subnets' zones).
+        check_ids(self, "data_subnet_ids", minimum=2, what="one subnet per zone, at least 2")
+        if s.broker_count % len(self.data_subnet_ids):
+            refuse(self, "data_subnet_ids", f"expected a number of subnets that divides settings.broker_count "
+                   f"({s.broker_count}): MSK places the same number of brokers in each zone")
+        check_tags(self)
 
 
 class Streaming(pulumi.ComponentResource):

@@ -10,6 +10,7 @@ operator and the database on the cluster, through the cluster services' provider
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,16 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import policy_documents as docs
+from components.args import (
+    DNS_LABEL,
+    StepError,
+    check_account_id,
+    check_count,
+    check_name,
+    check_tags,
+    is_plain,
+    refuse,
+)
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.cluster_services import SYSTEM_PLACEMENT, chart_release
 from components.database import DATABASE_NAME, MASTER_USERNAME, POSTGRES_PORT, SLOW_STATEMENT_MS, DatabaseEndpoint
@@ -56,23 +67,52 @@ IMAGE_UID = 1000
 # (and its migration hook) runs; three instances with a base backup take 5-15 minutes.
 READY_TIMEOUT_SECONDS = 1800
 OPERATOR_PORT = 8000  # the instance manager's status endpoint, which the operator polls
+# Secrets Manager CreateSecret, Name: up to 512 of these characters.
+SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 
 
 @dataclasses.dataclass(frozen=True)
 class TimescaleDatabaseArgs:
     settings: TimescaleSettings
+    """The in-cluster engine's settings: cluster name, instances, CPU and memory, volume sizes in GiB,
+    backup retention in days, an optional recovery source."""
     oidc: OidcProvider
+    """The cluster's OIDC provider (`Cluster.oidc`), trusted by the instances' backup role."""
     account_id: pulumi.Input[str]
+    """AWS account the backup key's policy is scoped to."""
     cluster_security_group_id: pulumi.Input[str]
     """The pods run on the cluster's nodes, behind the cluster security group."""
     volume_key_arn: pulumi.Input[str]
     """The stack's EBS key (the EBS CSI driver's role may already use it) for the volumes."""
     secrets_key_arn: pulumi.Input[str]
+    """CMK of the owner credentials secret (`ApplicationSecrets.key_arn`)."""
     secret_name: str
     """Secrets Manager name of the owner credentials, under the stack's secret prefix."""
     access_log_bucket: pulumi.Input[str]
+    """Bucket receiving the backup bucket's server access logs (`Storage.logs.bucket_name`)."""
     tags: Mapping[str, str]
+    """Stack tags, applied to the backup key, bucket and role and the credentials secret."""
     protect: bool = False
+    """Prod: `protect` on the key, bucket, secret, StorageClass and database Cluster object, and volumes
+    kept (Retain) when their claims go; the default (dev) deletes volumes with their claims."""
+
+    def __post_init__(self) -> None:
+        t = self.settings
+        # The name is a Kubernetes object name and the backup folder and service account derive from it.
+        check_name(self, "settings.cluster_name", DNS_LABEL,
+                   "expected a lower-case DNS label (Kubernetes object names), such as ecomind-db")
+        check_count(self, "settings.instances", unit="instance")
+        if t.recover_from is not None and t.recover_from == t.cluster_name:
+            refuse(self, "settings.recover_from", "expected another cluster's name: the recovered cluster archives "
+                   "under its own name, so the source's backups stay untouched")
+        if not isinstance(self.oidc, OidcProvider):
+            refuse(self, "oidc", "expected an OidcProvider (Cluster.oidc)")
+        check_account_id(self)
+        check_name(self, "secret_name", SECRET_NAME, "expected a Secrets Manager name of letters, digits and "
+                   "/_+=.@-, such as ecomind/prod/database-owner")
+        if is_plain(self.access_log_bucket) and not self.access_log_bucket:
+            refuse(self, "access_log_bucket", "expected a bucket name (or an Output resolving to one)")
+        check_tags(self)
 
 
 def owner_secret_name(cluster: str) -> str:
@@ -236,8 +276,6 @@ class TimescaleDatabase(pulumi.ComponentResource):
     backup_metrics: Mapping[str, str]
     """S3 request-metric filters on the bucket, by what they count: `wal` (archived WAL) and
     `base` (base backups) under this cluster's folder; the alarms watch their PutRequests."""
-    ready: list[pulumi.Resource]
-    """The database cluster, Ready; empty until `install`."""
 
     def __init__(self, name: str, args: TimescaleDatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:data:TimescaleDatabase", name, None, opts)
@@ -273,10 +311,21 @@ class TimescaleDatabase(pulumi.ComponentResource):
             aws.s3.BucketMetric(f"{name}-backups-{kind}-uploads", bucket=bucket.bucket_name, name=filter_name,
                                 filter=aws.s3.BucketMetricFilterArgs(prefix=f"{t.cluster_name}/{folders[kind]}/"),
                                 opts=child)
-        self.ready = []
+        self._ready: list[pulumi.Resource] | None = None
+
+    @property
+    def ready(self) -> list[pulumi.Resource]:
+        """The database cluster, Ready, for the release to wait on; reading it before `install` raises."""
+        if self._ready is None:
+            raise StepError(f"TimescaleDatabase {self._name!r}: ready was read before install(); call "
+                            "install(provider, secret_store_name, depends_on) once the cluster services exist")
+        return self._ready
 
     def install(self, provider: k8s.Provider, secret_store_name: str, depends_on: Sequence[pulumi.Resource]) -> None:
         """The operator, its backup plugin, and the database itself, on the cluster."""
+        if self._ready is not None:
+            raise StepError(f"TimescaleDatabase {self._name!r}: install() was called twice; it puts the "
+                            "operator and the database on the cluster once")
         name, args, t = self._name, self._args, self._args.settings
         on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
 
@@ -336,7 +385,7 @@ class TimescaleDatabase(pulumi.ComponentResource):
                          protect=args.protect)
         custom("daily-backup", "postgresql.cnpg.io/v1", "ScheduledBackup", f"{t.cluster_name}-daily",
                scheduled_backup(t), cluster)
-        self.ready = [cluster]
+        self._ready = [cluster]
         self.register_outputs({"host": self.endpoint.host, "secret_arn": self.endpoint.secret_arn,
                                "backup_bucket": self.backup_bucket_name})
 

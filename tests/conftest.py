@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
 import json
 import os
+import pickle
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,9 +43,24 @@ def minimal_config(environment: str = "dev", **settings: str) -> dict[str, str]:
 
 @functools.cache
 def planned(stack: str, overrides: tuple[str, ...] = ()) -> engine.Plan:
-    """The stack's plan, once per run; `overrides` are settings over its file (`--set`)."""
-    plan, _ = plan_stack(stack, None, overrides)
-    return plan
+    """The stack's plan, once per run; `overrides` are settings over its file (`--set`).
+
+    Under pytest-xdist the workers of one run share the plans through files, so that no stack
+    is planned twice: the first worker to ask plans it, the others wait on its lock and read it."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return plan_stack(stack, None, overrides)[0]
+    directory = Path(tempfile.gettempdir()) / f"ecomind-plans-{run}"
+    directory.mkdir(exist_ok=True)
+    key = hashlib.sha256(repr((stack, overrides)).encode()).hexdigest()[:16]
+    with open(directory / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = directory / f"{key}.pickle"
+        if cached.exists():
+            return pickle.loads(cached.read_bytes())
+        plan = plan_stack(stack, None, overrides)[0]
+        cached.write_bytes(pickle.dumps(plan))
+        return plan
 
 
 @functools.cache
@@ -104,16 +123,46 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def pytest_terminal_summary(terminalreporter):
-    """The numbers the guardrails issue asks every run to print."""
+def _summary_counts() -> dict[str, dict[str, int]]:
     from tests import test_guardrails_plan, test_policy_rules
 
-    counts = test_policy_rules.COUNTS
+    return {"policy": dict(test_policy_rules.COUNTS), "fuzz": dict(test_guardrails_plan.OUTCOMES)}
+
+
+def pytest_sessionfinish(session):
+    """A pytest-xdist worker hands its counts to the controller, which prints the summary."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["ecomind_counts"] = json.dumps(_summary_counts())
+
+
+COLLECTED_COUNTS: list[dict[str, dict[str, int]]] = []
+
+
+class _WorkerCounts:
+    """xdist's hook, registered only when xdist runs (pytest refuses unknown hooks otherwise)."""
+
+    @staticmethod
+    def pytest_testnodedown(node, error):
+        counts = getattr(node, "workeroutput", {}).get("ecomind_counts")
+        if counts:
+            COLLECTED_COUNTS.append(json.loads(counts))
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_WorkerCounts())
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The numbers the guardrails issue asks every run to print (summed over xdist workers)."""
+    runs = COLLECTED_COUNTS or [_summary_counts()]
+    counts = {key: sum(r["policy"].get(key, 0) for r in runs) for key in runs[0]["policy"]}
+    counts["rules"] = max(r["policy"]["rules"] for r in runs)  # every worker knows the whole pack
+    fuzz = {key: sum(r["fuzz"].get(key, 0) for r in runs) for key in runs[0]["fuzz"]}
     if counts["mutations"]:
         terminalreporter.write_line(
             f"policy pack: {counts['rules']} rules (+ secret hygiene); {counts['fixture_pairs']} pass/fail fixture "
             f"pairs; {counts['mutations_caught']} of {counts['mutations']} plan mutations caught")
-    fuzz = test_guardrails_plan.OUTCOMES
     if sum(fuzz.values()):
         terminalreporter.write_line(f"config fuzzing: {fuzz['plan']} mutated configs planned cleanly, "
                                     f"{fuzz['config_error']} ended in one config error line, 0 tracebacks")

@@ -66,3 +66,16 @@ def test_missing_stack_file_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "offline.plan", "--stack", "nosuch",
                              "--out", str(tmp_path)], cwd=PROJECT_DIR, capture_output=True, text=True)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_component_argument_error_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
+    """ArgsError (a RunError) is reported like a setting error: no traceback."""
+    from components.args import ArgsError
+    from offline import plan
+
+    def refuse(*args, **kwargs):
+        raise ArgsError("invalid ClusterArgs.private_subnet_ids = []: expected one subnet per zone, at least 2")
+    monkeypatch.setattr(plan, "plan_stack", refuse)
+    assert plan.main(["--stack", "dev", "--out", str(tmp_path)]) == plan.EXIT_CONFIG_ERROR
+    assert capsys.readouterr().err == (
+        "error: invalid ClusterArgs.private_subnet_ids = []: expected one subnet per zone, at least 2\n")

@@ -34,7 +34,9 @@ class _Topology:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.by_urn = {r.urn: r for r in plan.resources}
-        self.subnet_zone = {r.urn: r.inputs["availabilityZoneId"] for r in plan.of_type("aws:ec2/subnet:Subnet")}
+        # By zone ID; a subnet placed by name still has a zone (the deployment rules refuse it).
+        self.subnet_zone = {r.urn: r.inputs.get("availabilityZoneId") or r.inputs.get("availabilityZone")
+                            for r in plan.of_type("aws:ec2/subnet:Subnet")}
 
     def zones_of(self, resource: PlannedResource) -> set[str]:
         return {self.subnet_zone[d] for d in resource.dependencies if d in self.subnet_zone}

@@ -155,3 +155,12 @@ def test_a_custom_resource_of_an_unknown_group_asks_for_its_chart():
                                 type="kubernetes:widgets.example.com/v1:Widget")
     [violation] = deployment.violations(dataclasses.replace(plan, resources=[*plan.resources, stray]))
     assert violation["rule"] == "custom-resources-after-crds" and "CRD_CHARTS" in violation["message"]
+
+
+@pytest.mark.parametrize("rule,index", [(rule, i) for rule, fixtures in FIXTURES.items() for i in range(len(fixtures))])
+def test_every_analysis_reports_on_a_broken_plan_instead_of_crashing(rule, index):
+    """make plan must print the rule's line, so no other analysis may fail on what the rule catches."""
+    import analyses
+
+    sections = analyses.run(FIXTURES[rule][index](planned("dev")))
+    assert any(line.startswith(f"deployment/{rule}: ") for line in sections["deployment"]["failures"])

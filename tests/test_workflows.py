@@ -103,7 +103,7 @@ def test_pull_requests_test_plan_comment_once_and_preview_read_only():
     assert workflow["on"]["pull_request"]["branches"] == ["main"]
     job_runs = {name: " ".join(s.get("run", "") for s in job["steps"]) for name, job in workflow["jobs"].items()}
     assert "make test" in job_runs["test"]
-    assert "make plan STACK=dev" in job_runs["plan"] and "make plan STACK=prod" in job_runs["plan"]
+    assert "make plans" in job_runs["plan"]  # every stack file, and names across them
     script = steps_using(workflow["jobs"]["comment"], "actions/github-script")[0]["with"]["script"]
     assert "updateComment" in script and "ecomind-infra-plan" in script  # one comment, updated in place
     assert workflow["jobs"]["comment"]["permissions"]["pull-requests"] == "write"

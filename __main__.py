@@ -74,7 +74,8 @@ services = ClusterServices("services", ClusterServicesArgs(
 ))
 
 if isinstance(database, TimescaleDatabase):
-    database.install(services.provider, services.secret_store_name, depends_on=services.ready)
+    database.install(services.provider, services.secret_store_name, depends_on=services.ready,
+                     charts_after=services.webhooks_ready)
 
 values = pulumi.Output.all(
     repositories=registry.repository_urls, database_host=database.endpoint.host,

@@ -138,6 +138,9 @@ class ClusterServices(pulumi.ComponentResource):
     """Regional ACM certificate for the ingress host, when a domain is configured."""
     ready: list[pulumi.Resource]
     """What the EcoMind release must wait for (CRDs, webhooks, the secret store)."""
+    webhooks_ready: list[pulumi.Resource]
+    """What any other chart must wait for: the load balancer controller, whose fail-closed
+    webhooks admit every Service (docs/adr/0012)."""
 
     def __init__(self, name: str, args: ClusterServicesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:platform:ClusterServices", name, None, opts)
@@ -257,4 +260,5 @@ class ClusterServices(pulumi.ComponentResource):
             })
 
         self.ready = [load_balancers, external_secrets, store, metrics]
+        self.webhooks_ready = [load_balancers]
         self.register_outputs({"secret_store_name": self.secret_store_name})

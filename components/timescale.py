@@ -321,13 +321,17 @@ class TimescaleDatabase(pulumi.ComponentResource):
                             "install(provider, secret_store_name, depends_on) once the cluster services exist")
         return self._ready
 
-    def install(self, provider: k8s.Provider, secret_store_name: str, depends_on: Sequence[pulumi.Resource]) -> None:
-        """The operator, its backup plugin, and the database itself, on the cluster."""
+    def install(self, provider: k8s.Provider, secret_store_name: str, depends_on: Sequence[pulumi.Resource],
+                charts_after: Sequence[pulumi.Resource] | None = None) -> None:
+        """The operator, its backup plugin, and the database itself, on the cluster. The database's
+        objects wait for `depends_on` (the secret store they read through); the charts only for
+        `charts_after` (the webhooks that must admit their Services), `depends_on` if not given."""
         if self._ready is not None:
             raise StepError(f"TimescaleDatabase {self._name!r}: install() was called twice; it puts the "
                             "operator and the database on the cluster once")
         name, args, t = self._name, self._args, self._args.settings
         on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
+        charts = list(depends_on if charts_after is None else charts_after)
 
         def after(*resources: pulumi.Resource, protect: bool = False) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
@@ -337,10 +341,10 @@ class TimescaleDatabase(pulumi.ComponentResource):
             "crds": {"enabled": True, "keep": True},
             **SYSTEM_PLACEMENT, "webhook": SYSTEM_PLACEMENT, "cainjector": SYSTEM_PLACEMENT,
             "startupapicheck": SYSTEM_PLACEMENT,
-        }, on_cluster, depends_on, create_namespace=True)
+        }, on_cluster, charts, create_namespace=True)
         operator = chart_release(f"{name}-operator", "cloudnative-pg", OPERATOR, OPERATOR_NAMESPACE, {
             "crds": {"create": True}, "replicaCount": 2, **SYSTEM_PLACEMENT,
-        }, on_cluster, depends_on, create_namespace=True)
+        }, on_cluster, charts, create_namespace=True)
         plugin = chart_release(f"{name}-backup-plugin", "plugin-barman-cloud", BACKUP_PLUGIN, OPERATOR_NAMESPACE,
                                dict(SYSTEM_PLACEMENT), on_cluster, [operator, certificates])
 

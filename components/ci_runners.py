@@ -25,6 +25,7 @@ from components.args import (
     check_tags,
 )
 from components.guards import key_with_log_groups
+from components.naming import stack_role
 
 # AWS's managed Amazon Linux 2023 standard image for CodeBuild; it carries the tools the
 # workflows use (Python 3.11, Node, make, git).
@@ -112,7 +113,7 @@ class CiRunners(pulumi.ComponentResource):
                                          to_port=443, description="CI runners to the EKS API",
                                          tags={**args.tags, "Name": f"{name}-to-eks-api"}, opts=child)
         role = aws.iam.Role(
-            f"{name}-role", description=f"CodeBuild service role of {args.project_name}",
+            f"{name}-role", description=f"CodeBuild service role of {args.project_name}", **stack_role(args.account_id),
             assume_role_policy=pulumi.Output.json_dumps(docs.service_trust_policy("codebuild.amazonaws.com",
                                                                                   args.account_id)),
             tags={**args.tags, "Name": f"{name}-role"}, opts=child)

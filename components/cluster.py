@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Mapping, Sequence
 
@@ -22,6 +23,7 @@ from components.args import (
 )
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.irsa import OidcProvider, irsa_role_for
+from components.naming import stack_role
 from settings import ClusterSettings, NodeGroupSettings
 
 # All five control-plane log types (EKS "Control plane logging"); audit and authenticator are
@@ -157,9 +159,20 @@ class Cluster(pulumi.ComponentResource):
             for access in s.access_entries
         }
         versions = s.addon_versions
+        # Given no service role, pulumi-eks creates one (cluster.ts, ServiceRole with
+        # AmazonEKSClusterPolicy) at the root IAM path, where the stack's deploy role may create
+        # no role (bootstrap/foundation.py): the same role, under the stack's path and boundary.
+        control_plane_role = aws.iam.Role(
+            f"{name}-control-plane", description=f"EKS control plane of {s.name}", **stack_role(args.account_id),
+            assume_role_policy=json.dumps(docs.eks_cluster_trust_policy()),
+            tags=tagged(f"{name}-control-plane"), opts=child)
+        control_plane_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-control-plane-AmazonEKSClusterPolicy", role=control_plane_role.name,
+            policy_arn=docs.managed_policy_arn("AmazonEKSClusterPolicy"), opts=child)
         cluster = eks.Cluster(
             f"{name}-eks",
             name=s.name,
+            service_role=control_plane_role,
             version=s.kubernetes_version,
             # Without this EKS moves a cluster past its standard support into paid extended
             # support ($0.60 instead of $0.10 an hour, EKS pricing) instead of forcing an upgrade.
@@ -197,7 +210,8 @@ class Cluster(pulumi.ComponentResource):
                 resolve_conflicts_on_update=eks.ResolveConflictsOnUpdate.OVERWRITE),
             tags=tags,
             cluster_tags=tagged(s.name),
-            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=[log_group])),
+            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(
+                depends_on=[log_group, control_plane_policy])),
         )
         # A string that resolves only once the cluster exists, so dependants wait for it.
         self.cluster_name = cluster.kubeconfig_json.apply(lambda _: s.name)
@@ -221,7 +235,7 @@ class Cluster(pulumi.ComponentResource):
         )
 
         node_role = aws.iam.Role(
-            f"{name}-nodes", description=f"Managed nodes of {s.name}",
+            f"{name}-nodes", description=f"Managed nodes of {s.name}", **stack_role(args.account_id),
             assume_role_policy=pulumi.Output.json_dumps(docs.ec2_trust_policy()),
             tags=tagged(f"{name}-nodes"), opts=child)
         # The CNI policy is deliberately absent: aws-node gets it through IRSA above.

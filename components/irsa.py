@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components import policy_documents as docs
 from components.args import DNS_LABEL, DNS_SUBDOMAIN, check_name, check_tags, is_list, refuse
+from components.naming import stack_role
 
 # IAM ARN of a managed policy, AWS's or the account's own; the attachment is named after its last part.
 MANAGED_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+")
@@ -72,9 +73,12 @@ class ServiceAccountRole(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceAccountRoleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:iam:ServiceAccountRole", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # The role lives in the account of the OIDC provider it trusts.
+        account = pulumi.Output.from_input(args.oidc.arn).apply(lambda arn: arn.split(":")[4])
         role = aws.iam.Role(
             f"{name}-role",
             description=f"IRSA for {args.namespace}/{args.service_account}",
+            **stack_role(account),
             assume_role_policy=pulumi.Output.json_dumps(docs.irsa_trust_policy(
                 args.oidc.arn, args.oidc.issuer, args.namespace, args.service_account)),
             max_session_duration=3600,

@@ -21,3 +21,21 @@ def stack_prefix() -> str:
 def stack_scoped(name: str) -> str:
     """`name` qualified by project and stack: `ecomind-infra-dev-cdn-assets`."""
     return f"{stack_prefix()}-{name}"
+
+
+def iam_path() -> str:
+    """`/<project>/<stack>/`: the path of every IAM role the stack creates. The stack's deploy role
+    may create and change roles under this path only (bootstrap/foundation.py)."""
+    return f"/{pulumi.get_project()}/{pulumi.get_stack()}/"
+
+
+def permissions_boundary_arn(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The permissions boundary the bootstrap creates for this stack; the deploy role may create a
+    role only with it attached (its iam:PermissionsBoundary condition)."""
+    return pulumi.Output.from_input(account_id).apply(
+        lambda account: f"arn:aws:iam::{account}:policy{iam_path()}{stack_prefix()}-boundary")
+
+
+def stack_role(account_id: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """Arguments every `aws.iam.Role` of the stack takes: its path and its permissions boundary."""
+    return {"path": iam_path(), "permissions_boundary": permissions_boundary_arn(account_id)}

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from components import policy_documents as docs
 from components.args import check_account_id, check_log_retention, check_name, check_region, check_tags, refuse
 from components.encryption import EncryptionKey, EncryptionKeyArgs
-from components.naming import stack_prefix
+from components.naming import stack_prefix, stack_role
 from settings import NetworkSettings
 
 # Flow-log records are aggregated over this many seconds before delivery: 60 is the finest
@@ -180,7 +180,7 @@ class Network(pulumi.ComponentResource):
             kms_key_id=logs_key.key_arn, tags=tagged(f"{name}-flow-logs"), opts=child,
         )
         delivery_role = aws.iam.Role(
-            f"{name}-flow-logs", assume_role_policy=pulumi.Output.json_dumps(
+            f"{name}-flow-logs", **stack_role(args.account_id), assume_role_policy=pulumi.Output.json_dumps(
                 docs.service_trust_policy("vpc-flow-logs.amazonaws.com", args.account_id)),
             description=f"VPC flow log delivery for {name}", tags=tagged(f"{name}-flow-logs"), opts=child,
         )

@@ -37,6 +37,13 @@ def ec2_trust_policy() -> Document:
     return document({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
 
 
+def eks_cluster_trust_policy() -> Document:
+    """The cluster's service role: EKS assumes it and tags the session (EKS user guide, "Amazon EKS
+    cluster IAM role"; pulumi-eks's own ServiceRole asks for the same two actions)."""
+    return document({"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"},
+                     "Action": ["sts:AssumeRole", "sts:TagSession"]})
+
+
 def irsa_trust_policy(provider_arn: pulumi.Input[str], issuer: pulumi.Input[str],
                       namespace: str, service_account: str) -> pulumi.Output[Document]:
     """Trust for exactly one Kubernetes service account through the cluster's OIDC provider.

@@ -10,9 +10,14 @@ foundation = Foundation("ecomind", FoundationArgs(
     repository=config.require("githubRepository"),
     state_bucket_name=config.require("stateBucketName"),
     noncurrent_state_days=config.get_int("noncurrentStateDays") or 90,
+    region=aws.config.region or "us-east-1",
+    stacks=config.get_object("stacks") or ["dev", "prod"],
     first_deploy_role_arns=config.get_object("firstDeployRoleArns") or [],
+    merge_queue_previews=config.get_object("mergeQueuePreviewStacks") or [],
+    reviewer_team_ids=config.get_object("reviewerTeamIds") or {},
+    manage_repository=config.get_bool("manageRepository") is not False,
 ))
 pulumi.export("stateUrl", foundation.state_url)
 pulumi.export("secretsProvider", foundation.secrets_provider)
-pulumi.export("previewRoleArn", foundation.preview_role_arn)
-pulumi.export("deployRoleArn", foundation.deploy_role_arn)
+pulumi.export("deployRoleArns", foundation.deploy_role_arns)
+pulumi.export("previewRoleArns", foundation.preview_role_arns)

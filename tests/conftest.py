@@ -27,8 +27,8 @@ from offline.plan import plan_stack  # noqa: E402
 STACKS = ("dev", "prod")
 # A well-formed CodeConnections ARN for settings the tests build by hand.
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:111122223333:connection/0b9e6c1f-4d2a-4b7e-9f3c-5a8d7e6f1a2b"
-DEPLOY_ROLE_ARN = "arn:aws:iam::111122223333:role/ecomind-infra-deploy"
-PREVIEW_ROLE_ARN = "arn:aws:iam::111122223333:role/ecomind-infra-preview"
+DEPLOY_ROLE_ARN = "arn:aws:iam::111122223333:role/ecomind-infra-dev-deploy"
+PREVIEW_ROLE_ARN = "arn:aws:iam::111122223333:role/ecomind-infra-dev-preview"
 # The settings without a default, as a stack file that sets nothing else would give them.
 REQUIRED_SETTINGS = {"appImageTag": "2026.11.20-3f2a1bc", "githubConnectionArn": CONNECTION_ARN,
                      "clusterCreatorRoleArn": DEPLOY_ROLE_ARN, "ciDeployRoleArn": DEPLOY_ROLE_ARN,

@@ -8,8 +8,6 @@ import settings
 from components.cluster import CONTROL_PLANE_LOG_TYPES, IMDS_HOP_LIMIT
 from offline.mocks import resource_id_for
 from tests.conftest import (
-    DEPLOY_ROLE_ARN,
-    PREVIEW_ROLE_ARN,
     as_list,
     minimal_config,
     policy,
@@ -45,14 +43,17 @@ def test_access_is_by_access_entries_for_admins_and_both_ci_roles(stack_plan):
     prefix = "arn:aws:eks::aws:cluster-access-policy/"
     admin = {"AmazonEKSClusterAdminPolicy": {"policyArn": f"{prefix}AmazonEKSClusterAdminPolicy",
                                              "accessScope": {"type": "cluster"}}}
+    cluster = stack_settings(stack_plan.stack).cluster
+    preview = f"arn:aws:iam::111122223333:role/ecomind-infra-{stack_plan.stack}-preview"
+    assert cluster.ci_preview_role_arn == preview
     assert policies == {
         "arn:aws:iam::111122223333:role/ecomind-platform-admin": admin,
-        PREVIEW_ROLE_ARN: {"AmazonEKSAdminViewPolicy": {"policyArn": f"{prefix}AmazonEKSAdminViewPolicy",
-                                                        "accessScope": {"type": "cluster"}}},
+        preview: {"AmazonEKSAdminViewPolicy": {"policyArn": f"{prefix}AmazonEKSAdminViewPolicy",
+                                               "accessScope": {"type": "cluster"}}},
     }
-    # The deploy role created the cluster, so it holds admin without an entry of its own.
-    creator = stack_settings(stack_plan.stack).cluster.creator_role_arn
-    assert creator == DEPLOY_ROLE_ARN and creator not in policies
+    # The stack's deploy role created the cluster, so it holds admin without an entry of its own.
+    assert cluster.creator_role_arn == cluster.ci_deploy_role_arn == preview.replace("-preview", "-deploy")
+    assert cluster.creator_role_arn not in policies
 
 
 def test_private_endpoint_on_and_public_endpoint_limited_to_configured_cidrs(stack_plan):

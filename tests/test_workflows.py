@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -75,9 +76,28 @@ def test_aws_access_is_by_oidc_role_only():
     for workflow, name, job in jobs():
         for step in steps_using(job, "aws-actions/configure-aws-credentials"):
             assert set(step["with"]) <= {"role-to-assume", "aws-region", "role-duration-seconds"}, (workflow, name)
-            role = step["with"]["role-to-assume"]
-            expected = "DEPLOY_ROLE_ARN" if workflow == "deploy.yml" else "PREVIEW_ROLE_ARN"
-            assert expected in role, (workflow, name, role)
+            # The environment's own secret: a job sees it only while it runs in that environment.
+            assert step["with"]["role-to-assume"] == "${{ secrets.AWS_ROLE_ARN }}", (workflow, name)
+            assert job.get("environment"), (workflow, name)
+
+
+def test_no_checkout_keeps_a_token_and_the_comment_job_runs_no_pull_request_code():
+    for workflow, name, job in jobs():
+        for step in steps_using(job, "actions/checkout"):
+            assert step.get("with", {}).get("persist-credentials") is False, (workflow, name)
+    comment = load(PROJECT_DIR / ".github" / "workflows" / "pull-request.yml")["jobs"]["comment"]
+    assert not steps_using(comment, "actions/checkout") and not any("run" in s for s in comment["steps"])
+    assert steps_using(comment, "actions/download-artifact")
+
+
+def test_credentialed_previews_run_in_the_merge_queue_and_never_for_prod():
+    workflow = load(PROJECT_DIR / ".github" / "workflows" / "pull-request.yml")
+    preview = workflow["jobs"]["preview"]
+    assert preview["if"] == "github.event_name == 'merge_group'" and preview["environment"] == "dev-preview"
+    assert "prod" not in json.dumps(preview)
+    for name, job in workflow["jobs"].items():
+        if name != "preview":
+            assert "id-token" not in job.get("permissions", {}), name
 
 
 def test_prod_deploys_only_after_dev_and_through_the_prod_environment():

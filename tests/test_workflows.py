@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,12 @@ def test_the_pulumi_cli_is_the_release_of_the_sdk_pin():
     versions = [step["with"]["pulumi-version"] for _, _, job in jobs() for step in job.get("steps", [])
                 if step.get("uses", "").startswith("pulumi/actions@")]
     assert versions and set(versions) == {sdk}
+
+
+def test_zizmor_finds_nothing_in_its_strictest_persona():
+    """zizmor, offline (no GitHub API), auditor persona: every finding, however minor, fails."""
+    zizmor = Path(sys.executable).parent / "zizmor"
+    result = subprocess.run([str(zizmor), "--offline", "--persona=auditor", "--format=json",
+                             str(PROJECT_DIR / ".github" / "workflows")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert json.loads(result.stdout) == []

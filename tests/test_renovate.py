@@ -116,6 +116,7 @@ def test_every_addon_ami_and_image_pin_is_extracted():
 def test_every_python_and_npm_pin_is_extracted():
     found = {(name.lower().replace("_", "-"), value) for name, value in deps("pip_requirements")}
     for path in ("requirements.txt", "requirements-dev.txt", "constraints.txt", "requirements-checkov.txt",
+                 "requirements-iam.txt",
                  "policies/requirements.txt"):
         for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (PROJECT_DIR / path).read_text(), re.M):
             assert (name.lower().replace("_", "-"), f"=={version}") in found, f"{path}: {name}=={version}"

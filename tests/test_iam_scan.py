@@ -1,0 +1,88 @@
+"""cloudsplaining over every IAM identity policy the stacks and the bootstrap write.
+
+Runs offline in its own virtualenv (.venv-iam, requirements-iam.txt). Each finding must be
+waived, with its reason, in policies/iam-waivers.yaml; a waiver that matches nothing fails too.
+Permissions boundaries are not scanned as grants: they cap the roles' own policies and have
+their own test (tests/test_bootstrap.py). AWS managed policies (PowerUserAccess,
+ReadOnlyAccess, the EKS ones) have no text offline and are not scanned.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_DIR, planned, run_component
+
+IAM_VENV = Path(os.environ.get("ECOMIND_IAM_VENV", PROJECT_DIR / ".venv-iam"))
+POLICY_TYPES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
+WAIVERS = yaml.safe_load((PROJECT_DIR / "policies" / "iam-waivers.yaml").read_text())
+
+
+def bootstrap_plan():
+    sys.path.insert(0, str(PROJECT_DIR / "bootstrap"))
+    from foundation import Foundation, FoundationArgs
+
+    return run_component(lambda: Foundation("ecomind", FoundationArgs(
+        account_id="111122223333", repository="ecomind/ecomind-infra", state_bucket_name="ecomind-state",
+        noncurrent_state_days=90, first_deploy_role_arns=["arn:aws:iam::111122223333:role/ecomind-platform-admin"])))
+
+
+def documents() -> list[dict]:
+    plans = {"dev": planned("dev"), "prod": planned("prod"),
+             "prod-timescaledb": planned("prod", ("databaseEngine=timescaledb",)), "bootstrap": bootstrap_plan()}
+    found = []
+    for label, plan in plans.items():
+        for resource in plan.resources:
+            if resource.type in POLICY_TYPES and not resource.name.endswith("-boundary"):
+                found.append({"plan": label, "name": resource.name, "policy": json.loads(resource.inputs["policy"])})
+    return found
+
+
+def scan(docs: list[dict]) -> dict:
+    python = IAM_VENV / "bin" / "python"
+    if not python.exists():
+        pytest.fail(f"cloudsplaining is not installed in {IAM_VENV}: run `make test`")
+    result = subprocess.run([str(python), str(PROJECT_DIR / "tools" / "iam_scan.py")], input=json.dumps(docs),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+@functools.cache
+def report() -> dict:
+    docs = documents()
+    return {"documents": docs, **scan(docs)}
+
+
+def test_every_identity_policy_is_scanned():
+    docs = report()["documents"]
+    assert report()["scanned"] == len(docs) >= 35
+    assert {d["plan"] for d in docs} == {"dev", "prod", "prod-timescaledb", "bootstrap"}
+    assert any(d["name"].endswith("-deploy-iam") for d in docs), "the deploy roles' IAM policies"
+
+
+def test_every_finding_is_waived_with_a_reason_and_every_waiver_is_used():
+    waived = {(w["policy"], w["risk"]) for w in WAIVERS}
+    assert all(len(w["reason"]) > 40 for w in WAIVERS)
+    findings = {(f["name"], f["risk"]) for f in report()["findings"]}
+    assert findings - waived == set(), "findings without a waiver"
+    assert waived - findings == set(), "waivers that match no finding"
+
+
+def test_no_privilege_escalation_anywhere():
+    assert [f for f in report()["findings"] if f["risk"] == "PrivilegeEscalation"] == []
+
+
+def test_the_scanner_flags_a_known_escalation():
+    bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:PassRole",
+           "lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*"}]}
+    result = scan([{"plan": "fixture", "name": "bad", "policy": bad}])
+    assert any(f["risk"] == "PrivilegeEscalation" for f in result["findings"])

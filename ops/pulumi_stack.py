@@ -56,13 +56,22 @@ def stack_for(name: str, env: Mapping[str, str]):
     return stack
 
 
+def policy_pack_options(stack_name: str) -> dict[str, list[str]]:
+    """The guardrails make plan applies offline, applied by the engine to the real preview and
+    up too: the CrossGuard pack in policies/ with the stack's own config (policies/<stack>.json)."""
+    config = PROJECT_DIR / "policies" / f"{stack_name}.json"
+    if not config.exists():
+        raise SystemExit(f"error: no policy pack config {config.relative_to(PROJECT_DIR)} for stack {stack_name!r}")
+    return {"policy_packs": [str(PROJECT_DIR / "policies")], "policy_pack_configs": [str(config)]}
+
+
 def run_operation(command: str, stack, output: Callable[[str], None]) -> dict[str, Any]:
     """One Automation API call; returns what the summary reports."""
     if command == "preview":
-        result = stack.preview(on_output=output)
+        result = stack.preview(on_output=output, **policy_pack_options(stack.name))
         return {"changes": dict(result.change_summary)}
     if command == "up":
-        result = stack.up(on_output=output)
+        result = stack.up(on_output=output, **policy_pack_options(stack.name))
         return {"changes": dict(result.summary.resource_changes or {})}
     if command == "refresh":
         result = stack.refresh(on_output=output)

@@ -48,12 +48,15 @@ def commands(calls):
 
 NI = "--non-interactive"  # the Automation API's first flag on every command it runs
 SETUP = [["version"], [NI, "stack", "select", "--stack", "dev"], [NI, "install"]]
+# The guardrails of make plan, applied by the engine to every real preview and up.
+PACK = ["--policy-pack", str(PROJECT_DIR / "policies"),
+        "--policy-pack-config", str(PROJECT_DIR / "policies" / "dev.json")]
 
 
 def test_preview_selects_the_stack_installs_plugins_and_previews(tmp_path):
     result, calls = drive(tmp_path, "preview", "--stack", "dev")
     assert result.returncode == 0, result.stderr
-    preview = [NI, "preview", "--exec-kind", "auto.local", "--event-log", "<event-log>", "--stack", "dev"]
+    preview = [NI, "preview", *PACK, "--exec-kind", "auto.local", "--event-log", "<event-log>", "--stack", "dev"]
     assert commands(calls) == [*SETUP, preview]
     assert all(call["cwd"] == str(PROJECT_DIR) and call["backend"] == BACKEND for call in calls[1:])
     assert "Preview of stack dev" in result.stdout  # the engine's output streams through
@@ -66,7 +69,7 @@ def test_up_runs_without_a_second_preview_and_reads_outputs_and_history(tmp_path
     result, calls = drive(tmp_path, "up", "--stack", "dev")
     assert result.returncode == 0, result.stderr
     assert commands(calls)[3:] == [
-        [NI, "up", "--yes", "--skip-preview", "--exec-kind", "auto.local", "--stack", "dev"],
+        [NI, "up", "--yes", "--skip-preview", *PACK, "--exec-kind", "auto.local", "--stack", "dev"],
         [NI, "stack", "output", "--json", "--stack", "dev"],
         [NI, "stack", "output", "--json", "--show-secrets", "--stack", "dev"],
         [NI, "stack", "history", "--json", "--show-secrets", "--page-size", "1", "--page", "1", "--stack", "dev"],

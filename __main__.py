@@ -14,10 +14,12 @@ from components.database import Database, DatabaseArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
+from components.release import NAMESPACE as RELEASE_NAMESPACE
 from components.release import ChartInputs, EcomindRelease, EcomindReleaseArgs, chart_values
 from components.secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.storage import Storage, StorageArgs
 from components.streaming import Streaming, StreamingArgs
+from components.timescale import NAMESPACE as TIMESCALE_NAMESPACE
 from components.timescale import TimescaleDatabase, TimescaleDatabaseArgs
 
 stack = settings.load_from_runtime()
@@ -71,6 +73,7 @@ services = ClusterServices("services", ClusterServicesArgs(
                  secrets.gateway_hmac_secret_arn],
     secrets_key_arn=secrets.key_arn, app_host=app_host, hosted_zone_id=stack.edge.hosted_zone_id, tags=stack.tags,
     workloads_ready=cluster.workloads_ready,
+    secret_namespaces=[RELEASE_NAMESPACE, *([TIMESCALE_NAMESPACE] if timescale else [])],
 ))
 
 if isinstance(database, TimescaleDatabase):

@@ -13,7 +13,17 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import policy_documents as docs
-from components.args import check_arn, check_ids, check_name, check_region, check_tags, is_list, is_plain, refuse
+from components.args import (
+    DNS_LABEL,
+    check_arn,
+    check_ids,
+    check_name,
+    check_region,
+    check_tags,
+    is_list,
+    is_plain,
+    refuse,
+)
 from components.cluster import CLUSTER_NAME
 from components.irsa import OidcProvider, irsa_role_for
 
@@ -81,6 +91,9 @@ class ClusterServicesArgs:
     """VPC of the cluster (`Network.vpc_id`), for the load balancer controller."""
     secret_arns: Sequence[pulumi.Input[str]]
     """Every secret External Secrets may read, and nothing else."""
+    secret_namespaces: Sequence[str]
+    """The only namespaces whose ExternalSecrets may use the ClusterSecretStore (the EcoMind
+    release's, and the in-cluster database's with that engine)."""
     secrets_key_arn: pulumi.Input[str]
     """CMK of those secrets (`ApplicationSecrets.key_arn`); External Secrets decrypts through Secrets Manager only."""
     app_host: str | None
@@ -121,6 +134,9 @@ class ClusterServicesArgs:
             refuse(self, "app_host", "expected a host under the stack's domain, such as app.ecomind.example.com")
         check_tags(self)
         # The provider waits for these, so that no chart races the nodes it needs.
+        if not is_list(self.secret_namespaces) or not self.secret_namespaces or not all(
+                isinstance(n, str) and DNS_LABEL.fullmatch(n) for n in self.secret_namespaces):
+            refuse(self, "secret_namespaces", "expected one or more Kubernetes namespace names")
         if not is_list(self.workloads_ready) or not self.workloads_ready:
             refuse(self, "workloads_ready", "expected the node groups and CoreDNS (Cluster.workloads_ready), "
                    "at least 1")
@@ -214,7 +230,11 @@ class ClusterServices(pulumi.ComponentResource):
         store = k8s.apiextensions.CustomResource(
             f"{name}-secret-store", api_version="external-secrets.io/v1", kind="ClusterSecretStore",
             metadata={"name": SECRET_STORE_NAME},
-            spec={"provider": {"aws": {"service": "SecretsManager", "region": args.region}}},
+            # A ClusterSecretStore serves every namespace unless its conditions name some
+            # (external-secrets apis/externalsecrets/v1 ClusterSecretStoreCondition, helm-chart-2.9.0):
+            # any workload able to create an ExternalSecret could otherwise read EcoMind's secrets.
+            spec={"provider": {"aws": {"service": "SecretsManager", "region": args.region}},
+                  "conditions": [{"namespaces": list(args.secret_namespaces)}]},
             opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[external_secrets])))
 
         autoscaler_account = "cluster-autoscaler"

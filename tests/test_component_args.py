@@ -148,7 +148,7 @@ def valid(cls: type, r: types.SimpleNamespace) -> dict[str, Any]:
             addon_versions=prod.cluster.addon_versions, autoscaler_image_tag="v1.34.1", kubeconfig="{}", oidc=OIDC,
             region=REGION, vpc_id="vpc-1", secret_arns=[SECRET_ARN], secrets_key_arn=KEY_ARN,
             app_host="app.ecomind.example.com", hosted_zone_id="Z0123456789EXAMPLEAB", tags=TAGS,
-            workloads_ready=[r.resource]),
+            workloads_ready=[r.resource], secret_namespaces=["ecomind"]),
         DatabaseArgs: lambda: dict(settings=prod.database, identifier=NAME, secrets_key_arn=KEY_ARN, **data_plane,
                                    **common),
         EncryptionKeyArgs: lambda: dict(description="Encrypts the unit's things", **common),
@@ -268,6 +268,8 @@ CASES: list[tuple[type, str, Override]] = [
     (ClusterServicesArgs, "app_host", to("app_host", None)),
     (ClusterServicesArgs, "app_host", to("app_host", "app")),
     (ClusterServicesArgs, "workloads_ready", to("workloads_ready", [])),
+    (ClusterServicesArgs, "secret_namespaces", to("secret_namespaces", [])),
+    (ClusterServicesArgs, "secret_namespaces", to("secret_namespaces", ["Not A Namespace"])),
     *common(ClusterServicesArgs, "tags", "region"),
 
     (DatabaseArgs, "settings.engine", settings_with(the_timescale_engine)),

@@ -122,7 +122,9 @@ def test_external_secrets_reads_exactly_the_ecomind_secrets(stack_plan):
 
 def test_secret_store_reads_secrets_manager_in_the_stack_region(stack_plan):
     store = stack_plan.one("kubernetes:external-secrets.io/v1:ClusterSecretStore")
-    assert store.inputs["spec"] == {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1"}}}
+    assert store.inputs["spec"]["provider"] == {"aws": {"service": "SecretsManager", "region": "us-east-1"}}
+    # Only the release's namespace may use the store (and the database's, with that engine).
+    assert store.inputs["spec"]["conditions"] == [{"namespaces": ["ecomind"]}]
     assert stack_plan.one(RELEASE, "services-external-secrets").urn in store.dependencies
 
 
@@ -260,3 +262,10 @@ def test_external_dns_filters_its_zone_with_the_flag_the_chart_passes_through(pr
     assert "zoneIdFilters" not in values
     zone = stack_settings("prod").edge.hosted_zone_id
     assert zone and values["extraArgs"] == [f"--zone-id-filter={zone}"]
+
+
+def test_with_the_in_cluster_engine_the_database_namespace_may_use_the_secret_store_too():
+    from tests.conftest import planned
+
+    store = planned("prod", ("databaseEngine=timescaledb",)).one("kubernetes:external-secrets.io/v1:ClusterSecretStore")
+    assert store.inputs["spec"]["conditions"] == [{"namespaces": ["ecomind", "ecomind-db"]}]

@@ -86,8 +86,9 @@ def test_switching_engines_swaps_the_database_and_leaves_the_rest_of_the_platfor
     assert not timescale.of_type("aws:rds/instance:Instance")
     changed = {n for n in names.keys() & other.keys()
                if names[n].inputs != other[n].inputs and not n.startswith("database")}
-    # The release's values (endpoints), and External Secrets' role, which reads the new secret.
-    assert changed == {"ecomind-release", "services-external-secrets-external-secrets"}, changed
+    # The release's values (endpoints), External Secrets' role, which reads the new secret, and
+    # the secret store, which the database's namespace may now use too.
+    assert changed == {"ecomind-release", "services-external-secrets-external-secrets", "services-secret-store"}, changed
 
 
 # --- The operator's objects, checked against its schemas -----------------------------------------

@@ -88,7 +88,8 @@ def test_switching_engines_swaps_the_database_and_leaves_the_rest_of_the_platfor
                if names[n].inputs != other[n].inputs and not n.startswith("database")}
     # The release's values (endpoints), External Secrets' role, which reads the new secret, and
     # the secret store, which the database's namespace may now use too.
-    assert changed == {"ecomind-release", "services-external-secrets-external-secrets", "services-secret-store"}, changed
+    assert changed == {"ecomind-release", "services-external-secrets-external-secrets",
+                       "services-secret-store"}, changed
 
 
 # --- The operator's objects, checked against its schemas -----------------------------------------

@@ -167,3 +167,13 @@ def test_zizmor_finds_nothing_in_its_strictest_persona():
                              str(PROJECT_DIR / ".github" / "workflows")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert json.loads(result.stdout) == []
+
+
+def test_packages_install_before_the_job_holds_aws_credentials():
+    """`make plan` creates .venv (pip install); a package's build hooks must not see the role."""
+    for workflow, name, job in jobs():
+        steps = job.get("steps", [])
+        credentials = [i for i, s in enumerate(steps) if s.get("uses", "").startswith("aws-actions/")]
+        installs = [i for i, s in enumerate(steps) if "make " in s.get("run", "")]
+        if credentials:
+            assert installs and max(installs) < credentials[0], (workflow, name)

@@ -1,7 +1,6 @@
 """EcoMind's platform on AWS, one stack per environment: read settings, build, export."""
 
 import pulumi
-import pulumi_aws as aws
 
 import settings
 from components.app_access import ApplicationAccess, ApplicationAccessArgs
@@ -23,7 +22,9 @@ from components.timescale import NAMESPACE as TIMESCALE_NAMESPACE
 from components.timescale import TimescaleDatabase, TimescaleDatabaseArgs
 
 stack = settings.load_from_runtime()
-account_id = aws.get_caller_identity_output().account_id
+# From the stack file, not from the credentials: the AWS provider refuses any other account
+# (aws:allowedAccountIds, which settings checks names exactly this one).
+account_id = stack.account_id
 name = stack.cluster.name  # ecomind-infra-<stack>: names every regional resource of this stack
 protect = stack.protect_stateful
 common = {"account_id": account_id, "tags": stack.tags, "protect": protect}

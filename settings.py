@@ -253,6 +253,9 @@ def _node_group_settings(group: str, *, instance_types: list[str], capacity: str
 SETTINGS: tuple[Setting, ...] = (
     Setting("environment", "string",
             "dev or prod. Decides which safety rules apply and whether stateful resources are protected."),
+    Setting("awsAccountId", "string",
+            "AWS account the stack deploys into (12 digits). aws:allowedAccountIds must name exactly it, so the "
+            "AWS provider refuses credentials of any other account, and every role ARN setting must be in it."),
     Setting("owner", "string", "Team that owns the stack; applied as the owner tag.", "platform-engineering"),
     Setting("costCentre", "string", "Cost centre billed for the stack; applied as the cost-centre tag.", "ecomind"),
     Setting("vpcCidr", "string", "IPv4 CIDR block of the VPC (/16 to /24).", "10.0.0.0/16"),
@@ -530,6 +533,8 @@ class StackSettings:
     project: str
     stack: str
     environment: str
+    account_id: str
+    """The account every resource and every role ARN setting belongs to."""
     region: str
     tags: Mapping[str, str]
     network: NetworkSettings
@@ -886,23 +891,43 @@ def _ci(v: Mapping[str, Any]) -> CiSettings:
     return CiSettings(repository=repository, connection_arn=connection)
 
 
-def _role_arn(key: str, arn: Any) -> str:
+def _role_arn(key: str, arn: Any, account: str | None = None) -> str:
     if not isinstance(arn, str) or not _ROLE_ARN.match(arn):
         raise _fail(key, arn, "expected an IAM role ARN such as arn:aws:iam::111122223333:role/admin")
+    if account and arn.split(":")[4] != account:
+        raise _fail(key, arn, f"must be a role of the stack's account awsAccountId ({account})")
     return arn
+
+
+def _account(raw_config: Mapping[str, Any], v: Mapping[str, Any]) -> str:
+    """The stack's account, and the AWS provider's own guard on it (allowedAccountIds: the
+    provider fails before any call with credentials of another account; pulumi-aws config)."""
+    account = v["awsAccountId"]
+    if not re.fullmatch(r"\d{12}", str(account)):
+        raise _fail("awsAccountId", account, "expected a 12-digit AWS account ID")
+    raw = raw_config.get("aws:allowedAccountIds")
+    try:
+        allowed = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        allowed = raw
+    if allowed != [account]:
+        raise ConfigError(f"invalid setting 'aws:allowedAccountIds' = {json.dumps(raw)}: must be "
+                          f"[\"{account}\"] (awsAccountId), so that the AWS provider refuses any other account")
+    return account
 
 
 def _cluster_access(v: Mapping[str, Any]) -> tuple[str, tuple[ClusterAccess, ...]]:
     """Who reaches the Kubernetes API. EKS allows one access entry per principal and already
     made one for the creator (pulumi-eks sets bootstrapClusterCreatorAdminPermissions, cluster.ts),
     so a second entry for any principal fails with 409 ResourceInUseException: refused here."""
-    creator = _role_arn("clusterCreatorRoleArn", v["clusterCreatorRoleArn"])
-    deploy = _role_arn("ciDeployRoleArn", v["ciDeployRoleArn"])
-    preview = _role_arn("ciPreviewRoleArn", v["ciPreviewRoleArn"])
+    account = v["awsAccountId"]
+    creator = _role_arn("clusterCreatorRoleArn", v["clusterCreatorRoleArn"], account)
+    deploy = _role_arn("ciDeployRoleArn", v["ciDeployRoleArn"], account)
+    preview = _role_arn("ciPreviewRoleArn", v["ciPreviewRoleArn"], account)
     if preview in (creator, deploy):
         raise _fail("ciPreviewRoleArn", preview, "must differ from clusterCreatorRoleArn and ciDeployRoleArn: "
                     "previews get read-only cluster access, the creator and deploy role cluster admin")
-    wanted = [(f"admin-{index}", _role_arn("clusterAdminRoleArns", arn), ADMIN_ACCESS_POLICY)
+    wanted = [(f"admin-{index}", _role_arn("clusterAdminRoleArns", arn, account), ADMIN_ACCESS_POLICY)
               for index, arn in enumerate(v["clusterAdminRoleArns"])]
     if deploy != creator:
         wanted.append(("ci-deploy", deploy, ADMIN_ACCESS_POLICY))
@@ -944,6 +969,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
     today = today or datetime.date.today()
     environment = _one_of("environment", v["environment"], ENVIRONMENTS)
 
+    account = _account(raw_config, v)
     region = region or "us-east-1"
     if region not in REGION_AVAILABILITY_ZONE_IDS:
         raise ConfigError(f"invalid setting 'aws:region' = {region!r}: supported regions are "
@@ -990,6 +1016,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         project=PROJECT,
         stack=stack,
         environment=environment,
+        account_id=account,
         region=region,
         tags=tags,
         network=NetworkSettings(

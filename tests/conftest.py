@@ -30,15 +30,17 @@ CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:111122223333:connection/0b9e
 DEPLOY_ROLE_ARN = "arn:aws:iam::111122223333:role/ecomind-infra-dev-deploy"
 PREVIEW_ROLE_ARN = "arn:aws:iam::111122223333:role/ecomind-infra-dev-preview"
 # The settings without a default, as a stack file that sets nothing else would give them.
-REQUIRED_SETTINGS = {"appImageTag": "2026.11.20-3f2a1bc", "githubConnectionArn": CONNECTION_ARN,
+REQUIRED_SETTINGS = {"awsAccountId": "111122223333", "appImageTag": "2026.11.20-3f2a1bc",
+                     "githubConnectionArn": CONNECTION_ARN,
                      "clusterCreatorRoleArn": DEPLOY_ROLE_ARN, "ciDeployRoleArn": DEPLOY_ROLE_ARN,
                      "ciPreviewRoleArn": PREVIEW_ROLE_ARN}
 
 
 def minimal_config(environment: str = "dev", **settings: str) -> dict[str, str]:
     """Namespaced config with `environment`, every required setting and `settings` over them."""
-    return {f"ecomind-infra:{key}": value
-            for key, value in {"environment": environment, **REQUIRED_SETTINGS, **settings}.items()}
+    return {"aws:allowedAccountIds": '["111122223333"]',
+            **{f"ecomind-infra:{key}": value
+               for key, value in {"environment": environment, **REQUIRED_SETTINGS, **settings}.items()}}
 
 
 @functools.cache

@@ -256,3 +256,30 @@ def test_ci_role_settings_must_be_role_arns():
 def test_zone_count_error_names_the_zone_ids_on_offer():
     message = error_of(raw(availabilityZoneCount=6))
     assert "availabilityZoneCount" in message and "use1-az6" in message and "use1-az3" not in message
+
+
+def test_the_aws_provider_must_be_held_to_the_stacks_account():
+    values = raw()
+    values["aws:allowedAccountIds"] = '["444455556666"]'
+    message = error_of(values)
+    assert "aws:allowedAccountIds" in message and "111122223333" in message and "\n" not in message
+    values.pop("aws:allowedAccountIds")
+    assert "aws:allowedAccountIds" in error_of(values)
+
+
+def test_role_arns_of_another_account_are_refused():
+    other = "arn:aws:iam::444455556666:role/ecomind-infra-dev-preview"
+    message = error_of(raw(ciPreviewRoleArn=other))
+    assert "ciPreviewRoleArn" in message and "awsAccountId (111122223333)" in message
+
+
+def test_the_account_must_be_twelve_digits():
+    assert "12-digit" in error_of(raw(awsAccountId="1111"))
+
+
+def test_the_program_builds_policies_for_the_configured_account(stack_plan):
+    import json
+
+    document = json.loads(stack_plan.one("aws:kms/key:Key", "secrets-key-key").inputs["policy"])
+    principals = {s["Principal"].get("AWS") for s in document["Statement"] if isinstance(s.get("Principal"), dict)}
+    assert "arn:aws:iam::111122223333:root" in principals

@@ -70,9 +70,14 @@ class Foundation(pulumi.ComponentResource):
         tags = {"project": "ecomind-infra", "environment": "shared", "owner": "platform-engineering",
                 "cost-centre": "ecomind", "managed-by": "pulumi"}
         root = pulumi.Output.from_input(args.account_id).apply(lambda a: f"arn:aws:iam::{a}:root")
+        # Nobody schedules deletion of, or disables, the keys of every stack's state and secrets
+        # (an explicit deny in a key policy wins over any IAM allow): that takes a reviewed
+        # change of this policy first.
         key_policy = root.apply(lambda principal: json.dumps({"Version": "2012-10-17", "Statement": [{
             "Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow", "Principal": {"AWS": principal},
-            "Action": "kms:*", "Resource": "*"}]}))
+            "Action": "kms:*", "Resource": "*"}, {
+            "Sid": "NobodyDestroysTheKey", "Effect": "Deny", "Principal": {"AWS": "*"},
+            "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Resource": "*"}]}))
         state_key = aws.kms.Key(f"{name}-state", description="Encrypts Pulumi state objects", enable_key_rotation=True,
                                 deletion_window_in_days=30, policy=key_policy, tags=tags, opts=kept)
         aws.kms.Alias(f"{name}-state", name=STATE_KEY_ALIAS, target_key_id=state_key.key_id, opts=child)

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from components import policy_documents as docs
 from components.args import check_account_id, check_tags, refuse
-from components.naming import stack_scoped
+from components.naming import deploy_role_arn, stack_scoped
 
 # Longest waiting period KMS allows before a scheduled deletion completes (KMS
 # ScheduleKeyDeletion API: 7 to 30 days): the most time to notice and cancel a mistake.
@@ -58,7 +58,7 @@ class EncryptionKey(pulumi.ComponentResource):
     def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:security:EncryptionKey", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self._name, self._account_id = name, args.account_id
+        self._name, self._account_id, self._protect = name, args.account_id, args.protect
         policy = None if args.deferred_policy else self._policy(args.service_statements)
         key = aws.kms.Key(
             f"{name}-key",
@@ -76,7 +76,10 @@ class EncryptionKey(pulumi.ComponentResource):
         self.register_outputs({"key_arn": self.key_arn, "alias_name": self.alias_name})
 
     def _policy(self, statements: Sequence[pulumi.Input[docs.Document | list[docs.Document]]]) -> pulumi.Output[str]:
-        return pulumi.Output.json_dumps(docs.key_policy(self._account_id, statements))
+        # Only the stack's deploy role may delete or disable a key it can destroy with the
+        # stack (`pulumi destroy` of dev); a protected (prod) key, nobody.
+        destroyers = [] if self._protect else [deploy_role_arn(self._account_id)]
+        return pulumi.Output.json_dumps(docs.key_policy(self._account_id, statements, destroyers))
 
     def attach_policy(self, statements: Sequence[pulumi.Input[docs.Document | list[docs.Document]]]) -> None:
         """The key's full policy, for a key made with `deferred_policy`."""

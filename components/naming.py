@@ -39,3 +39,9 @@ def permissions_boundary_arn(account_id: pulumi.Input[str]) -> pulumi.Output[str
 def stack_role(account_id: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
     """Arguments every `aws.iam.Role` of the stack takes: its path and its permissions boundary."""
     return {"path": iam_path(), "permissions_boundary": permissions_boundary_arn(account_id)}
+
+
+def deploy_role_arn(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The stack's CI deploy role, as the bootstrap names it (bootstrap/delivery.py)."""
+    return pulumi.Output.from_input(account_id).apply(
+        lambda account: f"arn:aws:iam::{account}:role/{stack_prefix()}-deploy")

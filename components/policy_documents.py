@@ -67,26 +67,39 @@ def irsa_trust_policy(provider_arn: pulumi.Input[str], issuer: pulumi.Input[str]
     return pulumi.Output.all(provider_arn, issuer).apply(build)
 
 
+# Deleting a key destroys every ciphertext under it once the waiting period ends; disabling it
+# stops every reader at once. Only these are guarded: the rest of kms:* stays with IAM.
+KEY_DESTRUCTION_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
+
+
 def key_policy(account_id: pulumi.Input[str],
-               service_statements: Sequence[pulumi.Input[Document | list[Document]]] = ()
-               ) -> pulumi.Output[Document]:
-    """A CMK policy: the account administers the key through IAM, plus named service grants.
+               service_statements: Sequence[pulumi.Input[Document | list[Document]]] = (),
+               destroyers: pulumi.Input[Sequence[str]] | None = None) -> pulumi.Output[Document]:
+    """A CMK policy: the account administers the key through IAM, plus named service grants,
+    and only `destroyers` (role ARNs) may schedule its deletion or disable it; none when empty.
 
     The account-root statement is what lets IAM policies (and the deploying role) manage the
     key at all; without it a key can become unmanageable. Services get only the statements
-    passed in (each a statement or a list of them).
+    passed in (each a statement or a list of them). The guard is a Deny on every principal
+    (KMS developer guide, "Key policies": an explicit deny in the key policy wins over any IAM
+    allow), so an IAM kms:* grant no longer reaches deletion; changing the key policy itself
+    (a reviewed change of this code) remains the way to delete a key on purpose.
     """
     def build(args: list[Any]) -> Document:
-        account, *grants = args
+        account, allowed, *grants = args
         services = [s for grant in grants for s in (grant if isinstance(grant, list) else [grant])]
+        guard: Document = {"Sid": "OnlyNamedRolesDestroyTheKey", "Effect": "Deny", "Principal": {"AWS": "*"},
+                           "Action": list(KEY_DESTRUCTION_ACTIONS), "Resource": "*"}
+        if allowed:
+            guard["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": list(allowed)}}
         return document({
             "Sid": "AccountAdministersKeyThroughIam",
             "Effect": "Allow",
             "Principal": {"AWS": f"arn:{PARTITION}:iam::{account}:root"},
             "Action": "kms:*",
             "Resource": "*",
-        }, *services)
-    return pulumi.Output.all(account_id, *service_statements).apply(build)
+        }, guard, *services)
+    return pulumi.Output.all(account_id, destroyers or [], *service_statements).apply(build)
 
 
 def cloudwatch_logs_key_statement(region: str, account_id: pulumi.Input[str],

@@ -409,6 +409,19 @@ def _kms_rotation(r: Resource, c: Config):
         yield "key rotation must be on"
 
 
+def _kms_deletion_guard(r: Resource, c: Config):
+    """A key's own policy denies deleting or disabling it to every principal but the stack's
+    deploy role, and in prod to everyone (an explicit deny in a key policy beats any IAM allow)."""
+    if "policy" not in r.props:  # a key whose policy is its own aws:kms/keyPolicy resource
+        return
+    guards = [s for s in _statements(_json(r.props["policy"])) if s.get("Effect") == "Deny"
+              and s.get("Principal") in ({"AWS": "*"}, "*") and "kms:ScheduleKeyDeletion" in _list(s.get("Action"))]
+    if not guards:
+        yield "the key policy must deny kms:ScheduleKeyDeletion to every principal but named roles"
+    elif c.environment == "prod" and any("Condition" in g for g in guards):
+        yield "in prod no principal may schedule the key's deletion"
+
+
 def _world_open(r: Resource, c: Config):
     if r.type in INGRESS_RULE:
         rules = [{"cidr": r.props.get("cidrIpv4") or r.props.get("cidrIpv6"), "from": r.props.get("fromPort"),
@@ -609,6 +622,9 @@ RULES: tuple[Rule, ...] = (
          DISTRIBUTION, _cf_tls),
     Rule("cloudfront-logging", "Access logging on", "FSBP CloudFront.5, checkov CKV_AWS_86", MANDATORY, stack_check=_cf_logging),
     Rule("kms-rotation", "Key rotation on", "FSBP KMS.4, checkov CKV_AWS_7", MANDATORY, KMS_KEY, _kms_rotation),
+    Rule("kms-deletion-guard", "Only the deploy role may delete or disable a key, nobody in prod",
+         "FSBP KMS.3 (keys not scheduled for deletion unintentionally)", MANDATORY,
+         ("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy"), _kms_deletion_guard),
     Rule("no-world-ingress", "No 0.0.0.0/0 ingress except 80/443", "FSBP EC2.18, EC2.19", MANDATORY, INGRESS_RULE + SECURITY_GROUP,
          _world_open),
     Rule("iam-no-wildcard-actions", "No Allow statement with a * action", "checkov CKV_AWS_63 (and service-wide actions)", MANDATORY,

@@ -135,6 +135,10 @@ RESOURCE_CASES = {
     "cloudfront-modern-tls": ("aws:cloudfront/distribution:Distribution", CF_GOOD,
                               changed(CF_GOOD, viewerCertificate__minimumProtocolVersion="TLSv1"), PROD),
     "kms-rotation": ("aws:kms/key:Key", {"enableKeyRotation": True}, {"enableKeyRotation": False}, PROD),
+    "kms-deletion-guard": ("aws:kms/keyPolicy:KeyPolicy", {"policy": json.dumps({"Statement": [
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["kms:ScheduleKeyDeletion"], "Resource": "*"}]})},
+        {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"},
+                                              "Action": "kms:*", "Resource": "*"}]})}, PROD),
     "no-world-ingress": ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
                          {"cidrIpv4": "0.0.0.0/0", "fromPort": 443, "toPort": 443},
                          {"cidrIpv4": "0.0.0.0/0", "fromPort": 5432, "toPort": 5432}, PROD),
@@ -316,6 +320,8 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
         viewerCertificate={"acmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/c", "minimumProtocolVersion": "TLSv1"})),
     "cloudfront-logging": drop(rules.LOG_DELIVERY_SOURCE),
     "kms-rotation": lambda rs: mutate(rs, "aws:kms/key:Key", set_in("enableKeyRotation", False)),
+    "kms-deletion-guard": lambda rs: mutate(rs, "aws:kms/keyPolicy:KeyPolicy", lambda p: p.update(policy=json.dumps({
+        "Statement": [s for s in json.loads(p["policy"])["Statement"] if s["Effect"] != "Deny"]}))),
     "no-world-ingress": lambda rs: mutate(rs, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
                                           lambda p: p.update(cidrIpv4="0.0.0.0/0")),
     "iam-no-wildcard-actions": lambda rs: mutate(rs, "aws:iam/rolePolicy:RolePolicy", lambda p: p.update(

@@ -114,8 +114,9 @@ class CiRunners(pulumi.ComponentResource):
                                          tags={**args.tags, "Name": f"{name}-to-eks-api"}, opts=child)
         role = aws.iam.Role(
             f"{name}-role", description=f"CodeBuild service role of {args.project_name}", **stack_role(args.account_id),
-            assume_role_policy=pulumi.Output.json_dumps(docs.service_trust_policy("codebuild.amazonaws.com",
-                                                                                  args.account_id)),
+            assume_role_policy=pulumi.Output.json_dumps(docs.service_trust_policy(
+                "codebuild.amazonaws.com", args.account_id,
+                f"arn:aws:codebuild:{args.region}:{{account}}:project/{args.project_name}")),
             tags={**args.tags, "Name": f"{name}-role"}, opts=child)
         aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=pulumi.Output.json_dumps(docs.ci_runner_policy(
             logs.arn, args.connection_arn, args.private_subnet_ids, args.account_id, args.region)), opts=child)

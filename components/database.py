@@ -128,6 +128,9 @@ class Database(pulumi.ComponentResource):
                 aws.rds.ParameterGroupParameterArgs(name="shared_preload_libraries",
                                                     value=",".join(s.preload_libraries), apply_method="pending-reboot"),
                 aws.rds.ParameterGroupParameterArgs(name="log_connections", value="1"),
+                # Every schema change in the log: who altered or dropped what, and when (a review
+                # finding: DDL went unlogged; checkov CKV2_AWS_30 asks for statement logging).
+                aws.rds.ParameterGroupParameterArgs(name="log_statement", value="ddl"),
                 aws.rds.ParameterGroupParameterArgs(name="log_disconnections", value="1"),
             ],
             tags={**args.tags, "Name": f"{name}-params"},

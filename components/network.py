@@ -181,7 +181,8 @@ class Network(pulumi.ComponentResource):
         )
         delivery_role = aws.iam.Role(
             f"{name}-flow-logs", **stack_role(args.account_id), assume_role_policy=pulumi.Output.json_dumps(
-                docs.service_trust_policy("vpc-flow-logs.amazonaws.com", args.account_id)),
+                docs.service_trust_policy("vpc-flow-logs.amazonaws.com", args.account_id,
+                                          f"arn:aws:ec2:{args.region}:{{account}}:vpc-flow-log/*")),
             description=f"VPC flow log delivery for {name}", tags=tagged(f"{name}-flow-logs"), opts=child,
         )
         aws.iam.RolePolicy(f"{name}-flow-logs", role=delivery_role.id,

@@ -22,14 +22,18 @@ def document(*statements: Any) -> Document:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def service_trust_policy(service: str, account_id: pulumi.Input[str]) -> pulumi.Output[Document]:
-    """Lets one AWS service assume a role, only on behalf of this account (confused deputy guard)."""
-    return pulumi.Output.from_input(account_id).apply(lambda account: document({
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-    }))
+def service_trust_policy(service: str, account_id: pulumi.Input[str],
+                         source_arn: str | None = None) -> pulumi.Output[Document]:
+    """Lets one AWS service assume a role, only on behalf of this account and, with
+    `source_arn` (an ARN pattern of the resources that use the role), only for those (IAM user
+    guide, "The confused deputy problem": aws:SourceArn with aws:SourceAccount)."""
+    def build(account: str) -> Document:
+        condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}}
+        if source_arn:
+            condition["ArnLike"] = {"aws:SourceArn": source_arn.format(account=account)}
+        return document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole",
+                         "Condition": condition})
+    return pulumi.Output.from_input(account_id).apply(build)
 
 
 def ec2_trust_policy() -> Document:

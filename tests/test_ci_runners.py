@@ -45,3 +45,11 @@ def test_workflow_jobs_target_this_stack_runner_project():
     jobs = yaml.safe_load(text)["jobs"]
     assert jobs["up-dev"]["runs-on"].startswith("codebuild-ecomind-infra-dev-ci-")
     assert jobs["up-prod"]["runs-on"].startswith("codebuild-ecomind-infra-prod-ci-")
+
+
+def test_the_runner_role_trusts_codebuild_only_for_its_own_project(stack_plan):
+    import json
+
+    [trust] = json.loads(stack_plan.one("aws:iam/role:Role", "ci-role").inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Condition"]["ArnLike"] == {
+        "aws:SourceArn": f"arn:aws:codebuild:us-east-1:111122223333:project/ecomind-infra-{stack_plan.stack}-ci"}

@@ -220,3 +220,9 @@ def test_cache_credentials_live_in_secrets_manager_under_the_secrets_key(stack_p
     version = stack_plan.one("aws:secretsmanager/secretVersion:SecretVersion", "cache-auth")
     assert version.inputs["secretString"] == "[secret]"
 
+
+
+def test_the_database_logs_every_schema_change(stack_plan):
+    parameters = {p["name"]: p["value"] for p in stack_plan.one("aws:rds/parameterGroup:ParameterGroup").inputs[
+        "parameters"]}
+    assert parameters["log_statement"] == "ddl"

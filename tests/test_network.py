@@ -143,3 +143,8 @@ def test_s3_gateway_endpoint_serves_private_and_data_route_tables(stack_plan):
     assert endpoint.inputs["serviceName"] == "com.amazonaws.us-east-1.s3"
     expected = {id_of(stack_plan, rt) for rt in stack_plan.of_type(ROUTE_TABLE) if "public" not in rt.name}
     assert set(endpoint.inputs["routeTableIds"]) == expected and len(expected) == 4
+
+
+def test_flow_log_delivery_role_trusts_only_this_accounts_flow_logs(stack_plan):
+    [trust] = statements(policy(stack_plan.one("aws:iam/role:Role", "network-flow-logs"), "assumeRolePolicy"))
+    assert trust["Condition"]["ArnLike"] == {"aws:SourceArn": "arn:aws:ec2:us-east-1:111122223333:vpc-flow-log/*"}

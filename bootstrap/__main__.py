@@ -15,6 +15,7 @@ foundation = Foundation("ecomind", FoundationArgs(
     first_deploy_role_arns=config.get_object("firstDeployRoleArns") or [],
     merge_queue_previews=config.get_object("mergeQueuePreviewStacks") or [],
     reviewer_team_ids=config.get_object("reviewerTeamIds") or {},
+    trail_retention_days=config.get_int("trailRetentionDays") or 365,
     manage_repository=config.get_bool("manageRepository") is not False,
 ))
 pulumi.export("stateUrl", foundation.state_url)

@@ -4,7 +4,9 @@
 - a KMS key (and alias) the stacks use as their secrets provider (awskms://alias/...);
 - the GitHub Actions OIDC identity provider;
 - per stack, a deploy role and a preview role (delivery.py), and the repository's side of their
-  trust: its OIDC subject template and environments (repository.py).
+  trust: its OIDC subject template and environments (repository.py);
+- the account's detective controls and defaults (baseline.py): CloudTrail into a locked bucket,
+  GuardDuty, Security Hub, Access Analyzer, the account S3 public access block, EBS encryption.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
+from baseline import AccountBaseline, AccountBaselineArgs
 from delivery import StackDelivery, StackDeliveryArgs, deploy_role_name, preview_role_name, state_bucket_denials
 from repository import RepositoryDelivery, RepositoryDeliveryArgs
 
@@ -46,6 +49,8 @@ class FoundationArgs:
     """Stacks the pull-request workflow previews, with credentials, in the merge queue."""
     reviewer_team_ids: Mapping[str, Sequence[int]] = dataclasses.field(default_factory=dict)
     """GitHub team IDs whose approval a stack's deploy job waits for."""
+    trail_retention_days: int = 365
+    """Days Object Lock keeps each CloudTrail record (compliance mode: nobody shortens it)."""
     manage_repository: bool = True
     """Whether this bootstrap also sets the repository's OIDC template and environments (once per
     repository, when several accounts are bootstrapped)."""
@@ -126,6 +131,9 @@ class Foundation(pulumi.ComponentResource):
         provider = aws.iam.OpenIdConnectProvider(
             f"{name}-github", url=GITHUB_OIDC_URL, client_id_lists=["sts.amazonaws.com"],
             thumbprint_lists=["6938fd4d98bab03faadb97b34396831e3780aea1"], tags=tags, opts=child)
+        AccountBaseline(f"{name}-baseline", AccountBaselineArgs(
+            account_id=args.account_id, region=args.region, trail_bucket_name=f"{args.state_bucket_name}-trail",
+            trail_retention_days=args.trail_retention_days, tags=tags), opts=child)
         keys = [state_key.arn, secrets_key.arn]
         delivery = {stack: StackDelivery(f"{name}-{stack}", StackDeliveryArgs(
             stack=stack, account_id=args.account_id, region=args.region, repository=args.repository,

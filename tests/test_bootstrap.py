@@ -204,13 +204,15 @@ def test_no_ci_role_has_administrator_access(plan):
 # --- State -----------------------------------------------------------------------------------------------
 
 def test_state_bucket_is_private_versioned_encrypted_tls_only_and_protected(plan):
-    bucket = plan.one("aws:s3/bucket:Bucket")
+    bucket = plan.one("aws:s3/bucket:Bucket", "ecomind-state")
     assert bucket.protect and bucket.inputs["bucket"] == "ecomind-state" and bucket.inputs["forceDestroy"] is False
-    block = plan.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    block = plan.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "ecomind-state").inputs
     assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                           "restrictPublicBuckets"))
-    assert plan.one("aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"] == "Enabled"
-    encryption = plan.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    versioning = plan.one("aws:s3/bucketVersioning:BucketVersioning", "ecomind-state")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    encryption = plan.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                          "ecomind-state")
     [rule] = encryption.inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"]
     [lifecycle] = plan.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
@@ -226,7 +228,8 @@ def test_each_stacks_ci_roles_reach_only_its_own_state(plan):
         assert deny["Effect"] == "Deny" and deny["Principal"]["AWS"] == [
             f"arn:aws:iam::111122223333:role/ecomind-infra-{stack}-deploy",
             f"arn:aws:iam::111122223333:role/ecomind-infra-{stack}-preview"]
-        assert deny["NotResource"] == delivery.state_objects(plan.one("aws:s3/bucket:Bucket").arn, stack)
+        assert deny["NotResource"] == delivery.state_objects(plan.one("aws:s3/bucket:Bucket", "ecomind-state").arn,
+                                                             stack)
         other = "prod" if stack == "dev" else "dev"
         assert not any(f"/{other}" in r for r in deny["NotResource"])
     preview = document(plan, "aws:iam/rolePolicy:RolePolicy", "ecomind-dev-preview-state")
@@ -236,7 +239,7 @@ def test_each_stacks_ci_roles_reach_only_its_own_state(plan):
 
 def test_secrets_provider_key_rotates_and_is_protected(plan):
     keys = plan.of_type("aws:kms/key:Key")
-    assert len(keys) == 2 and all(k.protect and k.inputs["enableKeyRotation"] for k in keys)
+    assert len(keys) == 3 and all(k.protect and k.inputs["enableKeyRotation"] for k in keys)
     aliases = {a.inputs["name"] for a in plan.of_type("aws:kms/alias:Alias")}
     assert aliases == {"alias/ecomind-pulumi-state", "alias/ecomind-pulumi-secrets"}
 
@@ -286,3 +289,43 @@ def test_bootstrap_project_file_declares_its_settings():
     assert project["runtime"]["name"] == "python"
     assert {"githubRepository", "stateBucketName", "stacks", "mergeQueuePreviewStacks", "reviewerTeamIds",
             "firstDeployRoleArns"} <= set(project["config"])
+
+
+# --- The account baseline -------------------------------------------------------------------------------
+
+def test_one_multi_region_validated_encrypted_trail_into_a_locked_bucket(plan):
+    trail = plan.one("aws:cloudtrail/trail:Trail").inputs
+    assert trail["isMultiRegionTrail"] and trail["includeGlobalServiceEvents"] and trail["enableLogFileValidation"]
+    assert trail["kmsKeyId"].startswith("arn:aws:kms:") and trail["s3BucketName"] == "ecomind-state-trail"
+    bucket = plan.one("aws:s3/bucket:Bucket", "ecomind-baseline-trail")
+    assert bucket.protect and bucket.inputs["objectLockEnabled"] is True
+    lock = plan.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").inputs
+    assert lock["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 365}
+    policy = document(plan, "aws:s3/bucketPolicy:BucketPolicy", "ecomind-baseline-trail")
+    writes = [s for s in policy["Statement"] if s.get("Action") == "s3:PutObject"]
+    assert writes and all(s["Condition"]["StringEquals"]["aws:SourceArn"].endswith(":trail/ecomind-account-trail")
+                          for s in writes)
+    key = document(plan, "aws:kms/key:Key", "ecomind-baseline-trail")
+    [encrypt] = [s for s in key["Statement"] if s["Sid"] == "CloudTrailEncryptsThisTrail"]
+    assert encrypt["Condition"]["StringEquals"]["aws:SourceArn"].endswith(":trail/ecomind-account-trail")
+
+
+def test_guardduty_watches_eks_and_security_hub_runs_fsbp_and_cis(plan):
+    assert plan.one("aws:guardduty/detector:Detector").inputs["enable"] is True
+    features = {f.inputs["name"]: f.inputs for f in plan.of_type("aws:guardduty/detectorFeature:DetectorFeature")}
+    assert set(features) == {"EKS_AUDIT_LOGS", "RUNTIME_MONITORING"}
+    assert all(f["status"] == "ENABLED" for f in features.values())
+    assert features["RUNTIME_MONITORING"]["additionalConfigurations"] == [
+        {"name": "EKS_ADDON_MANAGEMENT", "status": "ENABLED"}]
+    standards = {s.inputs["standardsArn"] for s in plan.of_type(
+        "aws:securityhub/standardsSubscription:StandardsSubscription")}
+    assert standards == {"arn:aws:securityhub:us-east-1::standards/aws-foundational-security-best-practices/v/1.0.0",
+                         "arn:aws:securityhub:us-east-1::standards/cis-aws-foundations-benchmark/v/3.0.0"}
+    assert plan.one("aws:accessanalyzer/analyzer:Analyzer").inputs["type"] == "ACCOUNT"
+
+
+def test_account_wide_defaults_block_public_buckets_and_encrypt_ebs(plan):
+    block = plan.one("aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock").inputs
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                          "restrictPublicBuckets"))
+    assert plan.one("aws:ebs/encryptionByDefault:EncryptionByDefault").inputs["enabled"] is True

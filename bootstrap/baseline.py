@@ -1,0 +1,153 @@
+"""The account's detective controls and account-wide defaults, once per account.
+
+- CloudTrail: one multi-region trail with global service events and log file validation,
+  encrypted with its own key, into a bucket that Object Lock keeps in compliance mode (nobody,
+  root included, deletes a record before its retention ends: S3 user guide, "Object Lock").
+- GuardDuty with EKS audit-log and runtime monitoring (GuardDuty manages its agent add-on).
+- Security Hub with AWS Foundational Security Best Practices and the CIS AWS Foundations
+  Benchmark; IAM Access Analyzer for the account.
+- The account-wide S3 public access block, and EBS encryption by default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+TRAIL_NAME = "ecomind-account-trail"
+# GuardDuty features this account turns on (GuardDuty API, DetectorFeature names).
+GUARDDUTY_FEATURES = ("EKS_AUDIT_LOGS", "RUNTIME_MONITORING")
+# Security Hub standards, by ARN (Security Hub user guide, "Standards reference").
+SECURITY_HUB_STANDARDS = ("aws-foundational-security-best-practices/v/1.0.0", "cis-aws-foundations-benchmark/v/3.0.0")
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountBaselineArgs:
+    account_id: pulumi.Input[str]
+    """The account the bootstrap runs in."""
+    region: str
+    """Home region of the trail, Security Hub and GuardDuty."""
+    trail_bucket_name: str
+    """Globally unique name of the CloudTrail bucket."""
+    trail_retention_days: int
+    """Days Object Lock keeps every CloudTrail record undeletable (compliance mode)."""
+    tags: Mapping[str, str]
+    """Tags of the key, the bucket, the trail, the detector and the analyzer."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.trail_retention_days <= 36500:
+            raise pulumi.RunError(f"invalid AccountBaselineArgs.trail_retention_days = {self.trail_retention_days}: "
+                                  "expected 1 to 36500 days (Object Lock's limit is 100 years)")
+
+
+def trail_arn(account: str, region: str) -> str:
+    return f"arn:aws:cloudtrail:{region}:{account}:trail/{TRAIL_NAME}"
+
+
+def trail_key_policy(account: str, region: str) -> dict:
+    """CloudTrail encrypts with the key for this trail only (encryption context and SourceArn;
+    CloudTrail user guide, "Configure AWS KMS key policies for CloudTrail")."""
+    trail = trail_arn(account, region)
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "NobodyDestroysTheKey", "Effect": "Deny", "Principal": {"AWS": "*"},
+         "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Resource": "*"},
+        {"Sid": "CloudTrailEncryptsThisTrail", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+         "Action": "kms:GenerateDataKey*", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceArn": trail},
+                       "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn":
+                                      f"arn:aws:cloudtrail:*:{account}:trail/*"}}},
+        {"Sid": "CloudTrailDescribesTheKey", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+         "Action": "kms:DescribeKey", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
+    ]}
+
+
+def trail_bucket_policy(bucket_arn: str, account: str, region: str) -> dict:
+    """Only this account's trail writes, and only over TLS (CloudTrail user guide, "Amazon S3
+    bucket policy for CloudTrail")."""
+    trail = trail_arn(account, region)
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "CloudTrailReadsTheAcl", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+         "Action": "s3:GetBucketAcl", "Resource": bucket_arn, "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
+        {"Sid": "CloudTrailWritesThisAccountsLogs", "Effect": "Allow",
+         "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": f"{bucket_arn}/AWSLogs/{account}/*",
+         "Condition": {"StringEquals": {"aws:SourceArn": trail, "s3:x-amz-acl": "bucket-owner-full-control"}}},
+    ]}
+
+
+class AccountBaseline(pulumi.ComponentResource):
+    """CloudTrail into a locked bucket, GuardDuty, Security Hub, Access Analyzer, account defaults."""
+
+    trail_bucket_name: pulumi.Output[str]
+    """The CloudTrail bucket."""
+
+    def __init__(self, name: str, args: AccountBaselineArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:bootstrap:AccountBaseline", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(parent=self, protect=True)
+        account = pulumi.Output.from_input(args.account_id)
+
+        key = aws.kms.Key(f"{name}-trail", description="Encrypts the account's CloudTrail logs",
+                          enable_key_rotation=True, deletion_window_in_days=30, tags=dict(args.tags), opts=kept,
+                          policy=account.apply(lambda a: json.dumps(trail_key_policy(a, args.region))))
+        # Object Lock is set when the bucket is created; it needs versioning, which it turns on.
+        bucket = aws.s3.Bucket(f"{name}-trail", bucket=args.trail_bucket_name, object_lock_enabled=True,
+                               force_destroy=False, tags=dict(args.tags), opts=kept)
+        aws.s3.BucketVersioning(f"{name}-trail", bucket=bucket.id, versioning_configuration=aws.s3.
+                                BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child)
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-trail", bucket=bucket.id, object_lock_enabled="Enabled",
+            rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                    mode="COMPLIANCE", days=args.trail_retention_days)), opts=child)
+        block = aws.s3.BucketPublicAccessBlock(f"{name}-trail", bucket=bucket.id, block_public_acls=True,
+                                               block_public_policy=True, ignore_public_acls=True,
+                                               restrict_public_buckets=True, opts=child)
+        aws.s3.BucketOwnershipControls(f"{name}-trail", bucket=bucket.id, rule=aws.s3.BucketOwnershipControlsRuleArgs(
+            object_ownership="BucketOwnerEnforced"), opts=child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-trail", bucket=bucket.id, rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.
+                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms", kms_master_key_id=key.arn), bucket_key_enabled=True)], opts=child)
+        policy = aws.s3.BucketPolicy(
+            f"{name}-trail", bucket=bucket.id, policy=pulumi.Output.all(bucket.arn, account).apply(
+                lambda a: json.dumps(trail_bucket_policy(a[0], a[1], args.region))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]))
+        aws.cloudtrail.Trail(
+            f"{name}-trail", name=TRAIL_NAME, s3_bucket_name=bucket.id, kms_key_id=key.arn,
+            is_multi_region_trail=True, include_global_service_events=True, enable_log_file_validation=True,
+            enable_logging=True, tags=dict(args.tags), opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))
+
+        detector = aws.guardduty.Detector(f"{name}-guardduty", enable=True,
+                                          finding_publishing_frequency="FIFTEEN_MINUTES", tags=dict(args.tags),
+                                          opts=child)
+        aws.guardduty.DetectorFeature(f"{name}-guardduty-eks-audit-logs", detector_id=detector.id,
+                                      name="EKS_AUDIT_LOGS", status="ENABLED", opts=child)
+        aws.guardduty.DetectorFeature(
+            f"{name}-guardduty-runtime", detector_id=detector.id, name="RUNTIME_MONITORING", status="ENABLED",
+            additional_configurations=[aws.guardduty.DetectorFeatureAdditionalConfigurationArgs(
+                name="EKS_ADDON_MANAGEMENT", status="ENABLED")], opts=child)
+
+        hub = aws.securityhub.Account(f"{name}-security-hub", enable_default_standards=False,
+                                      auto_enable_controls=True, opts=child)
+        for standard in SECURITY_HUB_STANDARDS:
+            aws.securityhub.StandardsSubscription(
+                f"{name}-{standard.split('/')[0]}",
+                standards_arn=f"arn:aws:securityhub:{args.region}::standards/{standard}",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[hub]))
+        aws.accessanalyzer.Analyzer(f"{name}-access-analyzer", analyzer_name="ecomind-account", type="ACCOUNT",
+                                    tags=dict(args.tags), opts=child)
+        aws.s3.AccountPublicAccessBlock(f"{name}-s3-public-access", block_public_acls=True, block_public_policy=True,
+                                        ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+        aws.ebs.EncryptionByDefault(f"{name}-ebs-encryption", enabled=True, opts=child)
+        self.trail_bucket_name = bucket.bucket
+        self.register_outputs({"trail_bucket_name": self.trail_bucket_name})

@@ -115,6 +115,9 @@ runners = CiRunners("ci", CiRunnersArgs(
     project_name=f"{name}-ci", repository=stack.ci.repository, connection_arn=stack.ci.connection_arn,
     account_id=account_id, region=stack.region, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
     cluster_security_group_id=cluster.cluster_security_group_id,
+    # The workflows (their `name:`) whose jobs run on this stack's runners; dev's merge-queue
+    # preview too, prod never a pull-request workflow (docs/adr/0013).
+    workflow_names=["deploy", "drift", *(["pull-request"] if not stack.is_prod else [])],
     log_retention_days=stack.network.log_retention_days, tags=stack.tags, protect=protect))
 
 

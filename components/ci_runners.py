@@ -23,6 +23,7 @@ from components.args import (
     check_name,
     check_region,
     check_tags,
+    refuse,
 )
 from components.guards import key_with_log_groups
 from components.naming import stack_role
@@ -68,6 +69,9 @@ class CiRunnersArgs:
     from the runners, so jobs reach the private EKS API."""
     log_retention_days: int
     """Days CloudWatch keeps the runners' build logs (setting logRetentionDays)."""
+    workflow_names: Sequence[str]
+    """`name:` of each workflow whose jobs these runners take (deploy and drift; for dev also
+    pull-request, whose merge-queue preview runs here)."""
     tags: Mapping[str, str]
     """Stack tags, applied to the key, log group, security group and its rules, role and project."""
     protect: bool = False
@@ -78,6 +82,10 @@ class CiRunnersArgs:
                    "expected 2 to 255 letters, digits, hyphens or underscores, starting with a letter or digit "
                    "(CodeBuild CreateProject)")
         check_name(self, "repository", REPOSITORY, "expected owner/name, such as ecomind/ecomind-infra")
+        if not self.workflow_names or not all(isinstance(w, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", w)
+                                              for w in self.workflow_names):
+            refuse(self, "workflow_names",
+                   "expected one or more workflow names of letters, digits, '.', '_' or '-'")
         check_name(self, "connection_arn", CONNECTION_ARN, "expected a CodeConnections ARN such as "
                    "arn:aws:codeconnections:us-east-1:111122223333:connection/<uuid>")
         check_account_id(self)
@@ -142,10 +150,16 @@ class CiRunners(pulumi.ComponentResource):
             tags={**args.tags, "Name": args.project_name},
             opts=child,
         )
+        # Only jobs of the workflows that run on this stack's runners start a build here
+        # (CodeBuild user guide, "GitHub webhook events": WORKFLOW_NAME for workflow job events).
+        # A workflow's name is read from the file at the job's ref, which a pull request can edit:
+        # this keeps stray jobs out of the VPC, while the roles' trust is what keeps credentials out.
+        workflows = "|".join(sorted(args.workflow_names))
         aws.codebuild.Webhook(
             f"{name}-webhook", project_name=project.name, build_type="BUILD",
             filter_groups=[aws.codebuild.WebhookFilterGroupArgs(filters=[
-                aws.codebuild.WebhookFilterGroupFilterArgs(type="EVENT", pattern="WORKFLOW_JOB_QUEUED")])],
+                aws.codebuild.WebhookFilterGroupFilterArgs(type="EVENT", pattern="WORKFLOW_JOB_QUEUED"),
+                aws.codebuild.WebhookFilterGroupFilterArgs(type="WORKFLOW_NAME", pattern=f"^({workflows})$")])],
             opts=child)
         self.project_name = args.project_name
         self.register_outputs({"project_name": self.project_name})

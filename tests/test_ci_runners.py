@@ -17,7 +17,9 @@ def test_runner_project_serves_workflow_jobs_from_the_private_subnets(stack_plan
     assert project["source"]["auth"]["type"] == "CODECONNECTIONS"
     assert project["environment"]["privilegedMode"] is False
     [group] = stack_plan.one("aws:codebuild/webhook:Webhook").inputs["filterGroups"]
-    assert group["filters"] == [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]
+    workflows = "deploy|drift" if stack_plan.stack == "prod" else "deploy|drift|pull-request"
+    assert group["filters"] == [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"},
+                                {"type": "WORKFLOW_NAME", "pattern": f"^({workflows})$"}]
 
 
 def test_runners_send_only_https_and_the_cluster_admits_them_on_443(stack_plan):
@@ -53,3 +55,18 @@ def test_the_runner_role_trusts_codebuild_only_for_its_own_project(stack_plan):
     [trust] = json.loads(stack_plan.one("aws:iam/role:Role", "ci-role").inputs["assumeRolePolicy"])["Statement"]
     assert trust["Condition"]["ArnLike"] == {
         "aws:SourceArn": f"arn:aws:codebuild:us-east-1:111122223333:project/ecomind-infra-{stack_plan.stack}-ci"}
+
+
+def test_each_runner_takes_jobs_of_exactly_the_workflows_that_target_it(stack_plan):
+    """The webhook's workflow names are the `name:` of the workflows whose jobs run on this
+    stack's runners (their runs-on label), so none is left out and none is let in."""
+    targeting = set()
+    for path in (PROJECT_DIR / ".github" / "workflows").glob("*.yml"):
+        workflow = yaml.safe_load(path.read_text())
+        labels = [job.get("runs-on", "") for job in workflow["jobs"].values()]
+        if any(f"ecomind-infra-{stack_plan.stack}-ci-" in label or "${{ matrix.stack }}-ci-" in label
+               for label in labels):
+            targeting.add(workflow["name"])
+    [group] = stack_plan.one("aws:codebuild/webhook:Webhook").inputs["filterGroups"]
+    [names] = [f["pattern"] for f in group["filters"] if f["type"] == "WORKFLOW_NAME"]
+    assert names == "^(" + "|".join(sorted(targeting)) + ")$"

@@ -140,7 +140,7 @@ def valid(cls: type, r: types.SimpleNamespace) -> dict[str, Any]:
         CiRunnersArgs: lambda: dict(project_name=f"{NAME}-ci", repository="ecomind/ecomind-infra",
                                     connection_arn=CONNECTION_ARN, region=REGION, vpc_id="vpc-1",
                                     private_subnet_ids=SUBNETS, cluster_security_group_id="sg-1",
-                                    log_retention_days=30, **common),
+                                    workflow_names=["deploy", "drift"], log_retention_days=30, **common),
         ClusterArgs: lambda: dict(settings=timescale_stack().cluster, region=REGION, vpc_id="vpc-1",
                                   public_subnet_ids=SUBNETS, private_subnet_ids=SUBNETS, **common),
         ClusterServicesArgs: lambda: dict(

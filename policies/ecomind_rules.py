@@ -440,6 +440,48 @@ def _no_wildcard_actions(r: Resource, c: Config):
             yield f"statement {s.get('Sid', '(unnamed)')} allows every action of a service"
 
 
+def _passrole_scoped(r: Resource, c: Config):
+    for s in _statements(r.props.get("policy")):
+        actions = _list(s.get("Action"))
+        if s.get("Effect") != "Allow" or not any(a in ("iam:PassRole", "iam:*", "*") for a in actions):
+            continue
+        if "*" in _list(s.get("Resource")) or "iam:PassedToService" not in json.dumps(s.get("Condition") or {}):
+            yield f"statement {s.get('Sid', '(unnamed)')} passes roles without naming them and the service"
+
+
+def _log_group_encrypted_retained(r: Resource, c: Config):
+    if not str(r.props.get("kmsKeyId", "")).startswith("arn:aws"):
+        yield "a log group must be encrypted with a customer-managed KMS key"
+    if not r.props.get("retentionInDays"):
+        yield "a log group must have a retention period"
+
+
+def _vpc_flow_logs(resources, c):
+    flow_logs = [r for r in resources if r.type == "aws:ec2/flowLog:FlowLog"]
+    for vpc in (r for r in resources if r.type == "aws:ec2/vpc:Vpc"):
+        if not any(vpc.urn in f.dependencies for f in flow_logs):
+            yield vpc.urn, "the VPC must have a flow log"
+
+
+def _webhook_filtered(r: Resource, c: Config):
+    for group in _list(r.props.get("filterGroups")):
+        filters = {f.get("type"): f.get("pattern") for f in _list(group.get("filters"))}
+        if "WORKFLOW_JOB_QUEUED" in str(filters.get("EVENT", "")) and not filters.get("WORKFLOW_NAME"):
+            yield "a runner webhook must name the workflows whose jobs it takes (WORKFLOW_NAME)"
+
+
+def _sns_encrypted(r: Resource, c: Config):
+    if not r.props.get("kmsMasterKeyId"):
+        yield "the topic must be encrypted with a KMS key"
+
+
+def _ecr_immutable_scanned(r: Resource, c: Config):
+    if r.props.get("imageTagMutability") != "IMMUTABLE":
+        yield "image tags must be immutable"
+    if (r.props.get("imageScanningConfiguration") or {}).get("scanOnPush") is not True:
+        yield "images must be scanned on push"
+
+
 def _irsa_trust(r: Resource, c: Config):
     for s in _statements(r.props.get("assumeRolePolicy")):
         if s.get("Action") != "sts:AssumeRoleWithWebIdentity":
@@ -629,6 +671,20 @@ RULES: tuple[Rule, ...] = (
          _world_open),
     Rule("iam-no-wildcard-actions", "No Allow statement with a * action", "checkov CKV_AWS_63 (and service-wide actions)", MANDATORY,
          ROLE_POLICY, _no_wildcard_actions),
+    Rule("iam-passrole-scoped", "iam:PassRole only on named roles, to named services",
+         "IAM user guide, iam:PassedToService; cloudsplaining PassRole privilege escalation", MANDATORY,
+         ROLE_POLICY, _passrole_scoped),
+    Rule("log-groups-encrypted-retained", "Log groups encrypted with a CMK and retained for a set time",
+         "checkov CKV_AWS_158 (KMS), CKV_AWS_66 (retention)", MANDATORY, LOG_GROUP, _log_group_encrypted_retained),
+    Rule("vpc-flow-logs", "Every VPC has a flow log", "FSBP EC2.6, checkov CKV2_AWS_11", MANDATORY,
+         stack_check=_vpc_flow_logs),
+    Rule("codebuild-webhook-workflow-filter", "Runner webhooks take jobs of named workflows only",
+         "CodeBuild user guide, GitHub webhook events (WORKFLOW_NAME); review finding S4", MANDATORY,
+         ("aws:codebuild/webhook:Webhook",), _webhook_filtered),
+    Rule("sns-encrypted", "SNS topics encrypted with KMS", "FSBP SNS.1, checkov CKV_AWS_26", MANDATORY,
+         ("aws:sns/topic:Topic",), _sns_encrypted),
+    Rule("ecr-immutable-scanned", "ECR tags immutable and images scanned on push", "FSBP ECR.1, ECR.2; checkov CKV_AWS_51",
+         MANDATORY, ("aws:ecr/repository:Repository",), _ecr_immutable_scanned),
     Rule("irsa-exact-trust", "IRSA trust bound to one service account and the sts audience",
          "EKS best practices: scope IAM role trust to a service account", MANDATORY, ROLE, _irsa_trust),
     Rule("required-tags", "project, environment, owner and cost-centre tags", "AWS tagging best practices (cost allocation)",

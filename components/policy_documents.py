@@ -265,8 +265,15 @@ def bucket_prefix_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[st
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": key,
+            "Condition": through_s3(key),
         })
     return pulumi.Output.all(bucket_arn, key_arn).apply(build)
+
+
+def through_s3(key_arn: str) -> Document:
+    """The key only through S3 in its own region (kms:ViaService; KMS developer guide): the
+    role cannot decrypt with it directly, only as S3 reads and writes its objects."""
+    return {"StringEquals": {"kms:ViaService": f"s3.{key_arn.split(':')[3]}.amazonaws.com"}}
 
 
 def database_backup_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> pulumi.Output[Document]:
@@ -289,6 +296,7 @@ def database_backup_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": key,
+            "Condition": through_s3(key),
         })
     return pulumi.Output.all(bucket_arn, key_arn).apply(build)
 

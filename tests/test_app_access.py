@@ -131,3 +131,9 @@ def test_stack_outputs_give_the_chart_what_it_needs(stack_plan):
     assert outputs["reportsBucket"] and outputs["assetsBucket"] and outputs["cdnDomain"].endswith(".cloudfront.net")
     assert set(outputs["ecrRepositories"]) == {"gateway", "api", "worker", "ui"}
     assert set(outputs["secretArns"]) == {"jwt", "gatewayHmac", "database", "cache"}
+
+
+@pytest.mark.parametrize("service,policy_name", [("api", "reports"), ("worker", "exports")])
+def test_bucket_keys_are_usable_only_through_s3(stack_plan, service, policy_name):
+    [key] = [s for s in statements(inline_policies(stack_plan, service)[policy_name]) if s["Sid"] == "BucketKey"]
+    assert key["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}

@@ -450,3 +450,10 @@ def test_only_the_application_the_other_instances_and_the_operator_reach_the_ins
         namespace("cnpg-system"): [5432, 8000],
         json.dumps({"podSelector": {"matchLabels": {"cnpg.io/cluster": "ecomind-db"}}}, sort_keys=True): [5432, 8000],
     }
+
+
+def test_the_backup_key_is_usable_only_through_s3():
+    document = json.loads(timescale_plan("prod").one("aws:iam/rolePolicy:RolePolicy", "database-backups-backups")
+                          .inputs["policy"])
+    [key] = [s for s in document["Statement"] if s["Sid"] == "BackupKey"]
+    assert key["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}

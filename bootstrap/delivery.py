@@ -47,10 +47,12 @@ MERGE_QUEUE_REFS = "refs/heads/gh-readonly-queue/main/*"
 STACK_MANAGED_POLICIES = (
     "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
     "AmazonSSMManagedInstanceCore", "AmazonEKS_CNI_Policy", "service-role/AmazonEBSCSIDriverPolicy",
+    "service-role/AmazonRDSEnhancedMonitoringRole",
 )
 # Services the stack passes its roles to: EKS (cluster role, node role, add-on roles), CodeBuild
-# (the runner project) and VPC flow logs (the delivery role).
-PASSED_TO_SERVICES = ("eks.amazonaws.com", "codebuild.amazonaws.com", "vpc-flow-logs.amazonaws.com")
+# (the runner project), VPC flow logs (the delivery role) and RDS Enhanced Monitoring.
+PASSED_TO_SERVICES = ("eks.amazonaws.com", "codebuild.amazonaws.com", "vpc-flow-logs.amazonaws.com",
+                      "monitoring.rds.amazonaws.com")
 # Service-linked roles the stack's services create on first use.
 SERVICE_LINKED_ROLES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "elasticloadbalancing.amazonaws.com",
                         "autoscaling.amazonaws.com", "kafka.amazonaws.com", "rds.amazonaws.com",

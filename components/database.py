@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components import policy_documents as docs
 from components.args import (
     check_account_id,
     check_arn,
@@ -20,6 +21,7 @@ from components.args import (
     refuse,
 )
 from components.guards import admit_only, key_with_log_groups
+from components.naming import stack_role
 from settings import DatabaseSettings
 
 POSTGRES_PORT = 5432
@@ -29,6 +31,9 @@ MASTER_USERNAME = "ecomind_admin"
 # api's p99 target and catches missing indexes on the rollup tables.
 SLOW_STATEMENT_MS = 500
 # Database Insights "standard" keeps 7 days of Performance Insights history at no charge.
+# Seconds between Enhanced Monitoring samples: RDS offers 1, 5, 10, 15, 30 or 60; 60 keeps the
+# RDSOSMetrics log volume (counted in usageLogGbPerMonth) lowest.
+ENHANCED_MONITORING_SECONDS = 60
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
 # Low-traffic hours in us-east-1 for the team (UTC); backups must not overlap maintenance.
@@ -136,8 +141,23 @@ class Database(pulumi.ComponentResource):
             tags={**args.tags, "Name": f"{name}-params"},
             opts=child,
         )
+        # Enhanced Monitoring: OS-level CPU, memory and processes, which CloudWatch's instance
+        # metrics do not show (RDS user guide, "Monitoring OS metrics with Enhanced Monitoring").
+        # RDS assumes this role for the one instance (aws:SourceArn, confused deputy prevention).
+        monitoring = aws.iam.Role(
+            f"{name}-monitoring", description=f"Enhanced Monitoring of {args.identifier}",
+            **stack_role(args.account_id),
+            assume_role_policy=pulumi.Output.json_dumps(docs.service_trust_policy(
+                "monitoring.rds.amazonaws.com", args.account_id,
+                f"arn:aws:rds:{args.region}:{{account}}:db:{args.identifier}")),
+            tags={**args.tags, "Name": f"{name}-monitoring"}, opts=child)
+        monitoring_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring", role=monitoring.name,
+            policy_arn=docs.managed_policy_arn("service-role/AmazonRDSEnhancedMonitoringRole"), opts=child)
         instance = aws.rds.Instance(
             f"{name}-postgres",
+            monitoring_interval=ENHANCED_MONITORING_SECONDS,
+            monitoring_role_arn=monitoring.arn,
             identifier=args.identifier,
             engine="postgres",
             engine_version=s.engine_version,
@@ -176,7 +196,8 @@ class Database(pulumi.ComponentResource):
             ca_cert_identifier="rds-ca-rsa2048-g1",
             apply_immediately=not args.protect,
             tags={**args.tags, "Name": args.identifier},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=log_groups),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
+                                        depends_on=[*log_groups, monitoring_policy]),
         )
         self.endpoint = DatabaseEndpoint(
             host=instance.address,

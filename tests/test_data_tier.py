@@ -226,3 +226,16 @@ def test_the_database_logs_every_schema_change(stack_plan):
     parameters = {p["name"]: p["value"] for p in stack_plan.one("aws:rds/parameterGroup:ParameterGroup").inputs[
         "parameters"]}
     assert parameters["log_statement"] == "ddl"
+
+
+def test_enhanced_monitoring_samples_every_minute_through_a_role_for_this_instance(stack_plan):
+    import json
+
+    database = stack_plan.one("aws:rds/instance:Instance")
+    assert database.inputs["monitoringInterval"] == 60
+    role = stack_plan.one("aws:iam/role:Role", "database-monitoring")
+    assert database.inputs["monitoringRoleArn"] == role.arn
+    [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert trust["Condition"]["ArnLike"] == {
+        "aws:SourceArn": f"arn:aws:rds:us-east-1:111122223333:db:ecomind-infra-{stack_plan.stack}"}

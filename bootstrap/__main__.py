@@ -16,6 +16,7 @@ foundation = Foundation("ecomind", FoundationArgs(
     merge_queue_previews=config.get_object("mergeQueuePreviewStacks") or [],
     reviewer_team_ids=config.get_object("reviewerTeamIds") or {},
     trail_retention_days=config.get_int("trailRetentionDays") or 365,
+    security_alert_email=config.get("securityAlertEmail"),
     manage_repository=config.get_bool("manageRepository") is not False,
 ))
 pulumi.export("stateUrl", foundation.state_url)

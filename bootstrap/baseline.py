@@ -7,6 +7,8 @@
 - Security Hub with AWS Foundational Security Best Practices and the CIS AWS Foundations
   Benchmark; IAM Access Analyzer for the account.
 - The account-wide S3 public access block, and EBS encryption by default.
+- An alert when anyone schedules a KMS key's deletion or disables a key: the key policies deny
+  it to all but named roles, and this says when one of those (or a policy change) did.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ TRAIL_NAME = "ecomind-account-trail"
 GUARDDUTY_FEATURES = ("EKS_AUDIT_LOGS", "RUNTIME_MONITORING")
 # Security Hub standards, by ARN (Security Hub user guide, "Standards reference").
 SECURITY_HUB_STANDARDS = ("aws-foundational-security-best-practices/v/1.0.0", "cis-aws-foundations-benchmark/v/3.0.0")
+# KMS calls that start destroying what a key protects. EventBridge receives them as "AWS API
+# Call via CloudTrail" events once a trail logs management events (EventBridge user guide,
+# "Events from AWS services delivered via AWS CloudTrail").
+KEY_DESTRUCTION_EVENTS = ("ScheduleKeyDeletion", "DisableKey")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +43,8 @@ class AccountBaselineArgs:
     """Days Object Lock keeps every CloudTrail record undeletable (compliance mode)."""
     tags: Mapping[str, str]
     """Tags of the key, the bucket, the trail, the detector and the analyzer."""
+    alert_email: str | None = None
+    """Address the key-destruction alert goes to (None: the topic has no subscriber yet)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.trail_retention_days <= 36500:
@@ -65,6 +73,25 @@ def trail_key_policy(account: str, region: str) -> dict:
         {"Sid": "CloudTrailDescribesTheKey", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
          "Action": "kms:DescribeKey", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
     ]}
+
+
+def alert_key_policy(account: str) -> dict:
+    """The alert topic's key: EventBridge encrypts what it publishes (SNS developer guide,
+    "Encryption at rest": a CMK policy for the publishing service)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "NobodyDestroysTheKey", "Effect": "Deny", "Principal": {"AWS": "*"},
+         "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Resource": "*"},
+        {"Sid": "EventBridgePublishes", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
+    ]}
+
+
+def key_destruction_pattern() -> dict:
+    return {"source": ["aws.kms"], "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {"eventSource": ["kms.amazonaws.com"], "eventName": list(KEY_DESTRUCTION_EVENTS)}}
 
 
 def trail_bucket_policy(bucket_arn: str, account: str, region: str) -> dict:
@@ -149,5 +176,22 @@ class AccountBaseline(pulumi.ComponentResource):
         aws.s3.AccountPublicAccessBlock(f"{name}-s3-public-access", block_public_acls=True, block_public_policy=True,
                                         ignore_public_acls=True, restrict_public_buckets=True, opts=child)
         aws.ebs.EncryptionByDefault(f"{name}-ebs-encryption", enabled=True, opts=child)
+
+        alert_key = aws.kms.Key(f"{name}-alerts", description="Encrypts the account's security alerts",
+                                enable_key_rotation=True, deletion_window_in_days=30, tags=dict(args.tags),
+                                policy=account.apply(lambda a: json.dumps(alert_key_policy(a))), opts=kept)
+        topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=alert_key.arn, tags=dict(args.tags), opts=child)
+        rule = aws.cloudwatch.EventRule(f"{name}-key-destruction", description="A KMS key was scheduled for "
+                                        "deletion or disabled", event_pattern=json.dumps(key_destruction_pattern()),
+                                        tags=dict(args.tags), opts=child)
+        aws.sns.TopicPolicy(f"{name}-alerts", arn=topic.arn, policy=pulumi.Output.all(topic.arn, rule.arn).apply(
+            lambda a: json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "TheKeyDestructionRulePublishes", "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish", "Resource": a[0],
+                "Condition": {"ArnEquals": {"aws:SourceArn": a[1]}}}]})), opts=child)
+        aws.cloudwatch.EventTarget(f"{name}-key-destruction", rule=rule.name, arn=topic.arn, opts=child)
+        if args.alert_email:
+            aws.sns.TopicSubscription(f"{name}-alerts-email", topic=topic.arn, protocol="email",
+                                      endpoint=args.alert_email, opts=child)
         self.trail_bucket_name = bucket.bucket
         self.register_outputs({"trail_bucket_name": self.trail_bucket_name})

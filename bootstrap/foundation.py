@@ -49,6 +49,8 @@ class FoundationArgs:
     """Stacks the pull-request workflow previews, with credentials, in the merge queue."""
     reviewer_team_ids: Mapping[str, Sequence[int]] = dataclasses.field(default_factory=dict)
     """GitHub team IDs whose approval a stack's deploy job waits for."""
+    security_alert_email: str | None = None
+    """Where the account's security alerts (key destruction) go."""
     trail_retention_days: int = 365
     """Days Object Lock keeps each CloudTrail record (compliance mode: nobody shortens it)."""
     manage_repository: bool = True
@@ -133,7 +135,8 @@ class Foundation(pulumi.ComponentResource):
             thumbprint_lists=["6938fd4d98bab03faadb97b34396831e3780aea1"], tags=tags, opts=child)
         AccountBaseline(f"{name}-baseline", AccountBaselineArgs(
             account_id=args.account_id, region=args.region, trail_bucket_name=f"{args.state_bucket_name}-trail",
-            trail_retention_days=args.trail_retention_days, tags=tags), opts=child)
+            trail_retention_days=args.trail_retention_days, tags=tags, alert_email=args.security_alert_email),
+            opts=child)
         keys = [state_key.arn, secrets_key.arn]
         delivery = {stack: StackDelivery(f"{name}-{stack}", StackDeliveryArgs(
             stack=stack, account_id=args.account_id, region=args.region, repository=args.repository,

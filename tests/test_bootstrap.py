@@ -25,7 +25,8 @@ PROVIDER = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercont
 def plan():
     return run_component(lambda: Foundation("ecomind", FoundationArgs(
         account_id="111122223333", repository=REPO, state_bucket_name="ecomind-state", noncurrent_state_days=90,
-        first_deploy_role_arns=[OPERATOR], reviewer_team_ids={"prod": [1234567]})))
+        first_deploy_role_arns=[OPERATOR], reviewer_team_ids={"prod": [1234567]},
+        security_alert_email="security@example.com")))
 
 
 def document(plan, typ, name, field="policy"):
@@ -239,7 +240,7 @@ def test_each_stacks_ci_roles_reach_only_its_own_state(plan):
 
 def test_secrets_provider_key_rotates_and_is_protected(plan):
     keys = plan.of_type("aws:kms/key:Key")
-    assert len(keys) == 3 and all(k.protect and k.inputs["enableKeyRotation"] for k in keys)
+    assert len(keys) == 4 and all(k.protect and k.inputs["enableKeyRotation"] for k in keys)
     aliases = {a.inputs["name"] for a in plan.of_type("aws:kms/alias:Alias")}
     assert aliases == {"alias/ecomind-pulumi-state", "alias/ecomind-pulumi-secrets"}
 
@@ -329,3 +330,18 @@ def test_account_wide_defaults_block_public_buckets_and_encrypt_ebs(plan):
     assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                           "restrictPublicBuckets"))
     assert plan.one("aws:ebs/encryptionByDefault:EncryptionByDefault").inputs["enabled"] is True
+
+
+def test_anyone_scheduling_a_key_deletion_or_disabling_a_key_raises_an_alert(plan):
+    rule = plan.one("aws:cloudwatch/eventRule:EventRule", "ecomind-baseline-key-destruction")
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.kms"], "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["kms.amazonaws.com"], "eventName": ["ScheduleKeyDeletion", "DisableKey"]}}
+    topic = plan.one("aws:sns/topic:Topic", "ecomind-baseline-alerts")
+    assert topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:")
+    target = plan.one("aws:cloudwatch/eventTarget:EventTarget").inputs
+    assert target["arn"] == topic.arn
+    [publish] = document(plan, "aws:sns/topicPolicy:TopicPolicy", "ecomind-baseline-alerts")["Statement"]
+    assert publish["Condition"] == {"ArnEquals": {"aws:SourceArn": rule.arn}}
+    email = plan.one("aws:sns/topicSubscription:TopicSubscription").inputs
+    assert (email["protocol"], email["endpoint"]) == ("email", "security@example.com")

@@ -34,7 +34,7 @@ def test_every_stack_key_denies_destruction_but_to_dev_s_deploy_role(stack_plan)
 
 def test_nobody_destroys_the_bootstrap_keys(bootstrap_plan):  # noqa: F811
     policies = list(key_policies(bootstrap_plan))
-    assert len(policies) == 3  # state, secrets provider, CloudTrail
+    assert len(policies) == 4  # state, secrets provider, CloudTrail, security alerts
     for _, document in policies:
         [guard] = guards(document)
         assert guard["Principal"] == {"AWS": "*"} and "Condition" not in guard

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import settings
 from analyses.model import Plan, PlannedResource
 
 SECTION = "deployment"
@@ -47,10 +48,10 @@ CRD_CHARTS = {
     "elbv2.k8s.aws": "aws-load-balancer-controller",
 }
 ACCESS_POLICY_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
-DEPLOY_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
-PREVIEW_ACCESS_POLICY = "AmazonEKSAdminViewPolicy"
-# Zone IDs where EKS refuses control-plane subnets (EKS user guide, network-reqs).
-EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+# The same facts the settings decide by (settings.py, with their sources).
+DEPLOY_ACCESS_POLICY = settings.ADMIN_ACCESS_POLICY
+PREVIEW_ACCESS_POLICY = settings.READ_ONLY_ACCESS_POLICY
+EKS_UNSUPPORTED_ZONE_IDS = settings.EKS_UNSUPPORTED_ZONE_IDS
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/")
 
 

@@ -62,12 +62,13 @@ def explicit_names(resources: Iterable[Any]) -> dict[tuple[str, str], str]:
     return found
 
 
-def collisions(plans: Mapping[str, Iterable[Any]]) -> list[str]:
-    """One line per physical name that two stacks both set, naming both stacks and resources."""
+def collisions(names_by_stack: Mapping[str, Mapping[tuple[str, str], str]]) -> list[str]:
+    """One line per physical name that two stacks both set, naming both stacks and resources.
+    `names_by_stack`: each stack's `explicit_names`."""
     seen: dict[tuple[str, str], tuple[str, str]] = {}
     problems = []
-    for stack, resources in sorted(plans.items()):
-        for key, urn in sorted(explicit_names(resources).items()):
+    for stack, names in sorted(names_by_stack.items()):
+        for key, urn in sorted(names.items()):
             if key in seen:
                 other_stack, other_urn = seen[key]
                 problems.append(f"physical name {key[1]!r} ({key[0]}) is set by stack {other_stack!r} "
@@ -92,6 +93,5 @@ def analyse(plan: Any) -> dict[str, Any]:
 
 def collisions_between(sections: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """`collisions` over the `physical_names` sections of several stacks' plans."""
-    return collisions({stack: [{"type": n["type"], "custom": True, "inputs": {NAME_FIELDS.get(n["type"], "name"):
-                                                                             n["name"]}, "urn": n["urn"]}
-                               for n in section["explicit"]] for stack, section in sections.items()})
+    return collisions({stack: {(n["type"], n["name"]): n["urn"] for n in section["explicit"]}
+                       for stack, section in sections.items()})

@@ -17,6 +17,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 
+import guarded
 import pulumi
 import pulumi_aws as aws
 
@@ -60,33 +61,25 @@ def trail_key_policy(account: str, region: str) -> dict:
     """CloudTrail encrypts with the key for this trail only (encryption context and SourceArn;
     CloudTrail user guide, "Configure AWS KMS key policies for CloudTrail")."""
     trail = trail_arn(account, region)
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
-        {"Sid": "NobodyDestroysTheKey", "Effect": "Deny", "Principal": {"AWS": "*"},
-         "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Resource": "*"},
+    return guarded.key_policy(
+        account,
         {"Sid": "CloudTrailEncryptsThisTrail", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
          "Action": "kms:GenerateDataKey*", "Resource": "*",
          "Condition": {"StringEquals": {"aws:SourceArn": trail},
                        "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn":
                                       f"arn:aws:cloudtrail:*:{account}:trail/*"}}},
         {"Sid": "CloudTrailDescribesTheKey", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "kms:DescribeKey", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
-    ]}
+         "Action": "kms:DescribeKey", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceArn": trail}}})
 
 
 def alert_key_policy(account: str) -> dict:
     """The alert topic's key: EventBridge encrypts what it publishes (SNS developer guide,
     "Encryption at rest": a CMK policy for the publishing service)."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
-        {"Sid": "NobodyDestroysTheKey", "Effect": "Deny", "Principal": {"AWS": "*"},
-         "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Resource": "*"},
+    return guarded.key_policy(
+        account,
         {"Sid": "EventBridgePublishes", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
          "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
-         "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
-    ]}
+         "Condition": {"StringEquals": {"aws:SourceAccount": account}}})
 
 
 def key_destruction_pattern() -> dict:
@@ -99,8 +92,7 @@ def trail_bucket_policy(bucket_arn: str, account: str, region: str) -> dict:
     bucket policy for CloudTrail")."""
     trail = trail_arn(account, region)
     return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-         "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        guarded.deny_insecure_transport(bucket_arn),
         {"Sid": "CloudTrailReadsTheAcl", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
          "Action": "s3:GetBucketAcl", "Resource": bucket_arn, "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
         {"Sid": "CloudTrailWritesThisAccountsLogs", "Effect": "Allow",
@@ -125,26 +117,14 @@ class AccountBaseline(pulumi.ComponentResource):
         key = aws.kms.Key(f"{name}-trail", description="Encrypts the account's CloudTrail logs",
                           enable_key_rotation=True, deletion_window_in_days=30, tags=dict(args.tags), opts=kept,
                           policy=account.apply(lambda a: json.dumps(trail_key_policy(a, args.region))))
-        # Object Lock is set when the bucket is created; it needs versioning, which it turns on.
-        bucket = aws.s3.Bucket(f"{name}-trail", bucket=args.trail_bucket_name, object_lock_enabled=True,
-                               force_destroy=False, tags=dict(args.tags), opts=kept)
-        aws.s3.BucketVersioning(f"{name}-trail", bucket=bucket.id, versioning_configuration=aws.s3.
-                                BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child)
+        # Object Lock is set when the bucket is created, and needs versioning.
+        bucket, block, _ = guarded.private_bucket(f"{name}-trail", args.trail_bucket_name, key.arn, args.tags, self,
+                                                  object_lock=True)
         aws.s3.BucketObjectLockConfiguration(
             f"{name}-trail", bucket=bucket.id, object_lock_enabled="Enabled",
             rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                 default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
                     mode="COMPLIANCE", days=args.trail_retention_days)), opts=child)
-        block = aws.s3.BucketPublicAccessBlock(f"{name}-trail", bucket=bucket.id, block_public_acls=True,
-                                               block_public_policy=True, ignore_public_acls=True,
-                                               restrict_public_buckets=True, opts=child)
-        aws.s3.BucketOwnershipControls(f"{name}-trail", bucket=bucket.id, rule=aws.s3.BucketOwnershipControlsRuleArgs(
-            object_ownership="BucketOwnerEnforced"), opts=child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-trail", bucket=bucket.id, rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.
-                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="aws:kms", kms_master_key_id=key.arn), bucket_key_enabled=True)], opts=child)
         policy = aws.s3.BucketPolicy(
             f"{name}-trail", bucket=bucket.id, policy=pulumi.Output.all(bucket.arn, account).apply(
                 lambda a: json.dumps(trail_bucket_policy(a[0], a[1], args.region))),

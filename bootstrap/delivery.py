@@ -239,26 +239,29 @@ class StackDelivery(pulumi.ComponentResource):
         boundary = aws.iam.Policy(f"{name}-boundary", name=boundary_name(s), path=stack_path(s),
                                   description=f"Most any role of stack {s} may do: no IAM writes",
                                   policy=json.dumps(boundary_policy()), tags=args.tags, opts=child)
-        deploy = aws.iam.Role(
-            f"{name}-deploy", name=deploy_role_name(s), description=f"Deploys stack {s} ({DEPLOY_WORKFLOW} on main)",
-            assume_role_policy=pulumi.Output.from_input(args.provider_arn).apply(lambda arn: json.dumps(deploy_trust(
-                arn, args.repository, s, args.first_deploy_role_arns))),
-            max_session_duration=CI_SESSION_SECONDS, tags=args.tags, opts=child)
-        aws.iam.RolePolicyAttachment(f"{name}-deploy-services", role=deploy.name,
-                                     policy_arn="arn:aws:iam::aws:policy/PowerUserAccess", opts=child)
+        provider, state = pulumi.Output.from_input(args.provider_arn), pulumi.Output.all(
+            args.state_bucket_arn, *args.key_arns)
+
+        def ci_role(purpose: str, role_name: str, description: str, trust: pulumi.Output[dict],
+                    managed_policy: str, write: bool) -> aws.iam.Role:
+            """A CI role: its trust, one AWS managed policy, and read (or write) access to the stack's state."""
+            role = aws.iam.Role(f"{name}-{purpose}", name=role_name, description=description,
+                                assume_role_policy=trust.apply(json.dumps), max_session_duration=CI_SESSION_SECONDS,
+                                tags=args.tags, opts=child)
+            aws.iam.RolePolicyAttachment(f"{name}-{purpose}-{'services' if write else 'read-only'}", role=role.name,
+                                         policy_arn=f"arn:aws:iam::aws:policy/{managed_policy}", opts=child)
+            aws.iam.RolePolicy(f"{name}-{purpose}-state", role=role.id, policy=state.apply(
+                lambda a: json.dumps(state_access(a[0], s, a[1:], write=write))), opts=child)
+            return role
+
+        deploy = ci_role("deploy", deploy_role_name(s), f"Deploys stack {s} ({DEPLOY_WORKFLOW} on main)",
+                         provider.apply(lambda arn: deploy_trust(arn, args.repository, s, args.first_deploy_role_arns)),
+                         "PowerUserAccess", write=True)
         aws.iam.RolePolicy(f"{name}-deploy-iam", role=deploy.id, policy=pulumi.Output.from_input(args.account_id).apply(
             lambda account: json.dumps(deploy_iam_policy(account, args.region, s))), opts=child)
-        preview = aws.iam.Role(
-            f"{name}-preview", name=preview_role_name(s), description=f"Previews and drift checks of stack {s}",
-            assume_role_policy=pulumi.Output.from_input(args.provider_arn).apply(lambda arn: json.dumps(preview_trust(
-                arn, args.repository, s, args.merge_queue_previews))),
-            max_session_duration=CI_SESSION_SECONDS, tags=args.tags, opts=child)
-        aws.iam.RolePolicyAttachment(f"{name}-preview-read-only", role=preview.name,
-                                     policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess", opts=child)
-        for role, write in ((deploy, True), (preview, False)):
-            aws.iam.RolePolicy(f"{name}-{'deploy' if write else 'preview'}-state", role=role.id,
-                               policy=pulumi.Output.all(args.state_bucket_arn, *args.key_arns).apply(
-                                   lambda a, w=write: json.dumps(state_access(a[0], s, a[1:], write=w))), opts=child)
+        preview = ci_role("preview", preview_role_name(s), f"Previews and drift checks of stack {s}",
+                          provider.apply(lambda arn: preview_trust(arn, args.repository, s, args.merge_queue_previews)),
+                          "ReadOnlyAccess", write=False)
         self.deploy_role_arn, self.preview_role_arn, self.boundary_arn = deploy.arn, preview.arn, boundary.arn
         self.register_outputs({"deploy_role_arn": deploy.arn, "preview_role_arn": preview.arn,
                                "boundary_arn": boundary.arn})

@@ -15,6 +15,7 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 
+import guarded
 import pulumi
 import pulumi_aws as aws
 from baseline import AccountBaseline, AccountBaselineArgs
@@ -76,15 +77,7 @@ class Foundation(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, protect=True)
         tags = {"project": "ecomind-infra", "environment": "shared", "owner": "platform-engineering",
                 "cost-centre": "ecomind", "managed-by": "pulumi"}
-        root = pulumi.Output.from_input(args.account_id).apply(lambda a: f"arn:aws:iam::{a}:root")
-        # Nobody schedules deletion of, or disables, the keys of every stack's state and secrets
-        # (an explicit deny in a key policy wins over any IAM allow): that takes a reviewed
-        # change of this policy first.
-        key_policy = root.apply(lambda principal: json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow", "Principal": {"AWS": principal},
-            "Action": "kms:*", "Resource": "*"}, {
-            "Sid": "NobodyDestroysTheKey", "Effect": "Deny", "Principal": {"AWS": "*"},
-            "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Resource": "*"}]}))
+        key_policy = pulumi.Output.from_input(args.account_id).apply(lambda a: json.dumps(guarded.key_policy(a)))
         state_key = aws.kms.Key(f"{name}-state", description="Encrypts Pulumi state objects", enable_key_rotation=True,
                                 deletion_window_in_days=30, policy=key_policy, tags=tags, opts=kept)
         aws.kms.Alias(f"{name}-state", name=STATE_KEY_ALIAS, target_key_id=state_key.key_id, opts=child)
@@ -93,23 +86,8 @@ class Foundation(pulumi.ComponentResource):
                                   opts=kept)
         aws.kms.Alias(f"{name}-secrets", name=SECRETS_KEY_ALIAS, target_key_id=secrets_key.key_id, opts=child)
 
-        bucket = aws.s3.Bucket(f"{name}-state", bucket=args.state_bucket_name, force_destroy=False, tags=tags,
-                               opts=kept)
-        block = aws.s3.BucketPublicAccessBlock(f"{name}-state", bucket=bucket.id, block_public_acls=True,
-                                               block_public_policy=True, ignore_public_acls=True,
-                                               restrict_public_buckets=True, opts=child)
-        aws.s3.BucketOwnershipControls(f"{name}-state", bucket=bucket.id, rule=aws.s3.BucketOwnershipControlsRuleArgs(
-            object_ownership="BucketOwnerEnforced"), opts=child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-state", bucket=bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.
-                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="aws:kms", kms_master_key_id=state_key.arn),
-                bucket_key_enabled=True)], opts=child)
-        versioning = aws.s3.BucketVersioning(f"{name}-state", bucket=bucket.id,
-                                             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                                                 status="Enabled"), opts=child)
+        bucket, block, versioning = guarded.private_bucket(f"{name}-state", args.state_bucket_name, state_key.arn,
+                                                           tags, self)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-state", bucket=bucket.id,
             rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -122,10 +100,8 @@ class Foundation(pulumi.ComponentResource):
             stack: [f"arn:aws:iam::{account}:role/{deploy_role_name(stack)}",
                     f"arn:aws:iam::{account}:role/{preview_role_name(stack)}"] for stack in args.stacks})
         aws.s3.BucketPolicy(f"{name}-state", bucket=bucket.id, policy=pulumi.Output.all(bucket.arn, ci_roles).apply(
-            lambda a: json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [a[0], f"{a[0]}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-                *state_bucket_denials(a[0], a[1])]})),
+            lambda a: json.dumps({"Version": "2012-10-17", "Statement": [
+                guarded.deny_insecure_transport(a[0]), *state_bucket_denials(a[0], a[1])]})),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[block]))
 
         # GitHub's OIDC provider; AWS validates its certificates itself, the thumbprint is kept

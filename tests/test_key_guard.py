@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from tests.test_bootstrap import delivery
 from tests.test_bootstrap import plan as bootstrap_plan  # noqa: F401 (fixture)
 
 
@@ -28,8 +29,9 @@ def test_every_stack_key_denies_destruction_but_to_dev_s_deploy_role(stack_plan)
         if stack_plan.stack == "prod":
             assert "Condition" not in guard, resource.name
         else:
+            # The name components/naming.py derives is the one the bootstrap gives the role.
             assert guard["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [
-                "arn:aws:iam::111122223333:role/ecomind-infra-dev-deploy"]}}, resource.name
+                f"arn:aws:iam::111122223333:role/{delivery.deploy_role_name('dev')}"]}}, resource.name
 
 
 def test_nobody_destroys_the_bootstrap_keys(bootstrap_plan):  # noqa: F811

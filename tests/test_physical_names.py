@@ -18,7 +18,7 @@ def test_dev_and_prod_set_no_physical_name_in_common(engine):
     plans = {stack: planned(*VARIANTS[f"{stack}{engine}"]).resources for stack in ("dev", "prod")}
     # The check sees the names it is meant to: KMS aliases, log groups, CloudFront policies, ...
     assert len(explicit_names(plans["dev"])) >= 40
-    assert collisions(plans) == []
+    assert collisions({stack: explicit_names(resources) for stack, resources in plans.items()}) == []
 
 
 def test_every_explicit_name_carries_the_stack(stack_plan):
@@ -37,7 +37,7 @@ def test_a_shared_name_is_reported_with_both_stacks_and_resources():
         return {"type": "aws:kms/alias:Alias", "custom": True, "inputs": {"name": "alias/cache-storage"},
                 "urn": f"urn:pulumi:{stack}::ecomind-infra::aws:kms/alias:Alias::cache-storage-alias"}
 
-    [line] = collisions({"dev": [alias("dev")], "prod": [alias("prod")]})
+    [line] = collisions({stack: explicit_names([alias(stack)]) for stack in ("dev", "prod")})
     assert "'alias/cache-storage'" in line and "'dev'" in line and "'prod'" in line
     assert "urn:pulumi:dev::" in line and "urn:pulumi:prod::" in line
 
@@ -45,4 +45,4 @@ def test_a_shared_name_is_reported_with_both_stacks_and_resources():
 def test_names_scoped_inside_another_resource_are_not_collisions():
     policy = {"type": "aws:iam/rolePolicy:RolePolicy", "custom": True, "inputs": {"name": "kafka"}, "urn": "u"}
     assert "aws:iam/rolePolicy:RolePolicy" in SCOPED
-    assert collisions({"dev": [policy], "prod": [policy]}) == []
+    assert collisions({stack: explicit_names([policy]) for stack in ("dev", "prod")}) == []

@@ -209,18 +209,7 @@ def test_every_release_waits_for_the_load_balancer_controller_webhooks(any_plan)
     others = [r for r in any_plan.of_type(RELEASE) if r.urn != controller.urn]
     assert len(others) >= 3
     for other in others:
-        assert controller.urn in waits_for(any_plan, other), f"{other.name} may race the controller's webhooks"
-
-
-def waits_for(plan, resource) -> set[str]:
-    """URNs `resource` depends on, directly or through its dependencies."""
-    seen, pending = set(), list(resource.dependencies)
-    while pending:
-        urn = pending.pop()
-        if urn not in seen:
-            seen.add(urn)
-            pending.extend(plan.by_urn(urn).dependencies)
-    return seen
+        assert controller.urn in any_plan.upstream_of(other), f"{other.name} may race the controller's webhooks"
 
 
 def disruption_budgets(values: dict, path: str = "values"):

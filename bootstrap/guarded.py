@@ -1,0 +1,50 @@
+"""What every key and bucket of the bootstrap shares: a key policy nobody can use to destroy
+the key, and a private, versioned, KMS-encrypted bucket."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+
+def key_policy(account: str, *statements: dict) -> dict:
+    """The account administers the key through IAM, nobody schedules its deletion or disables it
+    (an explicit deny in a key policy wins over any IAM allow; changing this policy, in a reviewed
+    change, comes first), and `statements` grant the services that use it."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "NobodyDestroysTheKey", "Effect": "Deny", "Principal": {"AWS": "*"},
+         "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Resource": "*"},
+        *statements,
+    ]}
+
+
+def deny_insecure_transport(bucket_arn: str) -> dict:
+    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def private_bucket(name: str, bucket_name: str, key_arn: pulumi.Input[str], tags: Mapping[str, str],
+                   parent: pulumi.Resource, object_lock: bool = False
+                   ) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
+    """A protected bucket: all four public-access blocks, owner-enforced objects, SSE-KMS with a
+    bucket key and versioning; Object Lock when asked (it can only be set at creation)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    bucket = aws.s3.Bucket(name, bucket=bucket_name, force_destroy=False, tags=dict(tags),
+                           object_lock_enabled=object_lock or None,
+                           opts=pulumi.ResourceOptions(parent=parent, protect=True))
+    block = aws.s3.BucketPublicAccessBlock(name, bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+                                           ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+    aws.s3.BucketOwnershipControls(name, bucket=bucket.id, rule=aws.s3.BucketOwnershipControlsRuleArgs(
+        object_ownership="BucketOwnerEnforced"), opts=child)
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        name, bucket=bucket.id, rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=aws.s3.
+            BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=key_arn), bucket_key_enabled=True)], opts=child)
+    versioning = aws.s3.BucketVersioning(name, bucket=bucket.id, versioning_configuration=aws.s3.
+                                         BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child)
+    return bucket, block, versioning

@@ -30,6 +30,11 @@ class PlannedResource:
     arn: str | None = None
     """The ARN the (mocked) cloud answered for the resource, which its dependants receive: how an
     ARN in another resource's inputs is traced back to the resource it names."""
+    id: str | None = None
+    """The id the (mocked) cloud answered: with `arn`, what tells a reference from a value."""
+    property_dependencies: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    """Per top-level input, the URNs its value came from (the engine's propertyDependencies):
+    what `offline.terraform_plan` turns into Terraform references."""
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

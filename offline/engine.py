@@ -65,6 +65,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             # A provider reference is "<urn>::<id>".
             provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
             arn=_plain_arn(response),
+            id=response.id or None,
+            property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+                                   if deps.urns},
         ))
         return response
 
@@ -168,6 +171,8 @@ def _canonicalise(registrations: list[PlannedResource], project: str, stack: str
         parent=canonical(r.parent) if r.parent else None,
         dependencies=sorted({canonical(d) for d in r.dependencies}),
         provider=canonical(r.provider) if r.provider else None,
+        property_dependencies={key: sorted({canonical(u) for u in urns})
+                               for key, urns in sorted(r.property_dependencies.items())},
         inputs=_sorted(_wire_value(r.inputs, canonical)),
     ) for r in registrations]
     urns = [p.urn for p in planned]

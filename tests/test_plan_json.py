@@ -11,7 +11,8 @@ import pytest
 from offline import engine
 from tests.conftest import run_component
 
-RESOURCE_KEYS = ["urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs", "provider", "arn"]
+RESOURCE_KEYS = ["urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs", "provider", "arn",
+                 "id", "property_dependencies"]
 
 
 def test_shape(stack_plan):
@@ -31,6 +32,8 @@ def test_every_urn_the_plan_writes_names_a_planned_resource(stack_plan):
     for resource in stack_plan.resources:
         assert resource.parent is None or resource.parent in urns
         assert set(resource.dependencies) <= urns
+        for key, sources in resource.property_dependencies.items():
+            assert set(sources) <= set(resource.dependencies) and key in resource.inputs, (resource.urn, key)
         assert resource.provider is None or resource.provider in urns
 
     def references(value):

@@ -17,6 +17,7 @@ from analyses.model import Plan
 ANALYSES = (cost, schedule, guardrails, zone_loss, deployment, names)
 
 
-def run(plan: Plan) -> dict[str, dict[str, Any]]:
-    """Every analysis's section of `plan`, in registry order."""
-    return {analysis.SECTION: analysis.analyse(plan) for analysis in ANALYSES}
+def run(plan: Plan, sections: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
+    """Every analysis's section of `plan` (or only those named in `sections`), in registry order."""
+    return {analysis.SECTION: analysis.analyse(plan) for analysis in ANALYSES
+            if sections is None or analysis.SECTION in sections}

@@ -39,6 +39,14 @@ WAL_GB_PER_DAY = 1
 # errors and latencies).
 METRICS_PER_REQUEST_FILTER = 10
 
+# The account baseline (bootstrap/): usage the plan cannot see, named assumptions.
+TRAIL_GB_STORED = 12             # a year of gzip'd management events for one account, ~1 GB a month
+STATE_GB_STORED = 1              # every stack's checkpoints and their kept versions
+MANAGEMENT_EVENTS_M = 2          # million CloudTrail management events a month (CI, controllers, operators)
+EKS_AUDIT_EVENTS_M = 20          # million EKS audit events a month across the account's clusters
+RUNTIME_VCPUS = 24               # node vCPUs under GuardDuty Runtime Monitoring (dev 8 + prod 16, on demand)
+SECURITY_HUB_CHECKS = 20_000     # FSBP + CIS checks a month; AWS moved Security Hub to per-resource plans in 2025
+
 FREE_TYPES = {
     "pulumi:pulumi:Stack": "not a cloud resource",
     "pulumi:providers:kubernetes": "not a cloud resource",
@@ -89,6 +97,22 @@ FREE_TYPES = {
     "aws:budgets/budget:Budget": "budgets without actions are $0 (AWS Budgets price list, budgets.budget row)",
     "aws:sns/topic:Topic": "the first 1M publishes and 1,000 emails a month are free",
     "aws:sns/topicPolicy:TopicPolicy": "free", "aws:sns/topicSubscription:TopicSubscription": "free",
+    # The bootstrap project's account baseline and delivery settings.
+    "pulumi:providers:github": "not a cloud resource",
+    "aws:iam/policy:Policy": "IAM is free", "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "IAM is free",
+    "aws:accessanalyzer/analyzer:Analyzer": "account analyzers of external access are free (IAM Access Analyzer pricing)",
+    "aws:cloudtrail/trail:Trail": "the first copy of management events is free; its storage is on the trail bucket line",
+    "aws:cloudwatch/eventRule:EventRule": "events from AWS services to EventBridge are free",
+    "aws:cloudwatch/eventTarget:EventTarget": "free (SNS publishes are free at this volume)",
+    "aws:ebs/encryptionByDefault:EncryptionByDefault": "free (a setting)",
+    "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock": "free (a setting)",
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": "free (a setting)",
+    "aws:securityhub/account:Account": "billed per check on the standards lines",
+    "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret": "a GitHub setting",
+    "github:index/actionsRepositoryOidcSubjectClaimCustomizationTemplate:"
+    "ActionsRepositoryOidcSubjectClaimCustomizationTemplate": "a GitHub setting",
+    "github:index/repositoryEnvironment:RepositoryEnvironment": "a GitHub setting",
+    "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy": "a GitHub setting",
 }
 
 
@@ -207,6 +231,10 @@ def _bucket(e: _Estimator, r: PlannedResource) -> None:
         e.add(r, "s3.standard.gb", e.usage.storage_gb, "usageStorageGb, before tiering")
     elif purpose == "access logs":
         e.add(r, "s3.standard.gb", e.usage.log_gb, "access logs, kept for the log retention")
+    elif purpose == "audit trail":
+        e.add(r, "s3.standard.gb", TRAIL_GB_STORED, "assumed CloudTrail records kept under Object Lock")
+    elif purpose == "pulumi state":
+        e.add(r, "s3.standard.gb", STATE_GB_STORED, "assumed checkpoints and their versions")
     elif purpose == "database backups":
         [store] = e.plan.of_type("kubernetes:barmancloud.cnpg.io/v1:ObjectStore") or [None]
         days = int(store.inputs["spec"]["retentionPolicy"].rstrip("d")) if store else 0
@@ -259,6 +287,20 @@ def _release(e: _Estimator, r: PlannedResource) -> None:
             "the ALB's public IPv4 address per zone")
 
 
+def _guardduty_feature(e: _Estimator, r: PlannedResource) -> None:
+    if r.inputs["name"] == "EKS_AUDIT_LOGS":
+        e.add(r, "guardduty.eks.audit.events.m", EKS_AUDIT_EVENTS_M, "assumed EKS audit events a month")
+    elif r.inputs["name"] == "RUNTIME_MONITORING":
+        e.add(r, "guardduty.runtime.eks.vcpu", RUNTIME_VCPUS, "assumed node vCPUs monitored")
+    else:
+        raise LookupError(f"cost: no pricing rule for GuardDuty feature {r.inputs['name']}")
+
+
+def _security_hub_standard(e: _Estimator, r: PlannedResource) -> None:
+    standards = len(e.plan.of_type("aws:securityhub/standardsSubscription:StandardsSubscription"))
+    e.add(r, "securityhub.check", SECURITY_HUB_CHECKS / standards, "assumed checks a month, shared across standards")
+
+
 RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "eks:index:Cluster": lambda e, r: e.hours(r, "eks.cluster.hour"),
     "eks:index:ManagedNodeGroup": _node_group,
@@ -280,6 +322,10 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "kubernetes:postgresql.cnpg.io/v1:Cluster": _database_cluster,
     "aws:s3/bucketMetric:BucketMetric": lambda e, r: e.add(r, "cloudwatch.metric", METRICS_PER_REQUEST_FILTER,
                                                            f"assumed {METRICS_PER_REQUEST_FILTER} request metrics"),
+    "aws:guardduty/detector:Detector": lambda e, r: e.add(r, "guardduty.cloudtrail.events.m", MANAGEMENT_EVENTS_M,
+                                                          "assumed management events a month"),
+    "aws:guardduty/detectorFeature:DetectorFeature": _guardduty_feature,
+    "aws:securityhub/standardsSubscription:StandardsSubscription": _security_hub_standard,
     "aws:codebuild/project:Project": lambda e, r: e.add(r, "codebuild.general1.medium.minute", CI_MINUTES_PER_MONTH,
                                                         "assumed CI minutes a month"),
 }
@@ -319,10 +365,11 @@ def analyse(plan: Plan) -> dict[str, Any]:
     budget = plan.settings["monthly_budget_usd"]
     section = estimate(plan, Usage(**plan.settings["usage"]))
     failures = [f"cost: no price for {u['type']} ({u['urn']})" for u in section["unpriced"]]
-    if section["total_monthly_usd"] > budget:
+    if budget is not None and section["total_monthly_usd"] > budget:
         failures.append(f"cost: the estimate ({section['total_monthly_usd']:,.2f} USD a month) exceeds "
                         f"monthlyBudgetUsd ({budget:,})")
-    summary = [f"Monthly cost estimate (us-east-1 on-demand, pricing/prices.csv; budget {budget:,} USD):",
+    limit = f"budget {budget:,} USD" if budget is not None else "the account baseline: outside the stacks' budgets"
+    summary = [f"Monthly cost estimate (us-east-1 on-demand, pricing/prices.csv; {limit}):",
                *format_table(section), "  largest lines:", *top_lines(section)]
     return {**section, "failures": failures, "summary": summary}
 

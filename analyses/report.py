@@ -36,11 +36,13 @@ def _component_graph(document: Mapping[str, Any]) -> list[str]:
 def render(document: Mapping[str, Any]) -> str:
     stack = document["stack"]
     counts = collections.Counter(r["type"] for r in document["resources"] if r["custom"])
-    cost, schedule = document["cost"], document["schedule"]
+    cost, schedule = document["cost"], document.get("schedule")
+    timing = (f", **{schedule['from_scratch']['minutes']} minutes** from scratch, "
+              f"**{schedule['application_change']['minutes']} minutes** for an application release"
+              if schedule else "")
     out = [f"# Plan of `{document['project']}` stack `{stack}`", "",
            f"**{sum(counts.values())} resources**, estimated **${cost['total_monthly_usd']:,.2f} a month** "
-           f"({cost['region']} on-demand), **{schedule['from_scratch']['minutes']} minutes** from scratch, "
-           f"**{schedule['application_change']['minutes']} minutes** for an application release.", ""]
+           f"({cost['region']} on-demand){timing}.", ""]
 
     out += ["## Monthly cost by component", "", "| component | USD a month |", "|---|---:|"]
     out += [f"| {name} | {usd:,.2f} |" for name, usd in cost["components"].items()]
@@ -51,10 +53,11 @@ def render(document: Mapping[str, Any]) -> str:
     out += ["", f"Unpriced billable resources: {len(cost['unpriced'])}. Prices and their sources: "
             "`pricing/prices.csv`.", ""]
 
-    out += ["## Deployment time", "", "| step | type | minutes |", "|---|---|---:|"]
-    out += [f"| {step['resource']} | {step['type']} | {step['seconds'] / 60:.1f} |"
-            for step in schedule["from_scratch"]["path"]]
-    out += [f"| **critical path** | | **{schedule['from_scratch']['minutes']}** |", ""]
+    if schedule:
+        out += ["## Deployment time", "", "| step | type | minutes |", "|---|---|---:|"]
+        out += [f"| {step['resource']} | {step['type']} | {step['seconds'] / 60:.1f} |"
+                for step in schedule["from_scratch"]["path"]]
+        out += [f"| **critical path** | | **{schedule['from_scratch']['minutes']}** |", ""]
 
     if "policy" in document:
         policy = document["policy"]

@@ -119,12 +119,24 @@ class AccountBaseline(pulumi.ComponentResource):
                           policy=account.apply(lambda a: json.dumps(trail_key_policy(a, args.region))))
         # Object Lock is set when the bucket is created, and needs versioning.
         bucket, block, _ = guarded.private_bucket(f"{name}-trail", args.trail_bucket_name, key.arn, args.tags, self,
-                                                  object_lock=True)
+                                                  purpose="audit trail", object_lock=True)
         aws.s3.BucketObjectLockConfiguration(
             f"{name}-trail", bucket=bucket.id, object_lock_enabled="Enabled",
             rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                 default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
                     mode="COMPLIANCE", days=args.trail_retention_days)), opts=child)
+        # Records leave when their lock ends (a locked version cannot be expired earlier).
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-trail", bucket=bucket.id,
+            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-after-retention", status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.trail_retention_days),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=1),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=7))],
+            opts=child)
         policy = aws.s3.BucketPolicy(
             f"{name}-trail", bucket=bucket.id, policy=pulumi.Output.all(bucket.arn, account).apply(
                 lambda a: json.dumps(trail_bucket_policy(a[0], a[1], args.region))),

@@ -59,6 +59,10 @@ class FoundationArgs:
     repository, when several accounts are bootstrapped)."""
 
 
+STATE_LOCK_DAYS = 30
+"""Days each state version is kept from deletion (Object Lock, governance mode)."""
+
+
 class Foundation(pulumi.ComponentResource):
     """State bucket, keys, OIDC provider, and each stack's CI roles and GitHub environments."""
 
@@ -87,14 +91,27 @@ class Foundation(pulumi.ComponentResource):
         aws.kms.Alias(f"{name}-secrets", name=SECRETS_KEY_ALIAS, target_key_id=secrets_key.key_id, opts=child)
 
         bucket, block, versioning = guarded.private_bucket(f"{name}-state", args.state_bucket_name, state_key.arn,
-                                                           tags, self)
+                                                           tags, self, purpose="pulumi state", object_lock=True)
+        # Governance mode: no CI role can destroy a checkpoint version for STATE_LOCK_DAYS, while
+        # an administrator holding s3:BypassGovernanceRetention still can (S3 user guide,
+        # "Object Lock retention modes"). Pulumi's DIY backend deletes lock files and `stack rm`
+        # deletes checkpoints without a version ID: those become delete markers, which Object
+        # Lock allows, and the locked versions stay recoverable.
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-state", bucket=bucket.id, object_lock_enabled="Enabled",
+            rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                    mode="GOVERNANCE", days=STATE_LOCK_DAYS)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-state", bucket=bucket.id,
             rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="expire-old-state-versions", status="Enabled",
                 filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
                 noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                    noncurrent_days=args.noncurrent_state_days))],
+                    noncurrent_days=args.noncurrent_state_days),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=7))],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
         ci_roles = pulumi.Output.from_input(args.account_id).apply(lambda account: {
             stack: [f"arn:aws:iam::{account}:role/{deploy_role_name(stack)}",

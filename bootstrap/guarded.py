@@ -28,12 +28,12 @@ def deny_insecure_transport(bucket_arn: str) -> dict:
 
 
 def private_bucket(name: str, bucket_name: str, key_arn: pulumi.Input[str], tags: Mapping[str, str],
-                   parent: pulumi.Resource, object_lock: bool = False
+                   parent: pulumi.Resource, purpose: str, object_lock: bool = False
                    ) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
     """A protected bucket: all four public-access blocks, owner-enforced objects, SSE-KMS with a
     bucket key and versioning; Object Lock when asked (it can only be set at creation)."""
     child = pulumi.ResourceOptions(parent=parent)
-    bucket = aws.s3.Bucket(name, bucket=bucket_name, force_destroy=False, tags=dict(tags),
+    bucket = aws.s3.Bucket(name, bucket=bucket_name, force_destroy=False, tags={**tags, "purpose": purpose},
                            object_lock_enabled=object_lock or None,
                            opts=pulumi.ResourceOptions(parent=parent, protect=True))
     block = aws.s3.BucketPublicAccessBlock(name, bucket=bucket.id, block_public_acls=True, block_public_policy=True,

@@ -47,6 +47,31 @@ def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[s
     return dataclasses.replace(plan, settings=analysis_settings(typed)), config
 
 
+BOOTSTRAP_DIR = PROJECT_DIR / "bootstrap"
+BOOTSTRAP_STACK = "main"
+# The bootstrap has no zones, add-ons or Kubernetes objects, and its names are the account's (one
+# bootstrap per account, never per stack): what it is judged by.
+BOOTSTRAP_ANALYSES = ("cost",)
+
+
+def plan_bootstrap(overrides: Sequence[str] = (), stack_file: Path | None = None):
+    """Run `bootstrap/__main__.py` (stack `main`) under mocks, as its administrator would run it."""
+    from offline import engine, stack_config
+    from offline.mocks import PlatformMocks
+
+    config = stack_config.load(BOOTSTRAP_DIR, BOOTSTRAP_STACK, stack_file, overrides)
+    region = config.values.get("aws:region", "us-east-1")
+    if str(BOOTSTRAP_DIR) not in sys.path:
+        sys.path.insert(0, str(BOOTSTRAP_DIR))
+    plan = engine.run(lambda: runpy.run_path(str(BOOTSTRAP_DIR / "__main__.py"), run_name="__main__"),
+                      project=config.project, stack=BOOTSTRAP_STACK, config=config.values,
+                      secret_keys=config.secret_keys, mocks=PlatformMocks(region))
+    # Priced as an account's baseline: no budget of its own (the stacks' budgets exclude it).
+    return dataclasses.replace(plan, settings={"environment": "bootstrap", "monthly_budget_usd": None,
+                                               "usage": {"nat_gb": 0, "log_gb": 0, "storage_gb": 0, "cdn_gb": 0},
+                                               "region": region})
+
+
 def analysis_settings(s) -> dict:
     """What of a stack's settings its analyses may read (the plan's `settings` section)."""
     usage = s.cost
@@ -81,7 +106,8 @@ def stack_files() -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 
 
-def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out: Path) -> tuple[int, dict]:
+def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out: Path,
+             project: str = "platform") -> tuple[int, dict]:
     """Plan, analyse, print and write one stack: (exit code, its physical-names section)."""
     import pulumi
 
@@ -91,7 +117,11 @@ def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out:
     from offline.stack_config import StackConfigError
 
     try:
-        plan, config = plan_stack(stack, stack_file, overrides)
+        if project == "bootstrap":
+            plan, opt_outs = plan_bootstrap(overrides, stack_file), []
+        else:
+            plan, config = plan_stack(stack, stack_file, overrides)
+            opt_outs = settings.describe_opt_outs(config.values)
     except (pulumi.RunError, StackConfigError) as error:
         # ConfigError (a setting), ArgsError (a component's argument) and StepError are
         # RunErrors: one line, as a real `pulumi up` prints them, never a traceback.
@@ -104,21 +134,21 @@ def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out:
     print(f"\nResources: {len(custom)} to create (+ {len(plan.resources) - len(custom)} components)")
     for typ, count in sorted(collections.Counter(r.type for r in plan.resources).items()):
         print(f"  {count:4d}  {typ}")
-    opt_outs = settings.describe_opt_outs(config.values)
     if opt_outs:
         print("\nSettings this stack changes from the production-grade defaults in Pulumi.yaml:")
         print("\n".join(f"  - {line}" for line in opt_outs))
 
-    sections = analyses.run(plan)
+    sections = analyses.run(plan, BOOTSTRAP_ANALYSES if project == "bootstrap" else None)
     for section in sections.values():
         print()
         print("\n".join(section.pop("summary", [])))
 
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{plan.stack}.json"
+    label = "bootstrap" if project == "bootstrap" else plan.stack
+    path = out / f"{label}.json"
     document = {**plan.as_json(), **sections}
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    markdown = out / f"{plan.stack}.md"
+    markdown = out / f"{label}.md"
     markdown.write_text(report.render(document))
     print()
     for written in (path, markdown):
@@ -126,13 +156,15 @@ def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out:
     failures = [line for section in sections.values() for line in section.get("failures", [])]
     if failures:
         print("\n".join(f"error: {line}" for line in failures), file=sys.stderr)
-        return EXIT_GUARDRAIL, sections["physical_names"]
-    return 0, sections["physical_names"]
+        return EXIT_GUARDRAIL, sections.get("physical_names", {})
+    return 0, sections.get("physical_names", {})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default="dev")
+    parser.add_argument("--project", choices=("platform", "bootstrap"), default="platform",
+                        help="bootstrap: the account's bootstrap project (bootstrap/, stack main)")
     parser.add_argument("--all", action="store_true",
                         help="plan every Pulumi.<stack>.yaml and check that no two stacks share a physical name")
     parser.add_argument("--config-file", type=Path, help="stack settings file (default Pulumi.<stack>.yaml)")
@@ -142,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_DIR))
     if not args.all:
-        return plan_one(args.stack, args.config_file, args.set, args.out)[0]
+        return plan_one(args.stack, args.config_file, args.set, args.out, args.project)[0]
 
     from analyses import names
 

@@ -216,8 +216,21 @@ def test_state_bucket_is_private_versioned_encrypted_tls_only_and_protected(plan
                           "ecomind-state")
     [rule] = encryption.inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"]
-    [lifecycle] = plan.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    [lifecycle] = plan.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                           "ecomind-state").inputs["rules"]
     assert lifecycle["noncurrentVersionExpiration"]["noncurrentDays"] == 90
+    assert lifecycle["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 7
+
+
+def test_state_versions_are_locked_in_governance_mode_so_no_ci_role_destroys_them(plan):
+    assert plan.one("aws:s3/bucket:Bucket", "ecomind-state").inputs["objectLockEnabled"] is True
+    lock = plan.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "ecomind-state")
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": 30}
+    versioning = plan.one("aws:s3/bucketVersioning:BucketVersioning", "ecomind-state")
+    assert versioning.urn in lock.dependencies, "Object Lock needs versioning first"
+    # No CI role may bypass governance retention: the deploy roles' state access names no such action.
+    for r in plan.of_type("aws:iam/rolePolicy:RolePolicy"):
+        assert "s3:BypassGovernanceRetention" not in r.inputs["policy"], r.name
 
 
 def test_each_stacks_ci_roles_reach_only_its_own_state(plan):
@@ -300,8 +313,12 @@ def test_one_multi_region_validated_encrypted_trail_into_a_locked_bucket(plan):
     assert trail["kmsKeyId"].startswith("arn:aws:kms:") and trail["s3BucketName"] == "ecomind-state-trail"
     bucket = plan.one("aws:s3/bucket:Bucket", "ecomind-baseline-trail")
     assert bucket.protect and bucket.inputs["objectLockEnabled"] is True
-    lock = plan.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").inputs
+    lock = plan.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+                    "ecomind-baseline-trail").inputs
     assert lock["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 365}
+    [expiry] = plan.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                        "ecomind-baseline-trail").inputs["rules"]
+    assert expiry["expiration"]["days"] == 365, "records leave when their lock ends, not before"
     policy = document(plan, "aws:s3/bucketPolicy:BucketPolicy", "ecomind-baseline-trail")
     writes = [s for s in policy["Statement"] if s.get("Action") == "s3:PutObject"]
     assert writes and all(s["Condition"]["StringEquals"]["aws:SourceArn"].endswith(":trail/ecomind-account-trail")

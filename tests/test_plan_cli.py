@@ -33,6 +33,19 @@ def test_plan_prints_a_tree_with_counts_and_writes_the_json(tmp_path):
     assert written["stack"] == "dev" and written["project"] == "ecomind-infra"
 
 
+def test_the_bootstrap_has_an_offline_plan_of_its_own_with_its_baseline_priced(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "offline.plan", "--project", "bootstrap", "--out",
+                             str(tmp_path / "plan")], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Plan of stack 'main' (project ecomind-bootstrap)" in result.stdout
+    written = json.loads((tmp_path / "plan" / "bootstrap.json").read_text())
+    assert written["cost"]["unpriced"] == [] and set(written) >= {"resources", "cost"}
+    priced = {line["resource"] for line in written["cost"]["lines"]}
+    assert {"ecomind-baseline-guardduty", "ecomind-baseline-guardduty-runtime",
+            "ecomind-baseline-aws-foundational-security-best-practices", "ecomind-baseline-trail"} <= priced
+    assert all(line["source"] for line in written["cost"]["lines"])
+
+
 # Each bad configuration from the foundation issue, as a user would write it in a stack file.
 BAD_CONFIGS = {
     "unknown key": (GOOD_DEV + "  ecomind-infra:natGateway: single\n", "ecomind-infra:natGateway"),

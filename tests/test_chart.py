@@ -49,7 +49,10 @@ def helm(*args: str, values: dict | None = None, tmp: Path | None = None, enviro
 
 @functools.cache
 def rendered(stack: str) -> tuple[Path, list[dict]]:
-    out = Path(os.environ.get("PYTEST_RENDER_DIR", PROJECT_DIR / "build" / "chart")) / stack
+    # One directory per xdist worker: each worker renders once, and no worker deletes the files
+    # another is reading.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    out = Path(os.environ.get("PYTEST_RENDER_DIR", PROJECT_DIR / "build" / "chart")) / worker / stack
     out.mkdir(parents=True, exist_ok=True)
     for old in out.rglob("*.yaml"):
         old.unlink()
@@ -110,6 +113,19 @@ def test_checkov_finds_no_failed_check_and_every_skip_says_why(stack):
     assert summary["passed"] > 100
     for skipped in report["results"]["skipped_checks"]:
         assert len(skipped["check_result"].get("suppress_comment", "")) > 20, skipped["check_id"]
+
+
+def test_each_deployment_restarts_for_exactly_the_secrets_it_reads(stack):
+    deployments = of_kind(stack, "Deployment")
+    restarted = 0
+    for deployment in deployments:
+        read = {env["valueFrom"]["secretKeyRef"]["name"]
+                for container in deployment["spec"]["template"]["spec"]["containers"]
+                for env in container.get("env", []) if "secretKeyRef" in env.get("valueFrom", {})}
+        annotation = deployment["metadata"].get("annotations", {}).get("secret.reloader.stakater.com/reload")
+        assert set(annotation.split(",") if annotation else []) == read, deployment["metadata"]["name"]
+        restarted += bool(read)
+    assert restarted == 3, "gateway, api and worker read secrets; the ui reads none"
 
 
 def test_every_workload_runs_restricted(stack):

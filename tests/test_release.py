@@ -7,7 +7,13 @@ import json
 import pytest
 
 import settings
-from components.cluster_services import CLUSTER_AUTOSCALER, EXTERNAL_DNS, EXTERNAL_SECRETS, LOAD_BALANCER_CONTROLLER
+from components.cluster_services import (
+    CLUSTER_AUTOSCALER,
+    EXTERNAL_DNS,
+    EXTERNAL_SECRETS,
+    LOAD_BALANCER_CONTROLLER,
+    RELOADER,
+)
 from components.release import ChartInputs, chart_values
 from offline.plan import plan_stack
 from tests.conftest import PROJECT_DIR, as_list, policy, stack_settings, statements
@@ -88,6 +94,7 @@ def test_chart_values_is_pure_and_complete():
     ("services-aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER, "kube-system"),
     ("services-external-secrets", EXTERNAL_SECRETS, "external-secrets"),
     ("services-cluster-autoscaler", CLUSTER_AUTOSCALER, "kube-system"),
+    ("ecomind-reloader", RELOADER, "kube-system"),
 ])
 def test_cluster_services_are_pinned_upstream_charts(stack_plan, name, spec, namespace):
     inputs = stack_plan.one(RELEASE, name).inputs
@@ -161,8 +168,10 @@ def test_metrics_server_is_the_pinned_eks_add_on(stack_plan):
 
 
 def test_controllers_run_on_the_system_nodes(stack_plan):
-    for name in ("services-aws-load-balancer-controller", "services-external-secrets", "services-cluster-autoscaler"):
-        values = stack_plan.one(RELEASE, name).inputs["values"]
+    placements = [stack_plan.one(RELEASE, name).inputs["values"] for name in (
+        "services-aws-load-balancer-controller", "services-external-secrets", "services-cluster-autoscaler")]
+    placements.append(stack_plan.one(RELEASE, "ecomind-reloader").inputs["values"]["reloader"]["deployment"])
+    for values in placements:
         assert values["nodeSelector"] == {"ecomind.io/node-group": "system"}
         assert {"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"} in values["tolerations"]
 
@@ -258,3 +267,20 @@ def test_with_the_in_cluster_engine_the_database_namespace_may_use_the_secret_st
 
     store = planned("prod", ("databaseEngine=timescaledb",)).one("kubernetes:external-secrets.io/v1:ClusterSecretStore")
     assert store.inputs["spec"]["conditions"] == [{"namespaces": ["ecomind", "ecomind-db"]}]
+
+
+def test_reloader_restarts_the_ecomind_services_when_a_secret_they_read_changes(stack_plan):
+    # The services read secrets once, at start; External Secrets rewrites a Kubernetes Secret
+    # when Secrets Manager's value changes (refreshInterval), and Reloader then rolls the
+    # Deployments whose annotation names it (stakater/Reloader chart 2.2.16 values.yaml).
+    reloader = stack_plan.one(RELEASE, "ecomind-reloader")
+    values = reloader.inputs["values"]["reloader"]
+    assert values["watchGlobally"] is False and values["namespaces"] == ["ecomind"], "scoped: Roles, no ClusterRole"
+    assert values["enableHA"] is True and values["deployment"]["replicas"] == 2
+    assert values["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
+    assert values["reloadStrategy"] == "annotations" and values["ignoreConfigMaps"] is True
+    assert values["readOnlyRootFileSystem"] is True
+    namespace = stack_plan.one("kubernetes:core/v1:Namespace", "ecomind-namespace")
+    assert namespace.urn in reloader.dependencies, "its Role in the ecomind namespace needs the namespace"
+    assert stack_plan.one(RELEASE, "services-aws-load-balancer-controller").urn in reloader.dependencies
+    assert reloader.urn not in stack_plan.one(RELEASE, "ecomind-release").dependencies, "beside it, not before"

@@ -60,8 +60,18 @@ What differs between the four services: port, health path and environment
   value: {{ .root.Values.ui.apiUrl | quote }}
 {{- end -}}
 
+{{- /* The Secrets a service reads, from its own env: what Reloader must restart it for. */ -}}
+{{- define "ecomind.secretsRead" -}}
+{{- $names := list -}}
+{{- range $env := include (printf "ecomind.env.%s" .component) . | fromYamlArray -}}
+{{- with $env.valueFrom }}{{ with .secretKeyRef }}{{ $names = append $names .name }}{{ end }}{{ end -}}
+{{- end -}}
+{{- $names | uniq | sortAlpha | join "," -}}
+{{- end -}}
+
 {{- define "ecomind.deployment" -}}
 {{- $values := index .root.Values.services .component -}}
+{{- $secrets := include "ecomind.secretsRead" . -}}
 {{- $port := include "ecomind.port" . | int -}}
 {{- $health := include "ecomind.healthPath" . -}}
 apiVersion: apps/v1
@@ -73,6 +83,10 @@ metadata:
     {{- include "ecomind.labels" . | nindent 4 }}
   annotations:
     {{- include "ecomind.checkovSkips" . | nindent 4 }}
+    {{- if $secrets }}
+    # Services read their secrets once, at start: a rotated value restarts them (Reloader).
+    secret.reloader.stakater.com/reload: {{ $secrets | quote }}
+    {{- end }}
     {{- if not $health }}
     checkov.io/skip4: CKV_K8S_8=The worker serves no HTTP endpoint (ecomind-app.md); Kubernetes restarts it when its process exits
     checkov.io/skip5: CKV_K8S_9=The worker has no readiness signal; it receives no traffic, it consumes from Kafka

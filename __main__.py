@@ -39,7 +39,9 @@ cluster = Cluster("cluster", ClusterArgs(
 data_plane = {"vpc_id": network.vpc_id, "data_subnet_ids": network.data_subnet_ids,
               "client_security_group_id": cluster.cluster_security_group_id, "region": stack.region}
 secret_prefix = f"ecomind/{stack.stack}/"
-secrets = ApplicationSecrets("secrets", ApplicationSecretsArgs(prefix=secret_prefix, **common))
+secrets = ApplicationSecrets("secrets", ApplicationSecretsArgs(prefix=secret_prefix, key_generations={
+    "jwt-secret": stack.signing_keys.jwt_generation,
+    "gateway-hmac-secret": stack.signing_keys.gateway_hmac_generation}, **common))
 storage = Storage("storage", StorageArgs(log_retention_days=stack.network.log_retention_days, **common))
 # One engine per stack (docs/adr/0005, 0010); both hand the release the same DatabaseEndpoint.
 timescale = stack.database.timescale
@@ -62,7 +64,7 @@ cdn = AssetsCdn("cdn", AssetsCdnArgs(
 registry = Registry("registry", RegistryArgs(prefix=f"ecomind-{stack.stack}", **common))
 app_access = ApplicationAccess("app", ApplicationAccessArgs(
     oidc=cluster.oidc, kafka_cluster_arn=streaming.cluster_arn, reports_bucket_arn=storage.reports.bucket_arn,
-    reports_key_arn=storage.reports_key_arn, tags=stack.tags))
+    reports_key_arn=storage.reports_key_arn, database_connect_arn=database.endpoint.connect_arn, tags=stack.tags))
 
 app_host = f"app.{stack.edge.domain}" if stack.edge.domain else None
 services = ClusterServices("services", ClusterServicesArgs(
@@ -90,7 +92,8 @@ values = pulumi.Output.all(
 ).apply(lambda o: chart_values(ChartInputs(
     image_tag=stack.app.image_tag, repositories=o["repositories"], region=stack.region,
     database_host=o["database_host"], database_port=database.endpoint.port,
-    database_name=database.endpoint.database_name, kafka_bootstrap_brokers=o["brokers"],
+    database_iam_user=database.endpoint.app_user, database_name=database.endpoint.database_name,
+    kafka_bootstrap_brokers=o["brokers"],
     cache_host=o["cache_host"], cache_port=cache.port, reports_bucket=o["reports_bucket"],
     secret_store_name=services.secret_store_name, database_secret_arn=o["database_secret_arn"],
     cache_secret_arn=o["cache_secret_arn"], jwt_secret_arn=o["jwt_secret_arn"],

@@ -144,6 +144,10 @@ CLOUDWATCH_RETENTION_DAYS = (
 POSTGRES_MAJOR_VERSION = "17"
 KAFKA_VERSION = "3.9.x"
 VALKEY_VERSION = "8.2"
+# ElastiCache ModifyReplicationGroup AuthTokenUpdateStrategy values this project uses (DELETE,
+# which turns AUTH off, is never one of them).
+AUTH_TOKEN_STRATEGIES = ("SET", "ROTATE")
+MAX_GENERATION = 1_000_000
 
 # Retention bounds AWS and this project set for automated RDS backups: RDS allows 0 to 35
 # days; the team's RTO/RPO targets ask for at least 7 everywhere and 14 in prod.
@@ -329,6 +333,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cacheNodeType", "string", "ElastiCache (Valkey) node type; prod runs one node per zone.",
             "cache.m7g.large"),
     Setting("cacheSnapshotRetentionDays", "integer", "Days ElastiCache keeps daily snapshots (1 to 35).", 7),
+    Setting("cacheAuthTokenGeneration", "integer",
+            "Generation of the Valkey AUTH token: `make rotate-secret SECRET=cache` raises it by one and sets "
+            "cacheAuthTokenStrategy to ROTATE (docs/DEPLOYMENT.md, Rotate the generated secrets).", 1),
+    Setting("cacheAuthTokenStrategy", "string",
+            "SET: only the current AUTH token is valid. ROTATE: the previous one stays valid too, while a "
+            "rotation rolls out; `make rotate-secret SECRET=cache FINISH=1` sets SET again.", "SET"),
+    Setting("jwtKeyGeneration", "integer",
+            "Generation of the api's JWT signing key: `make rotate-secret SECRET=jwt` raises it by one; the "
+            "previous key keeps verifying (JWT_SECRET_PREVIOUS) until the next rotation.", 1),
+    Setting("gatewayHmacKeyGeneration", "integer",
+            "Generation of the gateway's request signing key: `make rotate-secret SECRET=gateway-hmac` raises it "
+            "by one; the previous key keeps verifying (GATEWAY_HMAC_SECRET_PREVIOUS).", 1),
     Setting("cdnPriceClass", "string", "CloudFront price class of the UI assets distribution.", "PriceClass_All"),
     Setting("publicDomain", "string",
             "Domain the stack serves under (assets.<domain> for the CDN); empty for AWS default names.", ""),
@@ -492,6 +508,18 @@ class CacheSettings:
     """Primary plus replicas; more than one means automatic failover across zones."""
     snapshot_retention_days: int
     log_retention_days: int
+    auth_token_generation: int = 1
+    """Raised by one to rotate the AUTH token (a new random value)."""
+    auth_token_strategy: str = "SET"
+    """ElastiCache's AuthTokenUpdateStrategy: ROTATE keeps the previous token valid too, SET does not."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SigningKeySettings:
+    jwt_generation: int
+    """Generation of the api's JWT signing key; the previous generation keeps verifying."""
+    gateway_hmac_generation: int
+    """Generation of the gateway's request signing key; the previous generation keeps verifying."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -546,6 +574,7 @@ class StackSettings:
     app: AppSettings
     cost: CostSettings
     ci: CiSettings
+    signing_keys: SigningKeySettings
 
     @property
     def is_prod(self) -> bool:
@@ -830,9 +859,24 @@ def _cache(v: Mapping[str, Any], environment: str, zones: int, retention: int) -
     snapshots = v["cacheSnapshotRetentionDays"]
     if not 1 <= snapshots <= 35:
         raise _fail("cacheSnapshotRetentionDays", snapshots, "must be between 1 and 35")
+    strategy = _one_of("cacheAuthTokenStrategy", v["cacheAuthTokenStrategy"], AUTH_TOKEN_STRATEGIES)
     return CacheSettings(engine_version=VALKEY_VERSION, node_type=v["cacheNodeType"],
                          node_count=zones if environment == "prod" else 1,
-                         snapshot_retention_days=snapshots, log_retention_days=retention)
+                         snapshot_retention_days=snapshots, log_retention_days=retention,
+                         auth_token_generation=_generation(v, "cacheAuthTokenGeneration"),
+                         auth_token_strategy=strategy)
+
+
+def _generation(v: Mapping[str, Any], key: str) -> int:
+    generation = v[key]
+    if not 1 <= generation <= MAX_GENERATION:
+        raise _fail(key, generation, f"must be a whole number from 1 to {MAX_GENERATION:,}, raised by one per rotation")
+    return generation
+
+
+def _signing_keys(v: Mapping[str, Any]) -> SigningKeySettings:
+    return SigningKeySettings(jwt_generation=_generation(v, "jwtKeyGeneration"),
+                              gateway_hmac_generation=_generation(v, "gatewayHmacKeyGeneration"))
 
 
 def _edge(v: Mapping[str, Any]) -> EdgeSettings:
@@ -1046,6 +1090,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         app=_app(v),
         cost=_cost(v),
         ci=_ci(v),
+        signing_keys=_signing_keys(v),
     )
     _validate_environment_rules(settings)
     return settings

@@ -22,6 +22,10 @@ APP_NAMESPACE = "ecomind"
 RAW_TOPIC, ENRICHED_TOPIC = "events.raw", "events.enriched"
 
 
+# The services that use the database (ecomind-app.md): the gateway does not.
+DATABASE_CLIENTS = ("api", "worker")
+
+
 def service_account(service: str) -> str:
     """The Kubernetes service account each EcoMind workload runs as (the chart uses the same)."""
     return f"ecomind-{service}"
@@ -41,6 +45,9 @@ class ApplicationAccessArgs:
     """CMK of the reports bucket (`Storage.reports_key_arn`), which both roles may use for it."""
     tags: Mapping[str, str]
     """Stack tags (`StackSettings.tags`), applied to every role."""
+    database_connect_arn: pulumi.Input[str] | None = None
+    """RDS: the `rds-db:connect` ARN of the services' database role (`DatabaseEndpoint.connect_arn`),
+    which the api and worker may log in as; None when the engine has no IAM authentication."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.oidc, OidcProvider):
@@ -76,6 +83,9 @@ class ApplicationAccess(pulumi.ComponentResource):
                                                      [EXPORTS_PREFIX]),
             },
         }
+        if args.database_connect_arn is not None:
+            for service in DATABASE_CLIENTS:
+                grants[service]["database"] = docs.database_connect_policy(args.database_connect_arn)
         self.role_arns = {
             service: irsa_role_for(f"{name}-{service}", args.oidc, APP_NAMESPACE, service_account(service),
                                    tags=args.tags, inline_policies=policies, opts=child).role_arn

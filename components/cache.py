@@ -24,7 +24,7 @@ from components.args import (
     refuse,
 )
 from components.guards import admit_only, key_with_log_groups
-from components.secrets import store_secret
+from components.secrets import rotation_tag, store_secret
 from settings import CacheSettings
 
 VALKEY_PORT = 6379
@@ -110,7 +110,14 @@ class Cache(pulumi.ComponentResource):
         subnets = aws.elasticache.SubnetGroup(
             f"{name}-subnets", subnet_ids=list(args.data_subnet_ids),
             description=f"Data subnets of {args.replication_group_id}", tags=args.tags, opts=child)
-        token = random.RandomPassword(f"{name}-auth-token", length=AUTH_TOKEN_LENGTH, special=False, opts=child)
+        # A new generation is a new token (pulumi-random replaces a value when its keepers
+        # change). With ROTATE, ElastiCache keeps the previous token valid beside it; with SET,
+        # only the current one. The provider sends ModifyReplicationGroup when either the token
+        # or the strategy changes (terraform-provider-aws internal/service/elasticache/
+        # replication_group.go, HasChanges("auth_token", "auth_token_update_strategy")), so the
+        # second step of a rotation, ROTATE -> SET with the same token, is an update of its own.
+        token = random.RandomPassword(f"{name}-auth-token", length=AUTH_TOKEN_LENGTH, special=False,
+                                      keepers={"generation": str(s.auth_token_generation)}, opts=child)
         failover = s.node_count > 1
         group = aws.elasticache.ReplicationGroup(
             f"{name}-valkey",
@@ -131,7 +138,7 @@ class Cache(pulumi.ComponentResource):
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
             auth_token=token.result,
-            auth_token_update_strategy="ROTATE",
+            auth_token_update_strategy=s.auth_token_strategy,
             snapshot_retention_limit=s.snapshot_retention_days,
             snapshot_window=SNAPSHOT_WINDOW,
             final_snapshot_identifier=f"{args.replication_group_id}-final" if args.protect else None,
@@ -151,6 +158,7 @@ class Cache(pulumi.ComponentResource):
                                                "token": token.result})
         self.auth_secret_arn = store_secret(
             f"{name}-auth", f"{args.secret_prefix}cache-auth", "Valkey endpoint and AUTH token", connection,
-            key_arn=args.secrets_key_arn, tags=args.tags, protect=args.protect, parent=self)
+            key_arn=args.secrets_key_arn, tags=args.tags, protect=args.protect, parent=self,
+            rotation=rotation_tag("rotate-then-set", "make rotate-secret SECRET=cache"))
         self.register_outputs({"host": self.host, "auth_secret_arn": self.auth_secret_arn,
                                "security_group_id": self.security_group_id})

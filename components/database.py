@@ -27,6 +27,10 @@ from settings import DatabaseSettings
 POSTGRES_PORT = 5432
 DATABASE_NAME = "ecomind"
 MASTER_USERNAME = "ecomind_admin"
+# The services' own role: it logs in with IAM authentication tokens, so it has no password that a
+# rotation of the master password could break. The migrations (as the master) create it and its
+# grants; the services only read and write data.
+APP_USERNAME = "ecomind_app"
 # Statements slower than this are logged with their plan inputs; 500 ms is well above the
 # api's p99 target and catches missing indexes on the rollup tables.
 SLOW_STATEMENT_MS = 500
@@ -55,6 +59,12 @@ class DatabaseEndpoint:
     security_group_id: pulumi.Output[str]
     """Security group that admits clients; the cluster's security group is its one source."""
     engine: str
+    app_user: str | None = None
+    """RDS: the services' own database role, which logs in with IAM database authentication
+    (None: the services use `secret_arn`'s credentials)."""
+    connect_arn: pulumi.Output[str] | None = None
+    """RDS: `rds-db:connect` resource of `app_user` (arn:aws:rds-db:<region>:<account>:dbuser:
+    <DbiResourceId>/<user>, RDS user guide, "Creating and using an IAM policy for IAM database access")."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +216,9 @@ class Database(pulumi.ComponentResource):
             secret_arn=instance.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn),
             security_group_id=security_group.id,
             engine="rds",
+            app_user=APP_USERNAME,
+            connect_arn=pulumi.Output.concat("arn:aws:rds-db:", args.region, ":", args.account_id, ":dbuser:",
+                                             instance.resource_id, "/", APP_USERNAME),
         )
         self.key_arn = key.key_arn
         self.ready = []

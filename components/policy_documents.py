@@ -270,6 +270,12 @@ def bucket_prefix_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[st
     return pulumi.Output.all(bucket_arn, key_arn).apply(build)
 
 
+def database_connect_policy(connect_arn: pulumi.Input[str]) -> pulumi.Output[Document]:
+    """Log in to one database as one role with IAM database authentication, nothing else."""
+    return pulumi.Output.from_input(connect_arn).apply(lambda arn: document({
+        "Sid": "ConnectAsTheApplicationRole", "Effect": "Allow", "Action": "rds-db:connect", "Resource": arn}))
+
+
 def through_s3(key_arn: str) -> Document:
     """The key only through S3 in its own region (kms:ViaService; KMS developer guide): the
     role cannot decrypt with it directly, only as S3 reads and writes its objects."""

@@ -70,6 +70,9 @@ class ChartInputs:
     vpc_cidr: str
     host: str | None
     certificate_arn: str | None
+    database_iam_user: str | None = None
+    """The services' database role when they log in with IAM authentication (RDS); None when
+    they use the database secret's credentials."""
 
 
 def chart_values(i: ChartInputs) -> dict[str, Any]:
@@ -77,7 +80,8 @@ def chart_values(i: ChartInputs) -> dict[str, Any]:
     return {
         "image": {"tag": i.image_tag, "repositories": dict(i.repositories)},
         "aws": {"region": i.region},
-        "database": {"host": i.database_host, "port": i.database_port, "name": i.database_name},
+        "database": {"host": i.database_host, "port": i.database_port, "name": i.database_name,
+                     "iamAuthUser": i.database_iam_user or ""},
         "kafka": {"bootstrapBrokers": i.kafka_bootstrap_brokers},
         "cache": {"host": i.cache_host, "port": i.cache_port},
         "storage": {"reportsBucket": i.reports_bucket},

@@ -9,7 +9,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.args import SECRET_PREFIX, SECRET_PREFIX_RULE, check_account_id, check_name, check_tags
+from components.args import (
+    SECRET_PREFIX,
+    SECRET_PREFIX_RULE,
+    check_account_id,
+    check_name,
+    check_tags,
+    refuse,
+)
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 
 # 64 characters from [A-Za-z0-9]: about 381 bits, above HS256's 256-bit key size and safe in
@@ -17,6 +24,19 @@ from components.encryption import EncryptionKey, EncryptionKeyArgs
 GENERATED_SECRET_LENGTH = 64
 # Days a deleted secret can still be restored (Secrets Manager allows 7 to 30).
 RECOVERY_WINDOW_DAYS = {True: 30, False: 7}
+# The generated signing keys, by secret name under the prefix.
+SIGNING_KEYS = ("jwt-secret", "gateway-hmac-secret")
+# How each kind of generated secret rotates: the `rotation` tag every secret carries (the pack's
+# secrets-rotation-path rule), each a procedure docs/DEPLOYMENT.md gives.
+ROTATION_PROCEDURES = ("dual-key", "rotate-then-set", "manual")
+SIGNING_KEY_COMMANDS = {"jwt-secret": "jwt", "gateway-hmac-secret": "gateway-hmac"}
+
+
+def rotation_tag(procedure: str, how: str) -> str:
+    """The `rotation` tag value: the procedure, then the command or runbook that runs it."""
+    if procedure not in ROTATION_PROCEDURES:
+        raise ValueError(f"unknown rotation procedure {procedure!r}: expected one of {ROTATION_PROCEDURES}")
+    return f"{procedure}: {how}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,11 +50,19 @@ class ApplicationSecretsArgs:
     protect: bool = False
     """Prod: `protect` on the key and secrets and a 30-day recovery window for a deleted secret; the
     default (dev) leaves them deletable, with the shortest window Secrets Manager allows (7 days)."""
+    key_generations: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    """Per signing key (SIGNING_KEYS), its generation (settings jwtKeyGeneration,
+    gatewayHmacKeyGeneration); 1 when absent. Raising one by one rotates that key."""
 
     def __post_init__(self) -> None:
         check_name(self, "prefix", SECRET_PREFIX, SECRET_PREFIX_RULE)
         check_account_id(self)
         check_tags(self)
+        for key, generation in self.key_generations.items():
+            if key not in SIGNING_KEYS or not isinstance(generation, int) or isinstance(generation, bool) \
+                    or generation < 1:
+                refuse(self, "key_generations", f"expected generations of {', '.join(SIGNING_KEYS)}, "
+                       "each a whole number from 1", self.key_generations)
 
 
 class ApplicationSecrets(pulumi.ComponentResource):
@@ -54,27 +82,48 @@ class ApplicationSecrets(pulumi.ComponentResource):
             description=f"Encrypts the secrets under {args.prefix}", account_id=args.account_id,
             tags=args.tags, protect=args.protect), opts=child)
         self.key_arn = key.key_arn
-        self.jwt_secret_arn = self.generated(name, "jwt-secret", "JWT signing key of the api", args)
-        self.gateway_hmac_secret_arn = self.generated(name, "gateway-hmac-secret",
-                                                      "Request signing key of the gateway", args)
+        self.jwt_secret_arn = self.signing_key(name, "jwt-secret", "JWT signing keys of the api", args)
+        self.gateway_hmac_secret_arn = self.signing_key(name, "gateway-hmac-secret",
+                                                        "Request signing keys of the gateway", args)
         self.register_outputs({"key_arn": self.key_arn, "jwt_secret_arn": self.jwt_secret_arn,
                                "gateway_hmac_secret_arn": self.gateway_hmac_secret_arn})
 
-    def generated(self, name: str, purpose: str, description: str, args: ApplicationSecretsArgs
-                  ) -> pulumi.Output[str]:
-        value = random.RandomPassword(f"{name}-{purpose}", length=GENERATED_SECRET_LENGTH, special=False,
-                                      opts=pulumi.ResourceOptions(parent=self))
-        return store_secret(f"{name}-{purpose}", f"{args.prefix}{purpose}", description, value.result,
-                            key_arn=self.key_arn, tags=args.tags, protect=args.protect, parent=self)
+    def signing_key(self, name: str, purpose: str, description: str, args: ApplicationSecretsArgs
+                    ) -> pulumi.Output[str]:
+        """The secret {"current", "previous", "generation"}: services sign with current and accept
+        both, so raising the generation rotates the key without rejecting what the previous one
+        signed. Two slots hold the latest odd and the latest even generation; a new generation
+        replaces only its own slot (pulumi-random replaces a value when its keepers change), so the
+        other slot is the previous key."""
+        generation = args.key_generations.get(purpose, 1)
+        slots = {parity: random.RandomPassword(
+            f"{name}-{purpose}-{parity}", length=GENERATED_SECRET_LENGTH, special=False,
+            keepers={"generation": str(latest)}, opts=pulumi.ResourceOptions(parent=self))
+            for parity, latest in latest_generations(generation).items()}
+        current, previous = ("odd", "even") if generation % 2 else ("even", "odd")
+        value = pulumi.Output.json_dumps({"current": slots[current].result, "previous": slots[previous].result,
+                                          "generation": generation})
+        return store_secret(f"{name}-{purpose}", f"{args.prefix}{purpose}", description, value,
+                            key_arn=self.key_arn, tags=args.tags, protect=args.protect, parent=self,
+                            rotation=rotation_tag("dual-key",
+                                                  f"make rotate-secret SECRET={SIGNING_KEY_COMMANDS[purpose]}"))
+
+
+def latest_generations(generation: int) -> dict[str, int]:
+    """The latest odd and even generations up to `generation` (0: none yet)."""
+    other = generation - 1
+    return {"odd": generation, "even": other} if generation % 2 else {"odd": other, "even": generation}
 
 
 def store_secret(name: str, secret_name: str, description: str, value: pulumi.Input[str], *,
                  key_arn: pulumi.Input[str], tags: Mapping[str, str], protect: bool,
-                 parent: pulumi.Resource) -> pulumi.Output[str]:
-    """A Secrets Manager secret under the given CMK holding `value`; returns its ARN."""
+                 parent: pulumi.Resource, rotation: str) -> pulumi.Output[str]:
+    """A Secrets Manager secret under the given CMK holding `value`; returns its ARN. `rotation`
+    (`rotation_tag`) says how it rotates, as its `rotation` tag."""
     secret = aws.secretsmanager.Secret(
         name, name=secret_name, description=description, kms_key_id=key_arn,
-        recovery_window_in_days=RECOVERY_WINDOW_DAYS[protect], tags={**tags, "Name": secret_name},
+        recovery_window_in_days=RECOVERY_WINDOW_DAYS[protect],
+        tags={**tags, "Name": secret_name, "rotation": rotation},
         opts=pulumi.ResourceOptions(parent=parent, protect=protect))
     aws.secretsmanager.SecretVersion(
         name, secret_id=secret.id, secret_string=pulumi.Output.secret(value),

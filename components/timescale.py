@@ -35,7 +35,7 @@ from components.cluster_services import SYSTEM_PLACEMENT, chart_release
 from components.database import DATABASE_NAME, MASTER_USERNAME, POSTGRES_PORT, SLOW_STATEMENT_MS, DatabaseEndpoint
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.irsa import OidcProvider, irsa_role_for
-from components.secrets import GENERATED_SECRET_LENGTH, store_secret
+from components.secrets import GENERATED_SECRET_LENGTH, rotation_tag, store_secret
 from settings import TimescaleSettings
 
 # Charts, pinned, each to the newest release in its repository's published index; the renovate.json
@@ -296,7 +296,7 @@ class TimescaleDatabase(pulumi.ComponentResource):
         credentials = pulumi.Output.json_dumps({"username": MASTER_USERNAME, "password": password.result})
         secret_arn = store_secret(f"{name}-owner", args.secret_name, f"Owner login of the {t.cluster_name} database",
                                   credentials, key_arn=args.secrets_key_arn, tags=args.tags, protect=args.protect,
-                                  parent=self)
+                                  parent=self, rotation=rotation_tag("manual", "docs/DEPLOYMENT.md owner password"))
         self.endpoint = DatabaseEndpoint(
             host=pulumi.Output.from_input(f"{t.cluster_name}-rw.{NAMESPACE}.svc.cluster.local"),
             port=POSTGRES_PORT, database_name=DATABASE_NAME, secret_arn=secret_arn,

@@ -116,6 +116,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
             host = f"{inputs.get('identifier', name)}.c{_digest(name, 10)}.{self.region}.rds.amazonaws.com"
             secret = self._arn("secretsmanager", f"secret:rds!db-{_digest(name, 8)}-{_digest(name, 6)}")
             state.update(address=host, endpoint=f"{host}:5432", port=5432,
+                         resourceId=f"db-{_digest(name, 26).upper()}",
                          arn=self._arn("rds", f"db:{inputs.get('identifier', name)}"),
                          masterUserSecrets=[{"secretArn": secret, "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"),
                                              "secretStatus": "active"}])

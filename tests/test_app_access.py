@@ -7,7 +7,7 @@ import json
 import pytest
 
 from offline.mocks import PlatformMocks
-from tests.conftest import as_list, policy, statements
+from tests.conftest import as_list, planned, policy, statements
 
 SERVICE_ACCOUNTS = {"gateway": "ecomind-gateway", "api": "ecomind-api", "worker": "ecomind-worker"}
 
@@ -25,8 +25,9 @@ def test_generated_secrets_live_in_secrets_manager_under_the_cmk(stack_plan):
         assert stack_plan.one("aws:kms/key:Key", "secrets-key-key").urn in secret.dependencies
         version = stack_plan.one("aws:secretsmanager/secretVersion:SecretVersion", f"secrets-{purpose}")
         assert version.inputs["secretString"] == "[secret]"
-        password = stack_plan.one("random:index/randomPassword:RandomPassword", f"secrets-{purpose}")
-        assert password.inputs["length"] >= 32
+        for slot in ("odd", "even"):
+            password = stack_plan.one("random:index/randomPassword:RandomPassword", f"secrets-{purpose}-{slot}")
+            assert password.inputs["length"] >= 32
 
 
 def test_no_generated_secret_value_appears_in_the_plan(stack_plan):
@@ -93,7 +94,7 @@ def test_gateway_may_only_produce_raw_events(stack_plan):
 
 def test_worker_consumes_raw_produces_enriched_in_its_group_and_writes_exports(stack_plan):
     policies = inline_policies(stack_plan, "worker")
-    assert set(policies) == {"kafka", "exports"}
+    assert set(policies) == {"kafka", "exports", "database"}
     kafka = policies["kafka"]
     assert actions_on(kafka, "/events.raw") == {"kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"}
     assert actions_on(kafka, "/events.enriched") == {"kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"}
@@ -104,7 +105,7 @@ def test_worker_consumes_raw_produces_enriched_in_its_group_and_writes_exports(s
 
 def test_api_reads_and_writes_reports_only(stack_plan):
     policies = inline_policies(stack_plan, "api")
-    assert set(policies) == {"reports"}
+    assert set(policies) == {"reports", "database"}
     [objects] = [s for s in statements(policies["reports"]) if "s3:GetObject" in as_list(s["Action"])]
     assert all(r.startswith("arn:aws:s3:::storage-reports-") and r.endswith("/reports/*")
                for r in as_list(objects["Resource"]))
@@ -112,6 +113,25 @@ def test_api_reads_and_writes_reports_only(stack_plan):
     assert listing["Condition"]["StringLike"]["s3:prefix"] == ["reports/*"]
     [kms] = [s for s in statements(policies["reports"]) if s["Sid"] == "BucketKey"]
     assert kms["Resource"].startswith("arn:aws:kms:us-east-1:111122223333:key/")
+
+
+def test_the_api_and_worker_may_log_in_to_this_database_as_the_application_role_only(stack_plan):
+    instance = stack_plan.one("aws:rds/instance:Instance")
+    assert instance.inputs["iamDatabaseAuthenticationEnabled"] is True
+    for service in ("api", "worker"):
+        [statement] = statements(inline_policies(stack_plan, service)["database"])
+        assert statement["Action"] == "rds-db:connect" and statement["Effect"] == "Allow"
+        # arn:aws:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<user>: this instance, this role.
+        assert statement["Resource"] == "arn:aws:rds-db:us-east-1:111122223333:dbuser:db-" \
+            f"{statement['Resource'].split(':dbuser:db-')[1].split('/')[0]}/ecomind_app"
+        assert statement["Resource"].split(":dbuser:")[1].split("/")[0] != "*"
+    assert "database" not in inline_policies(stack_plan, "gateway")
+
+
+def test_with_the_in_cluster_engine_no_role_gets_rds_access():
+    plan = planned("prod", ("databaseEngine=timescaledb",))
+    for service in ("api", "worker"):
+        assert "database" not in inline_policies(plan, service)
 
 
 def test_kafka_grants_name_topics_of_this_cluster(stack_plan):

@@ -125,7 +125,19 @@ def test_each_deployment_restarts_for_exactly_the_secrets_it_reads(stack):
         annotation = deployment["metadata"].get("annotations", {}).get("secret.reloader.stakater.com/reload")
         assert set(annotation.split(",") if annotation else []) == read, deployment["metadata"]["name"]
         restarted += bool(read)
-    assert restarted == 3, "gateway, api and worker read secrets; the ui reads none"
+    assert restarted == 2, "gateway and api read secrets; the worker (IAM database login) and the ui none"
+
+
+def test_signing_keys_reach_their_service_as_current_and_previous(stack):
+    by_name = {d["metadata"]["name"]: d for d in of_kind(stack, "ExternalSecret")}
+    for secret, key, service in (("ecomind-jwt", "JWT_SECRET", "ecomind-api"),
+                                 ("ecomind-gateway-hmac", "GATEWAY_HMAC_SECRET", "ecomind-gateway")):
+        data = {d["secretKey"]: d["remoteRef"] for d in by_name[secret]["spec"]["data"]}
+        assert data[key]["property"] == "current" and data[f"{key}_PREVIOUS"]["property"] == "previous"
+        assert data[key]["key"] == data[f"{key}_PREVIOUS"]["key"]
+        [deployment] = [d for d in of_kind(stack, "Deployment") if d["metadata"]["name"] == service]
+        env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert {key, f"{key}_PREVIOUS"} <= env
 
 
 def test_every_workload_runs_restricted(stack):
@@ -165,11 +177,32 @@ def test_environment_matches_the_application_contract(stack):
     assert {"KAFKA_BROKERS", "DATABASE_URL"} <= set(env["worker"])
     assert {"NEXT_PUBLIC_API_URL"} <= set(env["ui"])
     for component, variables in env.items():
-        for name in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "GATEWAY_HMAC_SECRET", "REDIS_PASSWORD"):
+        for name in ("REDIS_URL", "JWT_SECRET", "GATEWAY_HMAC_SECRET", "REDIS_PASSWORD", "JWT_SECRET_PREVIOUS",
+                     "GATEWAY_HMAC_SECRET_PREVIOUS"):
             if name in variables:
                 assert "value" not in variables[name], (component, name)
                 assert variables[name]["valueFrom"]["secretKeyRef"]["name"].startswith("ecomind-")
     assert env["gateway"]["KAFKA_BROKERS"]["value"] == planned(stack).outputs["kafkaBootstrapBrokers"]
+
+
+def test_the_services_log_in_to_rds_as_their_own_role_with_iam_tokens_and_no_password(stack):
+    # RDS rotates the master password; a service holding it would fail new connections until it
+    # restarted with the new one. The services instead log in as their own role with IAM
+    # authentication tokens they mint (valid 15 minutes), and only the migrations use the master.
+    host = stack_values(stack)["database"]["host"]
+    for deployment in of_kind(stack, "Deployment"):
+        env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        if "DATABASE_URL" not in env:
+            continue
+        assert env["DATABASE_URL"] == {"name": "DATABASE_URL",
+                                       "value": f"postgresql://ecomind_app@{host}:5432/ecomind?sslmode=verify-full"}
+        assert env["DATABASE_IAM_AUTH"]["value"] == "true"
+    secrets = {e["metadata"]["name"] for e in of_kind(stack, "ExternalSecret")}
+    assert "ecomind-database" not in secrets, "no service reads the master credentials"
+    [job] = of_kind(stack, "Job")
+    job_env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert job_env["DATABASE_APP_USER"]["value"] == "ecomind_app"
+    assert job_env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "ecomind-migrations-database"
 
 
 def test_replicas_spread_over_zones_with_a_disruption_budget_each(stack):
@@ -292,19 +325,18 @@ def test_database_clients_may_reach_the_engine_services_cluster_ips(stack):
 def test_secrets_come_from_external_secrets_by_arn_and_never_from_values(stack):
     values = stack_values(stack)
     secrets = {e["metadata"]["name"]: e for e in of_kind(stack, "ExternalSecret")}
-    assert set(secrets) == {"ecomind-database", "ecomind-cache", "ecomind-jwt", "ecomind-gateway-hmac",
-                            "ecomind-migrations-database"}
+    assert set(secrets) == {"ecomind-cache", "ecomind-jwt", "ecomind-gateway-hmac", "ecomind-migrations-database"}
     for secret in secrets.values():
         assert secret["apiVersion"] == "external-secrets.io/v1"
         assert secret["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}
         keys = [d["remoteRef"]["key"] for d in secret["spec"].get("data", [])] + \
                [d["extract"]["key"] for d in secret["spec"].get("dataFrom", [])]
         assert keys and all(k.startswith("arn:aws:secretsmanager:") for k in keys)
-    template = secrets["ecomind-database"]["spec"]["target"]["template"]["data"]["DATABASE_URL"]
+    template = secrets["ecomind-migrations-database"]["spec"]["target"]["template"]["data"]["DATABASE_URL"]
     host = values["database"]["host"]
     credentials = "{{ .username | urlquery }}:{{ .password | urlquery }}"
     assert template == f"postgresql://{credentials}@{host}:5432/ecomind?sslmode=require"
-    extract = secrets["ecomind-database"]["spec"]["dataFrom"][0]["extract"]
+    extract = secrets["ecomind-migrations-database"]["spec"]["dataFrom"][0]["extract"]
     assert extract["key"] == values["secrets"]["databaseSecretArn"]
 
 

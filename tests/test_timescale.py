@@ -69,7 +69,10 @@ def test_release_values_keep_their_shape_and_change_only_the_database_endpoints(
     timescale = timescale_plan(stack).one("kubernetes:helm.sh/v3:Release", "ecomind-release").inputs
     before, after = flatten(rds["values"]), flatten(timescale["values"])
     assert before.keys() == after.keys()
-    assert {path for path in before if before[path] != after[path]} == {"database.host", "secrets.databaseSecretArn"}
+    # With RDS the services log in as their IAM-auth role; in the cluster, with the secret's credentials.
+    assert {path for path in before if before[path] != after[path]} == {"database.host", "secrets.databaseSecretArn",
+                                                                         "database.iamAuthUser"}
+    assert before["database.iamAuthUser"] == "ecomind_app" and after["database.iamAuthUser"] == ""
     assert after["database.host"] == "ecomind-db-rw.ecomind-db.svc.cluster.local"
     assert {k: v for k, v in rds.items() if k != "values"} == {k: v for k, v in timescale.items() if k != "values"}
 
@@ -80,7 +83,10 @@ def test_switching_engines_swaps_the_database_and_leaves_the_rest_of_the_platfor
     other = {r.name: r for r in timescale.resources}
     removed = {n for n in names if n not in other}
     added = {n for n in other if n not in names}
-    assert all(n.startswith("database") or n.startswith("monitoring-rds-") for n in removed), removed
+    # The api's and worker's rds-db:connect policies go with the RDS instance.
+    assert all(n.startswith("database") or n.startswith("monitoring-rds-") for n in removed - {
+        "app-api-database", "app-worker-database"}), removed
+    assert {"app-api-database", "app-worker-database"} <= removed
     assert "database-postgres" in removed and {"monitoring-rds-cpu", "monitoring-rds-free-storage"} <= removed
     assert all(n.startswith(("database", "cluster-database-", "monitoring-database-")) for n in added), added
     assert not timescale.of_type("aws:rds/instance:Instance")

@@ -18,6 +18,21 @@ What differs between the four services: port, health path and environment
       key: {{ .key }}
 {{- end -}}
 
+{{- /* The services' database connection: with an IAM-auth role, a URL without a password (the
+service mints a 15-minute token per connection, RDS user guide "IAM database authentication");
+otherwise the database secret's credentials. */ -}}
+{{- define "ecomind.databaseEnv" -}}
+{{- $db := .root.Values.database -}}
+{{- if $db.iamAuthUser -}}
+- name: DATABASE_URL
+  value: {{ printf "postgresql://%s@%s:%v/%s?sslmode=verify-full" $db.iamAuthUser (required "database.host is required" $db.host) $db.port $db.name | quote }}
+- name: DATABASE_IAM_AUTH
+  value: "true"
+{{- else -}}
+{{ include "ecomind.secretEnv" (dict "root" .root "name" "DATABASE_URL" "secret" "database" "key" "DATABASE_URL") }}
+{{- end -}}
+{{- end -}}
+
 {{- define "ecomind.env.gateway" -}}
 - name: PORT
   value: "8080"
@@ -27,12 +42,14 @@ What differs between the four services: port, health path and environment
   value: {{ printf "%s:%v" (required "cache.host is required" .root.Values.cache.host) .root.Values.cache.port | quote }}
 {{ include "ecomind.secretEnv" (dict "root" .root "name" "REDIS_PASSWORD" "secret" "cache" "key" "REDIS_PASSWORD") }}
 {{ include "ecomind.secretEnv" (dict "root" .root "name" "GATEWAY_HMAC_SECRET" "secret" "gateway-hmac" "key" "GATEWAY_HMAC_SECRET") }}
+{{ include "ecomind.secretEnv" (dict "root" .root "name" "GATEWAY_HMAC_SECRET_PREVIOUS" "secret" "gateway-hmac" "key" "GATEWAY_HMAC_SECRET_PREVIOUS") }}
 {{- end -}}
 
 {{- define "ecomind.env.api" -}}
-{{ include "ecomind.secretEnv" (dict "root" .root "name" "DATABASE_URL" "secret" "database" "key" "DATABASE_URL") }}
+{{ include "ecomind.databaseEnv" . }}
 {{ include "ecomind.secretEnv" (dict "root" .root "name" "REDIS_URL" "secret" "cache" "key" "REDIS_URL") }}
 {{ include "ecomind.secretEnv" (dict "root" .root "name" "JWT_SECRET" "secret" "jwt" "key" "JWT_SECRET") }}
+{{ include "ecomind.secretEnv" (dict "root" .root "name" "JWT_SECRET_PREVIOUS" "secret" "jwt" "key" "JWT_SECRET_PREVIOUS") }}
 - name: ACCESS_TOKEN_EXPIRE_MINUTES
   value: {{ .root.Values.api.accessTokenExpireMinutes | quote }}
 - name: REPORTS_BUCKET
@@ -44,7 +61,7 @@ What differs between the four services: port, health path and environment
 {{- define "ecomind.env.worker" -}}
 - name: KAFKA_BROKERS
   value: {{ required "kafka.bootstrapBrokers is required" .root.Values.kafka.bootstrapBrokers | quote }}
-{{ include "ecomind.secretEnv" (dict "root" .root "name" "DATABASE_URL" "secret" "database" "key" "DATABASE_URL") }}
+{{ include "ecomind.databaseEnv" . }}
 - name: REPORTS_BUCKET
   value: {{ .root.Values.storage.reportsBucket | quote }}
 - name: AWS_REGION

@@ -480,6 +480,24 @@ def _sns_encrypted(r: Resource, c: Config):
         yield "the topic must be encrypted with a KMS key"
 
 
+# How a secret rotates, from its `rotation` tag (components/secrets.py ROTATION_PROCEDURES):
+# each procedure is in docs/DEPLOYMENT.md, "Rotate the generated secrets".
+ROTATION_PROCEDURES = ("dual-key", "rotate-then-set", "manual")
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+
+
+def _secrets_rotation_path(resources, c: Config):
+    rotated = {d for r in resources if r.type == SECRET_ROTATION for d in r.dependencies}
+    for r in resources:
+        if r.type != SECRET or r.urn in rotated:
+            continue
+        procedure = str((r.props.get("tags") or {}).get("rotation", "")).split(":", 1)[0]
+        if procedure not in ROTATION_PROCEDURES:
+            yield r.urn, ("every secret rotates: a Secrets Manager rotation, or a `rotation` tag naming one of "
+                          f"{', '.join(ROTATION_PROCEDURES)} (docs/DEPLOYMENT.md)")
+
+
 def _ecr_immutable_scanned(r: Resource, c: Config):
     if r.props.get("imageTagMutability") != "IMMUTABLE":
         yield "image tags must be immutable"
@@ -690,6 +708,8 @@ RULES: tuple[Rule, ...] = (
          ("aws:codebuild/webhook:Webhook",), _webhook_filtered),
     Rule("sns-encrypted", "SNS topics encrypted with KMS", "FSBP SNS.1, checkov CKV_AWS_26", MANDATORY,
          ("aws:sns/topic:Topic",), _sns_encrypted),
+    Rule("secrets-rotation-path", "Every secret has a rotation: Secrets Manager's or a documented procedure",
+         "FSBP SecretsManager.1, checkov CKV2_AWS_57", MANDATORY, stack_check=_secrets_rotation_path),
     Rule("ecr-immutable-scanned", "ECR tags immutable and images scanned on push", "FSBP ECR.1, ECR.2; checkov CKV_AWS_51",
          MANDATORY, ("aws:ecr/repository:Repository",), _ecr_immutable_scanned),
     Rule("irsa-exact-trust", "IRSA trust bound to one service account and the sts audience",

@@ -204,7 +204,14 @@ def distribution_set(logged: bool) -> list[rules.Resource]:
     return found
 
 
+def secret_set(rotation=None, rotated=False):
+    secret = resource(rules.SECRET, {"tags": {"rotation": rotation} if rotation else {}}, name="s")
+    return [secret, *([resource(rules.SECRET_ROTATION, {}, dependencies=[secret.urn])] if rotated else [])]
+
+
 STACK_CASES = {
+    "secrets-rotation-path": (secret_set("dual-key: make rotate-secret SECRET=jwt") + secret_set(rotated=True),
+                              secret_set("someday")),
     "s3-public-access-blocked": (bucket_set(), bucket_set(**{rules.PUBLIC_ACCESS_BLOCK: {"blockPublicAcls": True}})),
     "s3-sse-kms": (bucket_set(), bucket_set(**{rules.ENCRYPTION: {"rules": [
         {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}})),
@@ -352,6 +359,7 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
     "codebuild-webhook-workflow-filter": lambda rs: mutate(rs, "aws:codebuild/webhook:Webhook", lambda p: p.update(
         filterGroups=[{"filters": [f for f in p["filterGroups"][0]["filters"] if f["type"] != "WORKFLOW_NAME"]}])),
     "sns-encrypted": lambda rs: mutate(rs, "aws:sns/topic:Topic", lambda p: p.pop("kmsMasterKeyId")),
+    "secrets-rotation-path": lambda rs: mutate(rs, rules.SECRET, lambda p: p["tags"].pop("rotation")),
     "ecr-immutable-scanned": lambda rs: mutate(rs, "aws:ecr/repository:Repository",
                                                set_in("imageTagMutability", "MUTABLE")),
     "kms-deletion-guard": lambda rs: mutate(rs, "aws:kms/keyPolicy:KeyPolicy", lambda p: p.update(policy=json.dumps({

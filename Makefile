@@ -14,9 +14,12 @@ SET ?=
 
 .PHONY: plan plans checkov rotate-secret test lint tools reference clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
+# Hash-checked: requirements.lock pins every package of the tree with PyPI's sha256 of each file
+# (tools/lock_hashes.py writes it from requirements*.txt and constraints.txt), so nothing else
+# installs, here or in the workflows before they take AWS credentials.
+$(BIN)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	touch $@
 
 ## Offline plan of one stack (STACK=dev by default): prints the tree, writes build/plan/$(STACK).json.

@@ -10,6 +10,7 @@ from components.ci_runners import CiRunners, CiRunnersArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_services import ClusterServices, ClusterServicesArgs
 from components.database import Database, DatabaseArgs
+from components.firewall import WebFirewall, WebFirewallArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
@@ -58,15 +59,20 @@ streaming = Streaming("streaming", StreamingArgs(
 cache = Cache("cache", CacheArgs(
     settings=stack.cache, replication_group_id=name, availability_zone_names=network.availability_zone_names,
     secrets_key_arn=secrets.key_arn, secret_prefix=secret_prefix, **data_plane, **common))
+# A WAF web ACL in front of each public entry point: CloudFront always, the ALB when it is
+# internet-facing (with a domain and its certificate; without one the ALB is internal).
+firewall = {"region": stack.region, "log_retention_days": stack.network.log_retention_days, **common}
+cdn_firewall = WebFirewall("cdn-firewall", WebFirewallArgs(scope="CLOUDFRONT", **firewall))
 cdn = AssetsCdn("cdn", AssetsCdnArgs(
     settings=stack.edge, access_log_bucket_name=storage.logs.bucket_name,
-    access_log_bucket_arn=storage.logs.bucket_arn, **common))
+    access_log_bucket_arn=storage.logs.bucket_arn, web_acl_arn=cdn_firewall.web_acl_arn, **common))
 registry = Registry("registry", RegistryArgs(prefix=f"ecomind-{stack.stack}", **common))
 app_access = ApplicationAccess("app", ApplicationAccessArgs(
     oidc=cluster.oidc, kafka_cluster_arn=streaming.cluster_arn, reports_bucket_arn=storage.reports.bucket_arn,
     reports_key_arn=storage.reports_key_arn, database_connect_arn=database.endpoint.connect_arn, tags=stack.tags))
 
 app_host = f"app.{stack.edge.domain}" if stack.edge.domain else None
+app_firewall = WebFirewall("app-firewall", WebFirewallArgs(scope="REGIONAL", **firewall)) if app_host else None
 services = ClusterServices("services", ClusterServicesArgs(
     cluster_name=cluster.cluster_name, cluster_name_literal=name, kubernetes_version=stack.cluster.kubernetes_version,
     addon_versions=stack.cluster.addon_versions,
@@ -89,6 +95,7 @@ values = pulumi.Output.all(
     cache_secret_arn=cache.auth_secret_arn, reports_bucket=storage.reports.bucket_name,
     jwt_secret_arn=secrets.jwt_secret_arn, hmac_secret_arn=secrets.gateway_hmac_secret_arn,
     role_arns=app_access.role_arns, certificate_arn=services.certificate_arn,
+    waf_acl_arn=app_firewall.web_acl_arn if app_firewall else None,
 ).apply(lambda o: chart_values(ChartInputs(
     image_tag=stack.app.image_tag, repositories=o["repositories"], region=stack.region,
     database_host=o["database_host"], database_port=database.endpoint.port,
@@ -98,7 +105,8 @@ values = pulumi.Output.all(
     secret_store_name=services.secret_store_name, database_secret_arn=o["database_secret_arn"],
     cache_secret_arn=o["cache_secret_arn"], jwt_secret_arn=o["jwt_secret_arn"],
     gateway_hmac_secret_arn=o["hmac_secret_arn"], role_arns=o["role_arns"],
-    load_balancer_cidrs=stack.network.subnets.public, data_cidrs=stack.network.subnets.data,
+    public_cidrs=stack.network.subnets.public, private_cidrs=stack.network.subnets.private,
+    data_cidrs=stack.network.subnets.data, waf_acl_arn=o["waf_acl_arn"],
     vpc_cidr=stack.network.vpc_cidr, host=app_host, certificate_arn=o["certificate_arn"],
 )))
 release = EcomindRelease("ecomind", EcomindReleaseArgs(

@@ -26,6 +26,7 @@ SPOT_FRACTION = 0.35
 ECR_GB_PER_REPOSITORY = 5      # about 10 release images of ~500 MB kept per service
 ASSETS_GB = 1                  # a Next.js build's static assets
 ALB_LCU = 1                    # 100k-1M requests a day stays under one LCU on average
+ALB_REQUESTS_PER_MONTH = 30_000_000  # the top of that range, 1M requests a day, for the ALB's WAF
 CDN_REQUESTS_PER_GB = 20_000   # ~50 KB per asset request
 VENDED_LOG_FRACTION = 0.05     # CloudFront access logs as a share of served GB
 CI_MINUTES_PER_MONTH = 1_500   # ~60 pull requests x 4 jobs x 5 minutes, plus deploys and nightly drift
@@ -97,6 +98,8 @@ FREE_TYPES = {
     "aws:budgets/budget:Budget": "budgets without actions are $0 (AWS Budgets price list, budgets.budget row)",
     "aws:sns/topic:Topic": "the first 1M publishes and 1,000 emails a month are free",
     "aws:sns/topicPolicy:TopicPolicy": "free", "aws:sns/topicSubscription:TopicSubscription": "free",
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration":
+        "free (the logs are priced on their log group line)",
     # The bootstrap project's account baseline and delivery settings.
     "pulumi:providers:github": "not a cloud resource",
     "aws:iam/policy:Policy": "IAM is free", "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "IAM is free",
@@ -287,6 +290,16 @@ def _release(e: _Estimator, r: PlannedResource) -> None:
             "the ALB's public IPv4 address per zone")
 
 
+def _web_acl(e: _Estimator, r: PlannedResource) -> None:
+    e.add(r, "waf.webacl", 1)
+    e.add(r, "waf.rule", len(r.inputs.get("rules", [])), "managed rule groups, one rule each")
+    if r.inputs["scope"] == "CLOUDFRONT":
+        requests = e.usage.cdn_gb * CDN_REQUESTS_PER_GB
+        e.add(r, "waf.requests.m", requests / 1e6, f"{requests:,} CloudFront requests at ~50 KB")
+    else:
+        e.add(r, "waf.requests.m", ALB_REQUESTS_PER_MONTH / 1e6, "assumed ALB requests a month")
+
+
 def _guardduty_feature(e: _Estimator, r: PlannedResource) -> None:
     if r.inputs["name"] == "EKS_AUDIT_LOGS":
         e.add(r, "guardduty.eks.audit.events.m", EKS_AUDIT_EVENTS_M, "assumed EKS audit events a month")
@@ -322,6 +335,7 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "kubernetes:postgresql.cnpg.io/v1:Cluster": _database_cluster,
     "aws:s3/bucketMetric:BucketMetric": lambda e, r: e.add(r, "cloudwatch.metric", METRICS_PER_REQUEST_FILTER,
                                                            f"assumed {METRICS_PER_REQUEST_FILTER} request metrics"),
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
     "aws:guardduty/detector:Detector": lambda e, r: e.add(r, "guardduty.cloudtrail.events.m", MANAGEMENT_EVENTS_M,
                                                           "assumed management events a month"),
     "aws:guardduty/detectorFeature:DetectorFeature": _guardduty_feature,

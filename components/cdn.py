@@ -38,6 +38,8 @@ class AssetsCdnArgs:
     """The same bucket's ARN, where CloudFront's standard logging (v2) delivers (`Storage.logs.bucket_arn`)."""
     tags: Mapping[str, str]
     """Stack tags, applied to the key, the bucket, the certificate, the distribution and the log delivery."""
+    web_acl_arn: pulumi.Input[str]
+    """The CLOUDFRONT-scope WAF web ACL in front of the distribution (`WebFirewall.web_acl_arn`)."""
     protect: bool = False
     """Pulumi `protect` on the assets key and bucket (on in prod); the default leaves both deletable."""
 
@@ -52,6 +54,9 @@ class AssetsCdnArgs:
         if is_plain(self.access_log_bucket_name) and not self.access_log_bucket_name:
             refuse(self, "access_log_bucket_name", "expected a bucket name (or an Output resolving to one)")
         check_arn(self, "access_log_bucket_arn", "s3", "arn:aws:s3:::ecomind-access-logs", resource=r"::[a-z0-9.-]+")
+        # A distribution takes only a CLOUDFRONT-scope ("global") ACL, from us-east-1.
+        check_arn(self, "web_acl_arn", "wafv2", "arn:aws:wafv2:us-east-1:111122223333:global/webacl/<name>/<id>",
+                  resource=r"us-east-1:\d{12}:global/webacl/\S+")
         check_tags(self)
 
 
@@ -138,6 +143,8 @@ class AssetsCdn(pulumi.ComponentResource):
             restrictions=aws.cloudfront.DistributionRestrictionsArgs(
                 geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")),
             viewer_certificate=viewer_certificate,
+            # WAFv2 takes the web ACL's ARN here, not its ID (CloudFront API, DistributionConfig.WebACLId).
+            web_acl_id=args.web_acl_arn,
             tags={**args.tags, "Name": f"{name}-distribution"},
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )

@@ -203,6 +203,9 @@ class ClusterServices(pulumi.ComponentResource):
         load_balancers = release("aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER, "kube-system", {
             "clusterName": args.cluster_name_literal, "region": args.region, "vpcId": args.vpc_id,
             "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1},
+            # The Ingress's alb.ingress.kubernetes.io/wafv2-acl-arn needs the WAFv2 add-on: on by
+            # the controller's default, and stated here (values.yaml enableWafv2 at 3.5.0).
+            "enableWafv2": True,
             "serviceAccount": {"create": True, "name": lb_account, "annotations": {
                 "eks.amazonaws.com/role-arn": role("load-balancer-controller", "kube-system", lb_account,
                                                    docs.load_balancer_controller_policy())}},

@@ -36,6 +36,9 @@ class EncryptionKeyArgs:
     deferred_policy: bool = False
     """The owner calls `attach_policy` once the resources its grants name exist (the key is
     created with AWS's default policy, which is the account statement alone)."""
+    region: str | None = None
+    """A region other than the stack's to create the key in (a CloudFront-scope WAF's logs live in
+    us-east-1); None: the stack's."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.description, str) or len(self.description) > KMS_DESCRIPTION_MAX_CHARS:
@@ -58,7 +61,7 @@ class EncryptionKey(pulumi.ComponentResource):
     def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:security:EncryptionKey", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self._name, self._account_id, self._protect = name, args.account_id, args.protect
+        self._name, self._account_id, self._protect, self._region = name, args.account_id, args.protect, args.region
         policy = None if args.deferred_policy else self._policy(args.service_statements)
         key = aws.kms.Key(
             f"{name}-key",
@@ -67,9 +70,11 @@ class EncryptionKey(pulumi.ComponentResource):
             deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
             policy=policy,
             tags={**args.tags, "Name": name},
+            region=args.region,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
         )
-        alias = aws.kms.Alias(f"{name}-alias", name=f"alias/{stack_scoped(name)}", target_key_id=key.key_id, opts=child)
+        alias = aws.kms.Alias(f"{name}-alias", name=f"alias/{stack_scoped(name)}", target_key_id=key.key_id,
+                              region=args.region, opts=child)
         self._key_id = key.key_id
         self.key_arn = key.arn
         self.alias_name = alias.name
@@ -84,4 +89,4 @@ class EncryptionKey(pulumi.ComponentResource):
     def attach_policy(self, statements: Sequence[pulumi.Input[docs.Document | list[docs.Document]]]) -> None:
         """The key's full policy, for a key made with `deferred_policy`."""
         aws.kms.KeyPolicy(f"{self._name}-policy", key_id=self._key_id, policy=self._policy(statements),
-                          opts=pulumi.ResourceOptions(parent=self))
+                          region=self._region, opts=pulumi.ResourceOptions(parent=self))

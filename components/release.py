@@ -65,7 +65,10 @@ class ChartInputs:
     jwt_secret_arn: str
     gateway_hmac_secret_arn: str
     role_arns: Mapping[str, str]
-    load_balancer_cidrs: Sequence[str]
+    public_cidrs: Sequence[str]
+    """Public subnets: where an internet-facing ALB's nodes are."""
+    private_cidrs: Sequence[str]
+    """Private subnets: where an internal ALB's nodes are."""
     data_cidrs: Sequence[str]
     vpc_cidr: str
     host: str | None
@@ -73,6 +76,8 @@ class ChartInputs:
     database_iam_user: str | None = None
     """The services' database role when they log in with IAM authentication (RDS); None when
     they use the database secret's credentials."""
+    waf_acl_arn: str | None = None
+    """The REGIONAL WAF web ACL the internet-facing ALB is associated with."""
 
 
 def chart_values(i: ChartInputs) -> dict[str, Any]:
@@ -93,9 +98,13 @@ def chart_values(i: ChartInputs) -> dict[str, Any]:
             "gatewayHmacSecretArn": i.gateway_hmac_secret_arn,
         },
         "serviceAccounts": {service: {"roleArn": arn} for service, arn in i.role_arns.items()},
-        "network": {"loadBalancerCidrs": list(i.load_balancer_cidrs), "dataCidrs": list(i.data_cidrs),
-                    "vpcCidr": i.vpc_cidr},
-        "ingress": {"enabled": True, "host": i.host or "", "certificateArn": i.certificate_arn or ""},
+        # With a certificate the ALB is internet-facing in the public subnets, behind the WAF;
+        # without one (dev with no domain) it is internal, in the private subnets, so that no
+        # plain-HTTP listener faces the internet.
+        "network": {"loadBalancerCidrs": list(i.public_cidrs if i.certificate_arn else i.private_cidrs),
+                    "dataCidrs": list(i.data_cidrs), "vpcCidr": i.vpc_cidr},
+        "ingress": {"enabled": True, "host": i.host or "", "certificateArn": i.certificate_arn or "",
+                    "wafAclArn": i.waf_acl_arn or ""},
         "ui": {"apiUrl": f"https://{i.host}" if i.host and i.certificate_arn else ""},
     }
 

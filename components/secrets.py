@@ -62,7 +62,7 @@ class ApplicationSecretsArgs:
             if key not in SIGNING_KEYS or not isinstance(generation, int) or isinstance(generation, bool) \
                     or generation < 1:
                 refuse(self, "key_generations", f"expected generations of {', '.join(SIGNING_KEYS)}, "
-                       "each a whole number from 1", self.key_generations)
+                       "each a whole number from 1")
 
 
 class ApplicationSecrets(pulumi.ComponentResource):

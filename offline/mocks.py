@@ -142,6 +142,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "aws:ecr/repository:Repository":
             state.update(repositoryUrl=f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
                          arn=self._arn("ecr", f"repository/{physical}"), registryId=ACCOUNT_ID)
+        elif typ == "aws:wafv2/webAcl:WebAcl":
+            # arn:aws:wafv2:<region>:<account>:{regional|global}/webacl/<name>/<id> (WAF API
+            # reference, WebACL.ARN); a CLOUDFRONT-scope ACL is "global", in us-east-1.
+            scope = "global" if inputs.get("scope") == "CLOUDFRONT" else "regional"
+            region = "us-east-1" if scope == "global" else self.region
+            acl_id = f"{_digest(name, 8)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 12)}"
+            resource_id = acl_id
+            state.update(arn=f"arn:aws:wafv2:{region}:{ACCOUNT_ID}:{scope}/webacl/{inputs.get('name', name)}/{acl_id}")
         elif typ == "aws:cloudfront/distribution:Distribution":
             distribution_id = f"E{_digest(name, 13).upper()}"
             resource_id = distribution_id

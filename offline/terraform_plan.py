@@ -149,6 +149,7 @@ UNCHECKED_TYPES = frozenset({
     "aws_s3_bucket_object_lock_configuration", "aws_s3_bucket_server_side_encryption_configuration",
     "aws_s3_bucket_versioning", "aws_secretsmanager_secret_version", "aws_securityhub_account",
     "aws_securityhub_standards_subscription", "aws_sns_topic_subscription", "aws_vpc_endpoint",
+    "aws_wafv2_web_acl_logging_configuration",
 })
 
 # Nested objects that are Terraform maps (free keys), not blocks.

@@ -407,6 +407,18 @@ def _cf_logging(resources, c):
             yield distribution.urn, "access logging must be on (standard logging v2 or legacy)"
 
 
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def _waf_public_entry_points(resources, c):
+    for r in resources:
+        if r.type in DISTRIBUTION and not r.props.get("webAclId"):
+            yield r.urn, "a CloudFront distribution needs a WAF web ACL (webAclId)"
+        ingress = ((r.props.get("values") or {}).get("ingress") or {}) if r.type == HELM_RELEASE else {}
+        if ingress.get("certificateArn") and not ingress.get("wafAclArn"):
+            yield r.urn, "an internet-facing ALB (an Ingress with a certificate) needs a WAF web ACL (ingress.wafAclArn)"
+
+
 # --- KMS, network, IAM, tags -----------------------------------------------------------------------
 
 def _kms_rotation(r: Resource, c: Config):
@@ -688,6 +700,9 @@ RULES: tuple[Rule, ...] = (
     Rule("cloudfront-modern-tls", "TLS 1.2+ with a custom certificate", "checkov CKV_AWS_174", MANDATORY,
          DISTRIBUTION, _cf_tls),
     Rule("cloudfront-logging", "Access logging on", "FSBP CloudFront.5, checkov CKV_AWS_86", MANDATORY, stack_check=_cf_logging),
+    Rule("waf-on-public-entry-points", "WAF web ACLs in front of CloudFront and the internet-facing ALB",
+         "FSBP CloudFront.6, ELB.16 (WAF association); checkov CKV_AWS_68", MANDATORY,
+         stack_check=_waf_public_entry_points),
     Rule("kms-rotation", "Key rotation on", "FSBP KMS.4, checkov CKV_AWS_7", MANDATORY, KMS_KEY, _kms_rotation),
     Rule("kms-deletion-guard", "Only the deploy role may delete or disable a key, nobody in prod",
          "FSBP KMS.3 (keys not scheduled for deletion unintentionally)", MANDATORY,

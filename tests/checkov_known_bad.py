@@ -137,6 +137,10 @@ FIXTURES: list[tuple[str, str, dict, list[str]]] = [
      ["CKV_AWS_169"]),
     ("aws:ec2/subnet:Subnet", "public-ip", {"vpcId": "vpc-1", "cidrBlock": "10.0.0.0/24", "mapPublicIpOnLaunch": True},
      ["CKV_AWS_130"]),
+    ("aws:wafv2/webAcl:WebAcl", "no-managed-rules", {
+        "name": "w", "scope": "REGIONAL", "defaultAction": {"allow": {}},
+        "visibilityConfig": {"cloudwatchMetricsEnabled": False, "metricName": "w", "sampledRequestsEnabled": False}},
+     ["CKV_AWS_192", "CKV2_AWS_31"]),
     ("aws:ec2/vpc:Vpc", "unlogged", {"cidrBlock": "10.0.0.0/16"}, ["CKV2_AWS_11", "CKV2_AWS_12"]),
     # checkov 3.3.30 judges this type's egress only when it names ports (AbsSecurityGroupUnrestrictedEgress),
     # so a protocol -1 rule fails the description check alone.

@@ -6,6 +6,7 @@ A missing binary fails these tests: `make test` installs helm and checkov first.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -252,8 +253,20 @@ def test_prod_ingress_is_https_with_redirect_and_dev_has_no_certificate(dev_plan
     assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
     assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTP": 80}, {"HTTPS": 443}]
     assert prod["spec"]["rules"][0]["host"] == "app.ecomind.example.com"
+    assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    assert annotations["alb.ingress.kubernetes.io/wafv2-acl-arn"] == stack_values("prod")["ingress"]["wafAclArn"]
     [dev] = of_kind("dev", "Ingress")
     assert "alb.ingress.kubernetes.io/certificate-arn" not in dev["metadata"]["annotations"]
+    # No certificate, no internet: plain HTTP is served only inside the VPC.
+    assert dev["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
+    assert "alb.ingress.kubernetes.io/wafv2-acl-arn" not in dev["metadata"]["annotations"]
+
+
+def test_an_internet_facing_alb_without_a_web_acl_does_not_render(tmp_path):
+    values = copy.deepcopy(stack_values("prod"))
+    values["ingress"]["wafAclArn"] = ""
+    result = helm("template", values=values, tmp=tmp_path, environment="prod")
+    assert result.returncode != 0 and "ingress.wafAclArn is required" in result.stderr
 
 
 def test_network_policies_deny_by_default_and_allow_only_the_app_flows(stack):

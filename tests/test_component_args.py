@@ -27,6 +27,7 @@ from components.cluster import ClusterArgs
 from components.cluster_services import ClusterServicesArgs
 from components.database import Database, DatabaseArgs
 from components.encryption import EncryptionKeyArgs
+from components.firewall import WebFirewallArgs
 from components.irsa import OidcProvider, ServiceAccountRoleArgs
 from components.monitoring import MonitoringArgs
 from components.network import NetworkArgs
@@ -102,6 +103,7 @@ OIDC = OidcProvider(arn="arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-eas
                     issuer="oidc.eks.us-east-1.amazonaws.com/id/ABC123")
 TAGS = {"project": "ecomind-infra", "stack": "unit"}
 NAME = "ecomind-infra-unit"
+GLOBAL_ACL = "arn:aws:wafv2:us-east-1:111122223333:global/webacl/ecomind-infra-unit-cdn-firewall/0b9e6c1f"
 
 
 @functools.cache
@@ -136,7 +138,8 @@ def valid(cls: type, r: types.SimpleNamespace) -> dict[str, Any]:
                                 availability_zone_names=("us-east-1a", "us-east-1b", "us-east-1c"),
                                 secrets_key_arn=KEY_ARN, secret_prefix="ecomind/unit/"),
         AssetsCdnArgs: lambda: dict(settings=prod.edge, access_log_bucket_name="logs",
-                                    access_log_bucket_arn="arn:aws:s3:::logs", **common),
+                                    access_log_bucket_arn="arn:aws:s3:::logs", web_acl_arn=GLOBAL_ACL, **common),
+        WebFirewallArgs: lambda: dict(scope="REGIONAL", region=REGION, log_retention_days=30, **common),
         CiRunnersArgs: lambda: dict(project_name=f"{NAME}-ci", repository="ecomind/ecomind-infra",
                                     connection_arn=CONNECTION_ARN, region=REGION, vpc_id="vpc-1",
                                     private_subnet_ids=SUBNETS, cluster_security_group_id="sg-1",
@@ -235,6 +238,11 @@ CASES: list[tuple[type, str, Override]] = [
     (AssetsCdnArgs, "settings.hosted_zone_id", setting(hosted_zone_id=None)),
     (AssetsCdnArgs, "access_log_bucket_name", to("access_log_bucket_name", "")),
     (AssetsCdnArgs, "access_log_bucket_arn", to("access_log_bucket_arn", "logs")),
+    (AssetsCdnArgs, "web_acl_arn", to("web_acl_arn", GLOBAL_ACL.replace("global/", "regional/"))),
+    (WebFirewallArgs, "scope", to("scope", "EDGE")),
+    (WebFirewallArgs, "log_retention_days", to("log_retention_days", 0)),
+    (ApplicationSecretsArgs, "key_generations", to("key_generations", {"jwt-secret": 0})),
+    *common(WebFirewallArgs, "tags", "account_id"),
     *common(AssetsCdnArgs, "tags", "account_id"),
 
     (CiRunnersArgs, "project_name", to("project_name", "-ci")),

@@ -209,7 +209,18 @@ def secret_set(rotation=None, rotated=False):
     return [secret, *([resource(rules.SECRET_ROTATION, {}, dependencies=[secret.urn])] if rotated else [])]
 
 
+def entry_points(web_acl=True, alb_waf=True):
+    distribution = resource("aws:cloudfront/distribution:Distribution",
+                            {"webAclId": "arn:aws:wafv2:us-east-1:1:global/webacl/w/1"} if web_acl else {})
+    release = resource(rules.HELM_RELEASE, {"values": {"ingress": {
+        "certificateArn": "arn:aws:acm:us-east-1:1:certificate/c",
+        "wafAclArn": "arn:aws:wafv2:us-east-1:1:regional/webacl/a/1" if alb_waf else ""}}})
+    internal = resource(rules.HELM_RELEASE, {"values": {"ingress": {"certificateArn": ""}}}, name="internal")
+    return [distribution, release, internal]
+
+
 STACK_CASES = {
+    "waf-on-public-entry-points": (entry_points(), entry_points(alb_waf=False)),
     "secrets-rotation-path": (secret_set("dual-key: make rotate-secret SECRET=jwt") + secret_set(rotated=True),
                               secret_set("someday")),
     "s3-public-access-blocked": (bucket_set(), bucket_set(**{rules.PUBLIC_ACCESS_BLOCK: {"blockPublicAcls": True}})),
@@ -251,6 +262,10 @@ def test_stack_rule_passes_good_and_fails_bad(rule_name):
     assert violations(rule_name, good, config) == []
     assert violations(rule_name, bad, config)
     COUNTS["fixture_pairs"] += 1
+
+
+def test_a_distribution_without_a_web_acl_fails_the_waf_rule_too():
+    assert violations("waf-on-public-entry-points", entry_points(web_acl=False))
 
 
 def test_prod_protection_requires_protect_and_the_resource_guards():
@@ -360,6 +375,8 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
         filterGroups=[{"filters": [f for f in p["filterGroups"][0]["filters"] if f["type"] != "WORKFLOW_NAME"]}])),
     "sns-encrypted": lambda rs: mutate(rs, "aws:sns/topic:Topic", lambda p: p.pop("kmsMasterKeyId")),
     "secrets-rotation-path": lambda rs: mutate(rs, rules.SECRET, lambda p: p["tags"].pop("rotation")),
+    "waf-on-public-entry-points": lambda rs: mutate(rs, "aws:cloudfront/distribution:Distribution",
+                                                    lambda p: p.pop("webAclId")),
     "ecr-immutable-scanned": lambda rs: mutate(rs, "aws:ecr/repository:Repository",
                                                set_in("imageTagMutability", "MUTABLE")),
     "kms-deletion-guard": lambda rs: mutate(rs, "aws:kms/keyPolicy:KeyPolicy", lambda p: p.update(policy=json.dumps({

@@ -79,15 +79,19 @@ def test_chart_values_is_pure_and_complete():
         database_host="db", database_port=5432, database_name="ecomind", kafka_bootstrap_brokers="b:9098",
         cache_host="c", cache_port=6379, reports_bucket="reports", secret_store_name="store",
         database_secret_arn="a1", cache_secret_arn="a2", jwt_secret_arn="a3", gateway_hmac_secret_arn="a4",
-        role_arns={"api": "r1"}, load_balancer_cidrs=["10.0.0.0/24"], data_cidrs=["10.0.1.0/24"],
-        vpc_cidr="10.0.0.0/16", host=None, certificate_arn=None)
+        role_arns={"api": "r1"}, public_cidrs=["10.0.0.0/24"], private_cidrs=["10.0.8.0/21"],
+        data_cidrs=["10.0.1.0/24"], vpc_cidr="10.0.0.0/16", host=None, certificate_arn=None)
     first, second = chart_values(inputs), chart_values(inputs)
     assert first == second
-    assert first["ingress"] == {"enabled": True, "host": "", "certificateArn": ""}
+    assert first["ingress"] == {"enabled": True, "host": "", "certificateArn": "", "wafAclArn": ""}
     assert first["ui"]["apiUrl"] == ""
+    assert first["network"]["loadBalancerCidrs"] == ["10.0.8.0/21"], "no certificate: an internal ALB"
     with_domain = chart_values(ChartInputs(**{**inputs.__dict__, "host": "app.example.com",
-                                              "certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x"}))
+                                              "certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x",
+                                              "waf_acl_arn": "arn:aws:wafv2:us-east-1:1:regional/webacl/a/1"}))
     assert with_domain["ui"]["apiUrl"] == "https://app.example.com"
+    assert with_domain["network"]["loadBalancerCidrs"] == ["10.0.0.0/24"], "a certificate: internet-facing"
+    assert with_domain["ingress"]["wafAclArn"] == "arn:aws:wafv2:us-east-1:1:regional/webacl/a/1"
 
 
 @pytest.mark.parametrize("name,spec,namespace", [

@@ -451,6 +451,52 @@ def _world_open(r: Resource, c: Config):
             yield f"ingress from {rule['cidr']} is allowed only on 80 and 443 (load balancers)"
 
 
+# Write actions allowed on Resource "*" without a condition, each reviewed: the AWS Load Balancer
+# Controller's upstream policy (docs/install/iam_policy.json at v3.5.0, which
+# policy_documents.load_balancer_controller_policy follows) and CodeBuild's VPC network
+# interfaces ("Use CodeBuild with Amazon VPC": the policy must name Resource "*" for these).
+# Reads (Describe*, List*, Get*) mostly take no resource ARN and are allowed on "*".
+REVIEWED_WILDCARD_WRITES = frozenset({
+    "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+    "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:CreateSecurityGroup",
+    "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
+    "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+    "elasticloadbalancing:SetRulePriorities", "elasticloadbalancing:SetWebAcl",
+    "shield:CreateProtection", "shield:DeleteProtection",
+    "waf-regional:AssociateWebACL", "waf-regional:DisassociateWebACL",
+    "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
+})
+READ_PREFIXES = ("Describe", "List", "Get")
+
+
+def _wildcard_resource_reviewed(r: Resource, c: Config):
+    for s in _statements(r.props.get("policy")):
+        if s.get("Effect") != "Allow" or "*" not in _list(s.get("Resource")) or s.get("Condition"):
+            continue
+        for action in _list(s.get("Action")):
+            verb = str(action).split(":", 1)[-1]
+            if not verb.startswith(READ_PREFIXES) and action not in REVIEWED_WILDCARD_WRITES:
+                yield (f"statement {s.get('Sid', '(unnamed)')} allows {action} on every resource: name the ARNs, "
+                       "add a condition, or review it into REVIEWED_WILDCARD_WRITES")
+
+
+TOPIC = "aws:msk/topic:Topic"
+
+
+def _topic_durability(r: Resource, c: Config):
+    replicas = r.props.get("replicationFactor")
+    insync = (_json(r.props.get("configs")) or {}).get("min.insync.replicas")
+    if not isinstance(replicas, int) or insync is None:
+        yield "each topic sets its replication factor and min.insync.replicas itself, not the broker defaults"
+        return
+    if int(insync) >= replicas:
+        yield f"min.insync.replicas {insync} must be below the replication factor {replicas}, or one broker down stops writes"
+    if c.prod and (replicas < 3 or int(insync) < 2):
+        yield "prod topics keep 3 replicas with min.insync.replicas 2: an acknowledged write survives losing a broker"
+
+
 def _no_wildcard_actions(r: Resource, c: Config):
     for s in _statements(r.props.get("policy")):
         if s.get("Effect") == "Allow" and any(a == "*" or a.endswith(":*") for a in _list(s.get("Action"))):
@@ -675,6 +721,9 @@ RULES: tuple[Rule, ...] = (
     Rule("msk-cmk-at-rest", "Kafka storage encrypted with a CMK", "checkov CKV_AWS_81", MANDATORY, MSK, _msk_cmk),
     Rule("msk-authenticated-clients", "Kafka client authentication on, unauthenticated off", "MSK developer guide: client authentication (IAM, SASL/SCRAM, mTLS)",
          MANDATORY, MSK, _msk_auth),
+    Rule("msk-topic-durability", "Each topic sets its own replication; prod: 3 replicas, min.insync 2",
+         "MSK best practices: replication factor and min.insync.replicas per topic", MANDATORY, (TOPIC,),
+         _topic_durability),
     Rule("msk-broker-logging", "Kafka broker logs delivered", "checkov CKV_AWS_80", MANDATORY, MSK, _msk_logs),
     Rule("elasticache-encryption", "Cache encrypted at rest and in transit (required)", "FSBP ElastiCache.4, .5, checkov CKV_AWS_29/30",
          MANDATORY, CACHE, _cache_encryption),
@@ -711,6 +760,9 @@ RULES: tuple[Rule, ...] = (
          _world_open),
     Rule("iam-no-wildcard-actions", "No Allow statement with a * action", "checkov CKV_AWS_63 (and service-wide actions)", MANDATORY,
          ROLE_POLICY, _no_wildcard_actions),
+    Rule("iam-wildcard-resource-reviewed", 'Resource "*" only for reads and reviewed writes that take no ARN',
+         "checkov CKV_AWS_355, CKV_AWS_290; cloudsplaining resource exposure", MANDATORY, ROLE_POLICY,
+         _wildcard_resource_reviewed),
     Rule("iam-passrole-scoped", "iam:PassRole only on named roles, to named services",
          "IAM user guide, iam:PassedToService; cloudsplaining PassRole privilege escalation", MANDATORY,
          ROLE_POLICY, _passrole_scoped),

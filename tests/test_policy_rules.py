@@ -148,6 +148,13 @@ RESOURCE_CASES = {
         {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}, {"type": "WORKFLOW_NAME", "pattern": "^(deploy)$"}]}]},
         {"filterGroups": [{"filters": [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]}]}, PROD),
     "sns-encrypted": ("aws:sns/topic:Topic", {"kmsMasterKeyId": "arn:aws:kms:us-east-1:1:key/k"}, {}, PROD),
+    "iam-wildcard-resource-reviewed": ("aws:iam/rolePolicy:RolePolicy", {"policy": json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": ["ec2:DescribeSubnets", "ec2:CreateNetworkInterface"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceAccount": "1"}}}]})},
+        {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]})}, PROD),
+    "msk-topic-durability": (rules.TOPIC, {"replicationFactor": 3, "configs": '{"min.insync.replicas": "2"}'},
+                             {"replicationFactor": 3, "configs": '{"retention.ms": "1"}'}, PROD),
     "ecr-immutable-scanned": ("aws:ecr/repository:Repository",
                               {"imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": True}},
                               {"imageTagMutability": "MUTABLE", "imageScanningConfiguration": {"scanOnPush": True}},
@@ -264,6 +271,12 @@ def test_stack_rule_passes_good_and_fails_bad(rule_name):
     COUNTS["fixture_pairs"] += 1
 
 
+@pytest.mark.parametrize(("replicas", "insync", "config"), [(3, "3", PROD), (2, "1", PROD), (3, "1", PROD), (1, "1", DEV)])
+def test_a_topic_that_stops_writes_or_loses_acknowledged_ones_is_refused(replicas, insync, config):
+    topic = resource(rules.TOPIC, {"replicationFactor": replicas, "configs": json.dumps({"min.insync.replicas": insync})})
+    assert violations("msk-topic-durability", [topic], config)
+
+
 def test_a_distribution_without_a_web_acl_fails_the_waf_rule_too():
     assert violations("waf-on-public-entry-points", entry_points(web_acl=False))
 
@@ -374,6 +387,10 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
     "codebuild-webhook-workflow-filter": lambda rs: mutate(rs, "aws:codebuild/webhook:Webhook", lambda p: p.update(
         filterGroups=[{"filters": [f for f in p["filterGroups"][0]["filters"] if f["type"] != "WORKFLOW_NAME"]}])),
     "sns-encrypted": lambda rs: mutate(rs, "aws:sns/topic:Topic", lambda p: p.pop("kmsMasterKeyId")),
+    "iam-wildcard-resource-reviewed": lambda rs: mutate(rs, "aws:iam/rolePolicy:RolePolicy", lambda p: p.update(
+        policy=json.dumps({"Statement": [*json.loads(p["policy"])["Statement"],
+                                         {"Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"}]}))),
+    "msk-topic-durability": lambda rs: mutate(rs, rules.TOPIC, set_in("configs", '{"min.insync.replicas": "1"}')),
     "secrets-rotation-path": lambda rs: mutate(rs, rules.SECRET, lambda p: p["tags"].pop("rotation")),
     "waf-on-public-entry-points": lambda rs: mutate(rs, "aws:cloudfront/distribution:Distribution",
                                                     lambda p: p.pop("webAclId")),

@@ -47,6 +47,7 @@ MANAGEMENT_EVENTS_M = 2          # million CloudTrail management events a month 
 EKS_AUDIT_EVENTS_M = 20          # million EKS audit events a month across the account's clusters
 RUNTIME_VCPUS = 24               # node vCPUs under GuardDuty Runtime Monitoring (dev 8 + prod 16, on demand)
 SECURITY_HUB_CHECKS = 20_000     # FSBP + CIS checks a month; AWS moved Security Hub to per-resource plans in 2025
+CONFIG_ITEMS = 10_000            # configuration items a month recorded continuously (nodes, ENIs, pods' ENIs churn)
 
 FREE_TYPES = {
     "pulumi:pulumi:Stack": "not a cloud resource",
@@ -108,6 +109,9 @@ FREE_TYPES = {
     "aws:cloudwatch/eventRule:EventRule": "events from AWS services to EventBridge are free",
     "aws:cloudwatch/eventTarget:EventTarget": "free (SNS publishes are free at this volume)",
     "aws:ebs/encryptionByDefault:EncryptionByDefault": "free (a setting)",
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole": "IAM is free",
+    "aws:cfg/deliveryChannel:DeliveryChannel": "free (snapshots are stored on the trail bucket line)",
+    "aws:cfg/recorderStatus:RecorderStatus": "free (the recorder's items are priced on its line)",
     "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock": "free (a setting)",
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": "free (a setting)",
     "aws:securityhub/account:Account": "billed per check on the standards lines",
@@ -340,6 +344,8 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
                                                           "assumed management events a month"),
     "aws:guardduty/detectorFeature:DetectorFeature": _guardduty_feature,
     "aws:securityhub/standardsSubscription:StandardsSubscription": _security_hub_standard,
+    "aws:cfg/recorder:Recorder": lambda e, r: e.add(r, "config.item", CONFIG_ITEMS,
+                                                    "assumed configuration items a month"),
     "aws:codebuild/project:Project": lambda e, r: e.add(r, "codebuild.general1.medium.minute", CI_MINUTES_PER_MONTH,
                                                         "assumed CI minutes a month"),
 }

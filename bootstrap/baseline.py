@@ -6,6 +6,9 @@
 - GuardDuty with EKS audit-log and runtime monitoring (GuardDuty manages its agent add-on).
 - Security Hub with AWS Foundational Security Best Practices and the CIS AWS Foundations
   Benchmark; IAM Access Analyzer for the account.
+- AWS Config recording every supported resource type: Security Hub's controls are AWS Config
+  rules, and evaluate nothing without a recorder (Security Hub user guide, "Enabling and
+  configuring AWS Config"). Its snapshots go to the trail's locked bucket under config/.
 - The account-wide S3 public access block, and EBS encryption by default.
 - An alert when anyone schedules a KMS key's deletion or disables a key: the key policies deny
   it to all but named roles, and this says when one of those (or a policy change) did.
@@ -30,6 +33,8 @@ SECURITY_HUB_STANDARDS = ("aws-foundational-security-best-practices/v/1.0.0", "c
 # Call via CloudTrail" events once a trail logs management events (EventBridge user guide,
 # "Events from AWS services delivered via AWS CloudTrail").
 KEY_DESTRUCTION_EVENTS = ("ScheduleKeyDeletion", "DisableKey")
+CONFIG_NAME = "ecomind-account"
+CONFIG_PREFIX = "config"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +74,12 @@ def trail_key_policy(account: str, region: str) -> dict:
                        "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn":
                                       f"arn:aws:cloudtrail:*:{account}:trail/*"}}},
         {"Sid": "CloudTrailDescribesTheKey", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "kms:DescribeKey", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceArn": trail}}})
+         "Action": "kms:DescribeKey", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
+        # AWS Config writes its snapshots to the same bucket (AWS Config developer guide,
+        # "Permissions for the KMS Key Used for the Amazon S3 Bucket").
+        {"Sid": "ConfigEncryptsThisAccountsSnapshots", "Effect": "Allow",
+         "Principal": {"Service": "config.amazonaws.com"}, "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+         "Resource": "*", "Condition": {"StringEquals": {"aws:SourceAccount": account}}})
 
 
 def alert_key_policy(account: str) -> dict:
@@ -99,6 +109,15 @@ def trail_bucket_policy(bucket_arn: str, account: str, region: str) -> dict:
          "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
          "Resource": f"{bucket_arn}/AWSLogs/{account}/*",
          "Condition": {"StringEquals": {"aws:SourceArn": trail, "s3:x-amz-acl": "bucket-owner-full-control"}}},
+        # AWS Config developer guide, "Permissions for the Amazon S3 Bucket for the AWS Config
+        # Delivery Channel": it checks the ACL and the bucket, then writes under its prefix.
+        {"Sid": "ConfigChecksTheBucket", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
+         "Action": ["s3:GetBucketAcl", "s3:ListBucket"], "Resource": bucket_arn,
+         "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
+        {"Sid": "ConfigWritesThisAccountsSnapshots", "Effect": "Allow",
+         "Principal": {"Service": "config.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": f"{bucket_arn}/{CONFIG_PREFIX}/AWSLogs/{account}/Config/*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account, "s3:x-amz-acl": "bucket-owner-full-control"}}},
     ]}
 
 
@@ -156,8 +175,26 @@ class AccountBaseline(pulumi.ComponentResource):
             additional_configurations=[aws.guardduty.DetectorFeatureAdditionalConfigurationArgs(
                 name="EKS_ADDON_MANAGEMENT", status="ENABLED")], opts=child)
 
+        # AWS Config, through its service-linked role (AWSServiceRoleForConfig): an account that
+        # already has the role, or a recorder (one per region), imports them first (UPGRADING.md).
+        config_role = aws.iam.ServiceLinkedRole(f"{name}-config", aws_service_name="config.amazonaws.com",
+                                                opts=child)
+        recorder = aws.cfg.Recorder(
+            f"{name}-config", name=CONFIG_NAME, role_arn=config_role.arn,
+            recording_group=aws.cfg.RecorderRecordingGroupArgs(all_supported=True, include_global_resource_types=True),
+            opts=child)
+        channel = aws.cfg.DeliveryChannel(
+            f"{name}-config", name=CONFIG_NAME, s3_bucket_name=bucket.id, s3_key_prefix=CONFIG_PREFIX,
+            s3_kms_key_arn=key.arn,
+            snapshot_delivery_properties=aws.cfg.DeliveryChannelSnapshotDeliveryPropertiesArgs(
+                delivery_frequency="TwentyFour_Hours"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[recorder, policy]))
+        recording = aws.cfg.RecorderStatus(f"{name}-config", name=recorder.name, is_enabled=True,
+                                           opts=pulumi.ResourceOptions(parent=self, depends_on=[channel]))
+
         hub = aws.securityhub.Account(f"{name}-security-hub", enable_default_standards=False,
-                                      auto_enable_controls=True, opts=child)
+                                      auto_enable_controls=True,
+                                      opts=pulumi.ResourceOptions(parent=self, depends_on=[recording]))
         for standard in SECURITY_HUB_STANDARDS:
             aws.securityhub.StandardsSubscription(
                 f"{name}-{standard.split('/')[0]}",

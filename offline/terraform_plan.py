@@ -45,6 +45,9 @@ TYPES = {
     "aws:cloudfront/originAccessControl:OriginAccessControl": "aws_cloudfront_origin_access_control",
     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": "aws_cloudfront_response_headers_policy",
     "aws:cloudtrail/trail:Trail": "aws_cloudtrail",
+    "aws:cfg/deliveryChannel:DeliveryChannel": "aws_config_delivery_channel",
+    "aws:cfg/recorder:Recorder": "aws_config_configuration_recorder",
+    "aws:cfg/recorderStatus:RecorderStatus": "aws_config_configuration_recorder_status",
     "aws:cloudwatch/eventRule:EventRule": "aws_cloudwatch_event_rule",
     "aws:cloudwatch/eventTarget:EventTarget": "aws_cloudwatch_event_target",
     "aws:cloudwatch/logDelivery:LogDelivery": "aws_cloudwatch_log_delivery",
@@ -78,6 +81,7 @@ TYPES = {
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "aws_iam_openid_connect_provider",
     "aws:iam/policy:Policy": "aws_iam_policy",
     "aws:iam/role:Role": "aws_iam_role",
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole": "aws_iam_service_linked_role",
     "aws:iam/rolePolicy:RolePolicy": "aws_iam_role_policy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "aws_iam_role_policy_attachment",
     "aws:accessanalyzer/analyzer:Analyzer": "aws_accessanalyzer_analyzer",
@@ -149,7 +153,7 @@ UNCHECKED_TYPES = frozenset({
     "aws_s3_bucket_object_lock_configuration", "aws_s3_bucket_server_side_encryption_configuration",
     "aws_s3_bucket_versioning", "aws_secretsmanager_secret_version", "aws_securityhub_account",
     "aws_securityhub_standards_subscription", "aws_sns_topic_subscription", "aws_vpc_endpoint",
-    "aws_wafv2_web_acl_logging_configuration",
+    "aws_wafv2_web_acl_logging_configuration", "aws_iam_service_linked_role", "aws_config_delivery_channel",
 })
 
 # Nested objects that are Terraform maps (free keys), not blocks.

@@ -141,6 +141,11 @@ FIXTURES: list[tuple[str, str, dict, list[str]]] = [
         "name": "w", "scope": "REGIONAL", "defaultAction": {"allow": {}},
         "visibilityConfig": {"cloudwatchMetricsEnabled": False, "metricName": "w", "sampledRequestsEnabled": False}},
      ["CKV_AWS_192", "CKV2_AWS_31"]),
+    ("aws:cfg/recorder:Recorder", "partial", {
+        "name": "r", "roleArn": "arn:aws:iam::111122223333:role/c",
+        "recordingGroup": {"allSupported": False, "includeGlobalResourceTypes": False,
+                           "resourceTypes": ["AWS::S3::Bucket"]}}, ["CKV2_AWS_48"]),
+    ("aws:cfg/recorderStatus:RecorderStatus", "off", {"name": "r", "isEnabled": False}, ["CKV2_AWS_45"]),
     ("aws:ec2/vpc:Vpc", "unlogged", {"cidrBlock": "10.0.0.0/16"}, ["CKV2_AWS_11", "CKV2_AWS_12"]),
     # checkov 3.3.30 judges this type's egress only when it names ports (AbsSecurityGroupUnrestrictedEgress),
     # so a protocol -1 rule fails the description check alone.

@@ -222,6 +222,28 @@ def test_state_bucket_is_private_versioned_encrypted_tls_only_and_protected(plan
     assert lifecycle["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 7
 
 
+def test_aws_config_records_everything_so_that_security_hub_controls_evaluate(plan):
+    recorder = plan.one("aws:cfg/recorder:Recorder").inputs
+    assert recorder["recordingGroup"] == {"allSupported": True, "includeGlobalResourceTypes": True}
+    role = plan.one("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert role.inputs["awsServiceName"] == "config.amazonaws.com" and recorder["roleArn"] == role.arn
+    channel = plan.one("aws:cfg/deliveryChannel:DeliveryChannel")
+    bucket = plan.one("aws:s3/bucket:Bucket", "ecomind-baseline-trail")
+    assert channel.inputs["s3BucketName"] == bucket.id and channel.inputs["s3KeyPrefix"] == "config"
+    assert channel.inputs["s3KmsKeyArn"].startswith("arn:aws:kms:")
+    status = plan.one("aws:cfg/recorderStatus:RecorderStatus")
+    assert status.inputs["isEnabled"] is True and channel.urn in status.dependencies, "a recorder needs its channel"
+    hub = plan.one("aws:securityhub/account:Account")
+    assert status.urn in hub.dependencies
+    policy = document(plan, "aws:s3/bucketPolicy:BucketPolicy", "ecomind-baseline-trail")
+    [write] = [s for s in policy["Statement"] if s.get("Sid") == "ConfigWritesThisAccountsSnapshots"]
+    assert write["Resource"].endswith("/config/AWSLogs/111122223333/Config/*")
+    assert write["Condition"]["StringEquals"]["aws:SourceAccount"] == "111122223333"
+    key = document(plan, "aws:kms/key:Key", "ecomind-baseline-trail")
+    [grant] = [s for s in key["Statement"] if s["Sid"] == "ConfigEncryptsThisAccountsSnapshots"]
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
+
+
 def test_state_versions_are_locked_in_governance_mode_so_no_ci_role_destroys_them(plan):
     assert plan.one("aws:s3/bucket:Bucket", "ecomind-state").inputs["objectLockEnabled"] is True
     lock = plan.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "ecomind-state")
@@ -320,7 +342,8 @@ def test_one_multi_region_validated_encrypted_trail_into_a_locked_bucket(plan):
                         "ecomind-baseline-trail").inputs["rules"]
     assert expiry["expiration"]["days"] == 365, "records leave when their lock ends, not before"
     policy = document(plan, "aws:s3/bucketPolicy:BucketPolicy", "ecomind-baseline-trail")
-    writes = [s for s in policy["Statement"] if s.get("Action") == "s3:PutObject"]
+    writes = [s for s in policy["Statement"] if s.get("Action") == "s3:PutObject"
+              and s["Principal"] == {"Service": "cloudtrail.amazonaws.com"}]
     assert writes and all(s["Condition"]["StringEquals"]["aws:SourceArn"].endswith(":trail/ecomind-account-trail")
                           for s in writes)
     key = document(plan, "aws:kms/key:Key", "ecomind-baseline-trail")

@@ -48,8 +48,16 @@ class SecureBucketArgs:
     protect: bool = False
     """Pulumi `protect` on the bucket itself (the stack's protect_stateful: on in prod); the default
     leaves it deletable, though never with objects in it (force_destroy is off)."""
+    object_lock_days: int | None = None
+    """Object Lock in governance mode: every object version is kept from deletion for this many
+    days (S3 user guide, "Object Lock retention modes"); it can only be turned on when the
+    bucket is created. The default None: no lock."""
 
     def __post_init__(self) -> None:
+        if self.object_lock_days is not None and (
+                isinstance(self.object_lock_days, bool) or not isinstance(self.object_lock_days, int)
+                or not 1 <= self.object_lock_days <= 36500):
+            refuse(self, "object_lock_days", "expected None or 1 to 36500 days (Object Lock's limit is 100 years)")
         if not isinstance(self.purpose, str):
             refuse(self, "purpose", "expected a string (it is a tag value)")
         if is_plain(self.kms_key_arn) and not self.kms_key_arn:
@@ -88,6 +96,7 @@ class SecureBucket(pulumi.ComponentResource):
         super().__init__("ecomind:storage:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(name, force_destroy=False, tags={**args.tags, "Name": name, "purpose": args.purpose},
+                               object_lock_enabled=True if args.object_lock_days else None,
                                opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         self._name, self._bucket = name, bucket
         block = aws.s3.BucketPublicAccessBlock(
@@ -110,6 +119,13 @@ class SecureBucket(pulumi.ComponentResource):
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning", bucket=bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child)
+        if args.object_lock_days:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock", bucket=bucket.id, object_lock_enabled="Enabled",
+                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                        mode="GOVERNANCE", days=args.object_lock_days)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle", bucket=bucket.id,
             rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(

@@ -287,7 +287,11 @@ class TimescaleDatabase(pulumi.ComponentResource):
             tags=args.tags, protect=args.protect), opts=child)
         bucket = SecureBucket(f"{name}-backups", SecureBucketArgs(
             purpose="database backups", kms_key_arn=key.key_arn, tags=args.tags,
-            access_log_bucket=args.access_log_bucket, protect=args.protect), opts=child)
+            access_log_bucket=args.access_log_bucket, protect=args.protect,
+            # No backup inside its retention window can be destroyed, not even by the cluster's own
+            # role. barman-cloud's retention deletes without a version ID, which leaves delete
+            # markers: Object Lock allows that, and the locked versions age out after the window.
+            object_lock_days=t.backup_retention_days), opts=child)
         # CloudNativePG names the instances' service account after the cluster.
         role = irsa_role_for(f"{name}-backups", args.oidc, NAMESPACE, t.cluster_name, tags=args.tags,
                              inline_policies={"backups": docs.database_backup_policy(bucket.bucket_arn, key.key_arn)},

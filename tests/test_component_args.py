@@ -240,6 +240,7 @@ CASES: list[tuple[type, str, Override]] = [
     (AssetsCdnArgs, "access_log_bucket_arn", to("access_log_bucket_arn", "logs")),
     (AssetsCdnArgs, "web_acl_arn", to("web_acl_arn", GLOBAL_ACL.replace("global/", "regional/"))),
     (WebFirewallArgs, "scope", to("scope", "EDGE")),
+    (SecureBucketArgs, "object_lock_days", to("object_lock_days", 0)),
     (WebFirewallArgs, "log_retention_days", to("log_retention_days", 0)),
     (ApplicationSecretsArgs, "key_generations", to("key_generations", {"jwt-secret": 0})),
     *common(WebFirewallArgs, "tags", "account_id"),

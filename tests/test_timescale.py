@@ -219,6 +219,21 @@ def test_wal_and_daily_base_backups_go_to_the_kms_encrypted_backup_bucket(stack)
     assert default["sseAlgorithm"] == "aws:kms" and default["kmsMasterKeyId"].startswith("arn:aws:kms:")
 
 
+def test_no_backup_inside_its_retention_window_can_be_destroyed(stack):
+    plan = timescale_plan(stack)
+    bucket = plan.one("aws:s3/bucket:Bucket", "database-backups")
+    assert bucket.inputs["objectLockEnabled"] is True, "Object Lock can only be turned on at creation"
+    lock = plan.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+                    "database-backups-object-lock")
+    days = {"dev": 7, "prod": 30}[stack]
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": days}
+    versioning = plan.one("aws:s3/bucketVersioning:BucketVersioning", "database-backups-versioning")
+    assert versioning.urn in lock.dependencies
+    # The cluster's role deletes without version IDs (delete markers), which the lock allows.
+    [inline] = [p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.startswith("database-backups")]
+    assert "s3:DeleteObjectVersion" not in inline.inputs["policy"] and "BypassGovernance" not in inline.inputs["policy"]
+
+
 def test_backup_role_trusts_the_instances_service_account_and_reaches_only_its_bucket_and_key(stack):
     plan = timescale_plan(stack)
     role = plan.one("aws:iam/role:Role", "database-backups-role")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 
 import pulumi
@@ -163,6 +164,7 @@ class Network(pulumi.ComponentResource):
             f"{name}-s3", vpc_id=vpc.id, service_name=f"com.amazonaws.{args.region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=[rt.id for rt in private_route_tables] + [data_rt.id],
+            policy=docs.s3_endpoint_policy(args.account_id).apply(json.dumps),
             tags=tagged(f"{name}-s3"), opts=child,
         )
 

@@ -270,6 +270,26 @@ def bucket_prefix_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[st
     return pulumi.Output.all(bucket_arn, key_arn).apply(build)
 
 
+# Reads an image pull, a package download or a chart makes of buckets that are not ours: ECR's
+# layers (prod-<region>-starport-layer-bucket, ECR user guide "Amazon ECR interface VPC
+# endpoints"), and registries that redirect layer downloads to S3 in the caller's region
+# (registry.k8s.io: kubernetes/k8s.io#4214; Docker Hub: moby/moby#34185).
+S3_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:ListBucket")
+
+
+def s3_endpoint_policy(account_id: pulumi.Input[str]) -> pulumi.Output[Document]:
+    """The S3 gateway endpoint: reads from any bucket, everything else only on this account's
+    buckets (aws:ResourceAccount; VPC user guide, "Control access to VPC endpoints using endpoint
+    policies"). A pod cannot write data out to another account's bucket in this region."""
+    return pulumi.Output.from_input(account_id).apply(lambda account: document({
+        "Sid": "ReadAnyBucket", "Effect": "Allow", "Principal": "*", "Action": list(S3_READ_ACTIONS),
+        "Resource": "*",
+    }, {
+        "Sid": "AnythingOnThisAccountsBuckets", "Effect": "Allow", "Principal": "*", "Action": "s3:*",
+        "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceAccount": account}},
+    }))
+
+
 def database_connect_policy(connect_arn: pulumi.Input[str]) -> pulumi.Output[Document]:
     """Log in to one database as one role with IAM database authentication, nothing else."""
     return pulumi.Output.from_input(connect_arn).apply(lambda arn: document({

@@ -482,6 +482,22 @@ def _wildcard_resource_reviewed(r: Resource, c: Config):
                        "add a condition, or review it into REVIEWED_WILDCARD_WRITES")
 
 
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+def _s3_endpoint_scoped(r: Resource, c: Config):
+    if not str(r.props.get("serviceName", "")).endswith(".s3") or r.props.get("vpcEndpointType") != "Gateway":
+        return
+    statements = _statements(r.props.get("policy"))
+    if not statements:
+        yield "the S3 gateway endpoint needs a policy (without one it allows every S3 call to every bucket)"
+    for s in statements:
+        if s.get("Effect") == "Allow" and not s.get("Condition"):
+            writes = [a for a in _list(s.get("Action")) if not str(a).split(":", 1)[-1].startswith(("Get", "List"))]
+            if writes:
+                yield f"statement {s.get('Sid', '(unnamed)')} allows {writes[0]} on any account's bucket"
+
+
 TOPIC = "aws:msk/topic:Topic"
 
 
@@ -760,6 +776,9 @@ RULES: tuple[Rule, ...] = (
          _world_open),
     Rule("iam-no-wildcard-actions", "No Allow statement with a * action", "checkov CKV_AWS_63 (and service-wide actions)", MANDATORY,
          ROLE_POLICY, _no_wildcard_actions),
+    Rule("s3-endpoint-writes-own-account", "S3 gateway endpoint: reads anywhere, writes to this account's buckets",
+         "VPC user guide, endpoint policies (aws:ResourceAccount); data-exfiltration guard", MANDATORY,
+         (VPC_ENDPOINT,), _s3_endpoint_scoped),
     Rule("iam-wildcard-resource-reviewed", 'Resource "*" only for reads and reviewed writes that take no ARN',
          "checkov CKV_AWS_355, CKV_AWS_290; cloudsplaining resource exposure", MANDATORY, ROLE_POLICY,
          _wildcard_resource_reviewed),

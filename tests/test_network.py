@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 
 from offline.mocks import resource_id_for
 from tests.conftest import as_list, policy, statements
@@ -148,3 +149,14 @@ def test_s3_gateway_endpoint_serves_private_and_data_route_tables(stack_plan):
 def test_flow_log_delivery_role_trusts_only_this_accounts_flow_logs(stack_plan):
     [trust] = statements(policy(stack_plan.one("aws:iam/role:Role", "network-flow-logs"), "assumeRolePolicy"))
     assert trust["Condition"]["ArnLike"] == {"aws:SourceArn": "arn:aws:ec2:us-east-1:111122223333:vpc-flow-log/*"}
+
+
+def test_the_s3_endpoint_lets_pods_read_anywhere_but_write_only_to_this_accounts_buckets(stack_plan):
+    endpoint = stack_plan.one("aws:ec2/vpcEndpoint:VpcEndpoint")
+    policy = json.loads(endpoint.inputs["policy"])
+    reads, own = policy["Statement"]
+    # Image layers come from buckets of ECR, registry.k8s.io and Docker Hub in this region: reads stay open.
+    assert reads["Resource"] == "*" and "Condition" not in reads
+    assert all(a.startswith(("s3:Get", "s3:List")) for a in reads["Action"])
+    assert own["Action"] == "s3:*" and own["Condition"] == {"StringEquals": {"aws:ResourceAccount": "111122223333"}}
+    assert len(policy["Statement"]) == 2, "no other statement widens it"

@@ -153,6 +153,12 @@ RESOURCE_CASES = {
         {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*",
          "Condition": {"StringEquals": {"aws:ResourceAccount": "1"}}}]})},
         {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]})}, PROD),
+    "s3-endpoint-writes-own-account": (rules.VPC_ENDPOINT, {
+        "serviceName": "com.amazonaws.us-east-1.s3", "vpcEndpointType": "Gateway", "policy": json.dumps({"Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"},
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceAccount": "1"}}}]})},
+        {"serviceName": "com.amazonaws.us-east-1.s3", "vpcEndpointType": "Gateway"}, PROD),
     "msk-topic-durability": (rules.TOPIC, {"replicationFactor": 3, "configs": '{"min.insync.replicas": "2"}'},
                              {"replicationFactor": 3, "configs": '{"retention.ms": "1"}'}, PROD),
     "ecr-immutable-scanned": ("aws:ecr/repository:Repository",
@@ -390,6 +396,9 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
     "iam-wildcard-resource-reviewed": lambda rs: mutate(rs, "aws:iam/rolePolicy:RolePolicy", lambda p: p.update(
         policy=json.dumps({"Statement": [*json.loads(p["policy"])["Statement"],
                                          {"Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"}]}))),
+    "s3-endpoint-writes-own-account": lambda rs: mutate(rs, rules.VPC_ENDPOINT, lambda p: p.update(
+        policy=json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+                                          "Resource": "*"}]}))),
     "msk-topic-durability": lambda rs: mutate(rs, rules.TOPIC, set_in("configs", '{"min.insync.replicas": "1"}')),
     "secrets-rotation-path": lambda rs: mutate(rs, rules.SECRET, lambda p: p["tags"].pop("rotation")),
     "waf-on-public-entry-points": lambda rs: mutate(rs, "aws:cloudfront/distribution:Distribution",

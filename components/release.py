@@ -20,6 +20,12 @@ RELEASE_NAME = "ecomind"
 # Migrations, image pulls and rollouts of four services; the team's target for a Helm
 # deployment is under 5 minutes, so 10 leaves room before the release is rolled back.
 RELEASE_TIMEOUT_SECONDS = 600
+READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
+# How a pod leaves the ALB (the chart's `rollout` values; make plan's rollout table judges them):
+# the ALB drains a deregistered target for 30 s, the pod sleeps 40 s in preStop (the drain plus
+# the deregistration's propagation) and then has 10 s for in-flight work, in waves of half the
+# replicas so that prod's 12 at most roll in 2 waves, well inside RELEASE_TIMEOUT_SECONDS.
+ROLLOUT = {"deregistrationDelaySeconds": 30, "preStopSleepSeconds": 40, "appDrainSeconds": 10, "maxSurge": "50%"}
 
 
 def reloader_values(namespace: str) -> dict[str, Any]:
@@ -106,6 +112,7 @@ def chart_values(i: ChartInputs) -> dict[str, Any]:
         "ingress": {"enabled": True, "host": i.host or "", "certificateArn": i.certificate_arn or "",
                     "wafAclArn": i.waf_acl_arn or ""},
         "ui": {"apiUrl": f"https://{i.host}" if i.host and i.certificate_arn else ""},
+        "rollout": dict(ROLLOUT),
     }
 
 
@@ -145,7 +152,11 @@ class EcomindRelease(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata={
             "name": NAMESPACE,
             # The API server refuses any pod that does not meet the "restricted" standard.
-            "labels": {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")},
+            "labels": {**{f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")},
+                       # The load balancer controller's pod webhook (mpod.elbv2.k8s.aws, namespaceSelector
+                       # on this label at chart 3.5.0) adds readiness gates: a new pod is ready only
+                       # once its ALB target is healthy, so a rollout never leaves only draining targets.
+                       READINESS_GATE_LABEL: "enabled"},
         }, opts=on_cluster)
         # Beside the EcoMind release, not before it (a secret that changes in the minutes of a
         # first install is the only one it could miss); its Role in this namespace needs the

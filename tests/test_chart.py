@@ -220,7 +220,7 @@ def test_gateway_and_api_autoscale(stack):
     hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(stack, "HorizontalPodAutoscaler")}
     assert set(hpas) == {"ecomind-gateway", "ecomind-api"}
     assert all(h["apiVersion"] == "autoscaling/v2" for h in hpas.values())
-    assert hpas["ecomind-api"]["spec"]["minReplicas"] == (3 if stack == "prod" else 1)
+    assert hpas["ecomind-api"]["spec"]["minReplicas"] == (3 if stack == "prod" else 2)
 
 
 def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook_after_their_secret(stack):

@@ -64,16 +64,24 @@ checkov.io/skip3: CKV_K8S_35=Secrets arrive as env vars because the services rea
 {{- end -}}
 
 {{/* Spread a component's replicas over zones, and over nodes within a zone. */}}
+{{- /* Spread per ReplicaSet (matchLabelKeys pod-template-hash: a rollout's new pods are
+spread among themselves, not counted against the old ones), over nodes that can take the pod
+(nodeTaintsPolicy Honor: a lost zone's tainted nodes are no domain to balance against, so
+DoNotSchedule does not keep pods Pending; Kubernetes "Pod Topology Spread Constraints"). */ -}}
 {{- define "ecomind.topologySpread" -}}
 - maxSkew: 1
   topologyKey: topology.kubernetes.io/zone
   whenUnsatisfiable: {{ .root.Values.topologySpread.whenUnsatisfiable }}
+  nodeTaintsPolicy: Honor
+  matchLabelKeys: [pod-template-hash]
   labelSelector:
     matchLabels:
       {{- include "ecomind.selectorLabels" . | nindent 6 }}
 - maxSkew: 1
   topologyKey: kubernetes.io/hostname
   whenUnsatisfiable: ScheduleAnyway
+  nodeTaintsPolicy: Honor
+  matchLabelKeys: [pod-template-hash]
   labelSelector:
     matchLabels:
       {{- include "ecomind.selectorLabels" . | nindent 6 }}

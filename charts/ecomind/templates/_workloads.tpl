@@ -120,7 +120,7 @@ spec:
     type: RollingUpdate
     rollingUpdate:
       maxUnavailable: 0
-      maxSurge: 1
+      maxSurge: {{ .root.Values.rollout.maxSurge }}
   template:
     metadata:
       labels:
@@ -133,7 +133,12 @@ spec:
         {{- include "ecomind.podSecurityContext" . | nindent 8 }}
       topologySpreadConstraints:
         {{- include "ecomind.topologySpread" . | nindent 8 }}
+      {{- $rollout := .root.Values.rollout }}
+      {{- if $port }}
+      terminationGracePeriodSeconds: {{ add $rollout.preStopSleepSeconds $rollout.appDrainSeconds 5 }}
+      {{- else }}
       terminationGracePeriodSeconds: 30
+      {{- end }}
       containers:
         - name: {{ .component }}
           image: {{ include "ecomind.image" . }}
@@ -158,6 +163,22 @@ spec:
             periodSeconds: 20
             timeoutSeconds: 3
             failureThreshold: 3
+          lifecycle:
+            # Kubernetes' own sleep action (no shell in the image needed): the pod keeps serving
+            # while the ALB deregisters it and drains its connections.
+            preStop:
+              sleep:
+                seconds: {{ $rollout.preStopSleepSeconds }}
+          {{- else }}
+          # A consumer stuck in a poll loop is restarted: the worker touches its heartbeat file
+          # on every poll (application contract).
+          livenessProbe:
+            exec:
+              command: ["python", "-c", {{ printf "import os,sys,time; sys.exit(time.time() - os.path.getmtime(%q) > %v)" .root.Values.worker.heartbeatFile .root.Values.worker.maxSilenceSeconds | quote }}]
+            initialDelaySeconds: 60
+            periodSeconds: 30
+            timeoutSeconds: 5
+            failureThreshold: 2
           {{- end }}
           resources:
             {{- toYaml $values.resources | nindent 12 }}

@@ -23,11 +23,11 @@ $(BIN)/.installed: requirements.lock
 	touch $@
 
 ## Offline plan of one stack (STACK=dev by default): prints the tree, writes build/plan/$(STACK).json.
-plan: $(BIN)/.installed
+plan: $(BIN)/.installed $(BIN)/helm
 	$(BIN)/python -m offline.plan --project $(PROJECT) --stack $(STACK) $(foreach setting,$(SET),--set $(setting))
 
 ## Offline plans of every stack (each Pulumi.<stack>.yaml), failing when two share a physical name.
-plans: $(BIN)/.installed
+plans: $(BIN)/.installed $(BIN)/helm
 	$(BIN)/python -m offline.plan --all $(foreach setting,$(SET),--set $(setting))
 
 ## checkov's AWS catalogue over one stack's offline plan, as Terraform plan JSON (STACK=prod, or

@@ -54,6 +54,9 @@ class Plan:
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)
     """What the analyses need to know of the stack beyond its resources (environment, budget,
     usage, who reaches the cluster), written by the harness from the stack's settings."""
+    manifests: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    """What each local chart release would install, by release resource name: the harness
+    renders it with helm (`offline.render`), with the release's own values."""
 
     def of_type(self, typ: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == typ]
@@ -85,7 +88,11 @@ class Plan:
     def as_json(self) -> dict[str, Any]:
         document = {"project": self.project, "stack": self.stack,
                     "resources": [r.as_json() for r in self.resources], "outputs": self.outputs}
-        return {**document, "settings": self.settings} if self.settings else document
+        if self.settings:
+            document["settings"] = self.settings
+        if self.manifests:
+            document["manifests"] = self.manifests
+        return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Plan:
@@ -93,4 +100,4 @@ class Plan:
         return cls(project=document["project"], stack=document["stack"], outputs=document["outputs"],
                    resources=[PlannedResource(**{k: v for k, v in r.items() if k in fields})
                               for r in document["resources"]],
-                   settings=document.get("settings", {}))
+                   settings=document.get("settings", {}), manifests=document.get("manifests", {}))

@@ -69,6 +69,15 @@ def render(document: Mapping[str, Any]) -> str:
                 "| tier | survives | why |", "|---|---|---|"]
         out += [f"| {t['tier']} | {'yes' if t['survives'] else '**no**'} | {t['reason']} |" for t in zone["tiers"]]
 
+    if document.get("rollout", {}).get("services"):
+        section = document["rollout"]
+        mode = "enforced" if section["enforced"] else "reported only"
+        out += ["", f"Rollout safety of the services behind the ALB ({mode}):",
+                "", "| service | rollout | drain | zone loss |", "|---|---|---|---|"]
+        for row in section["services"]:
+            cells = ["ok" if row[event]["safe"] else f"**drops**: {row[event]['reason']}"
+                     for event in ("rollout", "drain", "zone_loss")]
+            out.append(f"| {row['service']} | {' | '.join(cells)} |")
     out += ["", "## Resources by type", "", "| type | count |", "|---|---:|"]
     out += [f"| `{typ}` | {count} |" for typ, count in sorted(counts.items())]
     out += ["", "## Components", "", *_component_graph(document), ""]

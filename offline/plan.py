@@ -29,9 +29,10 @@ EXIT_CONFIG_ERROR = 2
 EXIT_GUARDRAIL = 3
 
 
-def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[str] = (), preview: bool = False):
+def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[str] = (), preview: bool = False,
+               render: bool = False):
     """Run `__main__.py` for `stack` under mocks: the recorded plan, with the `settings` section
-    the analyses read, and the stack's config."""
+    the analyses read, and the stack's config; `render`: with the local chart's manifests too."""
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
     import settings
@@ -44,7 +45,12 @@ def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[s
     plan = engine.run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
                       project=config.project, stack=stack, config=config.values,
                       secret_keys=config.secret_keys, mocks=PlatformMocks(region), preview=preview)
-    return dataclasses.replace(plan, settings=analysis_settings(typed)), config
+    plan = dataclasses.replace(plan, settings=analysis_settings(typed))
+    if render:
+        from offline import render as rendering
+
+        plan = dataclasses.replace(plan, manifests=rendering.render(plan))
+    return plan, config
 
 
 BOOTSTRAP_DIR = PROJECT_DIR / "bootstrap"
@@ -114,15 +120,16 @@ def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out:
     import analyses
     import settings
     from analyses import report
+    from offline.render import RenderError
     from offline.stack_config import StackConfigError
 
     try:
         if project == "bootstrap":
             plan, opt_outs = plan_bootstrap(overrides, stack_file), []
         else:
-            plan, config = plan_stack(stack, stack_file, overrides)
+            plan, config = plan_stack(stack, stack_file, overrides, render=True)
             opt_outs = settings.describe_opt_outs(config.values)
-    except (pulumi.RunError, StackConfigError) as error:
+    except (pulumi.RunError, StackConfigError, RenderError) as error:
         # ConfigError (a setting), ArgsError (a component's argument) and StepError are
         # RunErrors: one line, as a real `pulumi up` prints them, never a traceback.
         print(f"error: {error}", file=sys.stderr)

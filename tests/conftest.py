@@ -51,7 +51,7 @@ def planned(stack: str, overrides: tuple[str, ...] = ()) -> engine.Plan:
     is planned twice: the first worker to ask plans it, the others wait on its lock and read it."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if not run:
-        return plan_stack(stack, None, overrides)[0]
+        return plan_stack(stack, None, overrides, render=True)[0]
     directory = Path(tempfile.gettempdir()) / f"ecomind-plans-{run}"
     directory.mkdir(exist_ok=True)
     key = hashlib.sha256(repr((stack, overrides)).encode()).hexdigest()[:16]
@@ -60,7 +60,7 @@ def planned(stack: str, overrides: tuple[str, ...] = ()) -> engine.Plan:
         cached = directory / f"{key}.pickle"
         if cached.exists():
             return pickle.loads(cached.read_bytes())
-        plan = plan_stack(stack, None, overrides)[0]
+        plan = plan_stack(stack, None, overrides, render=True)[0]
         cached.write_bytes(pickle.dumps(plan))
         return plan
 

@@ -1,0 +1,185 @@
+"""Whether a rollout, a node drain or a zone loss can drop a request, per service behind the ALB.
+
+Read from what the EcoMind release would install (the rendered chart in `plan.manifests`), its
+values and its namespace, for each Deployment an Ingress backend names. Each verdict has its
+reason. Prod enforces every one (a failure line names the service and the reason); dev reports
+them, since a single replica cannot survive a drain.
+
+How a pod leaves the ALB without a dropped request (aws-load-balancer-controller docs, "Pod
+readiness gate" and the deployment guide; Kubernetes "Pod Lifecycle", termination):
+- a new pod is ready only once its target is healthy (readiness gate, injected in namespaces
+  labelled elbv2.k8s.aws/pod-readiness-gate-inject=enabled);
+- on termination the controller deregisters the target. Until that reaches the ALB
+  (PROPAGATION_SECONDS, assumed), new requests still arrive. The preStop sleep keeps the pod
+  serving for longer than that, and for the ALB's deregistration delay while it drains;
+- the grace period covers preStop plus the app's own drain, so nothing is killed mid-request;
+- maxUnavailable 0: old pods go only as new ones are ready, in waves of maxSurge that finish
+  inside the release's Helm timeout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from analyses.model import Plan
+
+SECTION = "rollout"
+RELEASE = "ecomind-release"
+READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
+DEREGISTRATION = "deregistration_delay.timeout_seconds"
+# Assumptions, each used once below.
+PROPAGATION_SECONDS = 10   # pod Terminating -> controller deregisters -> ALB stops new requests
+WAVE_SECONDS = 90          # a surge wave: image pull, start, readiness, ALB health checks to healthy
+
+
+def _percent_or_count(value: Any, of: int) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        return math.ceil(of * int(value[:-1]) / 100)
+    return int(value)
+
+
+def _verdict(problems: list[str]) -> dict[str, Any]:
+    return {"safe": not problems, "reason": "; ".join(problems) if problems else "no request is dropped"}
+
+
+def _deregistration_delay(ingress: Mapping[str, Any]) -> int | None:
+    attributes = ingress["metadata"].get("annotations", {}).get("alb.ingress.kubernetes.io/target-group-attributes", "")
+    for pair in attributes.split(","):
+        key, _, value = pair.strip().partition("=")
+        if key == DEREGISTRATION:
+            return int(value)
+    return None
+
+
+def analyse(plan: Plan) -> dict[str, Any]:
+    documents = plan.manifests.get(RELEASE)
+    enforced = plan.settings.get("environment") == "prod"
+    if documents is None:
+        return {"enforced": enforced, "services": [], "failures": [
+            f"{SECTION}: the EcoMind release was not rendered, so no rollout can be judged"],
+            "summary": ["Rollout safety: the chart was not rendered"]}
+    release = plan.one("kubernetes:helm.sh/v3:Release", RELEASE)
+    values = release.inputs.get("values", {})
+    timeout = release.inputs.get("timeout", 300)
+    namespace = next((r for r in plan.of_type("kubernetes:core/v1:Namespace")
+                      if r.inputs.get("metadata", {}).get("name") == release.inputs.get("namespace")), None)
+    gated = bool(namespace) and namespace.inputs["metadata"].get("labels", {}).get(READINESS_GATE_LABEL) == "enabled"
+    zones = len(plan.outputs.get("availabilityZoneIds", [])) or 3
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for d in documents:
+        by_kind.setdefault(d["kind"], []).append(d)
+    [ingress] = by_kind.get("Ingress", [None])
+    services = {s["metadata"]["name"]: s for s in by_kind.get("Service", [])}
+    backends = sorted({p["backend"]["service"]["name"] for rule in (ingress or {}).get("spec", {}).get("rules", [])
+                       for p in rule["http"]["paths"]}) if ingress else []
+    delay = _deregistration_delay(ingress) if ingress else None
+    # The app's own drain after SIGTERM, as the release declares it (0 when it declares none).
+    drain_seconds = int(values.get("rollout", {}).get("appDrainSeconds", 0))
+    rows = []
+    for name in backends:
+        selector = services[name]["spec"]["selector"]
+        [deployment] = [d for d in by_kind.get("Deployment", [])
+                        if d["spec"]["selector"]["matchLabels"] == selector]
+        rows.append(_judge(deployment, by_kind, gated=gated, delay=delay, drain_seconds=drain_seconds,
+                           timeout=timeout, zones=zones, prod=enforced))
+    migration = _judge_migration(by_kind.get("Job", []), timeout)
+    failures = []
+    if enforced:
+        for row in rows:
+            for event in ("rollout", "drain", "zone_loss"):
+                if not row[event]["safe"]:
+                    failures.append(f"{SECTION}: {row['service']}: a {event.replace('_', ' ')} can drop requests: "
+                                    f"{row[event]['reason']}")
+        if not migration["safe"]:
+            failures.append(f"{SECTION}: migrations: {migration['reason']}")
+    summary = [f"Rollout safety of the services behind the ALB ({'enforced' if enforced else 'reported only'} in "
+               f"{plan.settings.get('environment', plan.stack)}):"]
+    for row in rows:
+        marks = "  ".join(f"{event.replace('_', ' ')} {'ok' if row[event]['safe'] else 'DROPS'}"
+                          for event in ("rollout", "drain", "zone_loss"))
+        summary.append(f"  {row['service']:<16} {marks}")
+        for event in ("rollout", "drain", "zone_loss"):
+            if not row[event]["safe"]:
+                summary.append(f"      {event}: {row[event]['reason']}")
+    summary.append(f"  migrations       {'ok' if migration['safe'] else 'STALLS'}: {migration['reason']}")
+    return {"enforced": enforced, "services": rows, "migration": migration, "failures": failures, "summary": summary}
+
+
+def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]]], *, gated: bool,
+           delay: int | None, drain_seconds: int, timeout: int, zones: int, prod: bool) -> dict[str, Any]:
+    name = deployment["metadata"]["name"]
+    spec = deployment["spec"]
+    pod = spec["template"]["spec"]
+    [container] = pod["containers"]
+    hpa = next((h for h in by_kind.get("HorizontalPodAutoscaler", []) if h["spec"]["scaleTargetRef"]["name"] == name),
+               None)
+    minimum = hpa["spec"]["minReplicas"] if hpa else spec.get("replicas", 1)
+    maximum = hpa["spec"]["maxReplicas"] if hpa else spec.get("replicas", 1)
+    strategy = spec.get("strategy", {}).get("rollingUpdate", {})
+    pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+
+    rollout = []
+    if not gated:
+        rollout.append("no ALB readiness gate: a new pod counts as ready before its target is healthy")
+    if _percent_or_count(strategy.get("maxUnavailable", "25%"), maximum) != 0:
+        rollout.append("maxUnavailable is not 0: old pods go before new ones serve")
+    surge = _percent_or_count(strategy.get("maxSurge", "25%"), maximum)
+    if surge < 1:
+        rollout.append("maxSurge rounds to 0 new pods")
+    elif math.ceil(maximum / surge) * WAVE_SECONDS > timeout:
+        rollout.append(f"{math.ceil(maximum / surge)} waves of {surge} at {maximum} replicas take longer than the "
+                       f"release's {timeout} s timeout")
+    if pre_stop <= PROPAGATION_SECONDS:
+        rollout.append(f"preStop sleep {pre_stop} s is not longer than the ALB's deregistration propagation "
+                       f"({PROPAGATION_SECONDS} s)")
+    if delay is None:
+        rollout.append("the ALB's deregistration delay is left at its default (300 s), longer than any grace period")
+    elif delay > pre_stop + drain_seconds:
+        rollout.append(f"the ALB drains for {delay} s but the pod stops serving after {pre_stop + drain_seconds} s")
+    if grace < pre_stop + drain_seconds:
+        rollout.append(f"grace period {grace} s is shorter than preStop {pre_stop} s plus the app's drain "
+                       f"{drain_seconds} s: pods are killed mid-request")
+    safe_termination = not rollout
+
+    drain = [] if safe_termination else ["pods are evicted as a rollout replaces them (see rollout)"]
+    budget = next((b for b in by_kind.get("PodDisruptionBudget", [])
+                   if b["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]), None)
+    if minimum < 2:
+        drain.append(f"{minimum} replica: a drain evicts the only one")
+    if budget is None:
+        drain.append("no PodDisruptionBudget: a drain may evict every replica at once")
+    elif "maxUnavailable" in budget["spec"] and _percent_or_count(budget["spec"]["maxUnavailable"], minimum) < 1:
+        drain.append("the PodDisruptionBudget allows no eviction: drains never finish")
+
+    zone = []
+    spread = next((c for c in pod.get("topologySpreadConstraints", [])
+                   if c["topologyKey"] == "topology.kubernetes.io/zone"), None)
+    if minimum < 2 or (prod and minimum < zones):
+        zone.append(f"{minimum} replica(s) over {zones} zones: losing one can take every replica")
+    if spread is None or spread.get("whenUnsatisfiable") != "DoNotSchedule":
+        zone.append("replicas are not held to one per zone (zone spread is not DoNotSchedule)")
+    else:
+        if spread.get("nodeTaintsPolicy") != "Honor":
+            zone.append("the zone spread counts a lost zone's tainted nodes, so replacement pods stay Pending")
+        if "pod-template-hash" not in spread.get("matchLabelKeys", []):
+            zone.append("without matchLabelKeys [pod-template-hash] a rollout's new pods can all land in one zone")
+    return {"service": name, "replicas": {"min": minimum, "max": maximum}, "pre_stop_seconds": pre_stop,
+            "grace_seconds": grace, "deregistration_delay_seconds": delay, "readiness_gate": gated,
+            "rollout": _verdict(rollout), "drain": _verdict(drain), "zone_loss": _verdict(zone)}
+
+
+def _judge_migration(jobs: list[dict[str, Any]], timeout: int) -> dict[str, Any]:
+    problems = []
+    for job in jobs:
+        deadline = job["spec"].get("activeDeadlineSeconds")
+        if deadline is None or deadline >= timeout:
+            problems.append(f"{job['metadata']['name']}'s deadline ({deadline} s) is not inside the release's "
+                            f"{timeout} s timeout, so a stuck migration outlives the rollback")
+        env = {e["name"]: e for c in job["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
+        if "lock_timeout" not in env.get("PGOPTIONS", {}).get("value", ""):
+            problems.append(f"{job['metadata']['name']} sets no lock_timeout: it can queue every query behind its lock")
+    return {"safe": not problems,
+            "reason": "; ".join(problems) or "deadline inside the release timeout, lock_timeout set"}

@@ -1,0 +1,131 @@
+"""make plan's rollout table: no request dropped by a rollout, a drain or (prod) a zone loss.
+
+Every fix the table relies on is removed once from prod's rendered release, and prod's plan must
+then fail with a line naming the service and the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+
+from analyses import rollout
+from tests.conftest import planned
+
+RELEASE = "ecomind-release"
+
+
+def documents(plan, kind: str, name: str | None = None) -> list[dict]:
+    return [d for d in plan.manifests[RELEASE] if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+
+
+def deployment(plan, name: str = "ecomind-api") -> dict:
+    [found] = documents(plan, "Deployment", name)
+    return found
+
+
+def zone_spread(plan) -> dict:
+    return next(c for c in deployment(plan)["spec"]["template"]["spec"]["topologySpreadConstraints"]
+                if c["topologyKey"] == "topology.kubernetes.io/zone")
+
+
+def container(plan) -> dict:
+    return deployment(plan)["spec"]["template"]["spec"]["containers"][0]
+
+
+def without_readiness_gate(plan):
+    namespace = plan.one("kubernetes:core/v1:Namespace", "ecomind-namespace")
+    namespace.inputs["metadata"]["labels"].pop(rollout.READINESS_GATE_LABEL)
+
+
+def set_annotation(value: str | None) -> Callable:
+    def change(plan):
+        [ingress] = documents(plan, "Ingress")
+        key = "alb.ingress.kubernetes.io/target-group-attributes"
+        if value is None:
+            ingress["metadata"]["annotations"].pop(key)
+        else:
+            ingress["metadata"]["annotations"][key] = value
+    return change
+
+
+def drop_budget(plan):
+    budget = next(b for b in documents(plan, "PodDisruptionBudget")
+                  if b["spec"]["selector"]["matchLabels"] == deployment(plan)["spec"]["selector"]["matchLabels"])
+    plan.manifests[RELEASE].remove(budget)
+
+
+def migration_env(plan) -> list[dict]:
+    [job] = documents(plan, "Job")
+    return job["spec"]["template"]["spec"]["containers"][0]["env"]
+
+
+# fix removed -> (what to change, words the failure line must hold)
+REMOVALS: dict[str, tuple[Callable, str]] = {
+    "readiness gate": (without_readiness_gate, "readiness gate"),
+    "preStop sleep": (lambda p: container(p).pop("lifecycle"), "preStop sleep 0 s"),
+    "grace period": (lambda p: deployment(p)["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=30),
+                     "grace period 30 s"),
+    "maxUnavailable 0": (lambda p: deployment(p)["spec"]["strategy"]["rollingUpdate"].update(maxUnavailable=1),
+                         "maxUnavailable"),
+    "surge that fits the timeout": (lambda p: deployment(p)["spec"]["strategy"]["rollingUpdate"].update(maxSurge=1),
+                                    "waves of 1"),
+    "deregistration delay": (set_annotation(None), "default (300 s)"),
+    "deregistration delay to match": (set_annotation("deregistration_delay.timeout_seconds=120"), "drains for 120 s"),
+    "disruption budget": (drop_budget, "no PodDisruptionBudget"),
+    "replicas per zone": (lambda p: next(h for h in documents(p, "HorizontalPodAutoscaler")
+                                         if h["spec"]["scaleTargetRef"]["name"] == "ecomind-api")["spec"].update(
+        minReplicas=1), "1 replica"),
+    "spread held": (lambda p: zone_spread(p).update(whenUnsatisfiable="ScheduleAnyway"), "not DoNotSchedule"),
+    "spread honours taints": (lambda p: zone_spread(p).pop("nodeTaintsPolicy"), "stay Pending"),
+    "spread per ReplicaSet": (lambda p: zone_spread(p).pop("matchLabelKeys"), "matchLabelKeys"),
+    "migration deadline": (lambda p: documents(p, "Job")[0]["spec"].update(activeDeadlineSeconds=600), "deadline"),
+    "migration lock_timeout": (lambda p: migration_env(p).remove(
+        next(e for e in migration_env(p) if e["name"] == "PGOPTIONS")), "lock_timeout"),
+}
+
+
+def mutated(change: Callable):
+    plan = planned("prod")
+    copied = dataclasses.replace(plan, resources=copy.deepcopy(plan.resources),
+                                 manifests=copy.deepcopy(plan.manifests))
+    change(copied)
+    return copied
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_rollout_or_drain_drops_a_request_and_prod_survives_a_zone_loss(stack):
+    section = rollout.analyse(planned(stack))
+    assert {row["service"] for row in section["services"]} == {"ecomind-gateway", "ecomind-api", "ecomind-ui"}
+    for row in section["services"]:
+        assert row["rollout"]["safe"] and row["drain"]["safe"], (row["service"], row)
+        assert row["zone_loss"]["safe"] or stack == "dev", (row["service"], row["zone_loss"])
+        assert row["readiness_gate"] and row["pre_stop_seconds"] > rollout.PROPAGATION_SECONDS
+    assert section["migration"]["safe"] and section["failures"] == []
+    assert section["enforced"] is (stack == "prod")
+
+
+@pytest.mark.parametrize("fix", sorted(REMOVALS))
+def test_removing_a_fix_fails_prods_plan_with_the_service_and_the_reason(fix):
+    change, words = REMOVALS[fix]
+    failures = rollout.analyse(mutated(change))["failures"]
+    assert failures, f"removing the {fix} went unnoticed"
+    assert any(words in line and ("ecomind-api" in line or "migrations" in line) for line in failures), failures
+
+
+def test_an_unrendered_release_is_a_failure_not_a_pass():
+    plan = dataclasses.replace(planned("prod"), manifests={})
+    assert rollout.analyse(plan)["failures"]
+
+
+def test_the_numbers_the_table_relies_on_are_the_charts():
+    plan = planned("prod")
+    [row] = [r for r in rollout.analyse(plan)["services"] if r["service"] == "ecomind-api"]
+    values = plan.one("kubernetes:helm.sh/v3:Release", RELEASE).inputs["values"]
+    chart = values["rollout"]
+    assert row["deregistration_delay_seconds"] == chart["deregistrationDelaySeconds"]
+    assert row["pre_stop_seconds"] == chart["preStopSleepSeconds"] > row["deregistration_delay_seconds"]
+    assert row["grace_seconds"] >= row["pre_stop_seconds"] + chart["appDrainSeconds"] > row["pre_stop_seconds"]

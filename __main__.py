@@ -148,6 +148,8 @@ export("privateSubnetIds", "Private subnets, one per zone: nodes and pods, egres
        network.private_subnet_ids)
 export("dataSubnetIds", "Data subnets, one per zone: RDS, MSK, ElastiCache; no route out.", network.data_subnet_ids)
 export("clusterName", "Name of the EKS cluster.", cluster.cluster_name)
+export("kubernetesVersion", "Kubernetes minor version of the control plane and every node group; the driver "
+       "refuses an up that skips a minor past it.", stack.cluster.kubernetes_version)
 export("kubeconfig", "Kubeconfig of the cluster (secret), authenticating with `aws eks get-token`.",
        cluster.kubeconfig_json)
 export("oidcProviderArn", "ARN of the cluster's IAM OIDC provider, which IRSA roles trust.", cluster.oidc.arn)

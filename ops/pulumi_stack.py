@@ -6,6 +6,13 @@
     python -m ops.pulumi_stack drift --stack prod         # exit 2 when the stack drifted
     python -m ops.pulumi_stack destroy --stack dev
     python -m ops.pulumi_stack destroy --stack prod --allow-prod-destroy --confirm prod
+    python -m ops.pulumi_stack rollback --stack prod      # the previous application release
+
+`up` refuses a kubernetesVersion that skips a minor past the deployed one (the stack's
+`kubernetesVersion` output) or goes back: EKS upgrades one minor at a time and never downgrades.
+`rollback` finds, in the stack's update history (the config the engine recorded for each
+update), the newest succeeded update whose appImageTag differs from the stack file's, sets that
+tag and runs `up`: the chart's previous images, the current platform.
 
 Environment: PULUMI_BACKEND_URL (for example s3://<state bucket>) and PULUMI_SECRETS_PROVIDER
 (for example awskms://alias/ecomind-pulumi-secrets), both from the bootstrap stack's outputs.
@@ -35,6 +42,47 @@ EXIT_ENVIRONMENT = 6
 PROTECTED_STACKS = ("prod",)
 LOCK_RETRIES = 3
 DRIFT_MARKER = "no changes were expected"
+PROJECT = "ecomind-infra"
+IMAGE_TAG_KEY = f"{PROJECT}:appImageTag"
+VERSION_KEY = f"{PROJECT}:kubernetesVersion"
+
+
+def stack_setting(stack_name: str, key: str) -> str:
+    """A setting as the stack file (over Pulumi.yaml's defaults) gives it."""
+    from offline import stack_config
+
+    return stack_config.load(PROJECT_DIR, stack_name).values[key]
+
+
+def _minor(version: str) -> int:
+    major, minor = version.split(".")[:2]
+    if major != "1":
+        raise ValueError(version)
+    return int(minor)
+
+
+def upgrade_refusal(deployed: str | None, desired: str) -> str | None:
+    """Why an up from `deployed` to `desired` must not run (None: it may)."""
+    if not deployed:
+        return None
+    step = _minor(desired) - _minor(deployed)
+    if step > 1:
+        return (f"kubernetesVersion {desired} skips a minor: the stack runs {deployed}; upgrade to "
+                f"1.{_minor(deployed) + 1} first (EKS upgrades the control plane one minor at a time)")
+    if step < 0:
+        return f"kubernetesVersion {desired} is older than the {deployed} the stack runs: EKS cannot downgrade"
+    return None
+
+
+def previous_release(history: list, current: str) -> str | None:
+    """The newest succeeded update's image tag that is not `current` (history is newest first)."""
+    for update in history:
+        if update.kind != "update" or update.result != "succeeded":
+            continue
+        recorded = (update.config or {}).get(IMAGE_TAG_KEY)
+        if recorded is not None and recorded.value and recorded.value != current:
+            return recorded.value
+    return None
 
 
 def lock_wait_seconds() -> float:
@@ -117,7 +165,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
          sleep: Callable[[float], None] = time.sleep) -> int:
     env = dict(os.environ if env is None else env)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["preview", "up", "refresh", "drift", "destroy"])
+    parser.add_argument("command", choices=["preview", "up", "refresh", "drift", "destroy", "rollback"])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--summary-file", type=Path)
     parser.add_argument("--allow-prod-destroy", action="store_true")
@@ -135,13 +183,31 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         print(f"error: set {', '.join(missing)} (the bootstrap stack's outputs)", file=sys.stderr)
         return EXIT_ENVIRONMENT
 
+    from pulumi import automation as auto
     from pulumi.automation import errors
 
     stack = stack_for(args.stack, env)
+    command = args.command
+    if command in ("up", "rollback"):
+        deployed = stack.outputs().get("kubernetesVersion")
+        refusal = upgrade_refusal(deployed.value if deployed else None, stack_setting(args.stack, VERSION_KEY))
+        if refusal:
+            print(f"error: {refusal}", file=sys.stderr)
+            return EXIT_REFUSED
+    if command == "rollback":
+        current = stack_setting(args.stack, IMAGE_TAG_KEY)
+        previous = previous_release(stack.history(show_secrets=False), current)
+        if previous is None:
+            print(f"error: stack '{args.stack}' records no earlier succeeded release than {current} to roll back to",
+                  file=sys.stderr)
+            return EXIT_REFUSED
+        print(f"rolling stack '{args.stack}' back from appImageTag {current} to {previous}", file=sys.stderr)
+        stack.set_config(IMAGE_TAG_KEY, auto.ConfigValue(value=previous))
+        command = "up"
     outcome, code, changes = "succeeded", EXIT_OK, {}
     for attempt in range(1, LOCK_RETRIES + 1):
         try:
-            changes = run_operation(args.command, stack, output)["changes"]
+            changes = run_operation(command, stack, output)["changes"]
             break
         except errors.ConcurrentUpdateError:
             if attempt == LOCK_RETRIES:
@@ -159,6 +225,9 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
             break
     write_summary(summary_markdown(args.command, args.stack, outcome, changes,
                                    PROJECT_DIR / "build" / "plan" / f"{args.stack}.json"), summary_file, env)
+    if args.command == "rollback" and code == EXIT_OK:
+        print(f"rolled back: set ecomind-infra:appImageTag to {previous} in Pulumi.{args.stack}.yaml and merge it, "
+              "or the next deploy rolls forward again", file=sys.stderr)
     return code
 
 

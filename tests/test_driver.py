@@ -18,7 +18,7 @@ BACKEND = "s3://ecomind-pulumi-state-111122223333"
 SECRETS = "awskms://alias/ecomind-pulumi-secrets"
 
 
-def drive(tmp_path, *args, scenario="ok", backend=BACKEND):
+def drive(tmp_path, *args, scenario="ok", backend=BACKEND, deployed=None):
     log = tmp_path / "calls.jsonl"
     # The fake runs on this interpreter (it speaks gRPC through the Pulumi SDK's protos).
     path = os.pathsep.join([str(FAKE_DIR), str(Path(sys.executable).parent), os.environ["PATH"]])
@@ -26,6 +26,9 @@ def drive(tmp_path, *args, scenario="ok", backend=BACKEND):
            "FAKE_PULUMI_SCENARIO": scenario, "PULUMI_SECRETS_PROVIDER": SECRETS,
            "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md"), "ECOMIND_LOCK_RETRY_SECONDS": "0"}
     env.pop("PULUMI_BACKEND_URL", None)
+    env.pop("FAKE_DEPLOYED_VERSION", None)
+    if deployed:
+        env["FAKE_DEPLOYED_VERSION"] = deployed  # the stack's kubernetesVersion output
     if backend:
         env["PULUMI_BACKEND_URL"] = backend
     result = subprocess.run([sys.executable, "-m", "ops.pulumi_stack", *args,
@@ -65,10 +68,15 @@ def test_preview_selects_the_stack_installs_plugins_and_previews(tmp_path):
     assert (tmp_path / "step-summary.md").read_text() == summary
 
 
+OUTPUTS = [[NI, "stack", "output", "--json", "--stack", "dev"],
+           [NI, "stack", "output", "--json", "--show-secrets", "--stack", "dev"]]
+
+
 def test_up_runs_without_a_second_preview_and_reads_outputs_and_history(tmp_path):
     result, calls = drive(tmp_path, "up", "--stack", "dev")
     assert result.returncode == 0, result.stderr
     assert commands(calls)[3:] == [
+        *OUTPUTS,  # the deployed Kubernetes version, before anything changes
         [NI, "up", "--yes", "--skip-preview", *PACK, "--exec-kind", "auto.local", "--stack", "dev"],
         [NI, "stack", "output", "--json", "--stack", "dev"],
         [NI, "stack", "output", "--json", "--show-secrets", "--stack", "dev"],
@@ -158,3 +166,39 @@ def test_every_subcommand_reaches_the_cli_through_the_project_directory(tmp_path
     result, calls = drive(tmp_path, command, "--stack", "dev")
     assert result.returncode == 0, result.stderr
     assert commands(calls)[:3] == SETUP
+
+
+@pytest.mark.parametrize(("deployed", "words"), [("1.34", "skips a minor: the stack runs 1.34; upgrade to 1.35 first"),
+                                                 ("1.37", "cannot downgrade")])
+def test_an_up_that_skips_a_minor_or_goes_back_is_refused_in_one_line_before_it_starts(tmp_path, deployed, words):
+    result, calls = drive(tmp_path, "up", "--stack", "dev", deployed=deployed)
+    assert result.returncode == 5
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: kubernetesVersion 1.36") and words in lines[0]
+    assert not any(c["args"][1:2] == ["up"] for c in calls), "nothing ran"
+
+
+def test_one_minor_at_a_time_is_allowed(tmp_path):
+    result, calls = drive(tmp_path, "up", "--stack", "dev", deployed="1.35")
+    assert result.returncode == 0, result.stderr
+    assert any(c["args"][1:2] == ["up"] for c in calls)
+
+
+def test_rollback_sets_the_previous_succeeded_release_and_runs_up(tmp_path):
+    result, calls = drive(tmp_path, "rollback", "--stack", "dev", scenario="history")
+    assert result.returncode == 0, result.stderr
+    shown = commands(calls)[3:]
+    assert shown[:2] == OUTPUTS
+    assert shown[2] == [NI, "stack", "history", "--json", "--stack", "dev"]
+    # The failed 2026.11.21 update is skipped: the last one that succeeded before the current tag.
+    # The Automation API passes --non-interactive after the arguments of `config set`.
+    assert shown[3] == ["config", "set", "ecomind-infra:appImageTag", "--plaintext", "--stack", "dev",
+                        NI, "--", "2026.11.18-1a2b3c4"]
+    assert shown[4][:3] == [NI, "up", "--yes"] and PACK[1] in shown[4]
+    assert "set ecomind-infra:appImageTag to 2026.11.18-1a2b3c4 in Pulumi.dev.yaml" in result.stderr
+
+
+def test_rollback_with_no_earlier_release_changes_nothing(tmp_path):
+    result, calls = drive(tmp_path, "rollback", "--stack", "dev")
+    assert result.returncode == 5 and "records no earlier succeeded release" in result.stderr
+    assert not any(c["args"][1:2] in (["up"], ["config"]) for c in calls)

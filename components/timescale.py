@@ -35,6 +35,7 @@ from components.cluster_services import SYSTEM_PLACEMENT, chart_release
 from components.database import DATABASE_NAME, MASTER_USERNAME, POSTGRES_PORT, SLOW_STATEMENT_MS, DatabaseEndpoint
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.irsa import OidcProvider, irsa_role_for
+from components.naming import stack_prefix
 from components.secrets import GENERATED_SECRET_LENGTH, rotation_tag, store_secret
 from settings import TimescaleSettings
 
@@ -230,7 +231,10 @@ def scheduled_backup(t: TimescaleSettings) -> dict[str, Any]:
 
 
 def storage_class_parameters(key_arn: str) -> dict[str, str]:
-    return {"type": "gp3", "encrypted": "true", "kmsKeyId": key_arn, "csi.storage.k8s.io/fstype": "ext4"}
+    # tagSpecification_N tags every volume the driver makes (aws-ebs-csi-driver docs/tagging.md):
+    # how a teardown finds the cluster's volumes (ops/teardown.py volume_tag).
+    return {"type": "gp3", "encrypted": "true", "kmsKeyId": key_arn, "csi.storage.k8s.io/fstype": "ext4",
+            "tagSpecification_1": f"kubernetes.io/cluster/{stack_prefix()}=owned"}
 
 
 def owner_credentials(secret_arn: str, store: str, cluster: str) -> dict[str, Any]:

@@ -10,6 +10,9 @@
 
 `up` refuses a kubernetesVersion that skips a minor past the deployed one (the stack's
 `kubernetesVersion` output) or goes back: EKS upgrades one minor at a time and never downgrades.
+`destroy` removes the application releases first, waits until what the controllers made for them
+(load balancers, target groups, security groups, volumes; ops/teardown.py) is gone, then destroys
+the rest, deleting the VPC CNI's detached interfaces and retrying once if that fails.
 `rollback` finds, in the stack's update history (the config the engine recorded for each
 update), the newest succeeded update whose appImageTag differs from the stack file's, sets that
 tag and runs `up`: the chart's previous images, the current platform.
@@ -160,9 +163,34 @@ def write_summary(text: str, summary_file: Path, env: Mapping[str, str]) -> None
             handle.write(text)
 
 
+def aws_session(region: str):
+    import boto3
+
+    return boto3.Session(region_name=region)
+
+
+def clear_the_way(stack, stack_name: str, output: Callable[[str], None], session_factory: Callable,
+                  sleep: Callable[[float], None]) -> str | None:
+    """Steps 1 and 2 of a destroy (ops/teardown.py): the application releases, then the wait for
+    what their controllers made. Returns why the rest must not be destroyed yet, or None."""
+    from ops import teardown
+
+    urns = teardown.application_release_urns(stack.export_stack().deployment or {})
+    if urns:
+        stack.destroy(on_output=output, target=urns, target_dependents=True)
+    region = stack_setting(stack_name, "aws:region")
+    cluster = f"{PROJECT}-{stack_name}"
+    left = teardown.wait_until_gone(session_factory(region), cluster, keep_volumes=stack_name in PROTECTED_STACKS,
+                                    sleep=sleep, report=lambda line: print(line, file=sys.stderr))
+    if left:
+        return ("the controllers did not delete everything they made for " + cluster + ": "
+                + ", ".join(f"{kind} {' '.join(ids)}" for kind, ids in left.items()))
+    return None
+
+
 def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
          output: Callable[[str], None] = lambda line: print(line, flush=True),
-         sleep: Callable[[float], None] = time.sleep) -> int:
+         sleep: Callable[[float], None] = time.sleep, session_factory: Callable = aws_session) -> int:
     env = dict(os.environ if env is None else env)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["preview", "up", "refresh", "drift", "destroy", "rollback"])
@@ -205,6 +233,12 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         stack.set_config(IMAGE_TAG_KEY, auto.ConfigValue(value=previous))
         command = "up"
     outcome, code, changes = "succeeded", EXIT_OK, {}
+    if command == "destroy":
+        blocked = clear_the_way(stack, args.stack, output, session_factory, sleep)
+        if blocked:
+            print(f"error: {blocked}; nothing else was destroyed", file=sys.stderr)
+            return EXIT_FAILED
+    interfaces_cleared = False
     for attempt in range(1, LOCK_RETRIES + 1):
         try:
             changes = run_operation(command, stack, output)["changes"]
@@ -217,6 +251,16 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
                   file=sys.stderr)
             sleep(lock_wait_seconds())
         except errors.CommandError as error:
+            if command == "destroy" and not interfaces_cleared:
+                from ops import teardown
+
+                interfaces_cleared = True
+                region = stack_setting(args.stack, "aws:region")
+                deleted = teardown.delete_detached_interfaces(session_factory(region), f"{PROJECT}-{args.stack}")
+                if deleted:
+                    print(f"destroy failed; deleted {len(deleted)} detached VPC CNI interface(s) and retrying",
+                          file=sys.stderr)
+                    continue
             if args.command == "drift" and DRIFT_MARKER in str(error):
                 outcome, code = "drifted: the cloud no longer matches the stack's state", EXIT_DRIFT
             else:

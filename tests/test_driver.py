@@ -138,14 +138,6 @@ def test_destroy_of_prod_is_refused_without_both_flags(tmp_path):
         assert calls == []  # the CLI is never touched
 
 
-def test_destroy_of_prod_with_both_flags_and_of_dev_runs(tmp_path):
-    result, calls = drive(tmp_path, "destroy", "--stack", "prod", "--allow-prod-destroy", "--confirm", "prod")
-    assert result.returncode == 0, result.stderr
-    assert commands(calls)[3][:4] == [NI, "destroy", "--skip-preview", "--yes"]
-    result, _ = drive(tmp_path, "destroy", "--stack", "dev")
-    assert result.returncode == 0
-
-
 def test_without_a_backend_it_stops_before_calling_pulumi(tmp_path):
     result, calls = drive(tmp_path, "preview", "--stack", "dev", backend=None)
     assert result.returncode == 6 and "PULUMI_BACKEND_URL" in result.stderr and calls == []
@@ -161,7 +153,7 @@ def test_summary_includes_the_offline_plan_cost_and_policy(tmp_path):
     assert f"Policy pack: {plan['policy']['rules']} rules, 0 violations." in summary
 
 
-@pytest.mark.parametrize("command", ["preview", "up", "refresh", "drift", "destroy"])
+@pytest.mark.parametrize("command", ["preview", "up", "refresh", "drift"])
 def test_every_subcommand_reaches_the_cli_through_the_project_directory(tmp_path, command):
     result, calls = drive(tmp_path, command, "--stack", "dev")
     assert result.returncode == 0, result.stderr

@@ -29,7 +29,8 @@ SOURCES = ("requirements.txt", "requirements-dev.txt", "constraints.txt")
 LOCK = PROJECT_DIR / "requirements.lock"
 PACK_LOCK = PROJECT_DIR / "policies" / "requirements.txt"
 PACK_ROOTS = ("pulumi", "pulumi-policy")
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
+# name, optional [extras] (which only select dependencies, pinned here anyway), version.
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;#]+)")
 SIMPLE = "https://pypi.org/simple/{}/"
 
 

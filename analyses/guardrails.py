@@ -12,10 +12,24 @@ from policies import ecomind_rules as rules
 SECTION = "policy"
 
 
+def rendered_type(document: dict[str, Any]) -> str:
+    """A Kubernetes object's type token as pulumi-kubernetes spells it (core/v1, apps/v1, ...)."""
+    group, _, version = document["apiVersion"].rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{document['kind']}"
+
+
 def as_rule_resources(plan: Plan) -> list[rules.Resource]:
-    return [rules.Resource(type=r.type, name=r.name, urn=r.urn, props=r.inputs, protect=r.protect,
-                           dependencies=tuple(r.dependencies))
-            for r in plan.resources if r.type != "pulumi:pulumi:Stack"]
+    """The planned resources, and what each local chart release would install (rendered with
+    helm): the pack's Kubernetes rules judge the release's objects too. A real preview sees the
+    release as one resource, so those rules judge the objects offline only."""
+    planned = [rules.Resource(type=r.type, name=r.name, urn=r.urn, props=r.inputs, protect=r.protect,
+                              dependencies=tuple(r.dependencies))
+               for r in plan.resources if r.type != "pulumi:pulumi:Stack"]
+    rendered = [rules.Resource(type=rendered_type(d), name=d["metadata"]["name"],
+                               urn=f"rendered:{release}:{d['kind']}/{d['metadata']['name']}", props=d, protect=False,
+                               dependencies=())
+                for release, documents in sorted(plan.manifests.items()) for d in documents]
+    return planned + rendered
 
 
 def secret_hygiene(plan: Plan) -> list[rules.Violation]:

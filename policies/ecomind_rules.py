@@ -408,6 +408,53 @@ def _cf_logging(resources, c):
 
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
+             "kubernetes:batch/v1:Job")
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+VPC = "aws:ec2/vpc:Vpc"
+
+
+def _restricted_workload(r: Resource, c: Config):
+    """The Pod Security Standard "restricted", plus a read-only root and resource bounds."""
+    pod = ((r.props.get("spec") or {}).get("template") or {}).get("spec") or {}
+    context = pod.get("securityContext") or {}
+    if context.get("runAsNonRoot") is not True:
+        yield "pods must run as non-root (securityContext.runAsNonRoot)"
+    if (context.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        yield "pods must use the RuntimeDefault seccomp profile"
+    for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+        own = container.get("securityContext") or {}
+        name = container.get("name", "?")
+        if own.get("allowPrivilegeEscalation") is not False or own.get("privileged"):
+            yield f"container {name} may escalate privileges"
+        if "ALL" not in ((own.get("capabilities") or {}).get("drop") or []):
+            yield f"container {name} keeps Linux capabilities (drop ALL)"
+        if own.get("readOnlyRootFilesystem") is not True:
+            yield f"container {name} has a writable root filesystem"
+        resources = container.get("resources") or {}
+        if not resources.get("requests") or not (resources.get("limits") or {}).get("memory"):
+            yield f"container {name} has no requests or memory limit"
+
+
+def _network_policies_scoped(resources, c: Config):
+    vpc_cidrs = {r.props.get("cidrBlock") for r in resources if r.type == VPC}
+    for policy in (r for r in resources if r.type == NETWORK_POLICY):
+        spec = policy.props.get("spec") or {}
+        for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+            for rule in spec.get(direction, []) or []:
+                peers, ports = rule.get(peers_key) or [], rule.get("ports") or []
+                if not peers or not ports:
+                    yield policy.urn, f"a {direction} rule must name both its peers and its ports (no allow-all)"
+                for peer in peers:
+                    block = peer.get("ipBlock") or {}
+                    cidr = block.get("cidr")
+                    if cidr in vpc_cidrs:
+                        yield policy.urn, f"a {direction} rule admits the whole VPC ({cidr}); name the subnets"
+                    if cidr in ("0.0.0.0/0", "::/0"):
+                        if sorted(p.get("port") for p in ports) != [443]:
+                            yield policy.urn, f"an internet peer ({cidr}) is allowed on other ports than 443"
+                        if not vpc_cidrs & set(block.get("except") or []):
+                            yield policy.urn, f"an internet peer ({cidr}) must except the VPC"
 
 
 def _waf_public_entry_points(resources, c):
@@ -800,6 +847,12 @@ RULES: tuple[Rule, ...] = (
          MANDATORY, ("aws:ecr/repository:Repository",), _ecr_immutable_scanned),
     Rule("irsa-exact-trust", "IRSA trust bound to one service account and the sts audience",
          "EKS best practices: scope IAM role trust to a service account", MANDATORY, ROLE, _irsa_trust),
+    Rule("k8s-restricted-workloads", "Workloads the release installs run restricted, read-only, bounded",
+         "Pod Security Standards: restricted; CIS EKS 4.2, 4.5.1; checkov CKV_K8S_20, 22, 28, 37", MANDATORY,
+         WORKLOADS, _restricted_workload),
+    Rule("k8s-network-policies-scoped", "NetworkPolicy rules name peers and ports; internet only on 443, never the VPC",
+         "CIS EKS 4.3.2 (network policies); EKS best practices: network security", MANDATORY,
+         stack_check=_network_policies_scoped),
     Rule("required-tags", "project, environment, owner and cost-centre tags", "AWS tagging best practices (cost allocation)",
          MANDATORY, TAGGABLE, _tags),
     Rule("prod-protection", "Stateful resources protected in prod, with their own deletion guards",

@@ -89,6 +89,13 @@ def changed(props, **changes):
     return result
 
 
+RESTRICTED_POD = {"spec": {"template": {"spec": {
+    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    "containers": [{"name": "api", "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                                       "capabilities": {"drop": ["ALL"]}},
+                    "resources": {"requests": {"cpu": "100m"}, "limits": {"memory": "256Mi"}}}]}}}}
+
+
 # rule -> (type, passing props, failing props, config)
 RESOURCE_CASES = {
     "eks-private-endpoint": ("eks:index:Cluster", EKS_GOOD, changed(EKS_GOOD, endpointPrivateAccess=False), PROD),
@@ -148,6 +155,9 @@ RESOURCE_CASES = {
         {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}, {"type": "WORKFLOW_NAME", "pattern": "^(deploy)$"}]}]},
         {"filterGroups": [{"filters": [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]}]}, PROD),
     "sns-encrypted": ("aws:sns/topic:Topic", {"kmsMasterKeyId": "arn:aws:kms:us-east-1:1:key/k"}, {}, PROD),
+    "k8s-restricted-workloads": ("kubernetes:apps/v1:Deployment", RESTRICTED_POD,
+                                 changed(RESTRICTED_POD, spec__template__spec__securityContext__runAsNonRoot=False),
+                                 PROD),
     "iam-wildcard-resource-reviewed": ("aws:iam/rolePolicy:RolePolicy", {"policy": json.dumps({"Statement": [
         {"Effect": "Allow", "Action": ["ec2:DescribeSubnets", "ec2:CreateNetworkInterface"], "Resource": "*"},
         {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*",
@@ -217,6 +227,16 @@ def distribution_set(logged: bool) -> list[rules.Resource]:
     return found
 
 
+def network_policies(egress_rule=None):
+    vpc = resource(rules.VPC, {"cidrBlock": "10.0.0.0/16"}, name="vpc")
+    good = {"spec": {"podSelector": {}, "egress": [{
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/16"]}}], "ports": [{"port": 443}]}]}}
+    policies = [resource(rules.NETWORK_POLICY, good, name="aws-apis")]
+    if egress_rule is not None:
+        policies.append(resource(rules.NETWORK_POLICY, {"spec": {"egress": [egress_rule]}}, name="bad"))
+    return [vpc, *policies]
+
+
 def secret_set(rotation=None, rotated=False):
     secret = resource(rules.SECRET, {"tags": {"rotation": rotation} if rotation else {}}, name="s")
     return [secret, *([resource(rules.SECRET_ROTATION, {}, dependencies=[secret.urn])] if rotated else [])]
@@ -233,6 +253,8 @@ def entry_points(web_acl=True, alb_waf=True):
 
 
 STACK_CASES = {
+    "k8s-network-policies-scoped": (network_policies(), network_policies({"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}],
+                                                                          "ports": [{"port": 5432}]})),
     "waf-on-public-entry-points": (entry_points(), entry_points(alb_waf=False)),
     "secrets-rotation-path": (secret_set("dual-key: make rotate-secret SECRET=jwt") + secret_set(rotated=True),
                               secret_set("someday")),
@@ -281,6 +303,23 @@ def test_stack_rule_passes_good_and_fails_bad(rule_name):
 def test_a_topic_that_stops_writes_or_loses_acknowledged_ones_is_refused(replicas, insync, config):
     topic = resource(rules.TOPIC, {"replicationFactor": replicas, "configs": json.dumps({"min.insync.replicas": insync})})
     assert violations("msk-topic-durability", [topic], config)
+
+
+@pytest.mark.parametrize("rule", [
+    {"ports": [{"port": 80}]},  # no peers: every source
+    {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/16"]}}], "ports": [{"port": 80}]},
+    {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 443}]},  # the VPC not excepted
+])
+def test_network_policy_rules_that_open_too_much_are_refused(rule):
+    assert violations("k8s-network-policies-scoped", network_policies(rule))
+
+
+def test_the_pack_judges_what_the_release_installs():
+    resources = guardrails.as_rule_resources(planned("prod"))
+    rendered = [r for r in resources if r.urn.startswith("rendered:")]
+    kinds = {r.type for r in rendered}
+    assert {"kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job", rules.NETWORK_POLICY} <= kinds
+    assert len([r for r in rendered if r.type == "kubernetes:apps/v1:Deployment"]) == 4
 
 
 def test_a_distribution_without_a_web_acl_fails_the_waf_rule_too():
@@ -393,6 +432,10 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
     "codebuild-webhook-workflow-filter": lambda rs: mutate(rs, "aws:codebuild/webhook:Webhook", lambda p: p.update(
         filterGroups=[{"filters": [f for f in p["filterGroups"][0]["filters"] if f["type"] != "WORKFLOW_NAME"]}])),
     "sns-encrypted": lambda rs: mutate(rs, "aws:sns/topic:Topic", lambda p: p.pop("kmsMasterKeyId")),
+    "k8s-restricted-workloads": lambda rs: mutate(rs, "kubernetes:apps/v1:Deployment", lambda p: p["spec"]["template"][
+        "spec"]["containers"][0]["securityContext"].update(readOnlyRootFilesystem=False)),
+    "k8s-network-policies-scoped": lambda rs: mutate(rs, rules.NETWORK_POLICY, lambda p: p["spec"].update(
+        egress=[*p["spec"].get("egress", []), {"to": [{"podSelector": {}}]}])),
     "iam-wildcard-resource-reviewed": lambda rs: mutate(rs, "aws:iam/rolePolicy:RolePolicy", lambda p: p.update(
         policy=json.dumps({"Statement": [*json.loads(p["policy"])["Statement"],
                                          {"Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"}]}))),

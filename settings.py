@@ -22,7 +22,7 @@ import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -373,6 +373,10 @@ SETTINGS: tuple[Setting, ...] = (
     *_node_group_settings("system", instance_types=["m7i.large"], capacity="ON_DEMAND", sizes=(3, 3, 6),
                           taints=["CriticalAddonsOnly=true:NoSchedule"],
                           purpose="system (cluster add-ons and controllers)"),
+    Setting("workloadNodeGroupPerZone", "boolean",
+            "One workload node group per zone, with the sizes above split between them: Cluster Autoscaler can "
+            "add a node in the zone a Pending pod needs (zone spread DoNotSchedule), which it cannot do for one "
+            "group over every zone (its FAQ, 'scale-up of a multi-AZ node group').", True),
     *_node_group_settings("workload", instance_types=["m7i.xlarge"], capacity="ON_DEMAND", sizes=(3, 3, 9),
                           taints=[], purpose="workload (EcoMind services)"),
 )
@@ -714,6 +718,18 @@ def _taints(key: str, entries: list[str]) -> tuple[Taint, ...]:
     return tuple(taints)
 
 
+def _per_zone(group: NodeGroupSettings, zones: Sequence[str]) -> tuple[NodeGroupSettings, ...]:
+    """`group` as one group per zone, its sizes split between them (rounded up, so that none of
+    them is smaller than the whole group's share); named after the zone ID, which is the same
+    physical zone in every account."""
+    def share(total: int) -> int:
+        return -(-total // len(zones))
+
+    return tuple(dataclasses.replace(
+        group, name=f"{group.name}-{zone}", min_size=share(group.min_size), desired_size=share(group.desired_size),
+        max_size=max(1, share(group.max_size)), zone_index=index) for index, zone in enumerate(zones))
+
+
 def _node_group(group: str, v: Mapping[str, Any]) -> NodeGroupSettings:
     prefix = f"{group}Node"
     types_key = f"{prefix}InstanceTypes"
@@ -1052,6 +1068,9 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
 
     database = _database(v, environment, zone_count, retention)
     node_groups = tuple(_node_group(g, v) for g in NODE_GROUP_NAMES)
+    if v["workloadNodeGroupPerZone"]:
+        node_groups = tuple(zonal for g in node_groups
+                            for zonal in (_per_zone(g, zones_available[:zone_count]) if g.name == "workload" else (g,)))
     if database.timescale:
         node_groups += _database_node_groups(database.timescale, zones_available[:zone_count])
     tags = {"project": PROJECT, "environment": environment, "stack": stack,

@@ -78,8 +78,10 @@ def test_public_endpoint_is_off_when_no_cidr_is_configured():
     inputs = plan.one(EKS).inputs
     assert inputs["endpointPublicAccess"] is False and "publicAccessCidrs" not in inputs
     assert inputs["endpointPrivateAccess"] is True
-    groups = plan.of_type(NODE_GROUP)
-    assert all(g.inputs["subnetIds"] == ["subnet-a", "subnet-b", "subnet-c"] for g in groups)
+    groups = {g.name: g.inputs["subnetIds"] for g in plan.of_type(NODE_GROUP)}
+    assert groups.pop("cluster-system") == ["subnet-a", "subnet-b", "subnet-c"]
+    assert groups == {f"cluster-workload-{zone}": [subnet] for zone, subnet in zip(
+        stack.network.availability_zone_ids, ["subnet-a", "subnet-b", "subnet-c"], strict=True)}
 
 
 def test_all_five_control_plane_logs_into_an_encrypted_group_with_retention(stack_plan):
@@ -211,12 +213,22 @@ def test_node_groups_run_al2023_in_the_private_subnets_of_every_zone(stack_plan)
     private_ids = sorted(resource_id_for("aws:ec2/subnet:Subnet", s.name)
                          for s in stack_plan.of_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["tier"] == "private")
     groups = stack_plan.of_type(NODE_GROUP)
-    assert sorted(g.name for g in groups) == ["cluster-system", "cluster-workload"]
+    names = sorted(g.name for g in groups)
+    if stack_plan.stack == "prod":  # the workload nodes: one group per zone (workloadNodeGroupPerZone)
+        zones = stack_plan.outputs["availabilityZoneIds"]
+        assert names == ["cluster-system", *(f"cluster-workload-{z}" for z in zones)]
+    else:
+        assert names == ["cluster-system", "cluster-workload"]
+    subnets = []
     for group in groups:
         assert group.inputs["amiType"] == "AL2023_x86_64_STANDARD"
-        assert sorted(group.inputs["subnetIds"]) == private_ids and len(private_ids) == 3
+        if group.name.startswith("cluster-workload-"):
+            subnets += group.inputs["subnetIds"]
+        else:
+            assert sorted(group.inputs["subnetIds"]) == private_ids and len(private_ids) == 3
         assert group.inputs["cluster"] == {"resourceRef": eks(stack_plan).urn}
         assert "diskSize" not in group.inputs  # the launch template owns the root volume
+    assert sorted(subnets) in ([], private_ids), "one zonal group per private subnet"
 
 
 def test_node_group_sizes_and_capacity_follow_the_stack(dev_plan, prod_plan):
@@ -224,7 +236,9 @@ def test_node_group_sizes_and_capacity_follow_the_stack(dev_plan, prod_plan):
         group = plan.one(NODE_GROUP, name)
         return group.inputs["capacityType"], group.inputs["scalingConfig"]
     assert sizes(dev_plan, "cluster-workload") == ("SPOT", {"minSize": 1, "desiredSize": 1, "maxSize": 4})
-    assert sizes(prod_plan, "cluster-workload") == ("ON_DEMAND", {"minSize": 3, "desiredSize": 3, "maxSize": 9})
+    for zone in prod_plan.outputs["availabilityZoneIds"]:  # 3, 3 and 9 split over three zones
+        assert sizes(prod_plan, f"cluster-workload-{zone}") == ("ON_DEMAND", {"minSize": 1, "desiredSize": 1,
+                                                                              "maxSize": 3})
     assert sizes(prod_plan, "cluster-system") == ("ON_DEMAND", {"minSize": 3, "desiredSize": 3, "maxSize": 6})
     assert prod_plan.one(NODE_GROUP, "cluster-system").inputs["taints"] == [
         {"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}]
@@ -234,7 +248,7 @@ def test_node_group_sizes_and_capacity_follow_the_stack(dev_plan, prod_plan):
 
 def test_launch_templates_require_imdsv2_with_hop_limit_one_and_encrypt_gp3_roots(stack_plan):
     templates = stack_plan.of_type(LAUNCH_TEMPLATE)
-    assert len(templates) == 2
+    assert len(templates) == len(stack_plan.of_type(NODE_GROUP))
     volumes_key = stack_plan.one(KEY, "cluster-volumes-key")
     for template in templates:
         metadata = template.inputs["metadataOptions"]

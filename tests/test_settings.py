@@ -51,7 +51,12 @@ def test_defaults_are_production_grade():
     assert s.network.nat_gateway_per_az
     assert s.cluster.public_access_cidrs == ()  # public endpoint off unless CIDRs are listed
     assert s.network.log_retention_days == 365
-    assert all(group.min_size >= 3 for group in s.cluster.node_groups)
+    spread = [g for g in s.cluster.node_groups if g.zone_index is None]
+    zonal = [g for g in s.cluster.node_groups if g.zone_index is not None]
+    assert spread and all(group.min_size >= 3 for group in spread)
+    # The workload nodes: one group per zone, so that the autoscaler can add a node in the zone a pod needs.
+    assert [(g.name, g.zone_index, g.min_size) for g in zonal] == [
+        (f"workload-{zone}", index, 1) for index, zone in enumerate(s.network.availability_zone_ids)]
     assert s.protect_stateful
 
 
@@ -80,7 +85,7 @@ def test_subnets_are_disjoint_inside_the_vpc_and_one_per_tier_per_zone():
 
 def test_node_groups_are_typed_with_labels_and_taints():
     s = load(raw("dev", workloadNodeLabels=["team=ecomind"], workloadNodeTaints=["dedicated=ecomind:NoExecute"]))
-    workload = next(g for g in s.cluster.node_groups if g.name == "workload")
+    workload = next(g for g in s.cluster.node_groups if g.name.startswith("workload"))
     assert workload.labels == {"ecomind.io/node-group": "workload", "team": "ecomind"}
     assert workload.taints == (settings.Taint("dedicated", "ecomind", "NO_EXECUTE"),)
     system = next(g for g in s.cluster.node_groups if g.name == "system")
@@ -90,7 +95,7 @@ def test_node_groups_are_typed_with_labels_and_taints():
 
 def test_graviton_types_select_the_arm_architecture():
     s = load(raw("dev", workloadNodeInstanceTypes=["m7g.large", "t4g.large"]))
-    assert next(g for g in s.cluster.node_groups if g.name == "workload").architecture == "arm64"
+    assert next(g for g in s.cluster.node_groups if g.name.startswith("workload")).architecture == "arm64"
 
 
 # --- Errors: one line, naming the key, the value and what is allowed -------------------------
@@ -193,8 +198,11 @@ def test_prod_refuses_a_single_nat_gateway():
 
 
 def test_prod_needs_a_node_per_zone_in_every_group():
-    message = error_of(raw("prod", workloadNodeMinSize=2, workloadNodeDesiredSize=2))
+    message = error_of(raw("prod", workloadNodeGroupPerZone=False, workloadNodeMinSize=2, workloadNodeDesiredSize=2))
     assert "workloadNodeMinSize" in message and "(3)" in message
+    # Per zone, the sizes are split and rounded up: 2 over 3 zones is a node in each.
+    per_zone = load(raw("prod", workloadNodeMinSize=2, workloadNodeDesiredSize=2)).cluster.node_groups
+    assert [g.min_size for g in per_zone if g.name.startswith("workload")] == [1, 1, 1]
 
 
 @pytest.mark.parametrize("key,value,expect", [

@@ -425,8 +425,8 @@ def test_database_node_groups_exist_only_with_the_timescaledb_engine():
     rds = load(raw("dev"))
     timescale = load(raw("dev", databaseEngine="timescaledb", timescaledbInstances=2))
     assert rds.database.timescale is None
-    assert not [g for g in rds.cluster.node_groups if g.zone_index is not None]
-    zonal = [g for g in timescale.cluster.node_groups if g.zone_index is not None]
+    assert not [g for g in rds.cluster.node_groups if g.name.startswith("database")]
+    zonal = [g for g in timescale.cluster.node_groups if g.name.startswith("database")]
     assert [(g.name, g.zone_index) for g in zonal] == [("database-az1", 0), ("database-az2", 1)]
     assert timescale.database.timescale.recovery_target_time is None
 

@@ -67,6 +67,11 @@ def analyse(plan: Plan) -> dict[str, Any]:
                       if r.inputs.get("metadata", {}).get("name") == release.inputs.get("namespace")), None)
     gated = bool(namespace) and namespace.inputs["metadata"].get("labels", {}).get(READINESS_GATE_LABEL) == "enabled"
     zones = len(plan.outputs.get("availabilityZoneIds", [])) or 3
+    # The nodes the services run on: with one group over every zone, Cluster Autoscaler cannot
+    # add a node in the zone a Pending replica needs (its FAQ on multi-AZ node groups).
+    workload_groups = [g for g in plan.of_type("eks:index:ManagedNodeGroup")
+                       if g.inputs.get("labels", {}).get("ecomind.io/node-group") == "workload"]
+    zonal_scale_up = bool(workload_groups) and all(len(g.inputs.get("subnetIds", [])) == 1 for g in workload_groups)
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for d in documents:
         by_kind.setdefault(d["kind"], []).append(d)
@@ -83,7 +88,7 @@ def analyse(plan: Plan) -> dict[str, Any]:
         [deployment] = [d for d in by_kind.get("Deployment", [])
                         if d["spec"]["selector"]["matchLabels"] == selector]
         rows.append(_judge(deployment, by_kind, gated=gated, delay=delay, drain_seconds=drain_seconds,
-                           timeout=timeout, zones=zones, prod=enforced))
+                           timeout=timeout, zones=zones, prod=enforced, zonal_scale_up=zonal_scale_up))
     migration = _judge_migration(by_kind.get("Job", []), timeout)
     failures = []
     if enforced:
@@ -108,7 +113,8 @@ def analyse(plan: Plan) -> dict[str, Any]:
 
 
 def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]]], *, gated: bool,
-           delay: int | None, drain_seconds: int, timeout: int, zones: int, prod: bool) -> dict[str, Any]:
+           delay: int | None, drain_seconds: int, timeout: int, zones: int, prod: bool,
+           zonal_scale_up: bool) -> dict[str, Any]:
     name = deployment["metadata"]["name"]
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
@@ -166,6 +172,9 @@ def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]
             zone.append("the zone spread counts a lost zone's tainted nodes, so replacement pods stay Pending")
         if "pod-template-hash" not in spread.get("matchLabelKeys", []):
             zone.append("without matchLabelKeys [pod-template-hash] a rollout's new pods can all land in one zone")
+        if not zonal_scale_up:
+            zone.append("the workload nodes are one group over every zone, so the autoscaler cannot add a node in "
+                        "the zone a Pending replica needs (workloadNodeGroupPerZone)")
     return {"service": name, "replicas": {"min": minimum, "max": maximum}, "pre_stop_seconds": pre_stop,
             "grace_seconds": grace, "deregistration_delay_seconds": delay, "readiness_gate": gated,
             "rollout": _verdict(rollout), "drain": _verdict(drain), "zone_loss": _verdict(zone)}

@@ -82,6 +82,8 @@ REMOVALS: dict[str, tuple[Callable, str]] = {
     "spread held": (lambda p: zone_spread(p).update(whenUnsatisfiable="ScheduleAnyway"), "not DoNotSchedule"),
     "spread honours taints": (lambda p: zone_spread(p).pop("nodeTaintsPolicy"), "stay Pending"),
     "spread per ReplicaSet": (lambda p: zone_spread(p).pop("matchLabelKeys"), "matchLabelKeys"),
+    "zonal node groups": (lambda p: [g.inputs.update(subnetIds=["subnet-a", "subnet-b", "subnet-c"])
+                                     for g in p.of_type("eks:index:ManagedNodeGroup")], "autoscaler cannot add a node"),
     "migration deadline": (lambda p: documents(p, "Job")[0]["spec"].update(activeDeadlineSeconds=600), "deadline"),
     "migration lock_timeout": (lambda p: migration_env(p).remove(
         next(e for e in migration_env(p) if e["name"] == "PGOPTIONS")), "lock_timeout"),

@@ -88,6 +88,11 @@ def previous_release(history: list, current: str) -> str | None:
     return None
 
 
+def teardown_wait_seconds() -> float:
+    """How long a destroy waits for the controllers to delete what they made."""
+    return float(os.environ.get("ECOMIND_TEARDOWN_WAIT_SECONDS", "900"))
+
+
 def lock_wait_seconds() -> float:
     """Pause between attempts when another update holds the stack's lock."""
     return float(os.environ.get("ECOMIND_LOCK_RETRY_SECONDS", "30"))
@@ -181,7 +186,8 @@ def clear_the_way(stack, stack_name: str, output: Callable[[str], None], session
     region = stack_setting(stack_name, "aws:region")
     cluster = f"{PROJECT}-{stack_name}"
     left = teardown.wait_until_gone(session_factory(region), cluster, keep_volumes=stack_name in PROTECTED_STACKS,
-                                    sleep=sleep, report=lambda line: print(line, file=sys.stderr))
+                                    timeout_seconds=teardown_wait_seconds(), sleep=sleep,
+                                    report=lambda line: print(line, file=sys.stderr))
     if left:
         return ("the controllers did not delete everything they made for " + cluster + ": "
                 + ", ".join(f"{kind} {' '.join(ids)}" for kind, ids in left.items()))

@@ -111,7 +111,8 @@ def drive(tmp_path, monkeypatch, session, *args, scenario="ok", sleep=lambda _: 
     log = tmp_path / "calls.jsonl"
     monkeypatch.setenv("PATH", os.pathsep.join([str(FAKE_DIR), str(os.path.dirname(sys.executable)),
                                                 os.environ["PATH"]]))
-    for key, value in {"FAKE_PULUMI_LOG": str(log), "FAKE_PULUMI_SCENARIO": scenario}.items():
+    for key, value in {"FAKE_PULUMI_LOG": str(log), "FAKE_PULUMI_SCENARIO": scenario,
+                       "ECOMIND_TEARDOWN_WAIT_SECONDS": "30"}.items():
         monkeypatch.setenv(key, value)
     env = {**os.environ, "PULUMI_BACKEND_URL": "s3://state", "PULUMI_SECRETS_PROVIDER": "awskms://alias/s"}
     code = pulumi_stack.main([*args, "--summary-file", str(tmp_path / "summary.md")], env=env,

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.args import check_account_id, check_tags, refuse
+from components.args import check_account_id, check_log_retention, check_region, check_tags, refuse
 from components.guards import key_with_log_groups
 from components.naming import stack_scoped
 
@@ -53,8 +53,8 @@ class WebFirewallArgs:
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
             refuse(self, "scope", f"expected one of {', '.join(SCOPES)}")
-        if not isinstance(self.log_retention_days, int) or self.log_retention_days < 1:
-            refuse(self, "log_retention_days", "expected a positive number of days")
+        check_log_retention(self, "log_retention_days")
+        check_region(self)
         check_account_id(self)
         check_tags(self)
 

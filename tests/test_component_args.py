@@ -241,9 +241,9 @@ CASES: list[tuple[type, str, Override]] = [
     (AssetsCdnArgs, "web_acl_arn", to("web_acl_arn", GLOBAL_ACL.replace("global/", "regional/"))),
     (WebFirewallArgs, "scope", to("scope", "EDGE")),
     (SecureBucketArgs, "object_lock_days", to("object_lock_days", 0)),
-    (WebFirewallArgs, "log_retention_days", to("log_retention_days", 0)),
+    (WebFirewallArgs, "log_retention_days", to("log_retention_days", 10)),  # not a CloudWatch Logs retention
     (ApplicationSecretsArgs, "key_generations", to("key_generations", {"jwt-secret": 0})),
-    *common(WebFirewallArgs, "tags", "account_id"),
+    *common(WebFirewallArgs, "tags", "account_id", "region"),
     *common(AssetsCdnArgs, "tags", "account_id"),
 
     (CiRunnersArgs, "project_name", to("project_name", "-ci")),

@@ -217,18 +217,19 @@ def _idempotent_producers(plan: Plan):
                 yield resource.urn, f"may write to {topic.rsplit('/', 1)[-1]} but not idempotently on {cluster}"
 
 
-def _budgets(values: dict, path: str) -> Iterator[tuple[str, int, dict]]:
+def chart_budgets(values: dict, path: str = "values") -> Iterator[tuple[str, int, dict]]:
+    """(where, replicas, budget) for each chart values section that enables a PodDisruptionBudget."""
     budget = values.get("podDisruptionBudget")
     if isinstance(budget, dict) and budget and budget.get("enabled", True):
         yield path, values.get("replicaCount", 1), budget
     for key, value in values.items():
         if isinstance(value, dict) and key != "podDisruptionBudget":
-            yield from _budgets(value, f"{path}.{key}")
+            yield from chart_budgets(value, f"{path}.{key}")
 
 
 def _drains_can_finish(plan: Plan):
     for release in plan.of_type(RELEASE):
-        for path, replicas, budget in _budgets(release.inputs.get("values", {}), "values"):
+        for path, replicas, budget in chart_budgets(release.inputs.get("values", {})):
             if "maxUnavailable" in budget:
                 if budget["maxUnavailable"] in (0, "0", "0%"):
                     yield release.urn, f"{path}: maxUnavailable 0 allows no eviction"

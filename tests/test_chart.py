@@ -50,22 +50,19 @@ def helm(*args: str, values: dict | None = None, tmp: Path | None = None, enviro
 
 @functools.cache
 def rendered(stack: str) -> tuple[Path, list[dict]]:
-    # One directory per xdist worker: each worker renders once, and no worker deletes the files
-    # another is reading.
+    """What the plan's render (offline/render.py: helm template with the release's own values
+    and the cluster's Kubernetes version) says the release installs, also written out one
+    object a file for the tools that read a directory. One directory per xdist worker, so that
+    no worker deletes the files another is reading."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     out = Path(os.environ.get("PYTEST_RENDER_DIR", PROJECT_DIR / "build" / "chart")) / worker / stack
     out.mkdir(parents=True, exist_ok=True)
     for old in out.rglob("*.yaml"):
         old.unlink()
-    values_file = out.parent / f"{stack}-values.yaml"
-    values_file.write_text(yaml.safe_dump(stack_values(stack)))
-    result = subprocess.run(
-        [tool(HELM), "template", "ecomind", str(CHART), "--namespace", "ecomind", "--kube-version",
-         planned(stack).one("eks:index:Cluster").inputs["version"], "-f", str(CHART / f"values-{stack}.yaml"),
-         "-f", str(values_file), "--output-dir", str(out)],
-        capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    documents = [d for f in sorted(out.rglob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+    documents = planned(stack).manifests["ecomind-release"]
+    for index, document in enumerate(documents):
+        name = f"{index:02d}-{document['kind'].lower()}-{document['metadata']['name']}.yaml"
+        (out / name).write_text(yaml.safe_dump(document, sort_keys=False))
     return out, documents
 
 

@@ -13,31 +13,24 @@ import functools
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_DIR, planned, run_component
+from offline.plan import plan_bootstrap
+from tests.conftest import PROJECT_DIR, planned
 
 IAM_VENV = Path(os.environ.get("ECOMIND_IAM_VENV", PROJECT_DIR / ".venv-iam"))
 POLICY_TYPES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
 WAIVERS = yaml.safe_load((PROJECT_DIR / "policies" / "iam-waivers.yaml").read_text())
 
 
-def bootstrap_plan():
-    sys.path.insert(0, str(PROJECT_DIR / "bootstrap"))
-    from foundation import Foundation, FoundationArgs
-
-    return run_component(lambda: Foundation("ecomind", FoundationArgs(
-        account_id="111122223333", repository="ecomind/ecomind-infra", state_bucket_name="ecomind-state",
-        noncurrent_state_days=90, first_deploy_role_arns=["arn:aws:iam::111122223333:role/ecomind-platform-admin"])))
-
-
 def documents() -> list[dict]:
     plans = {"dev": planned("dev"), "prod": planned("prod"),
-             "prod-timescaledb": planned("prod", ("databaseEngine=timescaledb",)), "bootstrap": bootstrap_plan()}
+             "prod-timescaledb": planned("prod", ("databaseEngine=timescaledb",)),
+             # The bootstrap program itself with its stack file, as `make plan PROJECT=bootstrap` runs it.
+             "bootstrap": plan_bootstrap()}
     found = []
     for label, plan in plans.items():
         for resource in plan.resources:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 import settings
+from analyses.deployment import chart_budgets
 from components.cluster_services import (
     CLUSTER_AUTOSCALER,
     EXTERNAL_DNS,
@@ -225,22 +226,12 @@ def test_every_release_waits_for_the_load_balancer_controller_webhooks(any_plan)
         assert controller.urn in any_plan.upstream_of(other), f"{other.name} may race the controller's webhooks"
 
 
-def disruption_budgets(values: dict, path: str = "values"):
-    """(where, replicas, budget) for each chart section that enables a PodDisruptionBudget."""
-    budget = values.get("podDisruptionBudget")
-    if isinstance(budget, dict) and budget and budget.get("enabled", True):
-        yield path, values.get("replicaCount", 1), budget
-    for key, value in values.items():
-        if isinstance(value, dict) and key != "podDisruptionBudget":
-            yield from disruption_budgets(value, f"{path}.{key}")
-
-
 def test_no_chart_budget_lets_no_drain_finish(any_plan):
     """minAvailable equal to the replica count allows zero evictions: node drains, upgrades
     and scale-downs never finish (the external-secrets chart's default minAvailable 1)."""
     checked = 0
     for chart in any_plan.of_type(RELEASE):
-        for where, replicas, budget in disruption_budgets(chart.inputs.get("values", {})):
+        for where, replicas, budget in chart_budgets(chart.inputs.get("values", {})):
             checked += 1
             if "maxUnavailable" in budget:  # the charts render maxUnavailable when both are set
                 assert budget["maxUnavailable"] >= 1, f"{chart.name} {where}"

@@ -16,6 +16,8 @@ import pytest
 
 import settings
 from components.secrets import ApplicationSecrets, ApplicationSecretsArgs, latest_generations
+from offline import stack_config
+from offline.plan import plan_stack
 from ops import rotate_secret
 from tests.conftest import PROJECT_DIR, minimal_config, planned, run_component
 
@@ -109,12 +111,13 @@ def test_a_rotated_stack_file_still_plans(tmp_path):
         result = subprocess.run([sys.executable, "-m", "ops.rotate_secret", "--stack", "dev", "--secret", secret,
                                  "--stack-file", str(path)], cwd=PROJECT_DIR, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-    values = settings.load(dict(minimal_config(), **{
-        f"ecomind-infra:{key}": value for key, value in (
-            ("jwtKeyGeneration", rotate_secret.read(path.read_text(), "jwtKeyGeneration", "")),
-            ("cacheAuthTokenStrategy", rotate_secret.read(path.read_text(), "cacheAuthTokenStrategy", "")))}),
-        stack="dev", region="us-east-1")
-    assert values.signing_keys.jwt_generation == 2 and values.cache.auth_token_strategy == "ROTATE"
+    # The whole edited file, as the CLI would read it over Pulumi.yaml, through every check.
+    config = stack_config.load(PROJECT_DIR, "dev", path)
+    loaded = settings.load(config.values, stack="dev", region="us-east-1")
+    assert loaded.signing_keys.jwt_generation == loaded.signing_keys.gateway_hmac_generation == 2
+    assert loaded.cache.auth_token_generation == 2 and loaded.cache.auth_token_strategy == "ROTATE"
+    plan = plan_stack("dev", path)[0]
+    assert plan.one(PASSWORD, "cache-auth-token").inputs["keepers"] == {"generation": "2"}
 
 
 def test_every_secret_names_a_rotation_procedure_the_runbook_gives():

@@ -11,11 +11,12 @@ from components.cluster import Cluster, ClusterArgs
 from components.cluster_services import ClusterServices, ClusterServicesArgs
 from components.database import Database, DatabaseArgs
 from components.firewall import WebFirewall, WebFirewallArgs
+from components.load_balancer import ApplicationLoadBalancer, ApplicationLoadBalancerArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
 from components.release import NAMESPACE as RELEASE_NAMESPACE
-from components.release import ChartInputs, EcomindRelease, EcomindReleaseArgs, chart_values
+from components.release import ROLLOUT, ChartInputs, EcomindRelease, EcomindReleaseArgs, chart_values
 from components.secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.storage import Storage, StorageArgs
 from components.streaming import Streaming, StreamingArgs
@@ -43,7 +44,8 @@ secret_prefix = f"ecomind/{stack.stack}/"
 secrets = ApplicationSecrets("secrets", ApplicationSecretsArgs(prefix=secret_prefix, key_generations={
     "jwt-secret": stack.signing_keys.jwt_generation,
     "gateway-hmac-secret": stack.signing_keys.gateway_hmac_generation}, **common))
-storage = Storage("storage", StorageArgs(log_retention_days=stack.network.log_retention_days, **common))
+storage = Storage("storage", StorageArgs(log_retention_days=stack.network.log_retention_days, region=stack.region,
+                                         **common))
 # One engine per stack (docs/adr/0005, 0010); both hand the release the same DatabaseEndpoint.
 timescale = stack.database.timescale
 if timescale:
@@ -73,14 +75,22 @@ app_access = ApplicationAccess("app", ApplicationAccessArgs(
 
 app_host = f"app.{stack.edge.domain}" if stack.edge.domain else None
 app_firewall = WebFirewall("app-firewall", WebFirewallArgs(scope="REGIONAL", **firewall)) if app_host else None
+# The stack's own ALB; the chart binds the services' pods to its target groups.
+load_balancer = ApplicationLoadBalancer("web", ApplicationLoadBalancerArgs(
+    vpc_id=network.vpc_id, vpc_cidr=stack.network.vpc_cidr, public_subnet_ids=network.public_subnet_ids,
+    private_subnet_ids=network.private_subnet_ids, targets_security_group_id=cluster.cluster_security_group_id,
+    deregistration_delay_seconds=ROLLOUT["deregistrationDelaySeconds"], access_log_bucket=storage.logs.bucket_name,
+    region=stack.region, host=app_host, hosted_zone_id=stack.edge.hosted_zone_id,
+    web_acl_arn=app_firewall.web_acl_arn if app_firewall else None, **common))
 services = ClusterServices("services", ClusterServicesArgs(
     cluster_name=cluster.cluster_name, cluster_name_literal=name, kubernetes_version=stack.cluster.kubernetes_version,
     addon_versions=stack.cluster.addon_versions,
     autoscaler_image_tag=settings.CLUSTER_AUTOSCALER_IMAGE_TAGS[stack.cluster.kubernetes_version],
     kubeconfig=cluster.kubeconfig_json, oidc=cluster.oidc, region=stack.region, vpc_id=network.vpc_id,
+    target_group_arns=list(load_balancer.target_group_arns.values()),
     secret_arns=[database.endpoint.secret_arn, cache.auth_secret_arn, secrets.jwt_secret_arn,
                  secrets.gateway_hmac_secret_arn],
-    secrets_key_arn=secrets.key_arn, app_host=app_host, hosted_zone_id=stack.edge.hosted_zone_id, tags=stack.tags,
+    secrets_key_arn=secrets.key_arn, tags=stack.tags,
     workloads_ready=cluster.workloads_ready,
     secret_namespaces=[RELEASE_NAMESPACE, *([TIMESCALE_NAMESPACE] if timescale else [])],
 ))
@@ -94,8 +104,7 @@ values = pulumi.Output.all(
     database_secret_arn=database.endpoint.secret_arn, brokers=streaming.bootstrap_brokers, cache_host=cache.host,
     cache_secret_arn=cache.auth_secret_arn, reports_bucket=storage.reports.bucket_name,
     jwt_secret_arn=secrets.jwt_secret_arn, hmac_secret_arn=secrets.gateway_hmac_secret_arn,
-    role_arns=app_access.role_arns, certificate_arn=services.certificate_arn,
-    waf_acl_arn=app_firewall.web_acl_arn if app_firewall else None,
+    role_arns=app_access.role_arns, target_group_arns=load_balancer.target_group_arns, vpc_id=network.vpc_id,
 ).apply(lambda o: chart_values(ChartInputs(
     image_tag=stack.app.image_tag, repositories=o["repositories"], region=stack.region,
     database_host=o["database_host"], database_port=database.endpoint.port,
@@ -106,8 +115,8 @@ values = pulumi.Output.all(
     cache_secret_arn=o["cache_secret_arn"], jwt_secret_arn=o["jwt_secret_arn"],
     gateway_hmac_secret_arn=o["hmac_secret_arn"], role_arns=o["role_arns"],
     public_cidrs=stack.network.subnets.public, private_cidrs=stack.network.subnets.private,
-    data_cidrs=stack.network.subnets.data, waf_acl_arn=o["waf_acl_arn"],
-    vpc_cidr=stack.network.vpc_cidr, host=app_host, certificate_arn=o["certificate_arn"],
+    data_cidrs=stack.network.subnets.data, vpc_cidr=stack.network.vpc_cidr, host=app_host,
+    target_group_arns=o["target_group_arns"], vpc_id=o["vpc_id"],
 )))
 release = EcomindRelease("ecomind", EcomindReleaseArgs(
     environment=stack.environment, values=values, provider=services.provider,
@@ -183,8 +192,11 @@ export("secretArns", "Secrets Manager ARNs External Secrets reads: `jwt`, `gatew
         "database": database.endpoint.secret_arn, "cache": cache.auth_secret_arn})
 export("appRoleArns", "IRSA role per EcoMind service account (`ecomind/ecomind-gateway`, `-api`, `-worker`).",
        app_access.role_arns)
-export("appUrl", "Where EcoMind answers: https://app.<domain>, or the load balancer's DNS name without a domain.",
-       f"https://{app_host}" if app_host else "http://<load balancer DNS name>")
+export("appUrl", "Where EcoMind answers: https://app.<domain>, or http://<the ALB's DNS name> inside the VPC "
+       "without a domain.", load_balancer.url)
+export("loadBalancer", "`{dnsName, arnSuffix, targetGroupArns}` of the stack's ALB (arnSuffix is its CloudWatch "
+       "LoadBalancer dimension).", {"dnsName": load_balancer.dns_name, "arnSuffix": load_balancer.arn_suffix,
+                                     "targetGroupArns": load_balancer.target_group_arns})
 export("releaseStatus", "Status of the EcoMind Helm release after the last `up`.", release.release_status)
 export("alertTopicArn", "SNS topic (KMS-encrypted) that budget and CloudWatch alarms notify.", monitoring.topic_arn)
 export("ciRunnerProject", "CodeBuild project whose runners take this stack's CI jobs inside its VPC.",

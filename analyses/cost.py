@@ -90,6 +90,10 @@ FREE_TYPES = {
     "aws:cloudfront/originAccessControl:OriginAccessControl": "free",
     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": "free",
     "aws:cloudwatch/logDeliverySource:LogDeliverySource": "free", "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": "free",
+    "kubernetes:helm.sh/v3:Release": "charts run on the priced nodes",
+    "aws:lb/targetGroup:TargetGroup": "free (the ALB's hours and LCUs are on its line)",
+    "aws:lb/listener:Listener": "free (priced on the ALB line)", "aws:lb/listenerRule:ListenerRule": "free",
+    "aws:wafv2/webAclAssociation:WebAclAssociation": "free (the web ACL's line prices its requests)",
     "aws:acm/certificate:Certificate": "public ACM certificates are free",
     "aws:acm/certificateValidation:CertificateValidation": "free",
     "aws:route53/record:Record": "records in an existing zone; queries at this volume round to $0",
@@ -284,14 +288,13 @@ def _log_group(e: _Estimator, r: PlannedResource) -> None:
     e.add(r, "cloudwatch.logs.storage.gb", share * months / 2, f"average stored over {months:.0f} month(s) of retention")
 
 
-def _release(e: _Estimator, r: PlannedResource) -> None:
-    if r.name != "ecomind-release":
-        return  # controllers run on the priced nodes
-    # The chart's Ingress makes the load balancer controller create one ALB.
-    e.hours(r, "elb.alb.hour", note="the ALB the EcoMind Ingress creates")
+def _load_balancer(e: _Estimator, r: PlannedResource) -> None:
+    e.hours(r, "elb.alb.hour")
     e.hours(r, "elb.alb.lcu", ALB_LCU, f"assumed {ALB_LCU} LCU average")
-    e.hours(r, "vpc.ipv4.hour", len(e.plan.outputs.get("availabilityZoneIds", [])) or 3,
-            "the ALB's public IPv4 address per zone")
+    # An internet-facing ALB holds a public IPv4 address in each of its subnets; an internal one
+    # only private addresses, which are free (VPC pricing, public IPv4 addresses).
+    if not r.inputs.get("internal"):
+        e.hours(r, "vpc.ipv4.hour", len(r.inputs.get("subnets", [])), "a public IPv4 address per subnet")
 
 
 def _web_acl(e: _Estimator, r: PlannedResource) -> None:
@@ -335,7 +338,7 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "aws:cloudwatch/logDelivery:LogDelivery": lambda e, r: None,  # priced on the distribution line
     "aws:ecr/repository:Repository": lambda e, r: e.add(r, "ecr.storage.gb", ECR_GB_PER_REPOSITORY,
                                                         f"assumed {ECR_GB_PER_REPOSITORY} GB of images"),
-    "kubernetes:helm.sh/v3:Release": _release,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "kubernetes:postgresql.cnpg.io/v1:Cluster": _database_cluster,
     "aws:s3/bucketMetric:BucketMetric": lambda e, r: e.add(r, "cloudwatch.metric", METRICS_PER_REQUEST_FILTER,
                                                            f"assumed {METRICS_PER_REQUEST_FILTER} request metrics"),

@@ -1,8 +1,9 @@
 """Whether a rollout, a node drain or a zone loss can drop a request, per service behind the ALB.
 
 Read from what the EcoMind release would install (the rendered chart in `plan.manifests`), its
-values and its namespace, for each Deployment an Ingress backend names. Each verdict has its
-reason. Prod enforces every one (a failure line names the service and the reason); dev reports
+values and its namespace, for each Deployment a TargetGroupBinding binds to one of the stack's
+target groups (whose planned deregistration delay is the one the ALB applies). Each verdict has
+its reason. Prod enforces every one (a failure line names the service and the reason); dev reports
 them, since a single replica cannot survive a drain.
 
 How a pod leaves the ALB without a dropped request (aws-load-balancer-controller docs, "Pod
@@ -28,7 +29,7 @@ from analyses.model import Plan
 SECTION = "rollout"
 RELEASE = "ecomind-release"
 READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
-DEREGISTRATION = "deregistration_delay.timeout_seconds"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 # Assumptions, each used once below.
 PROPAGATION_SECONDS = 10   # pod Terminating -> controller deregisters -> ALB stops new requests
 WAVE_SECONDS = 90          # a surge wave: image pull, start, readiness, ALB health checks to healthy
@@ -44,13 +45,13 @@ def _verdict(problems: list[str]) -> dict[str, Any]:
     return {"safe": not problems, "reason": "; ".join(problems) if problems else "no request is dropped"}
 
 
-def _deregistration_delay(ingress: Mapping[str, Any]) -> int | None:
-    attributes = ingress["metadata"].get("annotations", {}).get("alb.ingress.kubernetes.io/target-group-attributes", "")
-    for pair in attributes.split(","):
-        key, _, value = pair.strip().partition("=")
-        if key == DEREGISTRATION:
-            return int(value)
-    return None
+def _deregistration_delay(plan: Plan, target_group_arn: str) -> int | None:
+    """The planned delay of the target group a binding names; None when the plan has no such
+    group (a binding to a target group the stack does not own). ELB's default is 300 s."""
+    group = next((g for g in plan.of_type(TARGET_GROUP) if g.arn == target_group_arn), None)
+    if group is None:
+        return None
+    return int(group.inputs.get("deregistrationDelay", 300))
 
 
 def analyse(plan: Plan) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def analyse(plan: Plan) -> dict[str, Any]:
     timeout = release.inputs.get("timeout", 300)
     namespace = next((r for r in plan.of_type("kubernetes:core/v1:Namespace")
                       if r.inputs.get("metadata", {}).get("name") == release.inputs.get("namespace")), None)
-    gated = bool(namespace) and namespace.inputs["metadata"].get("labels", {}).get(READINESS_GATE_LABEL) == "enabled"
+    labelled = bool(namespace) and namespace.inputs["metadata"].get("labels", {}).get(READINESS_GATE_LABEL) == "enabled"
     zones = len(plan.outputs.get("availabilityZoneIds", [])) or 3
     # The nodes the services run on: with one group over every zone, Cluster Autoscaler cannot
     # add a node in the zone a Pending replica needs (its FAQ on multi-AZ node groups).
@@ -75,18 +76,20 @@ def analyse(plan: Plan) -> dict[str, Any]:
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for d in documents:
         by_kind.setdefault(d["kind"], []).append(d)
-    [ingress] = by_kind.get("Ingress", [None])
     services = {s["metadata"]["name"]: s for s in by_kind.get("Service", [])}
-    backends = sorted({p["backend"]["service"]["name"] for rule in (ingress or {}).get("spec", {}).get("rules", [])
-                       for p in rule["http"]["paths"]}) if ingress else []
-    delay = _deregistration_delay(ingress) if ingress else None
+    bindings = sorted(by_kind.get("TargetGroupBinding", []), key=lambda b: b["spec"]["serviceRef"]["name"])
     # The app's own drain after SIGTERM, as the release declares it (0 when it declares none).
     drain_seconds = int(values.get("rollout", {}).get("appDrainSeconds", 0))
     rows = []
-    for name in backends:
-        selector = services[name]["spec"]["selector"]
+    for binding in bindings:
+        selector = services[binding["spec"]["serviceRef"]["name"]]["spec"]["selector"]
         [deployment] = [d for d in by_kind.get("Deployment", [])
                         if d["spec"]["selector"]["matchLabels"] == selector]
+        delay = _deregistration_delay(plan, binding["spec"].get("targetGroupARN", ""))
+        # The controller's pod webhook injects a gate only for bindings whose targetType is set to
+        # ip; one left to be inferred gets none (aws-load-balancer-controller
+        # pkg/inject/pod_readiness/pod_readiness_gate.go at 225f445).
+        gated = labelled and binding["spec"].get("targetType") == "ip"
         rows.append(_judge(deployment, by_kind, gated=gated, delay=delay, drain_seconds=drain_seconds,
                            timeout=timeout, zones=zones, prod=enforced, zonal_scale_up=zonal_scale_up))
     migration = _judge_migration(by_kind.get("Job", []), timeout)
@@ -129,7 +132,8 @@ def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]
 
     rollout = []
     if not gated:
-        rollout.append("no ALB readiness gate: a new pod counts as ready before its target is healthy")
+        rollout.append("no ALB readiness gate (the namespace label, and targetType ip on its TargetGroupBinding): "
+                       "a new pod counts as ready before its target is healthy")
     if _percent_or_count(strategy.get("maxUnavailable", "25%"), maximum) != 0:
         rollout.append("maxUnavailable is not 0: old pods go before new ones serve")
     surge = _percent_or_count(strategy.get("maxSurge", "25%"), maximum)
@@ -142,7 +146,8 @@ def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]
         rollout.append(f"preStop sleep {pre_stop} s is not longer than the ALB's deregistration propagation "
                        f"({PROPAGATION_SECONDS} s)")
     if delay is None:
-        rollout.append("the ALB's deregistration delay is left at its default (300 s), longer than any grace period")
+        rollout.append("its TargetGroupBinding names no target group of this stack, so the ALB's deregistration "
+                       "delay is unknown")
     elif delay > pre_stop + drain_seconds:
         rollout.append(f"the ALB drains for {delay} s but the pod stops serving after {pre_stop + drain_seconds} s")
     if grace < pre_stop + drain_seconds:

@@ -1,6 +1,5 @@
-"""What the EcoMind chart needs from the cluster: load balancers, secrets sync, metrics, node
-autoscaling, and (with a domain) a certificate and DNS records. Each controller runs with its
-own IRSA role."""
+"""What the EcoMind chart needs from the cluster: pods bound to the stack's target groups, secrets
+sync, metrics and node autoscaling. Each controller runs with its own IRSA role."""
 
 from __future__ import annotations
 
@@ -40,9 +39,6 @@ EXTERNAL_SECRETS = {"chart": "external-secrets", "version": "2.9.0", "repo": "ht
 # seen: kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0 (5a0b98e, 2026-07-21).
 CLUSTER_AUTOSCALER = {"chart": "cluster-autoscaler", "version": "9.59.0",
                       "repo": "https://kubernetes.github.io/autoscaler"}
-# renovate: datasource=helm depName=external-dns registryUrl=https://kubernetes-sigs.github.io/external-dns/
-# seen: kubernetes-sigs/external-dns tag external-dns-helm-chart-1.21.1 (9f26451), newest in its index on 2026-08-21.
-EXTERNAL_DNS = {"chart": "external-dns", "version": "1.21.1", "repo": "https://kubernetes-sigs.github.io/external-dns/"}
 # renovate: datasource=helm depName=reloader registryUrl=https://stakater.github.io/stakater-charts
 # seen: stakater/Reloader tag chart-v2.2.16, chart app v1.4.21 (snapshot 2026-08-10); its chart index not read.
 RELOADER = {"chart": "reloader", "version": "2.2.16", "repo": "https://stakater.github.io/stakater-charts"}
@@ -57,6 +53,7 @@ HELM_TIMEOUT_SECONDS = 600
 # An image tag as the OCI distribution spec allows it.
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+")
+TARGET_GROUP_ARN = re.compile(r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/[\w-]+/[0-9a-f]+")
 
 
 def chart_release(resource_name: str, release_name: str, spec: Mapping[str, str], namespace: str,
@@ -92,6 +89,9 @@ class ClusterServicesArgs:
     """Region of the stack, for the controllers' values and the Secrets Manager decrypt condition."""
     vpc_id: pulumi.Input[str]
     """VPC of the cluster (`Network.vpc_id`), for the load balancer controller."""
+    target_group_arns: Sequence[pulumi.Input[str]]
+    """The stack's target groups (`ApplicationLoadBalancer.target_group_arns`): the only ones the
+    load balancer controller may register pods in."""
     secret_arns: Sequence[pulumi.Input[str]]
     """Every secret External Secrets may read, and nothing else."""
     secret_namespaces: Sequence[str]
@@ -99,13 +99,8 @@ class ClusterServicesArgs:
     release's, and the in-cluster database's with that engine)."""
     secrets_key_arn: pulumi.Input[str]
     """CMK of those secrets (`ApplicationSecrets.key_arn`); External Secrets decrypts through Secrets Manager only."""
-    app_host: str | None
-    """Host the EcoMind ingress answers on (app.<domain>), when the stack has a domain."""
-    hosted_zone_id: str | None
-    """Route 53 zone of the domain (setting publicHostedZoneId): certificate validation and ExternalDNS
-    records go there; None, with app_host, when the stack has no domain."""
     tags: Mapping[str, str]
-    """Stack tags, applied to the metrics-server add-on, the controllers' IRSA roles and the certificate."""
+    """Stack tags, applied to the metrics-server add-on and the controllers' IRSA roles."""
     workloads_ready: Sequence[pulumi.Resource]
     """Node groups and CoreDNS: nothing is installed on the cluster before they exist."""
 
@@ -129,12 +124,11 @@ class ClusterServicesArgs:
             if is_plain(arn) and not SECRET_ARN.fullmatch(arn):
                 refuse(self, "secret_arns", "expected Secrets Manager ARNs (or Outputs resolving to them)")
         check_arn(self, "secrets_key_arn", "kms", "arn:aws:kms:us-east-1:111122223333:key/<id>")
-        # One without the other would silently build neither the certificate nor ExternalDNS.
-        if bool(self.app_host) != bool(self.hosted_zone_id):
-            refuse(self, "hosted_zone_id" if self.app_host else "app_host",
-                   "app_host and hosted_zone_id are set together (a domain) or both None")
-        if self.app_host and "." not in self.app_host.strip("."):
-            refuse(self, "app_host", "expected a host under the stack's domain, such as app.ecomind.example.com")
+        # IAM refuses a statement whose Resource list is empty.
+        check_ids(self, "target_group_arns", what="the stack's target groups, at least 1")
+        for arn in self.target_group_arns:
+            if is_plain(arn) and not TARGET_GROUP_ARN.fullmatch(arn):
+                refuse(self, "target_group_arns", "expected target group ARNs (or Outputs resolving to them)")
         check_tags(self)
         # The provider waits for these, so that no chart races the nodes it needs.
         if not is_list(self.secret_namespaces) or not self.secret_namespaces or not all(
@@ -146,15 +140,13 @@ class ClusterServicesArgs:
 
 
 class ClusterServices(pulumi.ComponentResource):
-    """AWS Load Balancer Controller, External Secrets (+ ClusterSecretStore), metrics-server,
-    Cluster Autoscaler, and ExternalDNS with a regional certificate when a domain is set."""
+    """AWS Load Balancer Controller (TargetGroupBinding only), External Secrets (+ ClusterSecretStore),
+    metrics-server and Cluster Autoscaler."""
 
     provider: k8s.Provider
     """Kubernetes provider for the cluster; the EcoMind release uses it too."""
     secret_store_name: str
     """ClusterSecretStore the chart's ExternalSecrets reference."""
-    certificate_arn: pulumi.Output[str] | None
-    """Regional ACM certificate for the ingress host, when a domain is configured."""
     ready: list[pulumi.Resource]
     """What the EcoMind release must wait for (CRDs, webhooks, the secret store)."""
     webhooks_ready: list[pulumi.Resource]
@@ -195,20 +187,24 @@ class ClusterServices(pulumi.ComponentResource):
         # templates/webhook.yaml, mservice.elbv2.k8s.aws; values enableServiceMutatorWebhook and
         # serviceMutatorWebhookConfig.failurePolicy at 3.5.0), and validating ones on Ingress and
         # TargetGroupBinding. Until its pods serve, every chart that creates a Service fails
-        # (kubernetes-sigs/aws-load-balancer-controller#4140). The webhook stays on, so that a
-        # LoadBalancer Service gets the controller's NLB rather than the legacy in-tree CLB; every
-        # other release on the cluster is installed after this one (`after_load_balancers`,
-        # and `ready` for the EcoMind release and the database's charts).
+        # (kubernetes-sigs/aws-load-balancer-controller#4140), so every other release on the
+        # cluster is installed after this one (`after_load_balancers`, and `ready` for the EcoMind
+        # release and the database's charts). The webhook stays on, so that a LoadBalancer
+        # Service is the controller's (which may not build one) rather than the legacy in-tree CLB.
+        #
+        # The stack owns its ALB (components/load_balancer.py); the controller only binds pods to
+        # its target groups. What it would build for an Ingress is switched off: no IngressClass,
+        # no WAF or Shield add-ons, no shared backend security group (values.yaml at 3.5.0), and
+        # its role allows no create (policy_documents.target_group_binding_policy).
         lb_account = "aws-load-balancer-controller"
         load_balancers = release("aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER, "kube-system", {
             "clusterName": args.cluster_name_literal, "region": args.region, "vpcId": args.vpc_id,
             "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1},
-            # The Ingress's alb.ingress.kubernetes.io/wafv2-acl-arn needs the WAFv2 add-on: on by
-            # the controller's default, and stated here (values.yaml enableWafv2 at 3.5.0).
-            "enableWafv2": True,
+            "createIngressClassResource": False, "enableShield": False, "enableWaf": False, "enableWafv2": False,
+            "enableBackendSecurityGroup": False,
             "serviceAccount": {"create": True, "name": lb_account, "annotations": {
                 "eks.amazonaws.com/role-arn": role("load-balancer-controller", "kube-system", lb_account,
-                                                   docs.load_balancer_controller_policy())}},
+                                                   docs.target_group_binding_policy(args.target_group_arns))}},
             **SYSTEM_PLACEMENT,
         })
 
@@ -255,35 +251,6 @@ class ClusterServices(pulumi.ComponentResource):
                           "expander": "least-waste"},
             **SYSTEM_PLACEMENT,
         })
-
-        self.certificate_arn = None
-        if args.app_host and args.hosted_zone_id:
-            certificate = aws.acm.Certificate(
-                f"{name}-ingress-certificate", domain_name=args.app_host, validation_method="DNS",
-                key_algorithm="EC_prime256v1", tags={**args.tags, "Name": args.app_host}, opts=child)
-            option = certificate.domain_validation_options.apply(lambda options: options[0])
-            record = aws.route53.Record(
-                f"{name}-ingress-certificate-validation", zone_id=args.hosted_zone_id,
-                name=option.resource_record_name, type=option.resource_record_type,
-                records=[option.resource_record_value], ttl=300, allow_overwrite=True, opts=child)
-            validation = aws.acm.CertificateValidation(
-                f"{name}-ingress-certificate", certificate_arn=certificate.arn, validation_record_fqdns=[record.fqdn],
-                opts=child)
-            self.certificate_arn = validation.certificate_arn
-            dns_account = "external-dns"
-            domain = args.app_host.split(".", 1)[1]
-            # Zone filtering is a flag, not a chart value: charts/external-dns/values.yaml at
-            # 1.21.1 has no zoneIdFilters (its schema allows unknown keys, so one is ignored
-            # silently); the flag is --zone-id-filter (pkg/apis/externaldns/types.go).
-            after_load_balancers("external-dns", EXTERNAL_DNS, "kube-system", {
-                "provider": {"name": "aws"}, "sources": ["ingress"], "domainFilters": [domain],
-                "extraArgs": [f"--zone-id-filter={args.hosted_zone_id}"], "policy": "upsert-only",
-                "txtOwnerId": args.cluster_name_literal,
-                "serviceAccount": {"create": True, "name": dns_account, "annotations": {
-                    "eks.amazonaws.com/role-arn": role("external-dns", "kube-system", dns_account,
-                                                       docs.dns_records_policy(args.hosted_zone_id))}},
-                **SYSTEM_PLACEMENT,
-            })
 
         self.ready = [load_balancers, external_secrets, store, metrics]
         self.webhooks_ready = [load_balancers]

@@ -216,10 +216,21 @@ def cloudfront_key_statement(distribution_arn: str) -> Document:
     }
 
 
-def access_log_delivery_statements(logs_bucket_arn: str, account_id: str) -> list[Document]:
-    """S3 server access logs and CloudFront's vended access logs (CloudWatch Logs delivery) may
-    write under their own prefixes, on behalf of this account's resources only."""
+def access_log_delivery_statements(logs_bucket_arn: str, account_id: str, load_balancer_logs: tuple[str, str]
+                                   ) -> list[Document]:
+    """S3 server access logs, CloudFront's vended access logs (CloudWatch Logs delivery) and the
+    ALB's access logs may write under their own prefixes, on behalf of this account's resources
+    only. `load_balancer_logs`: the ALB's prefix and the region's ELB log-delivery principal."""
+    prefix, elb_principal = load_balancer_logs
     return [{
+        # ELB writes as its regional account, under <prefix>/AWSLogs/<account>/ (ELB user guide,
+        # "Enable access logs for your Application Load Balancer"); the key names this account.
+        "Sid": "LoadBalancerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"AWS": elb_principal},
+        "Action": "s3:PutObject",
+        "Resource": f"{logs_bucket_arn}/{prefix}/AWSLogs/{account_id}/*",
+    }, {
         "Sid": "S3ServerAccessLogs",
         "Effect": "Allow",
         "Principal": {"Service": "logging.s3.amazonaws.com"},
@@ -377,84 +388,34 @@ def kafka_client_policy(cluster_arn: pulumi.Input[str], *, produce: Sequence[str
 
 # --- Cluster services ---------------------------------------------------------------------------
 
-_LB_TAG = "elbv2.k8s.aws/cluster"
-_LB_ARNS = ("arn:aws:elasticloadbalancing:*:*:targetgroup/*/*", "arn:aws:elasticloadbalancing:*:*:loadbalancer/net/*/*",
-            "arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*/*")
+# What the controller reads to bind pods to a target group: the reads of its upstream policy
+# (docs/install/iam_policy.json at v3.5.0), which take no resource ARN.
+_LOAD_BALANCER_CONTROLLER_READS = (
+    "ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeInternetGateways", "ec2:DescribeVpcs", "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces", "ec2:DescribeTags", "ec2:DescribeRouteTables",
+    "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeListenerAttributes",
+    "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeTags",
+)
 
 
-def load_balancer_controller_policy() -> Document:
-    """The AWS Load Balancer Controller's upstream policy (docs/install/iam_policy.json, v3),
-    as data. Everything it creates carries the elbv2.k8s.aws/cluster tag, and every mutating
-    statement is conditioned on that tag, as upstream does: reads and creates need `*`
-    because the ARNs do not exist yet."""
-    tagged_request = {"Null": {f"aws:RequestTag/{_LB_TAG}": "false"}}
-    tagged_resource = {"Null": {f"aws:ResourceTag/{_LB_TAG}": "false"}}
-    return document(
-        {"Sid": "ServiceLinkedRoleForElb", "Effect": "Allow", "Action": "iam:CreateServiceLinkedRole", "Resource": "*",
-         "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}},
-        {"Sid": "Describe", "Effect": "Allow", "Resource": "*", "Action": [
-            "ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones",
-            "ec2:DescribeInternetGateways", "ec2:DescribeVpcs", "ec2:DescribeVpcPeeringConnections",
-            "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances",
-            "ec2:DescribeNetworkInterfaces", "ec2:DescribeTags", "ec2:DescribeCoipPools", "ec2:DescribeIpamPools",
-            "ec2:DescribeRouteTables", "ec2:GetCoipPoolUsage", "ec2:GetSecurityGroupsForVpc",
-            "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes",
-            "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeListenerCertificates",
-            "elasticloadbalancing:DescribeSSLPolicies", "elasticloadbalancing:DescribeRules",
-            "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes",
-            "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTags",
-            "elasticloadbalancing:DescribeTrustStores", "elasticloadbalancing:DescribeListenerAttributes",
-            "elasticloadbalancing:DescribeCapacityReservation"]},
-        {"Sid": "CertificatesAndWaf", "Effect": "Allow", "Resource": "*", "Action": [
-            "cognito-idp:DescribeUserPoolClient", "acm:ListCertificates", "acm:DescribeCertificate",
-            "iam:ListServerCertificates", "iam:GetServerCertificate", "waf-regional:GetWebACL",
-            "waf-regional:GetWebACLForResource", "waf-regional:AssociateWebACL", "waf-regional:DisassociateWebACL",
-            "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
-            "shield:GetSubscriptionState", "shield:DescribeProtection", "shield:CreateProtection",
-            "shield:DeleteProtection"]},
-        {"Sid": "SecurityGroupRules", "Effect": "Allow", "Resource": "*",
-         "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]},
-        {"Sid": "CreateSecurityGroup", "Effect": "Allow", "Resource": "*", "Action": "ec2:CreateSecurityGroup"},
-        {"Sid": "TagNewSecurityGroups", "Effect": "Allow", "Action": "ec2:CreateTags",
-         "Resource": "arn:aws:ec2:*:*:security-group/*",
-         "Condition": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, **tagged_request}},
-        {"Sid": "RetagOwnSecurityGroups", "Effect": "Allow", "Action": ["ec2:CreateTags", "ec2:DeleteTags"],
-         "Resource": "arn:aws:ec2:*:*:security-group/*",
-         "Condition": {"Null": {f"aws:RequestTag/{_LB_TAG}": "true", f"aws:ResourceTag/{_LB_TAG}": "false"}}},
-        {"Sid": "ManageOwnSecurityGroups", "Effect": "Allow", "Resource": "*", "Condition": tagged_resource,
-         "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup"]},
-        {"Sid": "CreateTaggedLoadBalancers", "Effect": "Allow", "Resource": "*", "Condition": tagged_request,
-         "Action": ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"]},
-        {"Sid": "ListenersAndRules", "Effect": "Allow", "Resource": "*", "Action": [
-            "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
-            "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule"]},
-        {"Sid": "RetagOwnLoadBalancers", "Effect": "Allow", "Resource": list(_LB_ARNS),
-         "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
-         "Condition": {"Null": {f"aws:RequestTag/{_LB_TAG}": "true", f"aws:ResourceTag/{_LB_TAG}": "false"}}},
-        {"Sid": "TagListenersAndRules", "Effect": "Allow",
-         "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
-         "Resource": ["arn:aws:elasticloadbalancing:*:*:listener/net/*/*/*",
-                      "arn:aws:elasticloadbalancing:*:*:listener/app/*/*/*",
-                      "arn:aws:elasticloadbalancing:*:*:listener-rule/net/*/*/*",
-                      "arn:aws:elasticloadbalancing:*:*:listener-rule/app/*/*/*"]},
-        {"Sid": "ManageOwnLoadBalancers", "Effect": "Allow", "Resource": "*", "Condition": tagged_resource, "Action": [
-            "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetIpAddressType",
-            "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
-            "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyTargetGroup",
-            "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup",
-            "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:ModifyCapacityReservation",
-            "elasticloadbalancing:ModifyIpPools"]},
-        {"Sid": "TagOnCreate", "Effect": "Allow", "Action": "elasticloadbalancing:AddTags", "Resource": list(_LB_ARNS),
-         "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": ["CreateTargetGroup",
-                                                                              "CreateLoadBalancer"]},
-                       **tagged_request}},
-        {"Sid": "Targets", "Effect": "Allow", "Resource": "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
-         "Action": ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]},
-        {"Sid": "ListenerSettings", "Effect": "Allow", "Resource": "*", "Action": [
-            "elasticloadbalancing:SetWebAcl", "elasticloadbalancing:ModifyListener",
-            "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
-            "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities"]},
-    )
+def target_group_binding_policy(target_group_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[Document]:
+    """The AWS Load Balancer Controller as this stack uses it: it binds pods to the stack's own
+    target groups (TargetGroupBinding) and creates nothing. So of its upstream policy it keeps
+    the reads, and registers and deregisters targets in exactly these target groups; it cannot
+    create, change or delete a load balancer, listener, security group or rule, and an Ingress or
+    LoadBalancer Service anyone adds gets no load balancer."""
+    def build(arns: list[str]) -> Document:
+        return document(
+            {"Sid": "Read", "Effect": "Allow", "Resource": "*", "Action": list(_LOAD_BALANCER_CONTROLLER_READS)},
+            {"Sid": "TargetsOfTheStacksTargetGroups", "Effect": "Allow", "Resource": sorted(arns),
+             "Action": ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]},
+        )
+    return pulumi.Output.all(*target_group_arns).apply(build)
 
 
 def secret_reader_policy(secret_arns: Sequence[pulumi.Input[str]], key_arn: pulumi.Input[str],
@@ -502,25 +463,6 @@ def cluster_autoscaler_policy(cluster_name: str) -> Document:
         "Action": "eks:DescribeNodegroup",
     })
 
-
-def dns_records_policy(hosted_zone_id: str) -> Document:
-    """ExternalDNS may change records in one hosted zone; listing zones cannot be scoped."""
-    zone = f"arn:{PARTITION}:route53:::hostedzone/{hosted_zone_id}"
-    return document({
-        "Sid": "ChangeRecordsInOneZone",
-        "Effect": "Allow",
-        "Action": ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets",
-                   "route53:ListTagsForResources"],
-        "Resource": zone,
-    }, {
-        "Sid": "FindTheZone",
-        "Effect": "Allow",
-        "Action": "route53:ListHostedZones",
-        "Resource": "*",
-    })
-
-
-# --- Alerts ---------------------------------------------------------------------------------------
 
 def publisher_key_statement(services: Sequence[str], account_id: pulumi.Input[str]) -> pulumi.Output[Document]:
     """AWS Budgets and CloudWatch encrypt what they publish to the alert topic with this key."""

@@ -78,12 +78,13 @@ class ChartInputs:
     data_cidrs: Sequence[str]
     vpc_cidr: str
     host: str | None
-    certificate_arn: str | None
+    """The host EcoMind answers on over HTTPS (app.<domain>); None without a domain."""
+    target_group_arns: Mapping[str, str]
+    """The stack's target group per HTTP service (`ApplicationLoadBalancer.target_group_arns`)."""
+    vpc_id: str
     database_iam_user: str | None = None
     """The services' database role when they log in with IAM authentication (RDS); None when
     they use the database secret's credentials."""
-    waf_acl_arn: str | None = None
-    """The REGIONAL WAF web ACL the internet-facing ALB is associated with."""
 
 
 def chart_values(i: ChartInputs) -> dict[str, Any]:
@@ -104,14 +105,13 @@ def chart_values(i: ChartInputs) -> dict[str, Any]:
             "gatewayHmacSecretArn": i.gateway_hmac_secret_arn,
         },
         "serviceAccounts": {service: {"roleArn": arn} for service, arn in i.role_arns.items()},
-        # With a certificate the ALB is internet-facing in the public subnets, behind the WAF;
-        # without one (dev with no domain) it is internal, in the private subnets, so that no
-        # plain-HTTP listener faces the internet.
-        "network": {"loadBalancerCidrs": list(i.public_cidrs if i.certificate_arn else i.private_cidrs),
+        # With a domain the ALB is internet-facing in the public subnets; without one (dev) it is
+        # internal, in the private subnets (components/load_balancer.py). Its nodes are where
+        # the pods' traffic comes from.
+        "network": {"loadBalancerCidrs": list(i.public_cidrs if i.host else i.private_cidrs),
                     "dataCidrs": list(i.data_cidrs), "vpcCidr": i.vpc_cidr},
-        "ingress": {"enabled": True, "host": i.host or "", "certificateArn": i.certificate_arn or "",
-                    "wafAclArn": i.waf_acl_arn or ""},
-        "ui": {"apiUrl": f"https://{i.host}" if i.host and i.certificate_arn else ""},
+        "loadBalancer": {"targetGroupArns": dict(i.target_group_arns), "vpcId": i.vpc_id},
+        "ui": {"apiUrl": f"https://{i.host}" if i.host else ""},
         "rollout": dict(ROLLOUT),
     }
 

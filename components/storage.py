@@ -11,6 +11,7 @@ from components import policy_documents as docs
 from components.args import check_account_id, check_count, check_tags
 from components.bucket import SecureBucket, SecureBucketArgs, Transition
 from components.encryption import EncryptionKey, EncryptionKeyArgs
+from components.load_balancer import ACCESS_LOG_PREFIX, check_log_delivery_region, log_delivery_principal
 
 # The team's rule for reports: infrequent access after 30 days, archive after 90. Glacier
 # Instant Retrieval is the archive class the api can still serve from without a restore.
@@ -25,7 +26,9 @@ class StorageArgs:
     account_id: pulumi.Input[str]
     """AWS account the reports key and the log bucket's delivery grants are scoped to."""
     log_retention_days: int
-    """Days the access-log bucket keeps S3 and CloudFront access logs (setting logRetentionDays)."""
+    """Days the access-log bucket keeps S3, CloudFront and ALB access logs (setting logRetentionDays)."""
+    region: str
+    """Region of the stack: whose ELB log-delivery account may write the ALB's logs."""
     tags: Mapping[str, str]
     """Stack tags, applied to both buckets and the reports key."""
     protect: bool = False
@@ -34,6 +37,7 @@ class StorageArgs:
     def __post_init__(self) -> None:
         check_account_id(self)
         check_count(self, "log_retention_days", unit="day")
+        check_log_delivery_region(self)
         check_tags(self)
 
 
@@ -55,7 +59,8 @@ class Storage(pulumi.ComponentResource):
             purpose="access logs", kms_key_arn=None, tags=args.tags, expire_after_days=args.log_retention_days,
             deferred_policy=True, protect=args.protect), opts=child)
         self.logs.attach_policy(pulumi.Output.all(self.logs.bucket_arn, args.account_id).apply(
-            lambda a: docs.access_log_delivery_statements(a[0], a[1])))
+            lambda a: docs.access_log_delivery_statements(
+                a[0], a[1], (ACCESS_LOG_PREFIX, log_delivery_principal(args.region)))))
         key = EncryptionKey(f"{name}-reports", EncryptionKeyArgs(
             description="Encrypts EcoMind reports and exports", account_id=args.account_id, tags=args.tags,
             protect=args.protect), opts=child)

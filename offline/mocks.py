@@ -47,6 +47,9 @@ AUTONAME_RULES: dict[str, tuple[int, bool]] = {
     "aws:iam/instanceProfile:InstanceProfile": (128, False),
     "aws:ec2/launchTemplate:LaunchTemplate": (128, False),
     "aws:sns/topic:Topic": (256, False),
+    # Load balancer and target group names: at most 32 characters (ELB API reference).
+    "aws:lb/loadBalancer:LoadBalancer": (32, False),
+    "aws:lb/targetGroup:TargetGroup": (32, False),
 }
 DEFAULT_AUTONAME_RULE = (255, False)
 AUTONAME_SUFFIX_LENGTH = 7
@@ -163,6 +166,22 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "resourceRecordValue": f"_{_digest(domain + 'v', 32)}.acm-validations.aws."}])
         elif typ == "aws:acm/certificateValidation:CertificateValidation":
             state.update(certificateArn=inputs.get("certificateArn"))
+        elif typ == "aws:lb/loadBalancer:LoadBalancer":
+            # ELB's ARN and DNS forms (ELB API reference, LoadBalancer; "internal-" for an internal ALB).
+            suffix = f"app/{physical}/{_digest(name, 16)}"
+            state.update(arn=self._arn("elasticloadbalancing", f"loadbalancer/{suffix}"), arnSuffix=suffix,
+                         dnsName=f"{'internal-' if inputs.get('internal') else ''}{physical}-"
+                                 f"{int(_digest(name, 8), 16)}.{self.region}.elb.amazonaws.com",
+                         zoneId="Z35SXDOTRQ7X7K")
+            resource_id = state["arn"]
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            suffix = f"targetgroup/{physical}/{_digest(name, 16)}"
+            state.update(arn=self._arn("elasticloadbalancing", suffix), arnSuffix=suffix)
+            resource_id = state["arn"]
+        elif typ in ("aws:lb/listener:Listener", "aws:lb/listenerRule:ListenerRule"):
+            kind = "listener" if typ.endswith("Listener") else "listener-rule"
+            state.update(arn=self._arn("elasticloadbalancing", f"{kind}/app/{_digest(name, 16)}"))
+            resource_id = state["arn"]
         elif typ == "aws:route53/record:Record":
             state.update(fqdn=str(inputs.get("name", name)).rstrip("."))
         elif typ.startswith("aws:"):

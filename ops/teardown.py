@@ -1,8 +1,10 @@
 """What a stack's controllers made in AWS outside Pulumi's state, found by the cluster's tags.
 
-`pulumi destroy` deletes what the engine made, in reverse dependency order. The load balancer
-controller's ALBs, target groups and security groups, the EBS CSI driver's volumes and the VPC
-CNI's leaked network interfaces are not in the state. They keep the subnets, security groups and
+`pulumi destroy` deletes what the engine made, in reverse dependency order. The EBS CSI driver's
+volumes and the VPC CNI's leaked network interfaces are not in the state, nor would be any load
+balancer, target group or security group the load balancer controller made (the stack owns its
+ALB, and the controller's role may create none: the check remains for one made by hand or by an
+older stack). They keep the subnets, security groups and
 VPC from being deleted (DependencyViolation), or they outlive the stack and keep billing. So
 `ops.pulumi_stack destroy` runs in three steps:
 1. destroy the application releases, while the controllers still run to clean up after them;

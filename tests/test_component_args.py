@@ -29,6 +29,7 @@ from components.database import Database, DatabaseArgs
 from components.encryption import EncryptionKeyArgs
 from components.firewall import WebFirewallArgs
 from components.irsa import OidcProvider, ServiceAccountRoleArgs
+from components.load_balancer import ApplicationLoadBalancerArgs
 from components.monitoring import MonitoringArgs
 from components.network import NetworkArgs
 from components.registry import RegistryArgs
@@ -104,6 +105,8 @@ OIDC = OidcProvider(arn="arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-eas
 TAGS = {"project": "ecomind-infra", "stack": "unit"}
 NAME = "ecomind-infra-unit"
 GLOBAL_ACL = "arn:aws:wafv2:us-east-1:111122223333:global/webacl/ecomind-infra-unit-cdn-firewall/0b9e6c1f"
+REGIONAL_ACL = "arn:aws:wafv2:us-east-1:111122223333:regional/webacl/ecomind-infra-unit-app-firewall/0b9e6c1f"
+TARGET_GROUP_ARN = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web-api-1a2b3c4/85047eb6ccef4f06"
 
 
 @functools.cache
@@ -149,9 +152,13 @@ def valid(cls: type, r: types.SimpleNamespace) -> dict[str, Any]:
         ClusterServicesArgs: lambda: dict(
             cluster_name=NAME, cluster_name_literal=NAME, kubernetes_version=prod.cluster.kubernetes_version,
             addon_versions=prod.cluster.addon_versions, autoscaler_image_tag="v1.34.1", kubeconfig="{}", oidc=OIDC,
-            region=REGION, vpc_id="vpc-1", secret_arns=[SECRET_ARN], secrets_key_arn=KEY_ARN,
-            app_host="app.ecomind.example.com", hosted_zone_id="Z0123456789EXAMPLEAB", tags=TAGS,
-            workloads_ready=[r.resource], secret_namespaces=["ecomind"]),
+            region=REGION, vpc_id="vpc-1", target_group_arns=[TARGET_GROUP_ARN], secret_arns=[SECRET_ARN],
+            secrets_key_arn=KEY_ARN, tags=TAGS, workloads_ready=[r.resource], secret_namespaces=["ecomind"]),
+        ApplicationLoadBalancerArgs: lambda: dict(
+            vpc_id="vpc-1", vpc_cidr="10.20.0.0/16", public_subnet_ids=SUBNETS, private_subnet_ids=SUBNETS,
+            targets_security_group_id="sg-1", deregistration_delay_seconds=30, access_log_bucket="logs", region=REGION,
+            host="app.ecomind.example.com", hosted_zone_id="Z0123456789EXAMPLEAB", web_acl_arn=REGIONAL_ACL,
+            **common),
         DatabaseArgs: lambda: dict(settings=prod.database, identifier=NAME, secrets_key_arn=KEY_ARN, **data_plane,
                                    **common),
         EncryptionKeyArgs: lambda: dict(description="Encrypts the unit's things", **common),
@@ -167,7 +174,7 @@ def valid(cls: type, r: types.SimpleNamespace) -> dict[str, Any]:
         RegistryArgs: lambda: dict(prefix="ecomind-unit", **common),
         EcomindReleaseArgs: lambda: dict(environment="dev", values={}, provider=r.provider, depends_on=[r.resource]),
         ApplicationSecretsArgs: lambda: dict(prefix="ecomind/unit/", **common),
-        StorageArgs: lambda: dict(log_retention_days=30, **common),
+        StorageArgs: lambda: dict(log_retention_days=30, region=REGION, **common),
         StreamingArgs: lambda: dict(settings=prod.streaming, cluster_name=NAME, **data_plane, **common),
         TimescaleDatabaseArgs: lambda: dict(
             settings=timescale_stack().database.timescale, oidc=OIDC, cluster_security_group_id="sg-1",
@@ -273,9 +280,9 @@ CASES: list[tuple[type, str, Override]] = [
     (ClusterServicesArgs, "secret_arns", to("secret_arns", [])),
     (ClusterServicesArgs, "secret_arns", to("secret_arns", ["ecomind/unit/jwt-secret"])),
     (ClusterServicesArgs, "secrets_key_arn", to("secrets_key_arn", "key")),
-    (ClusterServicesArgs, "hosted_zone_id", to("hosted_zone_id", None)),
-    (ClusterServicesArgs, "app_host", to("app_host", None)),
-    (ClusterServicesArgs, "app_host", to("app_host", "app")),
+    (ClusterServicesArgs, "target_group_arns", to("target_group_arns", [])),
+    (ClusterServicesArgs, "target_group_arns", to("target_group_arns", ["arn:aws:elasticloadbalancing:us-east-1:"
+                                                                        "111122223333:loadbalancer/app/web/1"])),
     (ClusterServicesArgs, "workloads_ready", to("workloads_ready", [])),
     (ClusterServicesArgs, "secret_namespaces", to("secret_namespaces", [])),
     (ClusterServicesArgs, "secret_namespaces", to("secret_namespaces", ["Not A Namespace"])),
@@ -339,7 +346,24 @@ CASES: list[tuple[type, str, Override]] = [
     *common(ApplicationSecretsArgs, "tags", "account_id"),
 
     (StorageArgs, "log_retention_days", to("log_retention_days", 0)),
-    *common(StorageArgs, "tags", "account_id"),
+    (StorageArgs, "region", to("region", "ap-southeast-5")),  # no ELB log-delivery account known here
+    *common(StorageArgs, "tags", "account_id", "region"),
+
+    (ApplicationLoadBalancerArgs, "vpc_id", to("vpc_id", "")),
+    (ApplicationLoadBalancerArgs, "vpc_cidr", to("vpc_cidr", "10.20.0.0")),
+    (ApplicationLoadBalancerArgs, "public_subnet_ids", to("public_subnet_ids", SUBNETS[:1])),
+    (ApplicationLoadBalancerArgs, "private_subnet_ids", to("private_subnet_ids", "subnet-1")),
+    (ApplicationLoadBalancerArgs, "targets_security_group_id", to("targets_security_group_id", "cluster")),
+    (ApplicationLoadBalancerArgs, "deregistration_delay_seconds", to("deregistration_delay_seconds", 3601)),
+    (ApplicationLoadBalancerArgs, "deregistration_delay_seconds", to("deregistration_delay_seconds", "30")),
+    (ApplicationLoadBalancerArgs, "access_log_bucket", to("access_log_bucket", "")),
+    (ApplicationLoadBalancerArgs, "hosted_zone_id", to("hosted_zone_id", None)),
+    (ApplicationLoadBalancerArgs, "host", lambda kwargs: {"host": None, "web_acl_arn": None}),
+    (ApplicationLoadBalancerArgs, "host", to("host", "App.Ecomind.Example.com")),
+    (ApplicationLoadBalancerArgs, "web_acl_arn", to("web_acl_arn", None)),
+    (ApplicationLoadBalancerArgs, "ssl_policy", to("ssl_policy", "ELBSecurityPolicy-2016-08")),
+    (ApplicationLoadBalancerArgs, "region", to("region", "ap-southeast-5")),
+    *common(ApplicationLoadBalancerArgs, "tags", "account_id", "region"),
 
     (StreamingArgs, "settings.log_retention_days", setting(log_retention_days=4)),
     (StreamingArgs, "settings.replication_factor", setting(replication_factor=4)),

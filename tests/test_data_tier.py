@@ -8,7 +8,7 @@ import pytest
 
 import settings
 from offline.mocks import resource_id_for
-from tests.conftest import minimal_config
+from tests.conftest import minimal_config, stack_settings
 
 RDS = "aws:rds/instance:Instance"
 MSK = "aws:msk/cluster:Cluster"
@@ -44,8 +44,15 @@ def test_data_services_admit_only_the_cluster_security_group_on_their_port(stack
     assert "ingress" not in inline and "egress" not in inline  # no inline rules, no egress at all
 
 
-def test_no_security_group_rule_anywhere_admits_a_cidr(stack_plan):
-    assert not [r for r in stack_plan.of_type(INGRESS) if "cidrIpv4" in r.inputs or "cidrIpv6" in r.inputs]
+def test_only_the_alb_admits_a_cidr_and_only_on_its_listener_ports(stack_plan):
+    alb = stack_plan.one(SG, "web-alb")
+    by_cidr = [r for r in stack_plan.of_type(INGRESS) if "cidrIpv4" in r.inputs or "cidrIpv6" in r.inputs]
+    assert by_cidr and all(alb.urn in r.dependencies for r in by_cidr)
+    opened = sorted((r.inputs["cidrIpv4"], r.inputs["fromPort"], r.inputs["toPort"]) for r in by_cidr)
+    if stack_plan.stack == "prod":  # internet-facing: HTTPS, and HTTP only to redirect
+        assert opened == [("0.0.0.0/0", 80, 80), ("0.0.0.0/0", 443, 443)]
+    else:  # internal: the VPC on 80
+        assert opened == [(stack_settings(stack_plan.stack).network.vpc_cidr, 80, 80)]
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------

@@ -46,8 +46,10 @@ def test_prod_puts_its_internet_facing_alb_behind_a_regional_acl():
     prod = planned("prod")
     acl = prod.one(ACL, "app-firewall-acl")
     assert acl.inputs["scope"] == "REGIONAL" and "region" not in acl.inputs
-    ingress = prod.one(RELEASE, "ecomind-release").inputs["values"]["ingress"]
-    assert ingress["certificateArn"] and ingress["wafAclArn"] == acl.arn
+    alb = prod.one("aws:lb/loadBalancer:LoadBalancer", "web-alb")
+    assert alb.inputs["internal"] is False
+    association = prod.one("aws:wafv2/webAclAssociation:WebAclAssociation", "web-waf")
+    assert association.inputs["webAclArn"] == acl.arn and association.inputs["resourceArn"] == alb.arn
     # Ingest batches exceed the common rule set's 8 KB body limit: counted, not blocked, at the ALB.
     [common] = [r for r in acl.inputs["rules"] if r["name"] == "AWSManagedRulesCommonRuleSet"]
     overrides = common["statement"]["managedRuleGroupStatement"]["ruleActionOverrides"]
@@ -61,9 +63,11 @@ def test_without_a_certificate_the_alb_is_internal_in_the_private_subnets():
     dev = planned("dev")
     assert [a.name for a in dev.of_type(ACL)] == ["cdn-firewall-acl"], "no public ALB, no ALB ACL"
     values = dev.one(RELEASE, "ecomind-release").inputs["values"]
-    assert values["ingress"]["certificateArn"] == "" and values["ingress"]["wafAclArn"] == ""
-    cidrs = {kind: [s.inputs["cidrBlock"] for s in dev.of_type("aws:ec2/subnet:Subnet") if f"-{kind}-" in s.name]
-             for kind in ("private", "public")}
-    # The subnets the controller puts an internal ALB in (kubernetes.io/role/internal-elb), which
-    # the NetworkPolicies then admit to the pods.
-    assert sorted(values["network"]["loadBalancerCidrs"]) == sorted(cidrs["private"]) and cidrs["public"]
+    alb = dev.one("aws:lb/loadBalancer:LoadBalancer", "web-alb").inputs
+    assert alb["internal"] is True and not dev.of_type("aws:wafv2/webAclAssociation:WebAclAssociation")
+    assert not dev.of_type("aws:acm/certificate:Certificate")
+    subnets = {kind: [s for s in dev.of_type("aws:ec2/subnet:Subnet") if f"-{kind}-" in s.name]
+               for kind in ("private", "public")}
+    assert sorted(alb["subnets"]) == sorted(s.id for s in subnets["private"]) and subnets["public"]
+    # The NetworkPolicies admit the subnets the ALB's nodes are in, and no others.
+    assert sorted(values["network"]["loadBalancerCidrs"]) == sorted(s.inputs["cidrBlock"] for s in subnets["private"])

@@ -10,14 +10,13 @@ import settings
 from analyses.deployment import chart_budgets
 from components.cluster_services import (
     CLUSTER_AUTOSCALER,
-    EXTERNAL_DNS,
     EXTERNAL_SECRETS,
     LOAD_BALANCER_CONTROLLER,
     RELOADER,
 )
 from components.release import ChartInputs, chart_values
 from offline.plan import plan_stack
-from tests.conftest import PROJECT_DIR, as_list, policy, stack_settings, statements
+from tests.conftest import PROJECT_DIR, as_list, policy, statements
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
@@ -81,18 +80,16 @@ def test_chart_values_is_pure_and_complete():
         cache_host="c", cache_port=6379, reports_bucket="reports", secret_store_name="store",
         database_secret_arn="a1", cache_secret_arn="a2", jwt_secret_arn="a3", gateway_hmac_secret_arn="a4",
         role_arns={"api": "r1"}, public_cidrs=["10.0.0.0/24"], private_cidrs=["10.0.8.0/21"],
-        data_cidrs=["10.0.1.0/24"], vpc_cidr="10.0.0.0/16", host=None, certificate_arn=None)
+        data_cidrs=["10.0.1.0/24"], vpc_cidr="10.0.0.0/16", host=None, target_group_arns={"api": "tg-api"},
+        vpc_id="vpc-1")
     first, second = chart_values(inputs), chart_values(inputs)
     assert first == second
-    assert first["ingress"] == {"enabled": True, "host": "", "certificateArn": "", "wafAclArn": ""}
+    assert first["loadBalancer"] == {"targetGroupArns": {"api": "tg-api"}, "vpcId": "vpc-1"}
     assert first["ui"]["apiUrl"] == ""
-    assert first["network"]["loadBalancerCidrs"] == ["10.0.8.0/21"], "no certificate: an internal ALB"
-    with_domain = chart_values(ChartInputs(**{**inputs.__dict__, "host": "app.example.com",
-                                              "certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x",
-                                              "waf_acl_arn": "arn:aws:wafv2:us-east-1:1:regional/webacl/a/1"}))
+    assert first["network"]["loadBalancerCidrs"] == ["10.0.8.0/21"], "no domain: an internal ALB"
+    with_domain = chart_values(ChartInputs(**{**inputs.__dict__, "host": "app.example.com"}))
     assert with_domain["ui"]["apiUrl"] == "https://app.example.com"
-    assert with_domain["network"]["loadBalancerCidrs"] == ["10.0.0.0/24"], "a certificate: internet-facing"
-    assert with_domain["ingress"]["wafAclArn"] == "arn:aws:wafv2:us-east-1:1:regional/webacl/a/1"
+    assert with_domain["network"]["loadBalancerCidrs"] == ["10.0.0.0/24"], "a domain: internet-facing"
 
 
 @pytest.mark.parametrize("name,spec,namespace", [
@@ -181,17 +178,6 @@ def test_controllers_run_on_the_system_nodes(stack_plan):
         assert {"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"} in values["tolerations"]
 
 
-def test_with_a_domain_prod_gets_a_regional_certificate_and_dns_scoped_to_its_zone(prod_plan, dev_plan):
-    certificate = prod_plan.one("aws:acm/certificate:Certificate", "services-ingress-certificate").inputs
-    assert certificate["domainName"] == "app.ecomind.example.com" and "region" not in certificate
-    dns = prod_plan.one(RELEASE, "services-external-dns").inputs
-    assert dns["version"] == EXTERNAL_DNS["version"] and dns["values"]["domainFilters"] == ["ecomind.example.com"]
-    document = policy(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "services-external-dns-external-dns"), "policy")
-    [change] = [s for s in statements(document) if "route53:ChangeResourceRecordSets" in as_list(s["Action"])]
-    assert change["Resource"] == "arn:aws:route53:::hostedzone/Z0123456789EXAMPLEAB"
-    assert not [r for r in dev_plan.of_type(RELEASE) if r.name == "services-external-dns"]
-
-
 def test_kubernetes_provider_gets_the_kubeconfig_as_a_secret(stack_plan):
     provider = stack_plan.one("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == "[secret]"
@@ -246,15 +232,6 @@ def test_external_secrets_runs_two_leader_elected_replicas_of_each_part(stack_pl
     for section in (values, values["webhook"], values["certController"]):
         assert section["replicaCount"] == 2
         assert section["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
-
-
-def test_external_dns_filters_its_zone_with_the_flag_the_chart_passes_through(prod_plan):
-    """`zoneIdFilters` is no value of the chart (charts/external-dns/values.yaml), which ignores
-    unknown keys; the zone filter is the --zone-id-filter flag."""
-    values = prod_plan.one(RELEASE, "services-external-dns").inputs["values"]
-    assert "zoneIdFilters" not in values
-    zone = stack_settings("prod").edge.hosted_zone_id
-    assert zone and values["extraArgs"] == [f"--zone-id-filter={zone}"]
 
 
 def test_with_the_in_cluster_engine_the_database_namespace_may_use_the_secret_store_too():

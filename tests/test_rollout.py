@@ -41,15 +41,24 @@ def without_readiness_gate(plan):
     namespace.inputs["metadata"]["labels"].pop(rollout.READINESS_GATE_LABEL)
 
 
-def set_annotation(value: str | None) -> Callable:
+def api_target_group(plan):
+    return plan.one("aws:lb/targetGroup:TargetGroup", "web-api")
+
+
+def set_deregistration_delay(value: int | None) -> Callable:
+    """The api's target group as planned: its delay changed, or left to ELB's default."""
     def change(plan):
-        [ingress] = documents(plan, "Ingress")
-        key = "alb.ingress.kubernetes.io/target-group-attributes"
         if value is None:
-            ingress["metadata"]["annotations"].pop(key)
+            api_target_group(plan).inputs.pop("deregistrationDelay")
         else:
-            ingress["metadata"]["annotations"][key] = value
+            api_target_group(plan).inputs["deregistrationDelay"] = value
     return change
+
+
+def bind_elsewhere(plan):
+    """The api's binding names a target group the stack does not plan."""
+    [binding] = documents(plan, "TargetGroupBinding", "ecomind-api")
+    binding["spec"]["targetGroupARN"] = binding["spec"]["targetGroupARN"].replace("/web-api-", "/someone-else-")
 
 
 def drop_budget(plan):
@@ -66,6 +75,8 @@ def migration_env(plan) -> list[dict]:
 # fix removed -> (what to change, words the failure line must hold)
 REMOVALS: dict[str, tuple[Callable, str]] = {
     "readiness gate": (without_readiness_gate, "readiness gate"),
+    "binding's target type": (lambda p: documents(p, "TargetGroupBinding", "ecomind-api")[0]["spec"].pop("targetType"),
+                              "readiness gate"),
     "preStop sleep": (lambda p: container(p).pop("lifecycle"), "preStop sleep 0 s"),
     "grace period": (lambda p: deployment(p)["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=30),
                      "grace period 30 s"),
@@ -73,8 +84,9 @@ REMOVALS: dict[str, tuple[Callable, str]] = {
                          "maxUnavailable"),
     "surge that fits the timeout": (lambda p: deployment(p)["spec"]["strategy"]["rollingUpdate"].update(maxSurge=1),
                                     "waves of 1"),
-    "deregistration delay": (set_annotation(None), "default (300 s)"),
-    "deregistration delay to match": (set_annotation("deregistration_delay.timeout_seconds=120"), "drains for 120 s"),
+    "deregistration delay": (set_deregistration_delay(None), "drains for 300 s"),
+    "deregistration delay to match": (set_deregistration_delay(120), "drains for 120 s"),
+    "binding to the stack's target group": (bind_elsewhere, "names no target group of this stack"),
     "disruption budget": (drop_budget, "no PodDisruptionBudget"),
     "replicas per zone": (lambda p: next(h for h in documents(p, "HorizontalPodAutoscaler")
                                          if h["spec"]["scaleTargetRef"]["name"] == "ecomind-api")["spec"].update(

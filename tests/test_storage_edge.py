@@ -78,8 +78,12 @@ def test_reports_move_to_infrequent_access_then_archive(stack_plan):
 
 def test_log_delivery_is_scoped_to_this_account_and_its_prefixes(stack_plan):
     document = policy(guard(stack_plan, "aws:s3/bucketPolicy:BucketPolicy", "storage-access-logs"), "policy")
-    allows = [s for s in statements(document) if s["Effect"] == "Allow"]
+    allows = [s for s in statements(document) if s["Effect"] == "Allow" and "Service" in s["Principal"]]
     assert {s["Principal"]["Service"] for s in allows} == {"logging.s3.amazonaws.com", "delivery.logs.amazonaws.com"}
+    # The ALB's logs: Elastic Load Balancing's account of the region writes under the ALB's
+    # prefix, for this account's load balancers (tests/test_load_balancer.py checks the rest).
+    [elb] = [s for s in statements(document) if "AWS" in s.get("Principal", {})]
+    assert elb["Resource"].endswith("/alb/AWSLogs/111122223333/*") and elb["Action"] == "s3:PutObject"
     for statement in allows:
         assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "111122223333"
         if statement["Action"] != "s3:GetBucketAcl":

@@ -37,6 +37,10 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
 DISTRIBUTION = ("aws:cloudfront/distribution:Distribution",)
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 KMS_KEY = ("aws:kms/key:Key",)
 INGRESS_RULE = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",)
@@ -62,7 +66,8 @@ TAGGABLE = (
     "aws:acm/certificate:Certificate", "aws:ecr/repository:Repository", "aws:secretsmanager/secret:Secret",
     "aws:eks/addon:Addon", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "eks:index:Cluster",
     "eks:index:ManagedNodeGroup", "aws:sns/topic:Topic", "aws:cloudwatch/metricAlarm:MetricAlarm",
-    "aws:budgets/budget:Budget", "aws:codebuild/project:Project",
+    "aws:budgets/budget:Budget", "aws:codebuild/project:Project", "aws:lb/loadBalancer:LoadBalancer",
+    "aws:lb/targetGroup:TargetGroup", "aws:lb/listener:Listener", "aws:lb/listenerRule:ListenerRule",
 )
 
 
@@ -457,13 +462,48 @@ def _network_policies_scoped(resources, c: Config):
                             yield policy.urn, f"an internet peer ({cidr}) must except the VPC"
 
 
+def _internet_facing(r: Resource) -> bool:
+    return r.type == LOAD_BALANCER and not r.props.get("internal")
+
+
 def _waf_public_entry_points(resources, c):
+    associations = [r for r in resources if r.type == WEB_ACL_ASSOCIATION]
     for r in resources:
         if r.type in DISTRIBUTION and not r.props.get("webAclId"):
             yield r.urn, "a CloudFront distribution needs a WAF web ACL (webAclId)"
-        ingress = ((r.props.get("values") or {}).get("ingress") or {}) if r.type == HELM_RELEASE else {}
-        if ingress.get("certificateArn") and not ingress.get("wafAclArn"):
-            yield r.urn, "an internet-facing ALB (an Ingress with a certificate) needs a WAF web ACL (ingress.wafAclArn)"
+        # The association's resourceArn is the ALB's ARN, unknown in a preview: its dependency names it.
+        if _internet_facing(r) and not any(r.urn in a.dependencies and a.props.get("webAclArn") for a in associations):
+            yield r.urn, "an internet-facing ALB needs a WAF web ACL association"
+
+
+def _alb_hardened(r: Resource, c: Config):
+    if r.props.get("dropInvalidHeaderFields") is not True:
+        yield "dropInvalidHeaderFields must be on (headers that are not valid HTTP are dropped)"
+    if (r.props.get("accessLogs") or {}).get("enabled") is not True:
+        yield "access logs must be on (accessLogs.enabled)"
+    if c.prod and r.props.get("enableDeletionProtection") is not True:
+        yield "deletion protection must be on in prod"
+
+
+def _alb_listeners_https(resources, c):
+    """On an internet-facing ALB every listener is HTTPS with a TLS 1.3 policy, or HTTP that only
+    redirects to HTTPS (no rule of its own forwards anything)."""
+    public = {r.urn for r in resources if _internet_facing(r)}
+    rules_of: dict[str, list[Resource]] = {}
+    for rule in (r for r in resources if r.type == LISTENER_RULE):
+        for dependency in rule.dependencies:
+            rules_of.setdefault(dependency, []).append(rule)
+    for listener in (r for r in resources if r.type == LISTENER and public & set(r.dependencies)):
+        protocol = listener.props.get("protocol")
+        if protocol == "HTTPS":
+            if not str(listener.props.get("sslPolicy", "")).startswith("ELBSecurityPolicy-TLS13-"):
+                yield listener.urn, "an HTTPS listener needs a TLS 1.3 security policy (ELBSecurityPolicy-TLS13-...)"
+            continue
+        actions = _list(listener.props.get("defaultActions"))
+        redirects = bool(actions) and all(a.get("type") == "redirect"
+                                          and (a.get("redirect") or {}).get("protocol") == "HTTPS" for a in actions)
+        if protocol != "HTTP" or not redirects or rules_of.get(listener.urn):
+            yield listener.urn, f"a {protocol} listener on an internet-facing ALB may only redirect to HTTPS"
 
 
 # --- KMS, network, IAM, tags -----------------------------------------------------------------------
@@ -498,23 +538,11 @@ def _world_open(r: Resource, c: Config):
             yield f"ingress from {rule['cidr']} is allowed only on 80 and 443 (load balancers)"
 
 
-# Write actions allowed on Resource "*" without a condition, each reviewed: the AWS Load Balancer
-# Controller's upstream policy (docs/install/iam_policy.json at v3.5.0, which
-# policy_documents.load_balancer_controller_policy follows) and CodeBuild's VPC network
+# Write actions allowed on Resource "*" without a condition, each reviewed: CodeBuild's VPC network
 # interfaces ("Use CodeBuild with Amazon VPC": the policy must name Resource "*" for these).
-# Reads (Describe*, List*, Get*) mostly take no resource ARN and are allowed on "*".
-REVIEWED_WILDCARD_WRITES = frozenset({
-    "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
-    "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:CreateSecurityGroup",
-    "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
-    "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
-    "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
-    "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
-    "elasticloadbalancing:SetRulePriorities", "elasticloadbalancing:SetWebAcl",
-    "shield:CreateProtection", "shield:DeleteProtection",
-    "waf-regional:AssociateWebACL", "waf-regional:DisassociateWebACL",
-    "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
-})
+# Reads (Describe*, List*, Get*) mostly take no resource ARN and are allowed on "*". The load
+# balancer controller's creates are gone with it: it now registers targets in named target groups.
+REVIEWED_WILDCARD_WRITES = frozenset({"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"})
 READ_PREFIXES = ("Describe", "List", "Get")
 
 
@@ -815,6 +843,11 @@ RULES: tuple[Rule, ...] = (
     Rule("waf-on-public-entry-points", "WAF web ACLs in front of CloudFront and the internet-facing ALB",
          "FSBP CloudFront.6, ELB.16 (WAF association); checkov CKV_AWS_68", MANDATORY,
          stack_check=_waf_public_entry_points),
+    Rule("alb-hardened", "ALB drops invalid headers and logs access; deletion protection in prod",
+         "FSBP ELB.4, ELB.5, ELB.6; checkov CKV_AWS_131, CKV_AWS_91, CKV_AWS_150", MANDATORY, (LOAD_BALANCER,),
+         _alb_hardened),
+    Rule("alb-listeners-https", "An internet-facing ALB serves HTTPS (TLS 1.3 policy) and only redirects HTTP",
+         "FSBP ELB.1, checkov CKV_AWS_2, CKV_AWS_103", MANDATORY, stack_check=_alb_listeners_https),
     Rule("kms-rotation", "Key rotation on", "FSBP KMS.4, checkov CKV_AWS_7", MANDATORY, KMS_KEY, _kms_rotation),
     Rule("kms-deletion-guard", "Only the deploy role may delete or disable a key, nobody in prod",
          "FSBP KMS.3 (keys not scheduled for deletion unintentionally)", MANDATORY,

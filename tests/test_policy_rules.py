@@ -50,6 +50,9 @@ CF_GOOD = {"defaultCacheBehavior": {"viewerProtocolPolicy": "https-only"},
                         "originAccessControlId": "oac"}],
            "viewerCertificate": {"acmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/c",
                                  "minimumProtocolVersion": "TLSv1.2_2021"}, "tags": TAGS}
+ALB_GOOD = {"loadBalancerType": "application", "internal": False, "dropInvalidHeaderFields": True,
+            "accessLogs": {"bucket": "logs", "prefix": "alb", "enabled": True}, "enableDeletionProtection": True,
+            "tags": TAGS}
 TRUST_GOOD = {"assumeRolePolicy": json.dumps({"Statement": [{
     "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Principal": {"Federated": "arn"},
     "Condition": {"StringEquals": {"oidc/id/X:sub": "system:serviceaccount:ns:sa", "oidc/id/X:aud": "sts.amazonaws.com"}}}]}),
@@ -144,6 +147,7 @@ RESOURCE_CASES = {
     "cloudfront-modern-tls": ("aws:cloudfront/distribution:Distribution", CF_GOOD,
                               changed(CF_GOOD, viewerCertificate__minimumProtocolVersion="TLSv1"), PROD),
     "kms-rotation": ("aws:kms/key:Key", {"enableKeyRotation": True}, {"enableKeyRotation": False}, PROD),
+    "alb-hardened": (rules.LOAD_BALANCER, ALB_GOOD, changed(ALB_GOOD, accessLogs__enabled=False), PROD),
     "iam-passrole-scoped": ("aws:iam/rolePolicy:RolePolicy", {"policy": json.dumps({"Statement": [
         {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/x/*",
          "Condition": {"StringEquals": {"iam:PassedToService": "eks.amazonaws.com"}}}]})},
@@ -242,20 +246,41 @@ def secret_set(rotation=None, rotated=False):
     return [secret, *([resource(rules.SECRET_ROTATION, {}, dependencies=[secret.urn])] if rotated else [])]
 
 
+ALB_URN = f"urn:pulumi:t::p::{rules.LOAD_BALANCER}::alb"
+
+
 def entry_points(web_acl=True, alb_waf=True):
     distribution = resource("aws:cloudfront/distribution:Distribution",
                             {"webAclId": "arn:aws:wafv2:us-east-1:1:global/webacl/w/1"} if web_acl else {})
-    release = resource(rules.HELM_RELEASE, {"values": {"ingress": {
-        "certificateArn": "arn:aws:acm:us-east-1:1:certificate/c",
-        "wafAclArn": "arn:aws:wafv2:us-east-1:1:regional/webacl/a/1" if alb_waf else ""}}})
-    internal = resource(rules.HELM_RELEASE, {"values": {"ingress": {"certificateArn": ""}}}, name="internal")
-    return [distribution, release, internal]
+    public = resource(rules.LOAD_BALANCER, ALB_GOOD, name="alb")
+    association = resource(rules.WEB_ACL_ASSOCIATION, {"webAclArn": "arn:aws:wafv2:us-east-1:1:regional/webacl/a/1"},
+                           name="waf", dependencies=(ALB_URN,))
+    internal = resource(rules.LOAD_BALANCER, changed(ALB_GOOD, internal=True), name="internal")
+    return [distribution, public, *([association] if alb_waf else []), internal]
+
+
+def listeners(http_action="redirect", https_policy="ELBSecurityPolicy-TLS13-1-2-2021-06", http_rule=False):
+    alb = resource(rules.LOAD_BALANCER, ALB_GOOD, name="alb")
+    https = resource(rules.LISTENER, {"protocol": "HTTPS", "port": 443, "sslPolicy": https_policy}, name="https",
+                     dependencies=(ALB_URN,))
+    action = ({"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443"}} if http_action == "redirect"
+              else {"type": "forward", "targetGroupArn": "tg"})
+    http = resource(rules.LISTENER, {"protocol": "HTTP", "port": 80, "defaultActions": [action]}, name="http",
+                    dependencies=(ALB_URN,))
+    rule = resource(rules.LISTENER_RULE, {"priority": 10}, name="rule",
+                    dependencies=(f"urn:pulumi:t::p::{rules.LISTENER}::http",))
+    # An internal ALB's plain-HTTP listener is not this rule's business (dev without a domain).
+    internal = resource(rules.LOAD_BALANCER, changed(ALB_GOOD, internal=True), name="internal")
+    inside = resource(rules.LISTENER, {"protocol": "HTTP", "port": 80, "defaultActions": [{"type": "forward"}]},
+                      name="inside", dependencies=(f"urn:pulumi:t::p::{rules.LOAD_BALANCER}::internal",))
+    return [alb, https, http, *([rule] if http_rule else []), internal, inside]
 
 
 STACK_CASES = {
     "k8s-network-policies-scoped": (network_policies(), network_policies({"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}],
                                                                           "ports": [{"port": 5432}]})),
     "waf-on-public-entry-points": (entry_points(), entry_points(alb_waf=False)),
+    "alb-listeners-https": (listeners(), listeners(http_action="forward")),
     "secrets-rotation-path": (secret_set("dual-key: make rotate-secret SECRET=jwt") + secret_set(rotated=True),
                               secret_set("someday")),
     "s3-public-access-blocked": (bucket_set(), bucket_set(**{rules.PUBLIC_ACCESS_BLOCK: {"blockPublicAcls": True}})),
@@ -324,6 +349,20 @@ def test_the_pack_judges_what_the_release_installs():
 
 def test_a_distribution_without_a_web_acl_fails_the_waf_rule_too():
     assert violations("waf-on-public-entry-points", entry_points(web_acl=False))
+
+
+@pytest.mark.parametrize("change", [{"https_policy": "ELBSecurityPolicy-2016-08"}, {"http_rule": True}],
+                         ids=["tls-1.0 policy", "a rule on the redirecting listener"])
+def test_an_internet_facing_listener_that_is_not_https_only_is_refused(change):
+    assert violations("alb-listeners-https", listeners(**change))
+
+
+def test_prod_alb_needs_deletion_protection_and_dev_may_go_without():
+    unprotected = resource(rules.LOAD_BALANCER, changed(ALB_GOOD, enableDeletionProtection=False))
+    assert violations("alb-hardened", [unprotected])
+    assert violations("alb-hardened", [unprotected], DEV) == []
+    assert violations("alb-hardened", [resource(rules.LOAD_BALANCER, changed(ALB_GOOD, dropInvalidHeaderFields=False))],
+                      DEV)
 
 
 def test_prod_protection_requires_protect_and_the_resource_guards():
@@ -444,8 +483,10 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
                                           "Resource": "*"}]}))),
     "msk-topic-durability": lambda rs: mutate(rs, rules.TOPIC, set_in("configs", '{"min.insync.replicas": "1"}')),
     "secrets-rotation-path": lambda rs: mutate(rs, rules.SECRET, lambda p: p["tags"].pop("rotation")),
-    "waf-on-public-entry-points": lambda rs: mutate(rs, "aws:cloudfront/distribution:Distribution",
-                                                    lambda p: p.pop("webAclId")),
+    "waf-on-public-entry-points": drop(rules.WEB_ACL_ASSOCIATION),
+    "alb-hardened": lambda rs: mutate(rs, rules.LOAD_BALANCER, set_in("dropInvalidHeaderFields", False)),
+    "alb-listeners-https": lambda rs: mutate(rs, rules.LISTENER, lambda p: p.update(defaultActions=[
+        {"type": "forward", "targetGroupArn": "tg"}]), name="web-http"),
     "ecr-immutable-scanned": lambda rs: mutate(rs, "aws:ecr/repository:Repository",
                                                set_in("imageTagMutability", "MUTABLE")),
     "kms-deletion-guard": lambda rs: mutate(rs, "aws:kms/keyPolicy:KeyPolicy", lambda p: p.update(policy=json.dumps({

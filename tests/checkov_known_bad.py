@@ -55,6 +55,19 @@ FIXTURES: list[tuple[str, str, dict, list[str]]] = [
                         "environmentVariables": [{"name": "A", "value": "b"}]},
         "logsConfig": {"s3Logs": {"status": "ENABLED", "location": "b/p", "encryptionDisabled": True}}},
      ["CKV_AWS_316", "CKV_AWS_311"]),
+    ("aws:lb/loadBalancer:LoadBalancer", "unguarded", {
+        "loadBalancerType": "application", "internal": False, "subnets": ["subnet-a", "subnet-b"],
+        "dropInvalidHeaderFields": False, "enableDeletionProtection": False,
+        "accessLogs": {"bucket": "logs", "enabled": False}}, ["CKV_AWS_131", "CKV_AWS_91", "CKV_AWS_150"]),
+    ("aws:lb/listener:Listener", "plain-http", {
+        "loadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/a/1", "port": 80,
+        "protocol": "HTTP", "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}, ["CKV_AWS_2"]),
+    ("aws:lb/listener:Listener", "old-tls", {
+        "loadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/a/1", "port": 443,
+        "protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08", "certificateArn": "arn:aws:acm:x",
+        "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}, ["CKV_AWS_103"]),
+    ("aws:lb/targetGroup:TargetGroup", "plain-http", {
+        "targetType": "ip", "protocol": "HTTP", "port": 8000, "vpcId": "vpc-1"}, ["CKV_AWS_378"]),
     ("aws:rds/instance:Instance", "open", {
         "engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20, "storageEncrypted": False,
         "publiclyAccessible": True, "iamDatabaseAuthenticationEnabled": False, "multiAz": False,

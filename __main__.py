@@ -3,7 +3,7 @@
 import pulumi
 
 import settings
-from components.app_access import ApplicationAccess, ApplicationAccessArgs
+from components.app_access import RAW_TOPIC, ApplicationAccess, ApplicationAccessArgs
 from components.cache import Cache, CacheArgs
 from components.cdn import AssetsCdn, AssetsCdnArgs
 from components.ci_runners import CiRunners, CiRunnersArgs
@@ -18,8 +18,9 @@ from components.registry import Registry, RegistryArgs
 from components.release import NAMESPACE as RELEASE_NAMESPACE
 from components.release import ROLLOUT, ChartInputs, EcomindRelease, EcomindReleaseArgs, chart_values
 from components.secrets import ApplicationSecrets, ApplicationSecretsArgs
+from components.service_levels import ServiceLevels, ServiceLevelsArgs
 from components.storage import Storage, StorageArgs
-from components.streaming import Streaming, StreamingArgs
+from components.streaming import CONSUMER_GROUP, Streaming, StreamingArgs
 from components.timescale import NAMESPACE as TIMESCALE_NAMESPACE
 from components.timescale import TimescaleDatabase, TimescaleDatabaseArgs
 
@@ -131,6 +132,14 @@ monitoring = Monitoring("monitoring", MonitoringArgs(
     nat_gateway_ids=network.nat_gateway_ids, nat_gb_per_month=stack.cost.nat_gb, tags=stack.tags,
     depends_on=[database, streaming, cache], protect=protect))
 
+# What users get, against the 99.9% target: error budget, latency, health, consumer lag (docs/ALARMS.md).
+service_levels = ServiceLevels("slo", ServiceLevelsArgs(
+    stack=stack.stack, region=stack.region, account_id=account_id, topic_arn=monitoring.topic_arn,
+    load_balancer_arn_suffix=load_balancer.arn_suffix,
+    target_group_arn_suffixes=load_balancer.target_group_arn_suffixes,
+    kafka_cluster_name=name, consumer_group=CONSUMER_GROUP, consumed_topic=RAW_TOPIC,
+    public_host=app_host, data_alarm_names=monitoring.alarm_names, tags=stack.tags))
+
 runners = CiRunners("ci", CiRunnersArgs(
     project_name=f"{name}-ci", repository=stack.ci.repository, connection_arn=stack.ci.connection_arn,
     account_id=account_id, region=stack.region, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
@@ -198,6 +207,8 @@ export("loadBalancer", "`{dnsName, arnSuffix, targetGroupArns}` of the stack's A
        "LoadBalancer dimension).", {"dnsName": load_balancer.dns_name, "arnSuffix": load_balancer.arn_suffix,
                                      "targetGroupArns": load_balancer.target_group_arns})
 export("releaseStatus", "Status of the EcoMind Helm release after the last `up`.", release.release_status)
+export("dashboard", "CloudWatch dashboard of the stack's service levels: error ratio, requests, p99 latency, "
+       "consumer lag, every alarm (docs/ALARMS.md).", service_levels.dashboard_name)
 export("alertTopicArn", "SNS topic (KMS-encrypted) that budget and CloudWatch alarms notify.", monitoring.topic_arn)
 export("ciRunnerProject", "CodeBuild project whose runners take this stack's CI jobs inside its VPC.",
        runners.project_name)

@@ -297,6 +297,19 @@ def _load_balancer(e: _Estimator, r: PlannedResource) -> None:
         e.hours(r, "vpc.ipv4.hour", len(r.inputs.get("subnets", [])), "a public IPv4 address per subnet")
 
 
+def _metric_alarm(e: _Estimator, r: PlannedResource) -> None:
+    # CloudWatch bills each metric an alarm evaluates: a metric-math alarm pays for every metric
+    # in its expression (CloudWatch pricing, alarms).
+    metrics = sum(1 for q in r.inputs.get("metricQueries", []) if "metric" in q) or 1
+    e.add(r, "cloudwatch.alarm", metrics, f"{metrics} metrics in the alarm" if metrics > 1 else "")
+
+
+def _health_check(e: _Estimator, r: PlannedResource) -> None:
+    e.add(r, "route53.healthcheck", 1)
+    if r.inputs.get("type") in ("HTTPS", "HTTPS_STR_MATCH"):
+        e.add(r, "route53.healthcheck.feature", 1, "HTTPS")
+
+
 def _web_acl(e: _Estimator, r: PlannedResource) -> None:
     e.add(r, "waf.webacl", 1)
     e.add(r, "waf.rule", len(r.inputs.get("rules", [])), "managed rule groups, one rule each")
@@ -334,7 +347,11 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "aws:kms/key:Key": lambda e, r: e.add(r, "kms.key", 1),
     "aws:secretsmanager/secret:Secret": lambda e, r: e.add(r, "secrets.secret", 1),
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda e, r: e.add(r, "cloudwatch.alarm", 1),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": lambda e, r: e.add(r, "cloudwatch.alarm.composite", 1),
+    "aws:cloudwatch/dashboard:Dashboard": lambda e, r: e.add(
+        r, "cloudwatch.dashboard", 1, "priced as if the account's 3 free dashboards were in use"),
+    "aws:route53/healthCheck:HealthCheck": _health_check,
     "aws:cloudwatch/logDelivery:LogDelivery": lambda e, r: None,  # priced on the distribution line
     "aws:ecr/repository:Repository": lambda e, r: e.add(r, "ecr.storage.gb", ECR_GB_PER_REPOSITORY,
                                                         f"assumed {ECR_GB_PER_REPOSITORY} GB of images"),

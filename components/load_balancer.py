@@ -157,6 +157,8 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
 
     target_group_arns: dict[str, pulumi.Output[str]]
     """Target group ARN per HTTP service: the chart's TargetGroupBindings name them."""
+    target_group_arn_suffixes: dict[str, pulumi.Output[str]]
+    """`targetgroup/<name>/<id>` per HTTP service: the TargetGroup dimension of its metrics."""
     dns_name: pulumi.Output[str]
     """The ALB's DNS name (the host's alias target, or dev's address)."""
     arn_suffix: pulumi.Output[str]
@@ -214,6 +216,7 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
             enable_deletion_protection=args.protect, tags=tagged(f"{name}-alb"), opts=child)
 
         self.target_group_arns = {}
+        self.target_group_arn_suffixes = {}
         groups: dict[str, aws.lb.TargetGroup] = {}
         for service, backend in BACKENDS.items():
             groups[service] = aws.lb.TargetGroup(
@@ -224,6 +227,7 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
                     **HEALTH_CHECK),
                 tags=tagged(f"{name}-{service}"), opts=child)
             self.target_group_arns[service] = groups[service].arn
+            self.target_group_arn_suffixes[service] = groups[service].arn_suffix
 
         def forward(service: str) -> dict:
             return {"type": "forward", "target_group_arn": groups[service].arn}

@@ -115,6 +115,8 @@ class Monitoring(pulumi.ComponentResource):
 
     topic_arn: pulumi.Output[str]
     """Topic every budget notification and alarm publishes to."""
+    alarm_names: list[str]
+    """Physical names of the data-tier alarms (for the dashboard's alarm widget)."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:operations:Monitoring", name, None, opts)
@@ -153,10 +155,12 @@ class Monitoring(pulumi.ComponentResource):
         )
 
         alarm_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
+        self.alarm_names = []
 
         def alarm(alarm_name: str, description: str, namespace: str, metric: str, dimensions: Mapping,
                   threshold: float, comparison: str = "GreaterThanThreshold", statistic: str = "Average",
                   period: int = PERIOD_SECONDS, periods: int = EVALUATION_PERIODS, missing: str = "missing") -> None:
+            self.alarm_names.append(f"ecomind-{args.stack}-{alarm_name}")
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{alarm_name}", name=f"ecomind-{args.stack}-{alarm_name}", alarm_description=description,
                 namespace=namespace, metric_name=metric, dimensions=dict(dimensions), statistic=statistic,

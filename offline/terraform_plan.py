@@ -88,6 +88,9 @@ TYPES = {
     "aws:kms/alias:Alias": "aws_kms_alias",
     "aws:kms/key:Key": "aws_kms_key",
     "aws:kms/keyPolicy:KeyPolicy": "aws_kms_key_policy",
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": "aws_cloudwatch_composite_alarm",
+    "aws:cloudwatch/dashboard:Dashboard": "aws_cloudwatch_dashboard",
+    "aws:route53/healthCheck:HealthCheck": "aws_route53_health_check",
     "aws:lb/listener:Listener": "aws_lb_listener",
     "aws:lb/listenerRule:ListenerRule": "aws_lb_listener_rule",
     "aws:lb/loadBalancer:LoadBalancer": "aws_lb",
@@ -158,7 +161,8 @@ UNCHECKED_TYPES = frozenset({
     "aws_s3_bucket_versioning", "aws_secretsmanager_secret_version", "aws_securityhub_account",
     "aws_securityhub_standards_subscription", "aws_sns_topic_subscription", "aws_vpc_endpoint",
     "aws_wafv2_web_acl_logging_configuration", "aws_iam_service_linked_role", "aws_config_delivery_channel",
-    "aws_lb_listener_rule", "aws_wafv2_web_acl_association",
+    "aws_lb_listener_rule", "aws_wafv2_web_acl_association", "aws_cloudwatch_composite_alarm",
+    "aws_cloudwatch_dashboard", "aws_route53_health_check",
 })
 
 # Nested objects that are Terraform maps (free keys), not blocks.

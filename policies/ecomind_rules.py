@@ -41,6 +41,9 @@ LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
 WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 KMS_KEY = ("aws:kms/key:Key",)
 INGRESS_RULE = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",)
@@ -476,6 +479,40 @@ def _waf_public_entry_points(resources, c):
             yield r.urn, "an internet-facing ALB needs a WAF web ACL association"
 
 
+def _alarms_notify(resources, c):
+    """Every alarm notifies someone, except a metric alarm that is an input of a composite alarm
+    (the composite notifies; its inputs would page twice)."""
+    composites = [r for r in resources if r.type == COMPOSITE_ALARM]
+    inputs = {d for composite in composites for d in composite.dependencies}
+    for alarm in (r for r in resources if r.type in (METRIC_ALARM, COMPOSITE_ALARM)):
+        if not _list(alarm.props.get("alarmActions")) and alarm.urn not in inputs:
+            yield alarm.urn, "an alarm needs an alarm action (the alert topic), or to be a composite alarm's input"
+        if alarm.props.get("actionsEnabled") is False:
+            yield alarm.urn, "an alarm's actions must be enabled"
+
+
+def _slo_alarms(resources, c):
+    """In prod, each target group behind the ALB has both error-budget pages of the SRE
+    workbook's pairs: a composite alarm that notifies over a window of at most an hour (fast
+    burn) and one over six hours or more (slow burn), whose inputs are metric alarms on it."""
+    if not c.prod:
+        return
+    alarms = {r.urn: r for r in resources if r.type == METRIC_ALARM}
+    composites = [r for r in resources if r.type == COMPOSITE_ALARM and _list(r.props.get("alarmActions"))]
+
+    def longest_window(alarm: Resource) -> int:
+        return max((int((q.get("metric") or {}).get("period") or 0) for q in _list(alarm.props.get("metricQueries"))),
+                   default=int(alarm.props.get("period") or 0))
+    for group in (r for r in resources if r.type == TARGET_GROUP):
+        windows = {max(longest_window(alarms[d]) for d in composite.dependencies
+                       if d in alarms and group.urn in alarms[d].dependencies)
+                   for composite in composites
+                   if any(d in alarms and group.urn in alarms[d].dependencies for d in composite.dependencies)}
+        if not any(w <= 3600 for w in windows) or not any(w >= 21600 for w in windows):
+            yield group.urn, ("needs a fast (1 h) and a slow (6 h) error-budget composite alarm; "
+                              f"found windows {sorted(windows)} s")
+
+
 def _alb_hardened(r: Resource, c: Config):
     if r.props.get("dropInvalidHeaderFields") is not True:
         yield "dropInvalidHeaderFields must be on (headers that are not valid HTTP are dropped)"
@@ -848,6 +885,11 @@ RULES: tuple[Rule, ...] = (
          _alb_hardened),
     Rule("alb-listeners-https", "An internet-facing ALB serves HTTPS (TLS 1.3 policy) and only redirects HTTP",
          "FSBP ELB.1, checkov CKV_AWS_2, CKV_AWS_103", MANDATORY, stack_check=_alb_listeners_https),
+    Rule("alarms-notify", "Every alarm notifies the alert topic (or feeds a composite that does)",
+         "FSBP CloudWatch.15 (alarms have actions); checkov CKV_AWS_319", MANDATORY, stack_check=_alarms_notify),
+    Rule("slo-alarms-in-prod", "Prod watches each target group's error budget with burn-rate alarms",
+         "SRE workbook, alerting on SLOs (multiwindow, multi-burn-rate); issue 16", MANDATORY,
+         stack_check=_slo_alarms),
     Rule("kms-rotation", "Key rotation on", "FSBP KMS.4, checkov CKV_AWS_7", MANDATORY, KMS_KEY, _kms_rotation),
     Rule("kms-deletion-guard", "Only the deploy role may delete or disable a key, nobody in prod",
          "FSBP KMS.3 (keys not scheduled for deletion unintentionally)", MANDATORY,

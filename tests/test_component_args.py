@@ -35,6 +35,7 @@ from components.network import NetworkArgs
 from components.registry import RegistryArgs
 from components.release import EcomindReleaseArgs
 from components.secrets import ApplicationSecretsArgs
+from components.service_levels import ServiceLevelsArgs
 from components.storage import REPORT_TRANSITIONS, StorageArgs
 from components.streaming import StreamingArgs
 from components.timescale import TimescaleDatabase, TimescaleDatabaseArgs
@@ -175,6 +176,12 @@ def valid(cls: type, r: types.SimpleNamespace) -> dict[str, Any]:
         EcomindReleaseArgs: lambda: dict(environment="dev", values={}, provider=r.provider, depends_on=[r.resource]),
         ApplicationSecretsArgs: lambda: dict(prefix="ecomind/unit/", **common),
         StorageArgs: lambda: dict(log_retention_days=30, region=REGION, **common),
+        ServiceLevelsArgs: lambda: dict(
+            stack="unit", region=REGION, topic_arn="arn:aws:sns:us-east-1:111122223333:alerts",
+            load_balancer_arn_suffix="app/web-alb/1", target_group_arn_suffixes={
+                s: f"targetgroup/web-{s}/1" for s in ("gateway", "api", "ui")}, kafka_cluster_name=NAME,
+            consumer_group="ecomind-worker", consumed_topic="events.raw", public_host="app.ecomind.example.com",
+            data_alarm_names=["ecomind-unit-rds-cpu"], **common),
         StreamingArgs: lambda: dict(settings=prod.streaming, cluster_name=NAME, **data_plane, **common),
         TimescaleDatabaseArgs: lambda: dict(
             settings=timescale_stack().database.timescale, oidc=OIDC, cluster_security_group_id="sg-1",
@@ -348,6 +355,14 @@ CASES: list[tuple[type, str, Override]] = [
     (StorageArgs, "log_retention_days", to("log_retention_days", 0)),
     (StorageArgs, "region", to("region", "ap-southeast-5")),  # no ELB log-delivery account known here
     *common(StorageArgs, "tags", "account_id", "region"),
+
+    (ServiceLevelsArgs, "topic_arn", to("topic_arn", "alerts")),
+    (ServiceLevelsArgs, "target_group_arn_suffixes", to("target_group_arn_suffixes", {"api": "targetgroup/a/1"})),
+    (ServiceLevelsArgs, "consumer_group", to("consumer_group", "")),
+    (ServiceLevelsArgs, "public_host", to("public_host", "app")),
+    (ServiceLevelsArgs, "region", to("region", "eu-west-1")),  # the health check's alarm needs the topic there
+    (ServiceLevelsArgs, "data_alarm_names", to("data_alarm_names", "ecomind-unit-rds-cpu")),
+    *common(ServiceLevelsArgs, "tags", "account_id", "region"),
 
     (ApplicationLoadBalancerArgs, "vpc_id", to("vpc_id", "")),
     (ApplicationLoadBalancerArgs, "vpc_cidr", to("vpc_cidr", "10.20.0.0")),

@@ -139,7 +139,8 @@ def test_budget_notifies_at_the_configured_thresholds(dev_plan, prod_plan):
 
 
 def test_alarms_cover_database_kafka_cache_and_nat(prod_plan):
-    alarms = {a.inputs["name"]: a.inputs for a in prod_plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    alarms = {a.inputs["name"]: a.inputs for a in prod_plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+              if a.name.startswith("monitoring-")}  # the service levels' are tests/test_service_levels.py's
     metrics = sorted(a["metricName"] for a in alarms.values())
     assert metrics.count("KafkaDataLogsDiskUsed") == 3 and metrics.count("DatabaseMemoryUsagePercentage") == 3
     assert metrics.count("BytesOutToDestination") == 3

@@ -276,11 +276,28 @@ def listeners(http_action="redirect", https_policy="ELBSecurityPolicy-TLS13-1-2-
     return [alb, https, http, *([rule] if http_rule else []), internal, inside]
 
 
+def alarm_set(composite_actions=True, target_group=True, windows=(3600, 21600)):
+    """A target group, a burn-rate window alarm on it per window, and the composite paging on each."""
+    group = resource(rules.TARGET_GROUP, {"port": 8000}, name="tg")
+    made = [group] if target_group else []
+    for seconds in windows:
+        made.append(resource(rules.METRIC_ALARM, {"metricQueries": [{"id": "e", "metric": {"period": seconds}}]},
+                             name=f"window-{seconds}", dependencies=(f"urn:pulumi:t::p::{rules.TARGET_GROUP}::tg",)))
+        made.append(resource(rules.COMPOSITE_ALARM,
+                             {"alarmActions": ["arn:aws:sns:us-east-1:1:t"]} if composite_actions else {},
+                             name=f"budget-{seconds}",
+                             dependencies=(f"urn:pulumi:t::p::{rules.METRIC_ALARM}::window-{seconds}",)))
+    made.append(resource(rules.METRIC_ALARM, {"alarmActions": ["arn:aws:sns:us-east-1:1:t"]}, name="latency"))
+    return made
+
+
 STACK_CASES = {
     "k8s-network-policies-scoped": (network_policies(), network_policies({"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}],
                                                                           "ports": [{"port": 5432}]})),
     "waf-on-public-entry-points": (entry_points(), entry_points(alb_waf=False)),
     "alb-listeners-https": (listeners(), listeners(http_action="forward")),
+    "alarms-notify": (alarm_set(), alarm_set(composite_actions=False)),
+    "slo-alarms-in-prod": (alarm_set(), alarm_set(windows=(3600,))),
     "secrets-rotation-path": (secret_set("dual-key: make rotate-secret SECRET=jwt") + secret_set(rotated=True),
                               secret_set("someday")),
     "s3-public-access-blocked": (bucket_set(), bucket_set(**{rules.PUBLIC_ACCESS_BLOCK: {"blockPublicAcls": True}})),
@@ -355,6 +372,20 @@ def test_a_distribution_without_a_web_acl_fails_the_waf_rule_too():
                          ids=["tls-1.0 policy", "a rule on the redirecting listener"])
 def test_an_internet_facing_listener_that_is_not_https_only_is_refused(change):
     assert violations("alb-listeners-https", listeners(**change))
+
+
+def test_removing_either_error_budget_alarm_of_a_service_from_prod_fails_the_plan():
+    resources = guardrails.as_rule_resources(planned("prod"))
+    assert violations("slo-alarms-in-prod", resources) == []
+    fewer = [r for r in resources if not (r.type == rules.COMPOSITE_ALARM and r.name.startswith("slo-api-"))]
+    [found] = violations("slo-alarms-in-prod", fewer)
+    assert found.urn.endswith("::web-api") and "found windows []" in found.message
+    assert violations("slo-alarms-in-prod", fewer, DEV) == [], "dev reports nothing here"
+
+
+def test_an_alarm_with_its_actions_disabled_is_refused():
+    quiet = resource(rules.METRIC_ALARM, {"alarmActions": ["arn:aws:sns:us-east-1:1:t"], "actionsEnabled": False})
+    assert violations("alarms-notify", [quiet])
 
 
 def test_prod_alb_needs_deletion_protection_and_dev_may_go_without():
@@ -485,6 +516,9 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
     "secrets-rotation-path": lambda rs: mutate(rs, rules.SECRET, lambda p: p["tags"].pop("rotation")),
     "waf-on-public-entry-points": drop(rules.WEB_ACL_ASSOCIATION),
     "alb-hardened": lambda rs: mutate(rs, rules.LOAD_BALANCER, set_in("dropInvalidHeaderFields", False)),
+    "alarms-notify": lambda rs: mutate(rs, rules.METRIC_ALARM, lambda p: p.pop("alarmActions"),
+                                       name="slo-worker-consumer-lag"),
+    "slo-alarms-in-prod": drop(rules.COMPOSITE_ALARM, name="slo-api-error-budget-fast"),
     "alb-listeners-https": lambda rs: mutate(rs, rules.LISTENER, lambda p: p.update(defaultActions=[
         {"type": "forward", "targetGroupArn": "tg"}]), name="web-http"),
     "ecr-immutable-scanned": lambda rs: mutate(rs, "aws:ecr/repository:Repository",

@@ -1,0 +1,260 @@
+"""Alarms on what users get, for EcoMind's 99.9% availability target, and the stack's dashboard.
+
+Error-budget alarms follow the multiwindow, multi-burn-rate recipe of Google's SRE workbook
+("Alerting on SLOs", recommendation 6): page when the budget burns 14.4 times too fast over an
+hour (2% of a 30-day budget gone) and over the last 5 minutes too, or 6 times too fast over 6
+hours (5% gone) and the last 30 minutes. The long window makes a page mean real damage; the
+short one makes it stop soon after the problem does. CloudWatch evaluates each window as a
+metric-math alarm, and a composite alarm pages when both of a pair are in ALARM.
+
+The ratio is the target group's 5xx responses over its requests (ALB metrics per target
+group; they have no per-path dimension), counted only when the window saw at least
+MIN_REQUESTS_PER_SECOND: at EcoMind's ~1 request a second a quiet hour of a handful of requests
+is no evidence of a burn, and one failure in it pages nobody.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.args import check_account_id, check_name, check_tags, is_list, is_plain, refuse
+from components.load_balancer import BACKENDS
+
+AVAILABILITY_OBJECTIVE = 0.999
+ERROR_BUDGET = 1 - AVAILABILITY_OBJECTIVE
+
+
+@dataclasses.dataclass(frozen=True)
+class BurnRate:
+    name: str
+    rate: float
+    long_seconds: int
+    short_seconds: int
+
+    @property
+    def threshold(self) -> float:
+        """The error ratio at which the budget burns `rate` times too fast."""
+        return round(self.rate * ERROR_BUDGET, 6)
+
+
+# SRE workbook, table 5-8 (page-worthy pairs); the short window is 1/12 of the long one.
+BURN_RATES = (BurnRate("fast", 14.4, 3600, 300), BurnRate("slow", 6.0, 21600, 1800))
+# Below this many requests a second over a window, the window's ratio counts as 0.
+MIN_REQUESTS_PER_SECOND = 0.2
+# Latency objective: 99% of requests answered within this many seconds, per service; judged over
+# LATENCY_PERIODS consecutive 5-minute periods of p99 TargetResponseTime.
+LATENCY_P99_SECONDS = {"gateway": 0.5, "api": 1.0, "ui": 0.5}
+LATENCY_PERIODS = 3
+# The worker is behind when its oldest unconsumed event on events.raw is this old. MSK publishes
+# consumer lag only while the group is stable, so no data counts as breaching (MSK developer
+# guide, "Monitor consumer lags").
+CONSUMER_LAG_SECONDS = 300
+CONSUMER_LAG_PERIODS = 3
+# A target group with an unhealthy target for this long: pods failing readiness behind the ALB.
+UNHEALTHY_PERIODS = 2
+PERIOD_SECONDS = 300
+# Route 53 health checks: every 30 seconds, 3 failures in a row mark the endpoint unhealthy.
+HEALTH_CHECK_INTERVAL_SECONDS = 30
+HEALTH_CHECK_FAILURES = 3
+# Route 53 publishes health-check metrics in us-east-1 only (Route 53 developer guide,
+# "Monitoring health checks using CloudWatch").
+ROUTE53_METRICS_REGION = "us-east-1"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceLevelsArgs:
+    stack: str
+    """Stack name: names every alarm (ecomind-<stack>-...) and the dashboard."""
+    region: str
+    """Region of the stack (and of the alert topic)."""
+    account_id: pulumi.Input[str]
+    """The stack's account: the dashboard's alarm widget names alarms by ARN."""
+    topic_arn: pulumi.Input[str]
+    """The KMS-encrypted alert topic (`Monitoring.topic_arn`) every alarm notifies."""
+    load_balancer_arn_suffix: pulumi.Input[str]
+    """`app/<name>/<id>` of the stack's ALB (`ApplicationLoadBalancer.arn_suffix`)."""
+    target_group_arn_suffixes: Mapping[str, pulumi.Input[str]]
+    """`targetgroup/<name>/<id>` per HTTP service (`ApplicationLoadBalancer.target_group_arn_suffixes`)."""
+    kafka_cluster_name: str
+    """MSK cluster name (the consumer-lag metrics' `Cluster Name`)."""
+    consumer_group: str
+    """The worker's consumer group (../shared/ecomind-app.md: ecomind-worker)."""
+    consumed_topic: str
+    """The topic the worker consumes (events.raw)."""
+    tags: Mapping[str, str]
+    """Stack tags, on every alarm and the health check."""
+    public_host: str | None = None
+    """The host EcoMind answers on from the internet; None (no domain) means nothing is public to
+    check from outside."""
+    data_alarm_names: Sequence[str] = ()
+    """Physical names of the data tier's alarms (`Monitoring.alarm_names`), shown on the dashboard."""
+
+    def __post_init__(self) -> None:
+        check_name(self, "stack", rule="expected the stack name, which names the alarms and dashboard")
+        if is_plain(self.topic_arn) and not self.topic_arn.startswith("arn:aws"):
+            refuse(self, "topic_arn", "expected the alert topic's ARN (Monitoring.topic_arn)")
+        if not isinstance(self.target_group_arn_suffixes, Mapping) or set(self.target_group_arn_suffixes) != set(
+                BACKENDS):
+            refuse(self, "target_group_arn_suffixes", "expected one target group per HTTP service: "
+                   + ", ".join(BACKENDS))
+        check_name(self, "kafka_cluster_name", rule="expected the MSK cluster name")
+        check_name(self, "consumer_group", rule="expected the worker's consumer group")
+        check_name(self, "consumed_topic", rule="expected the topic the worker consumes")
+        check_tags(self)
+        if self.public_host is not None and (not isinstance(self.public_host, str) or "." not in self.public_host):
+            refuse(self, "public_host", "expected the public host (app.<domain>), or None without a domain")
+        # CloudWatch alarms notify topics in their own region only.
+        if self.public_host and self.region != ROUTE53_METRICS_REGION:
+            refuse(self, "region", f"the health check's alarm lives in {ROUTE53_METRICS_REGION} with Route 53's "
+                   "metrics and can notify only a topic there; a stack elsewhere needs a topic in that region")
+        if not is_list(self.data_alarm_names) or not all(isinstance(n, str) and n for n in self.data_alarm_names):
+            refuse(self, "data_alarm_names", "expected a list of alarm names")
+        check_account_id(self)
+
+
+def _ratio_queries(load_balancer: str, target_group: str, seconds: int) -> list[dict]:
+    """Metric math: the window's 5xx ratio, or 0 when it saw too few requests to judge."""
+    dimensions = {"LoadBalancer": load_balancer, "TargetGroup": target_group}
+
+    def metric(query_id: str, name: str) -> dict:
+        return {"id": query_id, "return_data": False, "metric": {
+            "namespace": "AWS/ApplicationELB", "metric_name": name, "dimensions": dimensions, "period": seconds,
+            "stat": "Sum"}}
+    minimum = int(MIN_REQUESTS_PER_SECOND * seconds)
+    return [metric("errors", "HTTPCode_Target_5XX_Count"), metric("requests", "RequestCount"),
+            {"id": "ratio", "return_data": True, "label": "5xx ratio",
+             "expression": f"IF(FILL(requests, 0) >= {minimum}, FILL(errors, 0) / requests, 0)"}]
+
+
+class ServiceLevels(pulumi.ComponentResource):
+    """Error-budget, latency, health and consumer-lag alarms, an outside check, and a dashboard."""
+
+    alarm_names: list[str]
+    """Every alarm that notifies the topic (composites for the error budget)."""
+    dashboard_name: str
+    """The stack's CloudWatch dashboard."""
+
+    def __init__(self, name: str, args: ServiceLevelsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecomind:operations:ServiceLevels", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        prefix = f"ecomind-{args.stack}"
+        notify = {"alarm_actions": [args.topic_arn], "ok_actions": [args.topic_arn]}
+        self.alarm_names = []
+
+        def alarm(alarm_name: str, description: str, actions: bool = True, **kwargs) -> aws.cloudwatch.MetricAlarm:
+            physical = f"{prefix}-{alarm_name}"
+            if actions:
+                self.alarm_names.append(physical)
+            return aws.cloudwatch.MetricAlarm(
+                f"{name}-{alarm_name}", name=physical, alarm_description=description, tags=args.tags,
+                **(notify if actions else {}), opts=child, **kwargs)
+
+        lb = args.load_balancer_arn_suffix
+        for service, target_group in args.target_group_arn_suffixes.items():
+            for burn in BURN_RATES:
+                windows = []
+                for window, seconds in (("long", burn.long_seconds), ("short", burn.short_seconds)):
+                    # A window's alarm is a composite's input, not a page on its own: no actions.
+                    windows.append((f"{prefix}-{service}-burn-{burn.name}-{window}", alarm(
+                        f"{service}-burn-{burn.name}-{window}",
+                        f"{service}: 5xx ratio above {burn.threshold:.4f} ({burn.rate}x the "
+                        f"{ERROR_BUDGET:.1%} error budget) over {seconds // 60} minutes", actions=False,
+                        metric_queries=_ratio_queries(lb, target_group, seconds), threshold=burn.threshold,
+                        comparison_operator="GreaterThanThreshold", evaluation_periods=1,
+                        treat_missing_data="notBreaching")))
+                physical = f"{prefix}-{service}-error-budget-{burn.name}"
+                self.alarm_names.append(physical)
+                aws.cloudwatch.CompositeAlarm(
+                    f"{name}-{service}-error-budget-{burn.name}", alarm_name=physical,
+                    alarm_description=(f"{service} burns its {AVAILABILITY_OBJECTIVE:.1%} error budget {burn.rate}x "
+                                       f"too fast over {burn.long_seconds // 3600} h and the last "
+                                       f"{burn.short_seconds // 60} min (docs/ALARMS.md)"),
+                    # The inputs' physical names are plain strings; CloudWatch refuses a rule naming
+                    # an alarm that does not exist yet, hence the explicit dependency.
+                    alarm_rule=" AND ".join(f'ALARM("{w}")' for w, _ in windows), actions_enabled=True,
+                    tags=args.tags, **notify,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[a for _, a in windows]))
+            dimensions = {"LoadBalancer": lb, "TargetGroup": target_group}
+            alarm(f"{service}-latency-p99",
+                  f"{service}: p99 response time above {LATENCY_P99_SECONDS[service]} s for "
+                  f"{LATENCY_PERIODS * PERIOD_SECONDS // 60} minutes (docs/ALARMS.md)",
+                  namespace="AWS/ApplicationELB", metric_name="TargetResponseTime", dimensions=dimensions,
+                  extended_statistic="p99", period=PERIOD_SECONDS, evaluation_periods=LATENCY_PERIODS,
+                  threshold=LATENCY_P99_SECONDS[service], comparison_operator="GreaterThanThreshold",
+                  treat_missing_data="notBreaching")
+            alarm(f"{service}-unhealthy-targets",
+                  f"{service}: a pod behind the ALB failing its health check for "
+                  f"{UNHEALTHY_PERIODS * PERIOD_SECONDS // 60} minutes (docs/ALARMS.md)",
+                  namespace="AWS/ApplicationELB", metric_name="UnHealthyHostCount", dimensions=dimensions,
+                  statistic="Maximum", period=PERIOD_SECONDS, evaluation_periods=UNHEALTHY_PERIODS, threshold=0,
+                  comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching")
+        alarm("worker-consumer-lag",
+              f"worker: the oldest unconsumed event on {args.consumed_topic} is over {CONSUMER_LAG_SECONDS} s old, "
+              "or MSK reports no lag because the group is not stable (docs/ALARMS.md)",
+              namespace="AWS/Kafka", metric_name="EstimatedMaxTimeLag", statistic="Maximum",
+              dimensions={"Cluster Name": args.kafka_cluster_name, "Consumer Group": args.consumer_group,
+                          "Topic": args.consumed_topic},
+              period=PERIOD_SECONDS, evaluation_periods=CONSUMER_LAG_PERIODS, threshold=CONSUMER_LAG_SECONDS,
+              comparison_operator="GreaterThanThreshold", treat_missing_data="breaching")
+
+        if args.public_host:
+            # From outside: Route 53's checkers in several regions fetch the UI over HTTPS.
+            check = aws.route53.HealthCheck(
+                f"{name}-public", type="HTTPS", fqdn=args.public_host, port=443, resource_path="/",
+                request_interval=HEALTH_CHECK_INTERVAL_SECONDS, failure_threshold=HEALTH_CHECK_FAILURES,
+                enable_sni=True, tags={**args.tags, "Name": f"{prefix}-public"}, opts=child)
+            alarm("public-health-check",
+                  f"https://{args.public_host}/ failing from Route 53's checkers (docs/ALARMS.md)",
+                  namespace="AWS/Route53", metric_name="HealthCheckStatus", dimensions={"HealthCheckId": check.id},
+                  statistic="Minimum", period=60, evaluation_periods=2, threshold=1,
+                  comparison_operator="LessThanThreshold", treat_missing_data="breaching",
+                  region=ROUTE53_METRICS_REGION)
+
+        self.dashboard_name = prefix
+        body = pulumi.Output.all(lb, dict(args.target_group_arn_suffixes), args.account_id).apply(
+            lambda a: json.dumps(dashboard(a[0], a[1], a[2], args, self.alarm_names), sort_keys=True))
+        aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=self.dashboard_name, dashboard_body=body,
+                                 opts=child)
+        self.register_outputs({"alarm_names": self.alarm_names, "dashboard_name": self.dashboard_name})
+
+
+def dashboard(load_balancer: str, target_groups: Mapping[str, str], account_id: str, args: ServiceLevelsArgs,
+              alarm_names: Sequence[str]) -> dict:
+    """The dashboard body (CloudWatch dashboard body structure): error ratio against the fast
+    burn threshold, requests and 5xx, p99 latency per service, consumer lag, every alarm."""
+    def tg(metric: str, service: str, stat: str, **extra) -> list:
+        return ["AWS/ApplicationELB", metric, "LoadBalancer", load_balancer, "TargetGroup", target_groups[service],
+                {"stat": stat, "label": f"{service} {metric}", **extra}]
+
+    def widget(title: str, metrics: list, y: int, x: int = 0, **properties) -> dict:
+        return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6, "properties": {
+            "title": title, "region": args.region, "view": "timeSeries", "period": PERIOD_SECONDS,
+            "metrics": metrics, **properties}}
+
+    ratios = []
+    for index, service in enumerate(sorted(target_groups)):
+        ratios += [[*tg("HTTPCode_Target_5XX_Count", service, "Sum")[:-1], {"id": f"e{index}", "visible": False}],
+                   [*tg("RequestCount", service, "Sum")[:-1], {"id": f"r{index}", "visible": False}],
+                   [{"expression": f"FILL(e{index}, 0) / r{index}", "label": f"{service} 5xx ratio"}]]
+    fast = BURN_RATES[0]
+    return {"widgets": [
+        widget(f"5xx ratio per service (fast-burn page at {fast.threshold:.4f})", ratios, 0,
+               annotations={"horizontal": [{"label": "fast burn", "value": fast.threshold}]}),
+        widget("Requests and 5xx per service", [tg(m, s, "Sum") for s in sorted(target_groups)
+                                                for m in ("RequestCount", "HTTPCode_Target_5XX_Count")], 0, 12),
+        widget("p99 response time per service (s)", [tg("TargetResponseTime", s, "p99") for s in sorted(target_groups)],
+               6),
+        widget(f"worker lag on {args.consumed_topic} (s)", [[
+            "AWS/Kafka", "EstimatedMaxTimeLag", "Cluster Name", args.kafka_cluster_name, "Consumer Group",
+            args.consumer_group, "Topic", args.consumed_topic, {"stat": "Maximum"}]], 6, 12,
+            annotations={"horizontal": [{"label": "alarm", "value": CONSUMER_LAG_SECONDS}]}),
+        {"type": "alarm", "x": 0, "y": 12, "width": 24, "height": 6, "properties": {
+            "title": "Alarms (service levels and data tier)", "alarms": [
+                f"arn:aws:cloudwatch:{args.region}:{account_id}:alarm:{n}"
+                for n in [*alarm_names, *args.data_alarm_names]]}},
+    ]}

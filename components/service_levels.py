@@ -117,18 +117,37 @@ class ServiceLevelsArgs:
         check_account_id(self)
 
 
-def _ratio_queries(load_balancer: str, target_group: str, seconds: int) -> list[dict]:
-    """Metric math: the window's 5xx ratio, or 0 when it saw too few requests to judge."""
-    dimensions = {"LoadBalancer": load_balancer, "TargetGroup": target_group}
+def _metric(query_id: str, name: str, dimensions: Mapping[str, pulumi.Input[str]], seconds: int) -> dict:
+    return {"id": query_id, "return_data": False, "metric": {
+        "namespace": "AWS/ApplicationELB", "metric_name": name, "dimensions": dict(dimensions), "period": seconds,
+        "stat": "Sum"}}
 
-    def metric(query_id: str, name: str) -> dict:
-        return {"id": query_id, "return_data": False, "metric": {
-            "namespace": "AWS/ApplicationELB", "metric_name": name, "dimensions": dimensions, "period": seconds,
-            "stat": "Sum"}}
+
+def _ratio(errors: str, requests: str, seconds: int) -> dict:
+    """The window's 5xx ratio, or 0 when it saw too few requests to judge."""
     minimum = int(MIN_REQUESTS_PER_SECOND * seconds)
-    return [metric("errors", "HTTPCode_Target_5XX_Count"), metric("requests", "RequestCount"),
-            {"id": "ratio", "return_data": True, "label": "5xx ratio",
-             "expression": f"IF(FILL(requests, 0) >= {minimum}, FILL(errors, 0) / requests, 0)"}]
+    return {"id": "ratio", "return_data": True, "label": "5xx ratio",
+            "expression": f"IF({requests} >= {minimum}, {errors} / ({requests}), 0)"}
+
+
+def _ratio_queries(load_balancer: pulumi.Input[str], target_group: pulumi.Input[str], seconds: int) -> list[dict]:
+    """A service's window: its target group's 5xx over its requests."""
+    dimensions = {"LoadBalancer": load_balancer, "TargetGroup": target_group}
+    return [_metric("errors", "HTTPCode_Target_5XX_Count", dimensions, seconds),
+            _metric("requests", "RequestCount", dimensions, seconds),
+            _ratio("FILL(errors, 0)", "FILL(requests, 0)", seconds)]
+
+
+def _edge_ratio_queries(load_balancer: pulumi.Input[str], seconds: int) -> list[dict]:
+    """The whole ALB's window, counting the 5xx the ALB answers itself (no registered or healthy
+    target, a target that reset): those reach no target group's metrics, and RequestCount counts
+    only requests for which the ALB chose a target (ALB user guide, "CloudWatch metrics for your
+    Application Load Balancer"), so they are added to both sides."""
+    dimensions = {"LoadBalancer": load_balancer}
+    return [_metric("elb", "HTTPCode_ELB_5XX_Count", dimensions, seconds),
+            _metric("targets", "HTTPCode_Target_5XX_Count", dimensions, seconds),
+            _metric("requests", "RequestCount", dimensions, seconds),
+            _ratio("(FILL(elb, 0) + FILL(targets, 0))", "FILL(requests, 0) + FILL(elb, 0)", seconds)]
 
 
 class ServiceLevels(pulumi.ComponentResource):
@@ -155,7 +174,11 @@ class ServiceLevels(pulumi.ComponentResource):
                 **(notify if actions else {}), opts=child, **kwargs)
 
         lb = args.load_balancer_arn_suffix
-        for service, target_group in args.target_group_arn_suffixes.items():
+        # Each service on its target group, and the whole ALB with the 5xx it answers itself.
+        scopes = [(service, lambda seconds, tg=target_group: _ratio_queries(lb, tg, seconds))
+                  for service, target_group in args.target_group_arn_suffixes.items()]
+        scopes.append(("alb", lambda seconds: _edge_ratio_queries(lb, seconds)))
+        for service, queries in scopes:
             for burn in BURN_RATES:
                 windows = []
                 for window, seconds in (("long", burn.long_seconds), ("short", burn.short_seconds)):
@@ -164,7 +187,7 @@ class ServiceLevels(pulumi.ComponentResource):
                         f"{service}-burn-{burn.name}-{window}",
                         f"{service}: 5xx ratio above {burn.threshold:.4f} ({burn.rate}x the "
                         f"{ERROR_BUDGET:.1%} error budget) over {seconds // 60} minutes", actions=False,
-                        metric_queries=_ratio_queries(lb, target_group, seconds), threshold=burn.threshold,
+                        metric_queries=queries(seconds), threshold=burn.threshold,
                         comparison_operator="GreaterThanThreshold", evaluation_periods=1,
                         treat_missing_data="notBreaching")))
                 physical = f"{prefix}-{service}-error-budget-{burn.name}"
@@ -179,6 +202,7 @@ class ServiceLevels(pulumi.ComponentResource):
                     alarm_rule=" AND ".join(f'ALARM("{w}")' for w, _ in windows), actions_enabled=True,
                     tags=args.tags, **notify,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[a for _, a in windows]))
+        for service, target_group in args.target_group_arn_suffixes.items():
             dimensions = {"LoadBalancer": lb, "TargetGroup": target_group}
             alarm(f"{service}-latency-p99",
                   f"{service}: p99 response time above {LATENCY_P99_SECONDS[service]} s for "

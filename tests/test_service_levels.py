@@ -65,6 +65,23 @@ def test_each_service_pages_when_its_error_budget_burns_in_both_windows(stack_pl
         assert windows == {"long": burn.long_seconds, "short": burn.short_seconds}
 
 
+def test_the_whole_alb_pages_on_the_5xx_it_answers_itself(stack_plan):
+    """With no target to choose, the ALB answers 503 itself: no target group counts it and
+    RequestCount leaves it out, so the ALB-wide ratio adds it to both sides."""
+    for burn in BURN_RATES:
+        composite = stack_plan.one(COMPOSITE, f"slo-alb-error-budget-{burn.name}").inputs
+        assert composite["alarmActions"] == [topic(stack_plan)]
+        long = stack_plan.one(ALARM, f"slo-alb-burn-{burn.name}-long").inputs
+        metrics = {q["id"]: q["metric"] for q in long["metricQueries"] if "metric" in q}
+        assert {m["metricName"] for m in metrics.values()} == {
+            "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", "RequestCount"}
+        assert all(set(m["dimensions"]) == {"LoadBalancer"} for m in metrics.values())
+        [ratio] = [q for q in long["metricQueries"] if q.get("returnData")]
+        assert ratio["expression"] == (f"IF(FILL(requests, 0) + FILL(elb, 0) >= "
+                                       f"{int(MIN_REQUESTS_PER_SECOND * burn.long_seconds)}, "
+                                       "(FILL(elb, 0) + FILL(targets, 0)) / (FILL(requests, 0) + FILL(elb, 0)), 0)")
+
+
 @pytest.mark.parametrize("service", sorted(BACKENDS))
 def test_latency_and_unhealthy_targets_alarm_per_service(stack_plan, service):
     latency = stack_plan.one(ALARM, f"slo-{service}-latency-p99").inputs
@@ -139,5 +156,5 @@ def test_every_paging_alarm_has_a_section_in_the_alarm_runbook(stack_plan):
         alarm = re.sub(rf"^({services})-", "<service>-", name.removeprefix(prefix))
         alarm = re.sub(r"-\d+$", "-<n>", alarm)
         assert f"`{alarm}`" in runbook, (name, alarm)
-        if alarm.startswith(("<service>", "worker", "public")):
+        if alarm.startswith(("<service>", "alb", "worker", "public")):
             assert "docs/ALARMS.md" in description, name

@@ -15,8 +15,14 @@ from components.load_balancer import ApplicationLoadBalancer, ApplicationLoadBal
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
+from components.release import (
+    DEREGISTRATION_DELAY_SECONDS,
+    ChartInputs,
+    EcomindRelease,
+    EcomindReleaseArgs,
+    chart_values,
+)
 from components.release import NAMESPACE as RELEASE_NAMESPACE
-from components.release import ROLLOUT, ChartInputs, EcomindRelease, EcomindReleaseArgs, chart_values
 from components.secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.service_levels import ServiceLevels, ServiceLevelsArgs
 from components.storage import Storage, StorageArgs
@@ -80,7 +86,7 @@ app_firewall = WebFirewall("app-firewall", WebFirewallArgs(scope="REGIONAL", **f
 load_balancer = ApplicationLoadBalancer("web", ApplicationLoadBalancerArgs(
     vpc_id=network.vpc_id, vpc_cidr=stack.network.vpc_cidr, public_subnet_ids=network.public_subnet_ids,
     private_subnet_ids=network.private_subnet_ids, targets_security_group_id=cluster.cluster_security_group_id,
-    deregistration_delay_seconds=ROLLOUT["deregistrationDelaySeconds"], access_log_bucket=storage.logs.bucket_name,
+    deregistration_delay_seconds=DEREGISTRATION_DELAY_SECONDS, access_log_bucket=storage.logs.bucket_name,
     region=stack.region, host=app_host, hosted_zone_id=stack.edge.hosted_zone_id,
     web_acl_arn=app_firewall.web_acl_arn if app_firewall else None, **common))
 services = ClusterServices("services", ClusterServicesArgs(

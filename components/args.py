@@ -119,6 +119,14 @@ def check_ids(args: object, field: str, *, minimum: int = 1, what: str = "at lea
         refuse(args, field, f"expected a list of IDs, {what}")
 
 
+def check_arns(args: object, field: str, pattern: re.Pattern[str], kind: str, what: str) -> None:
+    """A list of ARNs (or Outputs) with at least one entry, each plain one matching `pattern`:
+    IAM refuses a statement whose Resource list is empty."""
+    check_ids(args, field, what=what)
+    if any(is_plain(arn) and not pattern.fullmatch(arn) for arn in _field_value(args, field)):
+        refuse(args, field, f"expected {kind} ARNs (or Outputs resolving to them)")
+
+
 def check_arn(args: object, field: str, service: str, example: str, resource: str = r"\S+") -> None:
     """A plain string must be an ARN of `service` whose rest matches `resource` (region, account
     and resource part); an Output is taken as it resolves."""

@@ -15,7 +15,7 @@ from components import policy_documents as docs
 from components.args import (
     DNS_LABEL,
     check_arn,
-    check_ids,
+    check_arns,
     check_name,
     check_region,
     check_tags,
@@ -119,16 +119,9 @@ class ClusterServicesArgs:
             refuse(self, "oidc", "expected an OidcProvider (Cluster.oidc)")
         check_region(self)
         # IAM refuses a statement whose Resource list is empty.
-        check_ids(self, "secret_arns", what="every secret the application reads, at least 1")
-        for arn in self.secret_arns:
-            if is_plain(arn) and not SECRET_ARN.fullmatch(arn):
-                refuse(self, "secret_arns", "expected Secrets Manager ARNs (or Outputs resolving to them)")
+        check_arns(self, "secret_arns", SECRET_ARN, "Secrets Manager", "every secret the application reads, at least 1")
         check_arn(self, "secrets_key_arn", "kms", "arn:aws:kms:us-east-1:111122223333:key/<id>")
-        # IAM refuses a statement whose Resource list is empty.
-        check_ids(self, "target_group_arns", what="the stack's target groups, at least 1")
-        for arn in self.target_group_arns:
-            if is_plain(arn) and not TARGET_GROUP_ARN.fullmatch(arn):
-                refuse(self, "target_group_arns", "expected target group ARNs (or Outputs resolving to them)")
+        check_arns(self, "target_group_arns", TARGET_GROUP_ARN, "target group", "the stack's target groups, at least 1")
         check_tags(self)
         # The provider waits for these, so that no chart races the nodes it needs.
         if not is_list(self.secret_namespaces) or not self.secret_namespaces or not all(

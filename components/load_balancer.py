@@ -58,6 +58,17 @@ DEREGISTRATION_RANGE = range(0, 3601)
 HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
+# The account Elastic Load Balancing writes access logs from, per region, for the regions settings
+# allows (ELB user guide, "Enable access logs for your Application Load Balancer", step 2: regions
+# available before August 2022 grant this account; later ones grant the service principal
+# logdelivery.elasticloadbalancing.amazonaws.com instead). The IDs are as that table is widely
+# copied; the AWS page itself was not read here, so a region added to settings needs checking there.
+LOG_DELIVERY_ACCOUNTS: Mapping[str, str] = {
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-2": "797873946194",
+    "eu-west-1": "156460612806", "eu-central-1": "054676820928",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class ApplicationLoadBalancerArgs:
     vpc_id: pulumi.Input[str]
@@ -72,8 +83,8 @@ class ApplicationLoadBalancerArgs:
     """Security group of the nodes, whose ENIs carry the pod IPs the target groups hold
     (`Cluster.cluster_security_group_id`): it admits the ALB on the backends' ports only."""
     deregistration_delay_seconds: int
-    """How long a deregistered target drains (the chart's rollout.deregistrationDelaySeconds,
-    components/release.py ROLLOUT): the pods' preStop sleep is longer."""
+    """How long a deregistered target drains (components/release.py DEREGISTRATION_DELAY_SECONDS):
+    the pods' preStop sleep is longer."""
     access_log_bucket: pulumi.Input[str]
     """Bucket of the access logs (`Storage.logs`, SSE-S3: the only encryption ELB log delivery
     supports, ELB user guide "Enable access logs for your Application Load Balancer")."""
@@ -127,17 +138,6 @@ class ApplicationLoadBalancerArgs:
     @property
     def internet_facing(self) -> bool:
         return bool(self.host)
-
-
-# The account Elastic Load Balancing writes access logs from, per region, for the regions settings
-# allows (ELB user guide, "Enable access logs for your Application Load Balancer", step 2: regions
-# available before August 2022 grant this account; later ones grant the service principal
-# logdelivery.elasticloadbalancing.amazonaws.com instead). The IDs are as that table is widely
-# copied; the AWS page itself was not read here, so a region added to settings needs checking there.
-LOG_DELIVERY_ACCOUNTS: Mapping[str, str] = {
-    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-2": "797873946194",
-    "eu-west-1": "156460612806", "eu-central-1": "054676820928",
-}
 
 
 def check_log_delivery_region(args: object) -> None:

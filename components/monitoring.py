@@ -39,6 +39,18 @@ PERIOD_SECONDS = 300
 BACKUP_KINDS = ("wal", "base")
 
 
+def alarm_name(stack: str, alarm: str) -> str:
+    """The physical name of every alarm of a stack: ecomind-<stack>-<alarm>."""
+    return f"ecomind-{stack}-{alarm}"
+
+
+def notifying_alarm(resource_name: str, *, stack: str, alarm: str, topic_arn: pulumi.Input[str],
+                    tags: Mapping[str, str], opts: pulumi.ResourceOptions, **settings) -> aws.cloudwatch.MetricAlarm:
+    """A metric alarm that tells the alert topic when it goes into ALARM and back to OK."""
+    return aws.cloudwatch.MetricAlarm(resource_name, name=alarm_name(stack, alarm), alarm_actions=[topic_arn],
+                                      ok_actions=[topic_arn], tags=tags, opts=opts, **settings)
+
+
 @dataclasses.dataclass(frozen=True)
 class MonitoringArgs:
     stack: str
@@ -157,16 +169,15 @@ class Monitoring(pulumi.ComponentResource):
         alarm_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         self.alarm_names = []
 
-        def alarm(alarm_name: str, description: str, namespace: str, metric: str, dimensions: Mapping,
+        def alarm(alarm: str, description: str, namespace: str, metric: str, dimensions: Mapping,
                   threshold: float, comparison: str = "GreaterThanThreshold", statistic: str = "Average",
                   period: int = PERIOD_SECONDS, periods: int = EVALUATION_PERIODS, missing: str = "missing") -> None:
-            self.alarm_names.append(f"ecomind-{args.stack}-{alarm_name}")
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-{alarm_name}", name=f"ecomind-{args.stack}-{alarm_name}", alarm_description=description,
-                namespace=namespace, metric_name=metric, dimensions=dict(dimensions), statistic=statistic,
-                period=period, evaluation_periods=periods, threshold=threshold,
-                comparison_operator=comparison, treat_missing_data=missing,
-                alarm_actions=[topic.arn], ok_actions=[topic.arn], tags=args.tags, opts=alarm_opts)
+            self.alarm_names.append(alarm_name(args.stack, alarm))
+            notifying_alarm(
+                f"{name}-{alarm}", stack=args.stack, alarm=alarm, topic_arn=topic.arn, tags=args.tags,
+                opts=alarm_opts, alarm_description=description, namespace=namespace, metric_name=metric,
+                dimensions=dict(dimensions), statistic=statistic, period=period, evaluation_periods=periods,
+                threshold=threshold, comparison_operator=comparison, treat_missing_data=missing)
 
         if args.database_identifier:
             db = {"DBInstanceIdentifier": args.database_identifier}

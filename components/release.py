@@ -21,11 +21,13 @@ RELEASE_NAME = "ecomind"
 # deployment is under 5 minutes, so 10 leaves room before the release is rolled back.
 RELEASE_TIMEOUT_SECONDS = 600
 READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
-# How a pod leaves the ALB (the chart's `rollout` values; make plan's rollout table judges them):
-# the ALB drains a deregistered target for 30 s, the pod sleeps 40 s in preStop (the drain plus
-# the deregistration's propagation) and then has 10 s for in-flight work, in waves of half the
-# replicas so that prod's 12 at most roll in 2 waves, well inside RELEASE_TIMEOUT_SECONDS.
-ROLLOUT = {"deregistrationDelaySeconds": 30, "preStopSleepSeconds": 40, "appDrainSeconds": 10, "maxSurge": "50%"}
+# How a pod leaves the ALB (make plan's rollout table judges the pair): the stack's target groups
+# drain a deregistered target for DEREGISTRATION_DELAY_SECONDS (components/load_balancer.py); the
+# pod sleeps 40 s in preStop (the drain plus the deregistration's propagation) and then has 10 s
+# for in-flight work (the chart's `rollout` values), in waves of half the replicas so that prod's
+# 12 at most roll in 2 waves, well inside RELEASE_TIMEOUT_SECONDS.
+DEREGISTRATION_DELAY_SECONDS = 30
+ROLLOUT = {"preStopSleepSeconds": 40, "appDrainSeconds": 10, "maxSurge": "50%"}
 
 
 def reloader_values(namespace: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ is no evidence of a burn, and one failure in it pages nobody.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping, Sequence
 
@@ -24,6 +25,7 @@ import pulumi_aws as aws
 
 from components.args import check_account_id, check_name, check_tags, is_list, is_plain, refuse
 from components.load_balancer import BACKENDS
+from components.monitoring import alarm_name, notifying_alarm
 
 AVAILABILITY_OBJECTIVE = 0.999
 ERROR_BUDGET = 1 - AVAILABILITY_OBJECTIVE
@@ -161,36 +163,37 @@ class ServiceLevels(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceLevelsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:operations:ServiceLevels", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        prefix = f"ecomind-{args.stack}"
-        notify = {"alarm_actions": [args.topic_arn], "ok_actions": [args.topic_arn]}
         self.alarm_names = []
+        prefix = f"ecomind-{args.stack}"
 
-        def alarm(alarm_name: str, description: str, actions: bool = True, **kwargs) -> aws.cloudwatch.MetricAlarm:
-            physical = f"{prefix}-{alarm_name}"
-            if actions:
-                self.alarm_names.append(physical)
-            return aws.cloudwatch.MetricAlarm(
-                f"{name}-{alarm_name}", name=physical, alarm_description=description, tags=args.tags,
-                **(notify if actions else {}), opts=child, **kwargs)
+        def alarm(alarm: str, description: str, **settings) -> aws.cloudwatch.MetricAlarm:
+            self.alarm_names.append(alarm_name(args.stack, alarm))
+            return notifying_alarm(f"{name}-{alarm}", stack=args.stack, alarm=alarm, topic_arn=args.topic_arn,
+                                   tags=args.tags, opts=child, alarm_description=description, **settings)
+
+        def window(alarm: str, description: str, **settings) -> aws.cloudwatch.MetricAlarm:
+            """A composite's input: no actions of its own, or one burn would page three times."""
+            return aws.cloudwatch.MetricAlarm(f"{name}-{alarm}", name=alarm_name(args.stack, alarm),
+                                              alarm_description=description, tags=args.tags, opts=child, **settings)
 
         lb = args.load_balancer_arn_suffix
         # Each service on its target group, and the whole ALB with the 5xx it answers itself.
-        scopes = [(service, lambda seconds, tg=target_group: _ratio_queries(lb, tg, seconds))
+        scopes = [(service, functools.partial(_ratio_queries, lb, target_group))
                   for service, target_group in args.target_group_arn_suffixes.items()]
-        scopes.append(("alb", lambda seconds: _edge_ratio_queries(lb, seconds)))
+        scopes.append(("alb", functools.partial(_edge_ratio_queries, lb)))
         for service, queries in scopes:
             for burn in BURN_RATES:
-                windows = []
-                for window, seconds in (("long", burn.long_seconds), ("short", burn.short_seconds)):
-                    # A window's alarm is a composite's input, not a page on its own: no actions.
-                    windows.append((f"{prefix}-{service}-burn-{burn.name}-{window}", alarm(
-                        f"{service}-burn-{burn.name}-{window}",
+                windows, names = [], []
+                for span, seconds in (("long", burn.long_seconds), ("short", burn.short_seconds)):
+                    names.append(alarm_name(args.stack, f"{service}-burn-{burn.name}-{span}"))
+                    windows.append(window(
+                        f"{service}-burn-{burn.name}-{span}",
                         f"{service}: 5xx ratio above {burn.threshold:.4f} ({burn.rate}x the "
-                        f"{ERROR_BUDGET:.1%} error budget) over {seconds // 60} minutes", actions=False,
+                        f"{ERROR_BUDGET:.1%} error budget) over {seconds // 60} minutes",
                         metric_queries=queries(seconds), threshold=burn.threshold,
                         comparison_operator="GreaterThanThreshold", evaluation_periods=1,
-                        treat_missing_data="notBreaching")))
-                physical = f"{prefix}-{service}-error-budget-{burn.name}"
+                        treat_missing_data="notBreaching"))
+                physical = alarm_name(args.stack, f"{service}-error-budget-{burn.name}")
                 self.alarm_names.append(physical)
                 aws.cloudwatch.CompositeAlarm(
                     f"{name}-{service}-error-budget-{burn.name}", alarm_name=physical,
@@ -199,9 +202,9 @@ class ServiceLevels(pulumi.ComponentResource):
                                        f"{burn.short_seconds // 60} min (docs/ALARMS.md)"),
                     # The inputs' physical names are plain strings; CloudWatch refuses a rule naming
                     # an alarm that does not exist yet, hence the explicit dependency.
-                    alarm_rule=" AND ".join(f'ALARM("{w}")' for w, _ in windows), actions_enabled=True,
-                    tags=args.tags, **notify,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[a for _, a in windows]))
+                    alarm_rule=" AND ".join(f'ALARM("{n}")' for n in names),
+                    actions_enabled=True, alarm_actions=[args.topic_arn], ok_actions=[args.topic_arn],
+                    tags=args.tags, opts=pulumi.ResourceOptions(parent=self, depends_on=windows))
         for service, target_group in args.target_group_arn_suffixes.items():
             dimensions = {"LoadBalancer": lb, "TargetGroup": target_group}
             alarm(f"{service}-latency-p99",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from components.load_balancer import BACKENDS, HEALTH_CHECK, LOG_DELIVERY_ACCOUNTS, SSL_POLICY
-from components.release import ROLLOUT
+from components.release import DEREGISTRATION_DELAY_SECONDS
 from tests.conftest import as_list, planned, policy, stack_settings, statements
 
 LB = "aws:lb/loadBalancer:LoadBalancer"
@@ -49,7 +49,7 @@ def test_one_ip_target_group_per_http_service_checked_on_its_health_path(stack_p
         assert check["path"] == BACKENDS[service].health_path and check["matcher"] == "200"
         assert check["port"] == "traffic-port" and check["interval"] == HEALTH_CHECK["interval"]
         # What the pods' preStop sleep is sized against (analyses/rollout.py judges the pair).
-        assert inputs["deregistrationDelay"] == ROLLOUT["deregistrationDelaySeconds"]
+        assert inputs["deregistrationDelay"] == DEREGISTRATION_DELAY_SECONDS
 
 
 def test_the_backends_are_the_chart_ports_and_probes(stack_plan):

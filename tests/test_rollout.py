@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from analyses import rollout
+from components.release import DEREGISTRATION_DELAY_SECONDS
 from tests.conftest import planned
 
 RELEASE = "ecomind-release"
@@ -135,11 +136,12 @@ def test_an_unrendered_release_is_a_failure_not_a_pass():
     assert rollout.analyse(plan)["failures"]
 
 
-def test_the_numbers_the_table_relies_on_are_the_charts():
+def test_the_numbers_the_table_relies_on_are_the_charts_and_the_target_groups():
     plan = planned("prod")
     [row] = [r for r in rollout.analyse(plan)["services"] if r["service"] == "ecomind-api"]
     values = plan.one("kubernetes:helm.sh/v3:Release", RELEASE).inputs["values"]
     chart = values["rollout"]
-    assert row["deregistration_delay_seconds"] == chart["deregistrationDelaySeconds"]
+    assert row["deregistration_delay_seconds"] == plan.one(
+        "aws:lb/targetGroup:TargetGroup", "web-api").inputs["deregistrationDelay"] == DEREGISTRATION_DELAY_SECONDS
     assert row["pre_stop_seconds"] == chart["preStopSleepSeconds"] > row["deregistration_delay_seconds"]
     assert row["grace_seconds"] >= row["pre_stop_seconds"] + chart["appDrainSeconds"] > row["pre_stop_seconds"]

@@ -16,6 +16,7 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
 from components.release import (
+    DEPLOYMENTS,
     DEREGISTRATION_DELAY_SECONDS,
     ChartInputs,
     EcomindRelease,
@@ -27,6 +28,8 @@ from components.secrets import ApplicationSecrets, ApplicationSecretsArgs
 from components.service_levels import ServiceLevels, ServiceLevelsArgs
 from components.storage import Storage, StorageArgs
 from components.streaming import CONSUMER_GROUP, Streaming, StreamingArgs
+from components.synthetics import CanaryVpc, HealthCanary, HealthCanaryArgs
+from components.telemetry import ClusterTelemetry, ClusterTelemetryArgs
 from components.timescale import NAMESPACE as TIMESCALE_NAMESPACE
 from components.timescale import TimescaleDatabase, TimescaleDatabaseArgs
 
@@ -138,13 +141,32 @@ monitoring = Monitoring("monitoring", MonitoringArgs(
     nat_gateway_ids=network.nat_gateway_ids, nat_gb_per_month=stack.cost.nat_gb, tags=stack.tags,
     depends_on=[database, streaming, cache], protect=protect))
 
+# Container Insights and container logs, and alarms on the pods and nodes they report.
+telemetry = ClusterTelemetry("telemetry", ClusterTelemetryArgs(
+    stack=stack.stack, cluster_name=cluster.cluster_name, cluster_name_literal=name,
+    addon_version=stack.cluster.addon_versions["amazon-cloudwatch-observability"], oidc=cluster.oidc,
+    region=stack.region, account_id=account_id, log_retention_days=stack.network.log_retention_days,
+    topic_arn=monitoring.topic_arn, namespace=RELEASE_NAMESPACE, workloads=DEPLOYMENTS,
+    node_capacity=sum(group.max_size for group in stack.cluster.node_groups), tags=stack.tags,
+    workloads_ready=cluster.workloads_ready, protect=protect))
+# Every service's health path through the ALB, every 5 minutes: from AWS's network to the public
+# name, or from the private subnets to the internal ALB.
+canary = HealthCanary("canary", HealthCanaryArgs(
+    canary_name=f"ecomind-{stack.stack}-health", stack=stack.stack, region=stack.region, account_id=account_id,
+    url=load_balancer.url, topic_arn=monitoring.topic_arn, access_log_bucket=storage.logs.bucket_name,
+    log_retention_days=stack.network.log_retention_days, tags=stack.tags, protect=protect,
+    vpc=None if app_host else CanaryVpc(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+                                        load_balancer_security_group_id=load_balancer.security_group_id)))
+
 # What users get, against the 99.9% target: error budget, latency, health, consumer lag (docs/ALARMS.md).
 service_levels = ServiceLevels("slo", ServiceLevelsArgs(
     stack=stack.stack, region=stack.region, account_id=account_id, topic_arn=monitoring.topic_arn,
     load_balancer_arn_suffix=load_balancer.arn_suffix,
     target_group_arn_suffixes=load_balancer.target_group_arn_suffixes,
     kafka_cluster_name=name, consumer_group=CONSUMER_GROUP, consumed_topic=RAW_TOPIC,
-    public_host=app_host, data_alarm_names=monitoring.alarm_names, tags=stack.tags))
+    public_host=app_host, other_alarm_names=[*canary.alarm_names, *telemetry.alarm_names, *monitoring.alarm_names],
+    canary_name=canary.canary_name, cluster_name=name, deployments=DEPLOYMENTS, namespace=RELEASE_NAMESPACE,
+    tags=stack.tags))
 
 runners = CiRunners("ci", CiRunnersArgs(
     project_name=f"{name}-ci", repository=stack.ci.repository, connection_arn=stack.ci.connection_arn,
@@ -214,7 +236,10 @@ export("loadBalancer", "`{dnsName, arnSuffix, targetGroupArns}` of the stack's A
                                      "targetGroupArns": load_balancer.target_group_arns})
 export("releaseStatus", "Status of the EcoMind Helm release after the last `up`.", release.release_status)
 export("dashboard", "CloudWatch dashboard of the stack's service levels: error ratio, requests, p99 latency, "
-       "consumer lag, every alarm (docs/ALARMS.md).", service_levels.dashboard_name)
+       "consumer lag, the canary's steps, pods and nodes, every alarm (docs/ALARMS.md).",
+       service_levels.dashboard_name)
+export("canaryName", "CloudWatch Synthetics canary that checks each service's health path through the ALB every "
+       "5 minutes (its runs and artifacts in the Synthetics console).", canary.canary_name)
 export("alertTopicArn", "SNS topic (KMS-encrypted) that budget and CloudWatch alarms notify.", monitoring.topic_arn)
 export("ciRunnerProject", "CodeBuild project whose runners take this stack's CI jobs inside its VPC.",
        runners.project_name)

@@ -54,6 +54,11 @@ EKS_STANDARD_SUPPORT_ENDS: Mapping[str, datetime.date] = {
 #   `aws eks describe-addon-versions --addon-name aws-ebs-csi-driver` says otherwise.
 # - metrics-server, and the 1.35 coredns/kube-proxy builds: third-party describe-addon-versions
 #   records only (defaults for their version, 2026-10): likewise to confirm before the first up.
+# - amazon-cloudwatch-observability v6.4.0-eksbuild.1: the add-on follows its Helm chart's
+#   version (docs name v6.2.0-eksbuild.1 for chart 6.2.0); chart 6.4.0 is tag
+#   amazon-cloudwatch-observability-6.4.0 of aws-observability/helm-charts (f4ad2e3, 2026-07-21),
+#   and the agent operator's test matrix covers 1.35 and 1.36 (a9f8b93). The eksbuild suffix and
+#   its compatibility with each version are a guess until describe-addon-versions confirms them.
 ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
     "1.35": {
         "vpc-cni": "v1.22.4-eksbuild.3",
@@ -61,6 +66,7 @@ ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
         "kube-proxy": "v1.35.3-eksbuild.29",
         "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
         "metrics-server": "v0.8.1-eksbuild.10",
+        "amazon-cloudwatch-observability": "v6.4.0-eksbuild.1",
     },
     "1.36": {
         "vpc-cni": "v1.22.4-eksbuild.3",
@@ -68,6 +74,7 @@ ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
         "kube-proxy": "v1.36.0-eksbuild.14",
         "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
         "metrics-server": "v0.9.0-eksbuild.11",
+        "amazon-cloudwatch-observability": "v6.4.0-eksbuild.1",
     },
 }
 

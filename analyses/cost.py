@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,19 @@ WAL_GB_PER_DAY = 1
 # assumption: a backup folder sees about 10 of them (puts, gets, lists, deletes, heads, bytes,
 # errors and latencies).
 METRICS_PER_REQUEST_FILTER = 10
+
+# Container Insights with enhanced observability bills each observation: one value of one metric of
+# one node, pod or container per collection (60 s by default; CloudWatch user guide, "Container
+# Insights with enhanced observability for Amazon EKS"). Assumptions, from the agent's metric
+# declarations (aws/amazon-cloudwatch-agent translator/translate/otel/exporter/awsemf/kubernetes.go
+# at ab55b8d): about 40 values a node and 50 a pod with its containers, and 12 pods a node
+# (EcoMind's replicas, the add-ons' DaemonSets and the controllers, spread over the nodes).
+OBSERVATIONS_PER_NODE = 40
+OBSERVATIONS_PER_POD = 50
+PODS_PER_NODE = 12
+MINUTES_PER_MONTH = HOURS_PER_MONTH * 60
+CANARY_ARTIFACT_MB_PER_RUN = 0.02
+OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
 
 # The account baseline (bootstrap/): usage the plan cannot see, named assumptions.
 TRAIL_GB_STORED = 12             # a year of gzip'd management events for one account, ~1 GB a month
@@ -74,7 +88,6 @@ FREE_TYPES = {
     "aws:iam/role:Role": "IAM is free", "aws:iam/rolePolicy:RolePolicy": "IAM is free",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",
     "aws:kms/alias:Alias": "free", "aws:kms/keyPolicy:KeyPolicy": "free",
-    "aws:eks/addon:Addon": "EKS add-ons are free (their pods run on priced nodes)",
     "eks:index:VpcCniAddon": "EKS add-ons are free",
     "aws:rds/subnetGroup:SubnetGroup": "free", "aws:rds/parameterGroup:ParameterGroup": "free",
     "aws:elasticache/subnetGroup:SubnetGroup": "free",
@@ -258,6 +271,10 @@ def _bucket(e: _Estimator, r: PlannedResource) -> None:
         e.add(r, "s3.standard.gb", (days + kept) * daily if store else 0,
               f"{days} days of daily base backups of {e.usage.database_gb} GB (usageDatabaseGb) at "
               f"{BACKUP_COMPRESSION:.0%} plus {WAL_GB_PER_DAY} GB of WAL a day, and {kept} days of deleted versions")
+    elif purpose == "canary artifacts":
+        runs = sum(MINUTES_PER_MONTH / _canary_rate(c) for c in e.plan.of_type("aws:synthetics/canary:Canary"))
+        e.add(r, "s3.standard.gb", runs * CANARY_ARTIFACT_MB_PER_RUN / 1000,
+              f"a month of runs at an assumed {CANARY_ARTIFACT_MB_PER_RUN * 1000:.0f} KB each (log and HAR, no screenshot)")
     else:
         e.add(r, "s3.standard.gb", ASSETS_GB, "UI build assets")
 
@@ -295,6 +312,30 @@ def _load_balancer(e: _Estimator, r: PlannedResource) -> None:
     # only private addresses, which are free (VPC pricing, public IPv4 addresses).
     if not r.inputs.get("internal"):
         e.hours(r, "vpc.ipv4.hour", len(r.inputs.get("subnets", [])), "a public IPv4 address per subnet")
+
+
+def _addon(e: _Estimator, r: PlannedResource) -> None:
+    """EKS add-ons are free (their pods run on priced nodes); the observability add-on's metrics are not."""
+    if r.inputs.get("addonName") != OBSERVABILITY_ADDON:
+        return
+    nodes = sum(g.inputs["scalingConfig"]["desiredSize"] for g in e.plan.of_type("eks:index:ManagedNodeGroup"))
+    per_minute = nodes * (OBSERVATIONS_PER_NODE + PODS_PER_NODE * OBSERVATIONS_PER_POD)
+    e.add(r, "cloudwatch.containerinsights.observation.m", per_minute * MINUTES_PER_MONTH / 1e6,
+          f"{nodes} nodes x ({OBSERVATIONS_PER_NODE} + {PODS_PER_NODE} pods x {OBSERVATIONS_PER_POD}) a minute")
+
+
+def _canary_rate(r: PlannedResource) -> int:
+    """Minutes between a canary's runs, from its `rate(N minutes)` schedule."""
+    expression = r.inputs["schedule"]["expression"]
+    match = re.fullmatch(r"rate\((\d+) minutes?\)", expression)
+    if not match:
+        raise LookupError(f"cost: no pricing rule for a canary schedule of {expression}")
+    return int(match.group(1))
+
+
+def _canary(e: _Estimator, r: PlannedResource) -> None:
+    minutes = _canary_rate(r)
+    e.add(r, "synthetics.run", MINUTES_PER_MONTH / minutes, f"a run every {minutes} minutes")
 
 
 def _metric_alarm(e: _Estimator, r: PlannedResource) -> None:
@@ -347,6 +388,8 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "aws:kms/key:Key": lambda e, r: e.add(r, "kms.key", 1),
     "aws:secretsmanager/secret:Secret": lambda e, r: e.add(r, "secrets.secret", 1),
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:eks/addon:Addon": _addon,
+    "aws:synthetics/canary:Canary": _canary,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": lambda e, r: e.add(r, "cloudwatch.alarm.composite", 1),
     "aws:cloudwatch/dashboard:Dashboard": lambda e, r: e.add(

@@ -45,6 +45,20 @@ BACKENDS: Mapping[str, Backend] = {
 # path conditions); rules are evaluated from the lowest priority number.
 ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (("gateway", ("/v1/ingest",)), ("api", ("/v1", "/v1/*")))
 DEFAULT_BACKEND = "ui"
+# The outside check (components/synthetics.py) asks each service for its own health path through
+# the ALB. The ui's "/" is on its route; gateway and api answer /health, which the routes send to
+# the ui, so a request for exactly /health carrying this header with a service's name goes to that
+# service (an http-header condition next to the path; ELB user guide, "Listener rules"). The
+# header opens nothing new: /health is what the ALB's own health checks fetch.
+HEALTH_ROUTE_HEADER = "X-Ecomind-Health"
+
+
+def health_requests() -> dict[str, tuple[str, dict[str, str]]]:
+    """Per HTTP service, the path and headers that reach its health path through the ALB."""
+    return {service: (backend.health_path, {} if service == DEFAULT_BACKEND else {HEALTH_ROUTE_HEADER: service})
+            for service, backend in BACKENDS.items()}
+
+
 # TLS 1.3 with TLS 1.2 fallback (ELB user guide, "Security policies for your Application Load Balancer").
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 SSL_POLICIES = re.compile(r"ELBSecurityPolicy-TLS13-1-[23]-\S+")
@@ -262,6 +276,15 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
             routed = aws.lb.Listener(
                 f"{name}-http", load_balancer_arn=balancer.arn, port=80, protocol="HTTP", default_actions=[default],
                 tags=tagged(f"{name}-http"), opts=child)
+        for priority, (service, (path, headers)) in enumerate(
+                ((s, r) for s, r in health_requests().items() if r[1]), start=1):
+            aws.lb.ListenerRule(
+                f"{name}-{service}-health-route", listener_arn=routed.arn, priority=priority,
+                actions=[forward(service)], conditions=[
+                    {"path_pattern": {"values": [path]}},
+                    *({"http_header": {"http_header_name": k, "values": [v]}} for k, v in headers.items()),
+                    *host_conditions],
+                tags=tagged(f"{name}-{service}-health-route"), opts=child)
         for priority, (service, paths) in enumerate(
                 [*ROUTES, *([(DEFAULT_BACKEND, ("/*",))] if args.host else [])], start=1):
             aws.lb.ListenerRule(

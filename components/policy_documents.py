@@ -106,9 +106,10 @@ def key_policy(account_id: pulumi.Input[str],
     return pulumi.Output.all(account_id, destroyers or [], *service_statements).apply(build)
 
 
-def cloudwatch_logs_key_statement(region: str, account_id: pulumi.Input[str],
-                                  log_group_names: Sequence[str]) -> pulumi.Output[Document]:
-    """CloudWatch Logs may use the key only for the named log groups (encryption context)."""
+def cloudwatch_logs_key_statement(region: str, account_id: pulumi.Input[str], log_group_names: Sequence[str],
+                                  *, patterns: bool = False) -> pulumi.Output[Document]:
+    """CloudWatch Logs may use the key only for the named log groups (encryption context);
+    `patterns`: the names end in `*`, for a group whose name AWS completes (a canary's)."""
     def build(account: str) -> Document:
         return {
             "Sid": "CloudWatchLogsEncryptsNamedLogGroups",
@@ -117,7 +118,7 @@ def cloudwatch_logs_key_statement(region: str, account_id: pulumi.Input[str],
             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
                        "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
             "Resource": "*",
-            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
+            "Condition": {"ArnLike" if patterns else "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
                 f"arn:{PARTITION}:logs:{region}:{account}:log-group:{name}" for name in log_group_names
             ]}},
         }
@@ -489,6 +490,19 @@ def topic_publish_policy(topic_arn: pulumi.Input[str], services: Sequence[str],
     }))
 
 
+def vpc_interfaces_statement(*reads: str) -> Document:
+    """A service that runs in the VPC with the role's permissions (CodeBuild, Lambda) makes and
+    removes its own network interfaces: they do not exist yet, so no ARN can scope them
+    (policies/iam-waivers.yaml); `reads` adds the describes the service needs besides."""
+    return {
+        "Sid": "VpcNetworking",
+        "Effect": "Allow",
+        "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
+                   *reads],
+        "Resource": "*",
+    }
+
+
 def ci_runner_policy(log_group_arn: pulumi.Input[str], connection_arn: str,
                      subnet_ids: Sequence[pulumi.Input[str]], account_id: pulumi.Input[str],
                      region: str) -> pulumi.Output[Document]:
@@ -501,14 +515,8 @@ def ci_runner_policy(log_group_arn: pulumi.Input[str], connection_arn: str,
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [logs_arn, f"{logs_arn}:log-stream:*"],
-        }, {
-            "Sid": "VpcNetworking",
-            "Effect": "Allow",
-            "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
-                       "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-                       "ec2:DescribeVpcs"],
-            "Resource": "*",
-        }, {
+        }, vpc_interfaces_statement("ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+                                    "ec2:DescribeVpcs"), {
             "Sid": "AttachOnlyToTheRunnerSubnets",
             "Effect": "Allow",
             "Action": "ec2:CreateNetworkInterfacePermission",
@@ -524,3 +532,83 @@ def ci_runner_policy(log_group_arn: pulumi.Input[str], connection_arn: str,
             "Resource": connection_arn,
         })
     return pulumi.Output.all(log_group_arn, account_id, *subnet_ids).apply(build)
+
+
+def container_insights_policy(log_group_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[Document]:
+    """The CloudWatch agent and Fluent Bit of the observability add-on: write the stack's four
+    log groups (the EMF performance events become the ContainerInsights metrics) and read the
+    instance facts the agent tags metrics with. Narrower than CloudWatchAgentServerPolicy, which
+    writes every log group. CreateLogGroup names the stack's groups only: with `auto_create_group`
+    (Fluent Bit cloudwatch_logs) a writer may call it, and on a group that exists it changes nothing."""
+    def build(arns: list[str]) -> Document:
+        return document({
+            "Sid": "WriteTheStacksContainerLogGroups",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [*arns, *(f"{arn}:log-stream:*" for arn in arns)],
+        }, {
+            "Sid": "FindLogGroups",
+            "Effect": "Allow",
+            "Action": "logs:DescribeLogGroups",
+            "Resource": "*",
+        }, {
+            "Sid": "InstanceFactsForMetrics",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeTags", "ec2:DescribeVolumes", "ec2:DescribeInstances"],
+            "Resource": "*",
+        }, {
+            "Sid": "ContainerInsightsMetricsOnly",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": "ContainerInsights"}},
+        })
+    return pulumi.Output.all(*log_group_arns).apply(build)
+
+
+def canary_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str], log_group_pattern: str,
+                  account_id: pulumi.Input[str], region: str, *, in_vpc: bool) -> pulumi.Output[Document]:
+    """A Synthetics canary's Lambda: store its artifacts under runs/ in its bucket with its key,
+    write its own log group (never create one: the stack makes it, encrypted), publish only
+    CloudWatchSynthetics metrics, and in a VPC manage its ENIs (CloudWatch user guide, "Required
+    roles and permissions for canaries"; a VPC canary without the ENI actions goes to ERROR)."""
+    def build(args: list[Any]) -> Document:
+        bucket, key, account = args
+        logs = f"arn:{PARTITION}:logs:{region}:{account}:log-group:{log_group_pattern}"
+        statements = [{
+            "Sid": "Artifacts",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject"],
+            "Resource": f"{bucket}/runs/*",
+        }, {
+            "Sid": "ArtifactBucket",
+            "Effect": "Allow",
+            "Action": "s3:GetBucketLocation",
+            "Resource": bucket,
+        }, {
+            "Sid": "ListBuckets",
+            "Effect": "Allow",
+            "Action": "s3:ListAllMyBuckets",
+            "Resource": "*",
+        }, {
+            "Sid": "ArtifactKey",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": key,
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        }, {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [logs, f"{logs}:log-stream:*"],
+        }, {
+            "Sid": "SyntheticsMetricsOnly",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": "CloudWatchSynthetics"}},
+        }]
+        if in_vpc:
+            statements.append(vpc_interfaces_statement())
+        return document(*statements)
+    return pulumi.Output.all(bucket_arn, key_arn, account_id).apply(build)

@@ -17,6 +17,10 @@ from settings import ENVIRONMENTS
 CHART_DIR = "charts/ecomind"
 NAMESPACE = "ecomind"
 RELEASE_NAME = "ecomind"
+# One Deployment per service of ../shared/ecomind-app.md, named <release>-<service> by the chart
+# (templates/_helpers.tpl, ecomind.name).
+SERVICES = ("gateway", "api", "worker", "ui")
+DEPLOYMENTS = tuple(f"{RELEASE_NAME}-{service}" for service in SERVICES)
 # Migrations, image pulls and rollouts of four services; the team's target for a Helm
 # deployment is under 5 minutes, so 10 leaves room before the release is rolled back.
 RELEASE_TIMEOUT_SECONDS = 600

@@ -26,6 +26,7 @@ import pulumi_aws as aws
 from components.args import check_account_id, check_name, check_tags, is_list, is_plain, refuse
 from components.load_balancer import BACKENDS
 from components.monitoring import alarm_name, notifying_alarm
+from components.synthetics import checks
 
 AVAILABILITY_OBJECTIVE = 0.999
 ERROR_BUDGET = 1 - AVAILABILITY_OBJECTIVE
@@ -93,8 +94,17 @@ class ServiceLevelsArgs:
     public_host: str | None = None
     """The host EcoMind answers on from the internet; None (no domain) means nothing is public to
     check from outside."""
-    data_alarm_names: Sequence[str] = ()
-    """Physical names of the data tier's alarms (`Monitoring.alarm_names`), shown on the dashboard."""
+    other_alarm_names: Sequence[str] = ()
+    """Physical names of the other components' alarms (outside check, pods and nodes, data tier:
+    `HealthCanary`, `ClusterTelemetry`, `Monitoring` alarm_names), shown on the dashboard."""
+    canary_name: str | None = None
+    """The outside check (`HealthCanary.canary_name`): its steps' success on the dashboard; None leaves it off."""
+    cluster_name: str | None = None
+    """The EKS cluster (Container Insights' ClusterName): pods and nodes on the dashboard; None leaves them off."""
+    deployments: Sequence[str] = ()
+    """EcoMind's Deployments (Container Insights' PodName), shown with `cluster_name`."""
+    namespace: str = "ecomind"
+    """Their namespace (components/release.py NAMESPACE)."""
 
     def __post_init__(self) -> None:
         check_name(self, "stack", rule="expected the stack name, which names the alarms and dashboard")
@@ -114,8 +124,16 @@ class ServiceLevelsArgs:
         if self.public_host and self.region != ROUTE53_METRICS_REGION:
             refuse(self, "region", f"the health check's alarm lives in {ROUTE53_METRICS_REGION} with Route 53's "
                    "metrics and can notify only a topic there; a stack elsewhere needs a topic in that region")
-        if not is_list(self.data_alarm_names) or not all(isinstance(n, str) and n for n in self.data_alarm_names):
-            refuse(self, "data_alarm_names", "expected a list of alarm names")
+        if not is_list(self.other_alarm_names) or not all(isinstance(n, str) and n for n in self.other_alarm_names):
+            refuse(self, "other_alarm_names", "expected a list of alarm names")
+        if self.canary_name is not None:
+            check_name(self, "canary_name", rule="expected the canary's name, or None")
+        if self.cluster_name is not None:
+            check_name(self, "cluster_name", rule="expected the cluster's name, or None")
+        if not is_list(self.deployments) or not all(isinstance(n, str) and n for n in self.deployments):
+            refuse(self, "deployments", "expected a list of Deployment names")
+        if self.deployments and self.cluster_name is None:
+            refuse(self, "cluster_name", "expected the cluster's name with deployments (their metrics' ClusterName)")
         check_account_id(self)
 
 
@@ -253,13 +271,14 @@ class ServiceLevels(pulumi.ComponentResource):
 def dashboard(load_balancer: str, target_groups: Mapping[str, str], account_id: str, args: ServiceLevelsArgs,
               alarm_names: Sequence[str]) -> dict:
     """The dashboard body (CloudWatch dashboard body structure): error ratio against the fast
-    burn threshold, requests and 5xx, p99 latency per service, consumer lag, every alarm."""
+    burn threshold, requests and 5xx, p99 latency per service, consumer lag, the outside check's
+    steps, unavailable pods and restarts per Deployment, nodes, and every alarm."""
     def tg(metric: str, service: str, stat: str, **extra) -> list:
         return ["AWS/ApplicationELB", metric, "LoadBalancer", load_balancer, "TargetGroup", target_groups[service],
                 {"stat": stat, "label": f"{service} {metric}", **extra}]
 
-    def widget(title: str, metrics: list, y: int, x: int = 0, **properties) -> dict:
-        return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6, "properties": {
+    def widget(title: str, metrics: list, **properties) -> dict:
+        return {"type": "metric", "width": 12, "height": 6, "properties": {
             "title": title, "region": args.region, "view": "timeSeries", "period": PERIOD_SECONDS,
             "metrics": metrics, **properties}}
 
@@ -269,19 +288,42 @@ def dashboard(load_balancer: str, target_groups: Mapping[str, str], account_id: 
                    [*tg("RequestCount", service, "Sum")[:-1], {"id": f"r{index}", "visible": False}],
                    [{"expression": f"FILL(e{index}, 0) / r{index}", "label": f"{service} 5xx ratio"}]]
     fast = BURN_RATES[0]
-    return {"widgets": [
-        widget(f"5xx ratio per service (fast-burn page at {fast.threshold:.4f})", ratios, 0,
+    widgets = [
+        widget(f"5xx ratio per service (fast-burn page at {fast.threshold:.4f})", ratios,
                annotations={"horizontal": [{"label": "fast burn", "value": fast.threshold}]}),
         widget("Requests and 5xx per service", [tg(m, s, "Sum") for s in sorted(target_groups)
-                                                for m in ("RequestCount", "HTTPCode_Target_5XX_Count")], 0, 12),
-        widget("p99 response time per service (s)", [tg("TargetResponseTime", s, "p99") for s in sorted(target_groups)],
-               6),
+                                                for m in ("RequestCount", "HTTPCode_Target_5XX_Count")]),
+        widget("p99 response time per service (s)",
+               [tg("TargetResponseTime", s, "p99") for s in sorted(target_groups)]),
         widget(f"worker lag on {args.consumed_topic} (s)", [[
             "AWS/Kafka", "EstimatedMaxTimeLag", "Cluster Name", args.kafka_cluster_name, "Consumer Group",
-            args.consumer_group, "Topic", args.consumed_topic, {"stat": "Maximum"}]], 6, 12,
+            args.consumer_group, "Topic", args.consumed_topic, {"stat": "Maximum"}]],
             annotations={"horizontal": [{"label": "alarm", "value": CONSUMER_LAG_SECONDS}]}),
-        {"type": "alarm", "x": 0, "y": 12, "width": 24, "height": 6, "properties": {
-            "title": "Alarms (service levels and data tier)", "alarms": [
-                f"arn:aws:cloudwatch:{args.region}:{account_id}:alarm:{n}"
-                for n in [*alarm_names, *args.data_alarm_names]]}},
-    ]}
+    ]
+    if args.canary_name:
+        widgets.append(widget("Outside check: success per service (%)", [
+            ["CloudWatchSynthetics", "SuccessPercent", "CanaryName", args.canary_name, "StepName", step["name"],
+             {"stat": "Average", "label": step["name"]}] for step in checks()]))
+    if args.cluster_name:
+        pods = {"ClusterName": args.cluster_name, "Namespace": args.namespace}
+        widgets.append(widget("Pods: unavailable replicas and restarts per Deployment", [
+            ["ContainerInsights", metric, *_flat({**pods, "PodName": deployment}),
+             {"stat": stat, "label": f"{deployment} {label}"}]
+            for deployment in args.deployments
+            for metric, stat, label in (("status_replicas_unavailable", "Maximum", "unavailable"),
+                                        ("pod_number_of_container_restarts", "Sum", "restarts"))]))
+        widgets.append(widget("Nodes in the cluster", [
+            ["ContainerInsights", metric, "ClusterName", args.cluster_name, {"stat": "Maximum"}]
+            for metric in ("cluster_node_count", "cluster_failed_node_count")]))
+    # Two half-width widgets a row, then every alarm across the page.
+    for index, placed in enumerate(widgets):
+        placed.update(x=index % 2 * 12, y=index // 2 * 6)
+    widgets.append({"type": "alarm", "x": 0, "y": (len(widgets) + 1) // 2 * 6, "width": 24, "height": 6,
+                    "properties": {"title": "Alarms (service levels, outside check, pods and nodes, data tier)",
+                                   "alarms": [f"arn:aws:cloudwatch:{args.region}:{account_id}:alarm:{n}"
+                                              for n in [*alarm_names, *args.other_alarm_names]]}})
+    return {"widgets": widgets}
+
+
+def _flat(dimensions: Mapping[str, str]) -> list[str]:
+    return [part for pair in dimensions.items() for part in pair]

@@ -182,6 +182,13 @@ class PlatformMocks(pulumi.runtime.Mocks):
             kind = "listener" if typ.endswith("Listener") else "listener-rule"
             state.update(arn=self._arn("elasticloadbalancing", f"{kind}/app/{_digest(name, 16)}"))
             resource_id = state["arn"]
+        elif typ == "aws:synthetics/canary:Canary":
+            # The canary's Lambda is cwsyn-<first 21 characters of its name>-<uuid> (Synthetics API
+            # reference, DeleteCanary); the engine ARN names a version of it.
+            canary = str(inputs.get("name", name))
+            uuid = f"{_digest(name, 8)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 12)}"
+            state.update(arn=self._arn("synthetics", f"canary:{canary}"), status="RUNNING",
+                         engineArn=self._arn("lambda", f"function:cwsyn-{canary[:21]}-{uuid}:1"))
         elif typ == "aws:route53/record:Record":
             state.update(fqdn=str(inputs.get("name", name)).rstrip("."))
         elif typ.startswith("aws:"):

@@ -120,6 +120,7 @@ TYPES = {
     "aws:securityhub/account:Account": "aws_securityhub_account",
     "aws:securityhub/standardsSubscription:StandardsSubscription": "aws_securityhub_standards_subscription",
     "aws:sns/topic:Topic": "aws_sns_topic",
+    "aws:synthetics/canary:Canary": "aws_synthetics_canary",
     "aws:sns/topicPolicy:TopicPolicy": "aws_sns_topic_policy",
     "aws:sns/topicSubscription:TopicSubscription": "aws_sns_topic_subscription",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "aws_vpc_security_group_egress_rule",
@@ -162,11 +163,11 @@ UNCHECKED_TYPES = frozenset({
     "aws_securityhub_standards_subscription", "aws_sns_topic_subscription", "aws_vpc_endpoint",
     "aws_wafv2_web_acl_logging_configuration", "aws_iam_service_linked_role", "aws_config_delivery_channel",
     "aws_lb_listener_rule", "aws_wafv2_web_acl_association", "aws_cloudwatch_composite_alarm",
-    "aws_cloudwatch_dashboard", "aws_route53_health_check",
+    "aws_cloudwatch_dashboard", "aws_route53_health_check", "aws_synthetics_canary",
 })
 
 # Nested objects that are Terraform maps (free keys), not blocks.
-MAP_ATTRIBUTES = {"tags", "tags_all", "labels", "dimensions", "variables"}
+MAP_ATTRIBUTES = {"tags", "tags_all", "labels", "dimensions", "variables", "environment_variables"}
 # Repeated blocks whose Terraform name is already plural: kept as Pulumi spells them.
 PLURAL_BLOCKS = {"ingress", "egress", "items", "block_device_mappings", "network_interfaces", "tag_specifications",
                  "secondary_sources", "file_system_locations"}

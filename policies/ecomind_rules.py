@@ -45,6 +45,12 @@ TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+CANARY = "aws:synthetics/canary:Canary"
+ADDON = "aws:eks/addon:Addon"
+EKS_CLUSTER = "eks:index:Cluster"
+# The observability add-on and the log groups its writers use (components/telemetry.py).
+OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
+CONTAINER_LOG_KINDS = ("application", "dataplane", "host", "performance")
 KMS_KEY = ("aws:kms/key:Key",)
 INGRESS_RULE = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",)
 SECURITY_GROUP = ("aws:ec2/securityGroup:SecurityGroup",)
@@ -71,6 +77,7 @@ TAGGABLE = (
     "eks:index:ManagedNodeGroup", "aws:sns/topic:Topic", "aws:cloudwatch/metricAlarm:MetricAlarm",
     "aws:budgets/budget:Budget", "aws:codebuild/project:Project", "aws:lb/loadBalancer:LoadBalancer",
     "aws:lb/targetGroup:TargetGroup", "aws:lb/listener:Listener", "aws:lb/listenerRule:ListenerRule",
+    "aws:synthetics/canary:Canary",
 )
 
 
@@ -513,6 +520,41 @@ def _slo_alarms(resources, c):
                               f"found windows {sorted(windows)} s")
 
 
+def _outside_check(resources, c):
+    """Availability is measured as a user meets it: a started canary, and an alarm on its success
+    that notifies and counts a canary that stopped reporting as failing."""
+    canaries = [r for r in resources if r.type == CANARY]
+    if not canaries:
+        yield None, "no Synthetics canary checks the stack's health paths"
+    for canary in canaries:
+        if canary.props.get("startCanary") is not True:
+            yield canary.urn, "the canary must be started (startCanary), or it never runs"
+        if not any(a.type == METRIC_ALARM and a.props.get("namespace") == "CloudWatchSynthetics"
+                   and (a.props.get("dimensions") or {}).get("CanaryName") == canary.props.get("name")
+                   and _list(a.props.get("alarmActions")) and a.props.get("treatMissingData") == "breaching"
+                   for a in resources):
+            yield canary.urn, "needs a SuccessPercent alarm that notifies and treats missing data as breaching"
+
+
+def _cluster_telemetry(resources, c):
+    """Every EKS cluster sends its metrics and container logs to CloudWatch: the observability
+    add-on, with a service-account role, writing to log groups the stack made (encrypted and
+    retained, as log-groups-encrypted-retained requires) before it started."""
+    for cluster in (r for r in resources if r.type == EKS_CLUSTER):
+        addons = [a for a in resources if a.type == ADDON and a.props.get("addonName") == OBSERVABILITY_ADDON
+                  and cluster.urn in a.dependencies]
+        if not addons:
+            yield cluster.urn, f"needs the {OBSERVABILITY_ADDON} add-on (Container Insights and container logs)"
+        groups = {r.props.get("name"): r.urn for r in resources if r.type == LOG_GROUP[0]}
+        for addon in addons:
+            if not addon.props.get("serviceAccountRoleArn"):
+                yield addon.urn, "the add-on needs its own service-account role (serviceAccountRoleArn)"
+            for kind in CONTAINER_LOG_KINDS:
+                group = f"/aws/containerinsights/{cluster.props.get('name')}/{kind}"
+                if groups.get(group) not in addon.dependencies:
+                    yield addon.urn, f"{group} must be made by the stack before the add-on starts writing"
+
+
 def _alb_hardened(r: Resource, c: Config):
     if r.props.get("dropInvalidHeaderFields") is not True:
         yield "dropInvalidHeaderFields must be on (headers that are not valid HTTP are dropped)"
@@ -890,6 +932,12 @@ RULES: tuple[Rule, ...] = (
     Rule("slo-alarms-in-prod", "Prod watches each target group's error budget with burn-rate alarms",
          "SRE workbook, alerting on SLOs (multiwindow, multi-burn-rate); issue 16", MANDATORY,
          stack_check=_slo_alarms),
+    Rule("outside-check", "A started canary checks the health paths and its alarm pages, also when it goes silent",
+         "CloudWatch user guide, Synthetics canaries (SuccessPercent); issue 16", MANDATORY,
+         stack_check=_outside_check),
+    Rule("cluster-telemetry", "Each cluster runs the CloudWatch observability add-on into stack-made log groups",
+         "EKS user guide, amazon-cloudwatch-observability add-on; helm-charts 6.4.0 values.yaml; issue 16", MANDATORY,
+         stack_check=_cluster_telemetry),
     Rule("kms-rotation", "Key rotation on", "FSBP KMS.4, checkov CKV_AWS_7", MANDATORY, KMS_KEY, _kms_rotation),
     Rule("kms-deletion-guard", "Only the deploy role may delete or disable a key, nobody in prod",
          "FSBP KMS.3 (keys not scheduled for deletion unintentionally)", MANDATORY,

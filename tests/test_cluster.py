@@ -152,7 +152,8 @@ def addons_created(plan) -> list[str]:
 
 
 def test_every_addon_is_created_exactly_once(stack_plan):
-    assert addons_created(stack_plan) == ["aws-ebs-csi-driver", "coredns", "kube-proxy", "metrics-server", "vpc-cni"]
+    assert addons_created(stack_plan) == ["amazon-cloudwatch-observability", "aws-ebs-csi-driver", "coredns",
+                                          "kube-proxy", "metrics-server", "vpc-cni"]
 
 
 def test_addons_that_schedule_pods_wait_for_every_node_group(stack_plan):
@@ -283,9 +284,10 @@ def test_prod_protects_the_cluster_and_its_keys(prod_plan, dev_plan):
 def test_no_platform_iam_statement_grants_a_wildcard(stack_plan):
     """Roles this project scopes itself. The cluster services' upstream policies need `*` for
     reads and creates (tests/test_release.py checks them statement by statement), and so do the
-    CI runners' VPC networking actions (tests/test_ci_runners.py)."""
+    VPC networking actions and namespace-bound metric writes of the CI runners, the observability
+    agent and the canary (tests/test_ci_runners.py, tests/test_telemetry.py)."""
     documents = [policy(r, "policy") for r in stack_plan.of_type("aws:iam/rolePolicy:RolePolicy")
-                 if not r.name.startswith(("services-", "ci-"))]
+                 if not r.name.startswith(("services-", "ci-", "telemetry-", "canary-"))]
     assert len(documents) >= 6
     for document in documents:
         for statement in statements(document):

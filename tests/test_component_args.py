@@ -38,6 +38,8 @@ from components.secrets import ApplicationSecretsArgs
 from components.service_levels import ServiceLevelsArgs
 from components.storage import REPORT_TRANSITIONS, StorageArgs
 from components.streaming import StreamingArgs
+from components.synthetics import CanaryVpc, HealthCanaryArgs
+from components.telemetry import ClusterTelemetryArgs
 from components.timescale import TimescaleDatabase, TimescaleDatabaseArgs
 from tests.conftest import CONNECTION_ARN, PROJECT_DIR, minimal_config, run_component, stack_settings
 
@@ -181,7 +183,17 @@ def valid(cls: type, r: types.SimpleNamespace) -> dict[str, Any]:
             load_balancer_arn_suffix="app/web-alb/1", target_group_arn_suffixes={
                 s: f"targetgroup/web-{s}/1" for s in ("gateway", "api", "ui")}, kafka_cluster_name=NAME,
             consumer_group="ecomind-worker", consumed_topic="events.raw", public_host="app.ecomind.example.com",
-            data_alarm_names=["ecomind-unit-rds-cpu"], **common),
+            other_alarm_names=["ecomind-unit-rds-cpu"], canary_name="ecomind-unit-health", cluster_name=NAME,
+            deployments=["ecomind-api"], **common),
+        HealthCanaryArgs: lambda: dict(
+            canary_name="ecomind-unit-health", stack="unit", region=REGION, url="http://internal-web.elb.amazonaws.com",
+            topic_arn="arn:aws:sns:us-east-1:111122223333:alerts", access_log_bucket="logs", log_retention_days=30,
+            vpc=CanaryVpc(vpc_id="vpc-1", subnet_ids=SUBNETS, load_balancer_security_group_id="sg-2"), **common),
+        ClusterTelemetryArgs: lambda: dict(
+            stack="unit", cluster_name=NAME, cluster_name_literal=NAME, addon_version="v6.4.0-eksbuild.1", oidc=OIDC,
+            region=REGION, log_retention_days=30, topic_arn="arn:aws:sns:us-east-1:111122223333:alerts",
+            namespace="ecomind", workloads=["ecomind-api", "ecomind-worker"], node_capacity=6,
+            workloads_ready=[r.resource], **common),
         StreamingArgs: lambda: dict(settings=prod.streaming, cluster_name=NAME, **data_plane, **common),
         TimescaleDatabaseArgs: lambda: dict(
             settings=timescale_stack().database.timescale, oidc=OIDC, cluster_security_group_id="sg-1",
@@ -361,7 +373,25 @@ CASES: list[tuple[type, str, Override]] = [
     (ServiceLevelsArgs, "consumer_group", to("consumer_group", "")),
     (ServiceLevelsArgs, "public_host", to("public_host", "app")),
     (ServiceLevelsArgs, "region", to("region", "eu-west-1")),  # the health check's alarm needs the topic there
-    (ServiceLevelsArgs, "data_alarm_names", to("data_alarm_names", "ecomind-unit-rds-cpu")),
+    (ServiceLevelsArgs, "other_alarm_names", to("other_alarm_names", "ecomind-unit-rds-cpu")),
+    (ServiceLevelsArgs, "cluster_name", to("cluster_name", None)),  # deployments need their cluster
+    (ServiceLevelsArgs, "deployments", to("deployments", "ecomind-api")),
+    (ServiceLevelsArgs, "canary_name", to("canary_name", "")),
+
+    (HealthCanaryArgs, "canary_name", to("canary_name", "ecomind-production-health")),  # 25 > 21
+    (HealthCanaryArgs, "canary_name", to("canary_name", "Ecomind-Health")),
+    (HealthCanaryArgs, "url", to("url", "http://internal-web.elb.amazonaws.com/health")),
+    (HealthCanaryArgs, "log_retention_days", to("log_retention_days", 31)),
+    (HealthCanaryArgs, "vpc", to("vpc", {"vpc_id": "vpc-1"})),
+    (HealthCanaryArgs, "vpc.subnet_ids", lambda kwargs: {"vpc": dataclasses.replace(kwargs["vpc"], subnet_ids=[])}),
+    *common(HealthCanaryArgs, "tags", "account_id"),
+
+    (ClusterTelemetryArgs, "addon_version", to("addon_version", "6.4.0")),
+    (ClusterTelemetryArgs, "workloads", to("workloads", [])),
+    (ClusterTelemetryArgs, "node_capacity", to("node_capacity", 0)),
+    (ClusterTelemetryArgs, "log_retention_days", to("log_retention_days", 45)),
+    (ClusterTelemetryArgs, "namespace", to("namespace", "")),
+    *common(ClusterTelemetryArgs, "tags", "account_id"),
     *common(ServiceLevelsArgs, "tags", "account_id", "region"),
 
     (ApplicationLoadBalancerArgs, "vpc_id", to("vpc_id", "")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.load_balancer import BACKENDS, HEALTH_CHECK, LOG_DELIVERY_ACCOUNTS, SSL_POLICY
+from components.load_balancer import BACKENDS, HEALTH_CHECK, HEALTH_ROUTE_HEADER, LOG_DELIVERY_ACCOUNTS, SSL_POLICY
 from components.release import DEREGISTRATION_DELAY_SECONDS
 from tests.conftest import as_list, planned, policy, stack_settings, statements
 
@@ -24,8 +24,9 @@ def groups(plan) -> dict[str, object]:
     return {g.name.removeprefix("web-"): g for g in plan.of_type(TG)}
 
 
-def routes(plan, listener) -> list[tuple[int, str, list[str], list[str]]]:
-    """(priority, target service, path patterns, hosts) of each rule on `listener`."""
+def routes(plan, listener, *, health: bool = False) -> list[tuple]:
+    """(priority, target service, path patterns, hosts) of each rule on `listener` that matches no
+    header; with `health`, of each that does, with its headers last."""
     by_arn = {g.arn: name for name, g in groups(plan).items()}
     found = []
     for rule in (r for r in plan.of_type(RULE) if listener.urn in r.dependencies):
@@ -33,7 +34,11 @@ def routes(plan, listener) -> list[tuple[int, str, list[str], list[str]]]:
         conditions = rule.inputs["conditions"]
         paths = [v for c in conditions if "pathPattern" in c for v in c["pathPattern"]["values"]]
         hosts = [v for c in conditions if "hostHeader" in c for v in c["hostHeader"]["values"]]
-        found.append((rule.inputs["priority"], by_arn[action["targetGroupArn"]], paths, hosts))
+        headers = {c["httpHeader"]["httpHeaderName"]: c["httpHeader"]["values"] for c in conditions
+                   if "httpHeader" in c}
+        if bool(headers) == health:
+            found.append((rule.inputs["priority"], by_arn[action["targetGroupArn"]], paths, hosts,
+                          *([headers] if health else [])))
     return sorted(found)
 
 
@@ -73,7 +78,7 @@ def test_prod_serves_https_with_a_tls13_policy_and_http_only_redirects(prod_plan
     http = prod_plan.one(LISTENER, "web-http")
     assert http.inputs["port"] == 80 and http.inputs["defaultActions"] == [
         {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
-    assert routes(prod_plan, http) == [], "the HTTP listener forwards nothing"
+    assert routes(prod_plan, http) == routes(prod_plan, http, health=True) == [], "the HTTP listener forwards nothing"
     assert alb.urn in http.dependencies and alb.inputs["internal"] is False
     certificate = prod_plan.one("aws:acm/certificate:Certificate", "web-certificate").inputs
     assert certificate["domainName"] == HOST and certificate["validationMethod"] == "DNS"
@@ -92,6 +97,19 @@ def test_only_the_exact_ingest_path_reaches_the_gateway(stack, listener):
     else:
         assert routed.inputs["defaultActions"] == [{"type": "forward", "targetGroupArn": groups(plan)["ui"].arn}]
     assert routes(plan, routed) == expected
+
+
+@pytest.mark.parametrize("stack,listener", [("prod", "web-https"), ("dev", "web-http")])
+def test_only_a_request_naming_a_service_reaches_its_health_path_and_before_every_route(stack, listener):
+    """The outside check's way to gateway and api /health (the ui's "/" is its route): exact
+    /health with the header naming the service, ahead of the routes, for the stack's host only."""
+    plan = planned(stack)
+    hosts = [HOST] if stack == "prod" else []
+    health = routes(plan, plan.one(LISTENER, listener), health=True)
+    assert health == [(1, "gateway", ["/health"], hosts, {HEALTH_ROUTE_HEADER: ["gateway"]}),
+                      (2, "api", ["/health"], hosts, {HEALTH_ROUTE_HEADER: ["api"]})]
+    assert max(priority for priority, *_ in health) < min(r[0] for r in routes(plan, plan.one(LISTENER, listener)))
+    assert routes(plan, plan.one(LISTENER, "web-http"), health=True) == ([] if stack == "prod" else health)
 
 
 def test_the_alb_drops_invalid_headers_logs_access_and_is_protected_in_prod(stack_plan):
@@ -122,7 +140,7 @@ def test_the_alb_reaches_only_the_service_ports_of_the_nodes_and_they_admit_only
     alb_group = stack_plan.one(SG, "web-alb")
     cluster_group = stack_plan.outputs["clusterSecurityGroupId"]
     ports = sorted(b.port for b in BACKENDS.values())
-    egress = [r.inputs for r in stack_plan.of_type(EGRESS) if alb_group.urn in r.dependencies]
+    egress = [r.inputs for r in stack_plan.of_type(EGRESS) if r.inputs["securityGroupId"] == alb_group.id]
     assert sorted(e["fromPort"] for e in egress) == ports
     assert all(e["referencedSecurityGroupId"] == cluster_group and e["fromPort"] == e["toPort"] for e in egress)
     admitted = [r.inputs for r in stack_plan.of_type(INGRESS)

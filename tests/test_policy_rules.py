@@ -291,7 +291,29 @@ def alarm_set(composite_actions=True, target_group=True, windows=(3600, 21600)):
     return made
 
 
+def outside_check(started=True, missing="breaching"):
+    canary = resource(rules.CANARY, {"name": "ecomind-t-health", "startCanary": started}, name="canary")
+    alarm = resource(rules.METRIC_ALARM, {"namespace": "CloudWatchSynthetics", "metricName": "SuccessPercent",
+                                          "dimensions": {"CanaryName": "ecomind-t-health"},
+                                          "alarmActions": ["arn:aws:sns:us-east-1:1:t"], "treatMissingData": missing},
+                     name="canary-alarm")
+    return [canary, alarm]
+
+
+def cluster_telemetry(groups=rules.CONTAINER_LOG_KINDS, role=True):
+    cluster = resource(rules.EKS_CLUSTER, {"name": "c"}, name="eks")
+    made = [cluster, *(resource(rules.LOG_GROUP[0], {"name": f"/aws/containerinsights/c/{kind}"}, name=kind)
+                       for kind in rules.CONTAINER_LOG_KINDS)]
+    made.append(resource(rules.ADDON, {"addonName": rules.OBSERVABILITY_ADDON,
+                                       **({"serviceAccountRoleArn": "arn:aws:iam::1:role/agent"} if role else {})},
+                         name="addon", dependencies=(cluster.urn, *(f"urn:pulumi:t::p::{rules.LOG_GROUP[0]}::{kind}"
+                                                                   for kind in groups))))
+    return made
+
+
 STACK_CASES = {
+    "outside-check": (outside_check(), outside_check(missing="notBreaching")),
+    "cluster-telemetry": (cluster_telemetry(), cluster_telemetry(groups=("application",))),
     "k8s-network-policies-scoped": (network_policies(), network_policies({"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}],
                                                                           "ports": [{"port": 5432}]})),
     "waf-on-public-entry-points": (entry_points(), entry_points(alb_waf=False)),
@@ -519,6 +541,8 @@ MUTATIONS: dict[str, Callable[[list], list]] = {
     "alarms-notify": lambda rs: mutate(rs, rules.METRIC_ALARM, lambda p: p.pop("alarmActions"),
                                        name="slo-worker-consumer-lag"),
     "slo-alarms-in-prod": drop(rules.COMPOSITE_ALARM, name="slo-api-error-budget-fast"),
+    "outside-check": lambda rs: mutate(rs, rules.CANARY, set_in("startCanary", False)),
+    "cluster-telemetry": drop(rules.ADDON, name="telemetry-addon"),
     "alb-listeners-https": lambda rs: mutate(rs, rules.LISTENER, lambda p: p.update(defaultActions=[
         {"type": "forward", "targetGroupArn": "tg"}]), name="web-http"),
     "ecr-immutable-scanned": lambda rs: mutate(rs, "aws:ecr/repository:Repository",

@@ -129,6 +129,24 @@ def test_the_dashboard_shows_every_service_and_every_alarm_of_the_stack(stack_pl
         assert {"x", "y", "width", "height", "properties"} <= set(widget)
 
 
+def test_the_dashboard_shows_the_outside_check_the_pods_and_the_nodes_without_overlap(stack_plan):
+    from components.release import DEPLOYMENTS
+
+    body = json.loads(stack_plan.one("aws:cloudwatch/dashboard:Dashboard", "slo-dashboard").inputs["dashboardBody"])
+    metrics = [m for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]]
+    canary = stack_plan.one("aws:synthetics/canary:Canary").inputs["name"]
+    steps = {m[m.index("StepName") + 1] for m in metrics if m[:2] == ["CloudWatchSynthetics", "SuccessPercent"]
+             and m[m.index("CanaryName") + 1] == canary}
+    assert steps == set(BACKENDS)
+    pods = {m[m.index("PodName") + 1] for m in metrics if m[0] == "ContainerInsights" and "PodName" in m}
+    assert pods == set(DEPLOYMENTS)
+    assert any(m[:2] == ["ContainerInsights", "cluster_node_count"] for m in metrics)
+    cells = [(x, y) for w in body["widgets"] for x in range(w["x"], w["x"] + w["width"])
+             for y in range(w["y"], w["y"] + w["height"])]
+    assert len(cells) == len(set(cells)), "widgets overlap"
+    assert all(w["x"] + w["width"] <= 24 for w in body["widgets"])
+
+
 def test_the_service_levels_are_priced(stack_plan):
     from analyses import cost
 
@@ -143,6 +161,7 @@ def test_the_service_levels_are_priced(stack_plan):
 def test_every_paging_alarm_has_a_section_in_the_alarm_runbook(stack_plan):
     import re
 
+    from components.release import DEPLOYMENTS
     from tests.conftest import PROJECT_DIR
 
     runbook = (PROJECT_DIR / "docs" / "ALARMS.md").read_text()
@@ -151,9 +170,11 @@ def test_every_paging_alarm_has_a_section_in_the_alarm_runbook(stack_plan):
               if a.inputs.get("alarmActions")}
     paging |= {c.inputs["alarmName"]: c.inputs["alarmDescription"] for c in stack_plan.of_type(COMPOSITE)}
     services = "|".join(BACKENDS)
+    deployments = "|".join(DEPLOYMENTS)
     for name, description in paging.items():
-        alarm = re.sub(rf"^({services})-", "<service>-", name.removeprefix(prefix))
+        alarm = re.sub(rf"^({deployments})-", "<deployment>-", name.removeprefix(prefix))
+        alarm = re.sub(rf"^({services})-", "<service>-", alarm)
         alarm = re.sub(r"-\d+$", "-<n>", alarm)
         assert f"`{alarm}`" in runbook, (name, alarm)
-        if alarm.startswith(("<service>", "alb", "worker", "public")):
+        if alarm.startswith(("<service>", "<deployment>", "alb", "worker", "public", "synthetic", "nodes")):
             assert "docs/ALARMS.md" in description, name

@@ -93,10 +93,11 @@ def test_switching_engines_swaps_the_database_and_leaves_the_rest_of_the_platfor
     changed = {n for n in names.keys() & other.keys()
                if names[n].inputs != other[n].inputs and not n.startswith("database")}
     # The release's values (endpoints), External Secrets' role, which reads the new secret, and
-    # the secret store, which the database's namespace may now use too, and the dashboard, which
-    # shows the engine's own alarms.
+    # the secret store, which the database's namespace may now use too, the dashboard, which
+    # shows the engine's own alarms, and the node-capacity alarm, which counts the database's
+    # node groups' maximum too.
     assert changed == {"ecomind-release", "services-external-secrets-external-secrets",
-                       "services-secret-store", "slo-dashboard"}, changed
+                       "services-secret-store", "slo-dashboard", "telemetry-nodes-at-capacity"}, changed
 
 
 # --- The operator's objects, checked against its schemas -----------------------------------------

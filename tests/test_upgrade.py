@@ -50,9 +50,10 @@ def test_everything_runs_the_pinned_build_of_the_clusters_version(version):
 def test_from_1_35_to_1_36_everything_moves_and_nothing_is_left_behind():
     before, after = flight("1.35"), flight("1.36")
     assert before.keys() == after.keys()
-    # The VPC CNI and EBS CSI builds support both minors, so they stay; everything else moves.
+    # The VPC CNI, EBS CSI and CloudWatch observability builds support both minors, so they stay;
+    # everything else moves.
     stays = {key for key in before if before[key] == after[key]}
-    assert stays <= {"vpc-cni (in the cluster)", "aws-ebs-csi-driver"}, stays
+    assert stays <= {"vpc-cni (in the cluster)", "aws-ebs-csi-driver", "amazon-cloudwatch-observability"}, stays
 
 
 def test_the_engine_upgrades_the_control_plane_before_the_nodes_and_the_addons_that_run_on_them():

@@ -12,8 +12,10 @@ from components.cluster_services import ClusterServices, ClusterServicesArgs
 from components.database import Database, DatabaseArgs
 from components.firewall import WebFirewall, WebFirewallArgs
 from components.load_balancer import ApplicationLoadBalancer, ApplicationLoadBalancerArgs
-from components.monitoring import Monitoring, MonitoringArgs
+from components.monitoring import Monitoring, MonitoringArgs, alarm_name
+from components.naming import node_group_name
 from components.network import Network, NetworkArgs
+from components.office_hours import OfficeHoursArgs, OfficeHoursSchedule, ScheduledNodeGroup
 from components.registry import Registry, RegistryArgs
 from components.release import (
     DEPLOYMENTS,
@@ -149,12 +151,13 @@ telemetry = ClusterTelemetry("telemetry", ClusterTelemetryArgs(
     topic_arn=monitoring.topic_arn, namespace=RELEASE_NAMESPACE, workloads=DEPLOYMENTS,
     node_capacity=sum(group.max_size for group in stack.cluster.node_groups), tags=stack.tags,
     workloads_ready=cluster.workloads_ready, protect=protect))
-# Every service's health path through the ALB, every 5 minutes: from AWS's network to the public
+# Every service's health path through the ALB (canaryIntervalMinutes): from AWS's network to the public
 # name, or from the private subnets to the internal ALB.
 canary = HealthCanary("canary", HealthCanaryArgs(
     canary_name=f"ecomind-{stack.stack}-health", stack=stack.stack, region=stack.region, account_id=account_id,
     url=load_balancer.url, topic_arn=monitoring.topic_arn, access_log_bucket=storage.logs.bucket_name,
     log_retention_days=stack.network.log_retention_days, tags=stack.tags, protect=protect,
+    interval_minutes=stack.edge.canary_interval_minutes,
     vpc=None if app_host else CanaryVpc(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
                                         load_balancer_security_group_id=load_balancer.security_group_id)))
 
@@ -167,6 +170,17 @@ service_levels = ServiceLevels("slo", ServiceLevelsArgs(
     public_host=app_host, other_alarm_names=[*canary.alarm_names, *telemetry.alarm_names, *monitoring.alarm_names],
     canary_name=canary.canary_name, cluster_name=name, deployments=DEPLOYMENTS, namespace=RELEASE_NAMESPACE,
     tags=stack.tags))
+
+# dev only (officeHours): nodes, database and canary stop outside office hours, and the alarms that
+# count silence as failure go quiet with them.
+if stack.office_hours:
+    OfficeHoursSchedule("office-hours", OfficeHoursArgs(
+        hours=stack.office_hours, cluster_name=name, region=stack.region, account_id=account_id, tags=stack.tags,
+        node_groups=[ScheduledNodeGroup(node_group_name(g.name), g.min_size, g.desired_size, g.max_size)
+                     for g in stack.cluster.node_groups],
+        database_identifier=None if timescale else name, canary_name=canary.canary_name,
+        quiet_alarm_names=[*canary.alarm_names, alarm_name(stack.stack, "worker-consumer-lag")]),
+        opts=pulumi.ResourceOptions(depends_on=[cluster, service_levels]))
 
 runners = CiRunners("ci", CiRunnersArgs(
     project_name=f"{name}-ci", repository=stack.ci.repository, connection_arn=stack.ci.connection_arn,

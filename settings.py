@@ -22,6 +22,7 @@ import difflib
 import ipaddress
 import json
 import re
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -129,9 +130,16 @@ NODE_INSTANCE_SHAPES: Mapping[str, tuple[str, int, int]] = {
     "m7i.2xlarge": ("x86_64", 8, 32),
     "c7i.xlarge": ("x86_64", 4, 8),
     "r7i.large": ("x86_64", 2, 16),
+    "t4g.small": ("arm64", 2, 2),
+    "t4g.medium": ("arm64", 2, 4),
     "t4g.large": ("arm64", 2, 8),
+    "t4g.xlarge": ("arm64", 4, 16),
+    "m6g.large": ("arm64", 2, 8),
+    "m7g.medium": ("arm64", 1, 4),
     "m7g.large": ("arm64", 2, 8),
     "m7g.xlarge": ("arm64", 4, 16),
+    "r7g.medium": ("arm64", 1, 8),
+    "r7g.large": ("arm64", 2, 16),
 }
 NODE_INSTANCE_TYPES: Mapping[str, str] = {name: shape[0] for name, shape in NODE_INSTANCE_SHAPES.items()}
 
@@ -183,7 +191,7 @@ NODE_RESERVED_MILLICORES = 500
 NODE_RESERVED_GIB = 2
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
-DB_INSTANCE_CLASSES = ("db.t4g.medium", "db.t4g.large", "db.m7g.large", "db.m7g.xlarge",
+DB_INSTANCE_CLASSES = ("db.t4g.micro", "db.t4g.small", "db.t4g.medium", "db.t4g.large", "db.m7g.large", "db.m7g.xlarge",
                        "db.r7g.large", "db.r7g.xlarge")
 KAFKA_INSTANCE_TYPES = ("kafka.t3.small", "kafka.m7g.large", "kafka.m7g.xlarge", "kafka.m5.large")
 CACHE_NODE_TYPES = ("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium", "cache.m7g.large",
@@ -294,8 +302,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ciPreviewRoleArn", "string",
             "IAM role previews and drift checks assume; read-only access to every Kubernetes object, "
             "Helm's release secrets included (AmazonEKSAdminViewPolicy)."),
-    Setting("databaseInstanceClass", "string", "RDS instance class of the PostgreSQL database.", "db.m7g.large"),
-    Setting("databaseAllocatedStorageGib", "integer", "Initial gp3 storage of the database, GiB.", 100),
+    Setting("databaseInstanceClass", "string", "RDS instance class of the PostgreSQL database.", "db.t4g.medium"),
+    Setting("databaseAllocatedStorageGib", "integer", "Initial gp3 storage of the database, GiB.", 20),
     Setting("databaseMaxAllocatedStorageGib", "integer",
             "Ceiling for RDS storage autoscaling, GiB (at least the allocated storage).", 500),
     Setting("databaseBackupRetentionDays", "integer",
@@ -311,13 +319,13 @@ SETTINGS: tuple[Setting, ...] = (
             "prod >= 3.", 3),
     Setting("timescaledbNodeInstanceType", "string",
             "timescaledb engine: EC2 instance type of the database nodes (one tainted node group per zone).",
-            "r7i.large"),
+            "t4g.medium"),
     Setting("timescaledbCpuMillicores", "integer",
-            "timescaledb engine: CPU each instance requests and is limited to, millicores.", 1500),
+            "timescaledb engine: CPU each instance requests and is limited to, millicores.", 1400),
     Setting("timescaledbMemoryGib", "integer",
-            "timescaledb engine: memory each instance requests and is limited to, GiB.", 12),
+            "timescaledb engine: memory each instance requests and is limited to, GiB.", 2),
     Setting("timescaledbStorageGib", "integer",
-            "timescaledb engine: data volume of each instance (encrypted gp3), GiB.", 100),
+            "timescaledb engine: data volume of each instance (encrypted gp3), GiB.", 30),
     Setting("timescaledbWalStorageGib", "integer",
             "timescaledb engine: separate WAL volume of each instance (encrypted gp3), GiB.", 20),
     Setting("timescaledbBackupRetentionDays", "integer",
@@ -333,12 +341,12 @@ SETTINGS: tuple[Setting, ...] = (
             "timescaledb engine: point in time to recover to, RFC 3339 in UTC (2026-11-25T09:30:00Z); "
             "empty for the end of the archived WAL. Needs timescaledbRecoverFrom.", ""),
     Setting("kafkaBrokerInstanceType", "string", "MSK broker instance type (one broker per zone).", "kafka.m7g.large"),
-    Setting("kafkaBrokerStorageGib", "integer", "Initial EBS storage per Kafka broker, GiB.", 100),
+    Setting("kafkaBrokerStorageGib", "integer", "Initial EBS storage per Kafka broker, GiB.", 20),
     Setting("kafkaBrokerStorageMaxGib", "integer", "Ceiling for MSK broker storage autoscaling, GiB.", 1000),
     Setting("kafkaTopicPartitions", "integer",
             "Partitions of each EcoMind topic (events.raw, events.enriched); keyed by org_id.", 12),
     Setting("cacheNodeType", "string", "ElastiCache (Valkey) node type; prod runs one node per zone.",
-            "cache.m7g.large"),
+            "cache.t4g.small"),
     Setting("cacheSnapshotRetentionDays", "integer", "Days ElastiCache keeps daily snapshots (1 to 35).", 7),
     Setting("cacheAuthTokenGeneration", "integer",
             "Generation of the Valkey AUTH token: `make rotate-secret SECRET=cache` raises it by one and sets "
@@ -353,6 +361,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Generation of the gateway's request signing key: `make rotate-secret SECRET=gateway-hmac` raises it "
             "by one; the previous key keeps verifying (GATEWAY_HMAC_SECRET_PREVIOUS).", 1),
     Setting("cdnPriceClass", "string", "CloudFront price class of the UI assets distribution.", "PriceClass_All"),
+    Setting("officeHours", "string",
+            "Days and hours the stack runs its nodes, database and canary (MON-FRI 07-19), in officeHoursTimezone; "
+            "outside them EventBridge Scheduler stops them. Empty: always on (prod must be).", ""),
+    Setting("officeHoursTimezone", "string", "IANA time zone of officeHours (Europe/London).", "UTC"),
+    Setting("canaryIntervalMinutes", "integer",
+            "Minutes between the outside check's runs (each run costs; its alarm pages after two failed runs).", 5),
     Setting("publicDomain", "string",
             "Domain the stack serves under (assets.<domain> for the CDN); empty for AWS default names.", ""),
     Setting("publicHostedZoneId", "string",
@@ -369,22 +383,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("usageLogGbPerMonth", "integer", "GB a month of CloudWatch logs (flow, control plane, RDS, MSK).", 60),
     Setting("usageStorageGb", "integer", "GB of reports and exports in S3; for the cost model.", 100),
     Setting("usageDatabaseGb", "integer",
-            "GB of data in the database (timescaledb engine: sizes the S3 backups); for the cost model.", 50),
+            "GB of data in the database (timescaledb engine: sizes the S3 backups); a year at the small-enterprise "
+            "load is about 7 (make plan's capacity table); for the cost model.", 10),
     Setting("usageCdnGbPerMonth", "integer", "GB a month CloudFront serves (UI assets); for the cost model.", 200),
+    # The load the capacity model sizes every tier against (analyses/capacity.py); the defaults are
+    # the team's "small enterprise" (../shared/ecomind-app.md: 100-500 users, about 100k ingest
+    # calls a day). "medium" is about 1M ingest calls a day.
+    Setting("loadIngestCallsPerDay", "integer",
+            "Ingest calls a day the gateway takes (each one event on events.raw); for the capacity model.", 100_000),
+    Setting("loadApiCallsPerDay", "integer",
+            "api calls a day (500 users at about 100 each); the ui serves a fifth as many pages; capacity model.",
+            50_000),
+    Setting("loadPeakFactor", "integer",
+            "Busiest minute's rate over the day's average rate (working hours carry most calls); capacity model.", 5),
+    Setting("loadEventBytes", "integer", "Bytes of one ingest event on Kafka; for the capacity model.", 1024),
     Setting("githubRepository", "string",
             "owner/name of the repository whose workflows run on this stack's CI runners.", "ecomind/ecomind-infra"),
     Setting("githubConnectionArn", "string",
             "AWS CodeConnections connection to GitHub (authorised once in the console) for the CI runners."),
     Setting("appImageTag", "string",
             "Release tag of the four EcoMind images (immutable in ECR); never latest.", None),
-    *_node_group_settings("system", instance_types=["m7i.large"], capacity="ON_DEMAND", sizes=(3, 3, 6),
+    *_node_group_settings("system", instance_types=["t4g.medium"], capacity="ON_DEMAND", sizes=(3, 3, 6),
                           taints=["CriticalAddonsOnly=true:NoSchedule"],
                           purpose="system (cluster add-ons and controllers)"),
     Setting("workloadNodeGroupPerZone", "boolean",
             "One workload node group per zone, with the sizes above split between them: Cluster Autoscaler can "
             "add a node in the zone a Pending pod needs (zone spread DoNotSchedule), which it cannot do for one "
             "group over every zone (its FAQ, 'scale-up of a multi-AZ node group').", True),
-    *_node_group_settings("workload", instance_types=["m7i.xlarge"], capacity="ON_DEMAND", sizes=(3, 3, 9),
+    *_node_group_settings("workload", instance_types=["t4g.medium"], capacity="ON_DEMAND", sizes=(3, 3, 9),
                           taints=[], purpose="workload (EcoMind services)"),
 )
 
@@ -538,6 +564,7 @@ class EdgeSettings:
     price_class: str
     domain: str | None
     hosted_zone_id: str | None
+    canary_interval_minutes: int = 5
 
     @property
     def assets_host(self) -> str | None:
@@ -567,6 +594,40 @@ class CostSettings:
     database_gb: int
 
 
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_OFFICE_HOURS = re.compile(r"(?P<first>[A-Z]{3})-(?P<last>[A-Z]{3}) (?P<start>\d{2})-(?P<end>\d{2})")
+
+
+@dataclasses.dataclass(frozen=True)
+class OfficeHours:
+    """When a stack that need not run all the time runs: days (a range of WEEKDAYS) and hours."""
+
+    first_day: str
+    last_day: str
+    start_hour: int
+    end_hour: int
+    timezone: str
+
+    @property
+    def days(self) -> str:
+        """The days as a cron day-of-week field (MON-FRI)."""
+        return f"{self.first_day}-{self.last_day}"
+
+    @property
+    def running_fraction(self) -> float:
+        """Share of a week's hours inside office hours."""
+        days = WEEKDAYS.index(self.last_day) - WEEKDAYS.index(self.first_day) + 1
+        return days * (self.end_hour - self.start_hour) / (7 * 24)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadSettings:
+    ingest_calls_per_day: int
+    api_calls_per_day: int
+    peak_factor: int
+    event_bytes: int
+
+
 @dataclasses.dataclass(frozen=True)
 class StackSettings:
     project: str
@@ -584,6 +645,8 @@ class StackSettings:
     edge: EdgeSettings
     app: AppSettings
     cost: CostSettings
+    load: LoadSettings
+    office_hours: OfficeHours | None
     ci: CiSettings
     signing_keys: SigningKeySettings
 
@@ -912,7 +975,11 @@ def _edge(v: Mapping[str, Any]) -> EdgeSettings:
         raise _fail("publicDomain", domain, "expected a lower-case DNS name such as ecomind.example.com")
     if zone and not _ZONE_ID.match(zone):
         raise _fail("publicHostedZoneId", zone, "expected a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ")
-    return EdgeSettings(price_class=price_class, domain=domain or None, hosted_zone_id=zone or None)
+    interval = v["canaryIntervalMinutes"]
+    if not 1 <= interval <= 60:
+        raise _fail("canaryIntervalMinutes", interval, "expected 1 to 60 minutes between the canary's runs")
+    return EdgeSettings(price_class=price_class, domain=domain or None, hosted_zone_id=zone or None,
+                        canary_interval_minutes=interval)
 
 
 def _app(v: Mapping[str, Any]) -> AppSettings:
@@ -945,6 +1012,40 @@ def _cost(v: Mapping[str, Any]) -> CostSettings:
                         alert_email=email or None, nat_gb=usage["usageNatGbPerMonth"],
                         log_gb=usage["usageLogGbPerMonth"], storage_gb=usage["usageStorageGb"],
                         cdn_gb=usage["usageCdnGbPerMonth"], database_gb=usage["usageDatabaseGb"])
+
+
+def _office_hours(v: Mapping[str, Any], environment: str) -> OfficeHours | None:
+    text, timezone = v["officeHours"], v["officeHoursTimezone"]
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _fail("officeHoursTimezone", timezone,
+                    "expected an IANA time zone such as Europe/London or UTC") from None
+    if not text:
+        return None
+    if environment == "prod":
+        raise _fail("officeHours", text, "prod runs all the time: leave it empty")
+    match = _OFFICE_HOURS.fullmatch(text)
+    if (not match or match["first"] not in WEEKDAYS or match["last"] not in WEEKDAYS
+            or WEEKDAYS.index(match["first"]) > WEEKDAYS.index(match["last"])
+            or not 0 <= int(match["start"]) < int(match["end"]) <= 23):
+        raise _fail("officeHours", text, "expected DAY-DAY HH-HH with days MON..SUN in order and hours 00-23, start "
+                    "before end (MON-FRI 07-19), or empty")
+    return OfficeHours(first_day=match["first"], last_day=match["last"], start_hour=int(match["start"]),
+                       end_hour=int(match["end"]), timezone=timezone)
+
+
+def _load(v: Mapping[str, Any]) -> LoadSettings:
+    for key in ("loadIngestCallsPerDay", "loadApiCallsPerDay"):
+        if v[key] < 0:
+            raise _fail(key, v[key], "must be 0 or more calls a day")
+    if not 1 <= v["loadPeakFactor"] <= 100:
+        raise _fail("loadPeakFactor", v["loadPeakFactor"], "expected 1 to 100 (the peak rate over the average)")
+    if not 64 <= v["loadEventBytes"] <= 1_048_576:
+        raise _fail("loadEventBytes", v["loadEventBytes"],
+                    "expected 64 to 1048576 bytes (Kafka's default message limit)")
+    return LoadSettings(ingest_calls_per_day=v["loadIngestCallsPerDay"], api_calls_per_day=v["loadApiCallsPerDay"],
+                        peak_factor=v["loadPeakFactor"], event_bytes=v["loadEventBytes"])
 
 
 def _ci(v: Mapping[str, Any]) -> CiSettings:
@@ -1115,6 +1216,8 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         edge=_edge(v),
         app=_app(v),
         cost=_cost(v),
+        load=_load(v),
+        office_hours=_office_hours(v, environment),
         ci=_ci(v),
         signing_keys=_signing_keys(v),
     )

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from analyses import capacity
 from analyses.model import Plan, PlannedResource
+from settings import WEEKDAYS
 
 PRICES_FILE = Path(__file__).resolve().parent.parent / "pricing" / "prices.csv"
 HOURS_PER_MONTH = 730  # AWS pricing convention: 24 x 365 / 12
@@ -32,10 +35,10 @@ CDN_REQUESTS_PER_GB = 20_000   # ~50 KB per asset request
 VENDED_LOG_FRACTION = 0.05     # CloudFront access logs as a share of served GB
 CI_MINUTES_PER_MONTH = 1_500   # ~60 pull requests x 4 jobs x 5 minutes, plus deploys and nightly drift
 # In-cluster database backups (barman-cloud): one full base backup a day, kept for the retention
-# window, plus the WAL between them. Assumptions: gzip halves the data; the ingest load (1M calls
-# a day at "medium") writes about 1 GB of WAL a day.
+# window, plus the WAL between them. Assumptions: gzip halves the data; an ingested event writes
+# about 1 KB of WAL (its rollup upserts and their index entries), so 100k calls a day write 0.1 GB.
 BACKUP_COMPRESSION = 0.5
-WAL_GB_PER_DAY = 1
+WAL_BYTES_PER_EVENT = 1000
 # S3 request metrics publish up to 16 metrics per filter, only for request kinds that occur;
 # assumption: a backup folder sees about 10 of them (puts, gets, lists, deletes, heads, bytes,
 # errors and latencies).
@@ -45,11 +48,10 @@ METRICS_PER_REQUEST_FILTER = 10
 # one node, pod or container per collection (60 s by default; CloudWatch user guide, "Container
 # Insights with enhanced observability for Amazon EKS"). Assumptions, from the agent's metric
 # declarations (aws/amazon-cloudwatch-agent translator/translate/otel/exporter/awsemf/kubernetes.go
-# at ab55b8d): about 40 values a node and 50 a pod with its containers, and 12 pods a node
-# (EcoMind's replicas, the add-ons' DaemonSets and the controllers, spread over the nodes).
+# at ab55b8d): about 40 values a node and 50 a pod with its containers. The pods are the plan's:
+# the release's replicas, the cluster's controllers and a DaemonSet pod a node (analyses/capacity.py).
 OBSERVATIONS_PER_NODE = 40
 OBSERVATIONS_PER_POD = 50
-PODS_PER_NODE = 12
 MINUTES_PER_MONTH = HOURS_PER_MONTH * 60
 CANARY_ARTIFACT_MB_PER_RUN = 0.02
 OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
@@ -124,6 +126,8 @@ FREE_TYPES = {
     "aws:accessanalyzer/analyzer:Analyzer": "account analyzers of external access are free (IAM Access Analyzer pricing)",
     "aws:cloudtrail/trail:Trail": "the first copy of management events is free; its storage is on the trail bucket line",
     "aws:cloudwatch/eventRule:EventRule": "events from AWS services to EventBridge are free",
+    "aws:scheduler/schedule:Schedule": "EventBridge Scheduler's first 14 million invocations a month are free",
+    "aws:scheduler/scheduleGroup:ScheduleGroup": "a container for schedules",
     "aws:cloudwatch/eventTarget:EventTarget": "free (SNS publishes are free at this volume)",
     "aws:ebs/encryptionByDefault:EncryptionByDefault": "free (a setting)",
     "aws:iam/serviceLinkedRole:ServiceLinkedRole": "IAM is free",
@@ -208,19 +212,47 @@ class _Estimator:
         self.add(resource, price_id, count * HOURS_PER_MONTH, note)
 
 
+def running_fraction(plan: Plan, api: str, key: str, value: Any) -> float:
+    """Share of the week a resource runs when office-hours schedules stop and start it
+    (components/office_hours.py): the hours between its start and its stop on the days they
+    name, over a week's 168; 1 when nothing stops it. `api` is the service prefix of the
+    Scheduler target (eks:, rds:, synthetics:), `key` the payload field naming the resource."""
+    times = {}
+    for schedule in plan.of_type("aws:scheduler/schedule:Schedule"):
+        target = schedule.inputs["target"]
+        if not target["arn"].startswith(f"arn:aws:scheduler:::aws-sdk:{api}"):
+            continue
+        payload = json.loads(target.get("input") or "{}")
+        if payload.get(key) != value:
+            continue
+        minute, hour, _, _, days, _ = schedule.inputs["scheduleExpression"].removeprefix("cron(").rstrip(")").split()
+        stopping = target["arn"].lower().endswith(("stopdbinstance", "stopcanary")) or (
+            payload.get("ScalingConfig", {}).get("DesiredSize") == 0)
+        times["stop" if stopping else "start"] = (int(hour) + int(minute) / 60, days)
+    if set(times) != {"stop", "start"}:
+        return 1.0
+    (stop, days), (start, _) = times["stop"], times["start"]
+    first, last = (WEEKDAYS.index(d) for d in days.split("-"))
+    return (last - first + 1) * (stop - start) / (7 * 24)
+
+
 def _node_group(e: _Estimator, r: PlannedResource) -> None:
     instance = r.inputs["instanceTypes"][0]
     nodes = r.inputs["scalingConfig"]["desiredSize"]
     spot = r.inputs.get("capacityType") == "SPOT"
     price = e.prices[f"ec2.{instance}"]
-    hours = nodes * HOURS_PER_MONTH
-    e.lines.append(Line(e.component(r), r.name, f"{instance} {'spot (assumed ' + str(int(SPOT_FRACTION * 100)) + '% of on-demand)' if spot else 'on-demand'}",
-                        hours, "hour", round(price.usd * (SPOT_FRACTION if spot else 1), 5),
+    running = running_fraction(e.plan, "eks:", "NodegroupName", r.inputs.get("nodeGroupName"))
+    hours = nodes * HOURS_PER_MONTH * running
+    kind = f"spot (assumed {int(SPOT_FRACTION * 100)}% of on-demand)" if spot else "on-demand"
+    when = f", {running:.0%} of the week (office hours)" if running < 1 else ""
+    e.lines.append(Line(e.component(r), r.name, f"{instance} {kind}{when}",
+                        round(hours, 3), "hour", round(price.usd * (SPOT_FRACTION if spot else 1), 5),
                         round(hours * price.usd * (SPOT_FRACTION if spot else 1), 2), f"{price.id}: {price.source}"))
     template = next((e.by_urn[d] for d in r.dependencies if e.by_urn[d].type == "aws:ec2/launchTemplate:LaunchTemplate"),
                     None)
     volume = template.inputs["blockDeviceMappings"][0]["ebs"]["volumeSize"] if template else 20
-    e.add(r, "ebs.gp3.gb", nodes * volume, f"{nodes} x {volume} GiB root volumes")
+    # A node's root volume is deleted with it (delete_on_termination): stopped hours cost nothing.
+    e.add(r, "ebs.gp3.gb", nodes * volume * running, f"{nodes} x {volume} GiB root volumes{when}")
 
 
 def _nat(e: _Estimator, r: PlannedResource) -> None:
@@ -231,7 +263,10 @@ def _nat(e: _Estimator, r: PlannedResource) -> None:
 
 def _rds(e: _Estimator, r: PlannedResource) -> None:
     multi = r.inputs.get("multiAz") is True
-    e.hours(r, f"rds.{r.inputs['instanceClass']}.{'multi' if multi else 'single'}")
+    # A stopped instance bills its storage, not its hours (RDS user guide, "Stopping an instance").
+    running = running_fraction(e.plan, "rds:", "DbInstanceIdentifier", r.inputs.get("identifier"))
+    e.add(r, f"rds.{r.inputs['instanceClass']}.{'multi' if multi else 'single'}", HOURS_PER_MONTH * running,
+          f"{running:.0%} of the week (office hours)" if running < 1 else "")
     e.add(r, f"rds.gp3.gb.{'multi' if multi else 'single'}", r.inputs["allocatedStorage"])
     e.add(r, "secrets.secret", 1, "the RDS-managed master credentials secret")
 
@@ -267,10 +302,11 @@ def _bucket(e: _Estimator, r: PlannedResource) -> None:
         lifecycle = next((x for x in e.plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
                           if r.urn in x.dependencies), None)
         kept = lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"]["noncurrentDays"] if lifecycle else 0
-        daily = e.usage.database_gb * BACKUP_COMPRESSION + WAL_GB_PER_DAY
+        wal = e.plan.settings.get("load", {}).get("ingest_calls_per_day", 0) * WAL_BYTES_PER_EVENT / 1e9
+        daily = e.usage.database_gb * BACKUP_COMPRESSION + wal
         e.add(r, "s3.standard.gb", (days + kept) * daily if store else 0,
               f"{days} days of daily base backups of {e.usage.database_gb} GB (usageDatabaseGb) at "
-              f"{BACKUP_COMPRESSION:.0%} plus {WAL_GB_PER_DAY} GB of WAL a day, and {kept} days of deleted versions")
+              f"{BACKUP_COMPRESSION:.0%} plus {wal:.2f} GB of WAL a day, and {kept} days of deleted versions")
     elif purpose == "canary artifacts":
         runs = sum(MINUTES_PER_MONTH / _canary_rate(c) for c in e.plan.of_type("aws:synthetics/canary:Canary"))
         e.add(r, "s3.standard.gb", runs * CANARY_ARTIFACT_MB_PER_RUN / 1000,
@@ -318,16 +354,22 @@ def _addon(e: _Estimator, r: PlannedResource) -> None:
     """EKS add-ons are free (their pods run on priced nodes); the observability add-on's metrics are not."""
     if r.inputs.get("addonName") != OBSERVABILITY_ADDON:
         return
-    nodes = sum(g.inputs["scalingConfig"]["desiredSize"] for g in e.plan.of_type("eks:index:ManagedNodeGroup"))
-    per_minute = nodes * (OBSERVATIONS_PER_NODE + PODS_PER_NODE * OBSERVATIONS_PER_POD)
-    e.add(r, "cloudwatch.containerinsights.observation.m", per_minute * MINUTES_PER_MONTH / 1e6,
-          f"{nodes} nodes x ({OBSERVATIONS_PER_NODE} + {PODS_PER_NODE} pods x {OBSERVATIONS_PER_POD}) a minute")
+    groups = e.plan.of_type("eks:index:ManagedNodeGroup")
+    nodes = sum(g.inputs["scalingConfig"]["desiredSize"] for g in groups)
+    pods = capacity.pods_running(e.plan, nodes)
+    # Nothing is collected from stopped nodes: the share of node-hours the groups run.
+    running = sum(g.inputs["scalingConfig"]["desiredSize"] * running_fraction(
+        e.plan, "eks:", "NodegroupName", g.inputs.get("nodeGroupName")) for g in groups) / nodes
+    per_minute = nodes * OBSERVATIONS_PER_NODE + pods * OBSERVATIONS_PER_POD
+    e.add(r, "cloudwatch.containerinsights.observation.m", per_minute * MINUTES_PER_MONTH * running / 1e6,
+          f"{nodes} nodes x {OBSERVATIONS_PER_NODE} + {pods} pods x {OBSERVATIONS_PER_POD} a minute"
+          + (f", {running:.0%} of the week" if running < 1 else ""))
 
 
 def _canary_rate(r: PlannedResource) -> int:
     """Minutes between a canary's runs, from its `rate(N minutes)` schedule."""
     expression = r.inputs["schedule"]["expression"]
-    match = re.fullmatch(r"rate\((\d+) minutes?\)", expression)
+    match = re.fullmatch(r"rate\((\d+) minutes?\)", expression)  # CloudWatch Synthetics schedule syntax
     if not match:
         raise LookupError(f"cost: no pricing rule for a canary schedule of {expression}")
     return int(match.group(1))
@@ -335,7 +377,9 @@ def _canary_rate(r: PlannedResource) -> int:
 
 def _canary(e: _Estimator, r: PlannedResource) -> None:
     minutes = _canary_rate(r)
-    e.add(r, "synthetics.run", MINUTES_PER_MONTH / minutes, f"a run every {minutes} minutes")
+    running = running_fraction(e.plan, "synthetics:", "Name", r.inputs.get("name"))
+    e.add(r, "synthetics.run", MINUTES_PER_MONTH / minutes * running, f"a run every {minutes} minutes"
+          + (f", {running:.0%} of the week (office hours)" if running < 1 else ""))
 
 
 def _metric_alarm(e: _Estimator, r: PlannedResource) -> None:

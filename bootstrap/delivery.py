@@ -56,9 +56,10 @@ STACK_MANAGED_POLICIES = (
 # was not confirmed in the documentation read: both are allowed until a real deployment shows it.
 # The canary's role goes to Synthetics, which hands it to the Lambda function it makes; which of
 # the two names iam:PassedToService carries for CreateCanary was not confirmed either: both.
+# EventBridge Scheduler takes dev's office-hours role.
 PASSED_TO_SERVICES = ("eks.amazonaws.com", "codebuild.amazonaws.com", "vpc-flow-logs.amazonaws.com",
                       "monitoring.rds.amazonaws.com", "rds.amazonaws.com", "synthetics.amazonaws.com",
-                      "lambda.amazonaws.com")
+                      "lambda.amazonaws.com", "scheduler.amazonaws.com")
 # Service-linked roles the stack's services create on first use.
 SERVICE_LINKED_ROLES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "elasticloadbalancing.amazonaws.com",
                         "autoscaling.amazonaws.com", "kafka.amazonaws.com", "rds.amazonaws.com",

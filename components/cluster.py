@@ -23,7 +23,7 @@ from components.args import (
 )
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.irsa import OidcProvider, irsa_role_for
-from components.naming import stack_role
+from components.naming import node_group_name, stack_role
 from settings import ClusterSettings, NodeGroupSettings
 
 # All five control-plane log types (EKS "Control plane logging"); audit and authenticator are
@@ -324,6 +324,9 @@ class Cluster(pulumi.ComponentResource):
         return eks.ManagedNodeGroup(
             group_name,
             cluster=cluster,
+            # Named, so that what acts on a group by name (office hours, components/office_hours.py)
+            # can; unique per stack like every explicit name (components/naming.py).
+            node_group_name=node_group_name(group.name),
             node_role_arn=node_role.arn,
             # A zonal group (the database nodes) lives in its zone's subnet only.
             subnet_ids=list(args.private_subnet_ids) if group.zone_index is None

@@ -45,3 +45,8 @@ def deploy_role_arn(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
     """The stack's CI deploy role, as the bootstrap names it (bootstrap/delivery.py)."""
     return pulumi.Output.from_input(account_id).apply(
         lambda account: f"arn:aws:iam::{account}:role/{stack_prefix()}-deploy")
+
+
+def node_group_name(group: str) -> str:
+    """An EKS managed node group's name: `<project>-<stack>-<group>` (EKS allows 63 characters)."""
+    return stack_scoped(group)

@@ -612,3 +612,41 @@ def canary_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str], log
             statements.append(vpc_interfaces_statement())
         return document(*statements)
     return pulumi.Output.all(bucket_arn, key_arn, account_id).apply(build)
+
+
+def office_hours_policy(account_id: pulumi.Input[str], region: str, key_arn: pulumi.Input[str], cluster: str,
+                        node_groups: Sequence[str],
+                        database_identifier: str | None, canary_name: str | None,
+                        alarm_names: Sequence[str]) -> pulumi.Output[Document]:
+    """EventBridge Scheduler stopping and starting the stack: exactly its node groups, database,
+    canary and the alarms it quiets (ARN forms: EKS, RDS, Synthetics and CloudWatch service
+    authorization reference)."""
+    def build(args: list[str]) -> Document:
+        account, key = args
+        statements = [{
+            "Sid": "ReadTheSchedulesPayloads",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+        }, {
+            "Sid": "ScaleTheNodeGroups",
+            "Effect": "Allow",
+            "Action": "eks:UpdateNodegroupConfig",
+            "Resource": [f"arn:{PARTITION}:eks:{region}:{account}:nodegroup/{cluster}/{group}/*"
+                         for group in node_groups],
+        }]
+        if database_identifier:
+            statements.append({"Sid": "StopAndStartTheDatabase", "Effect": "Allow",
+                               "Action": ["rds:StopDBInstance", "rds:StartDBInstance"],
+                               "Resource": f"arn:{PARTITION}:rds:{region}:{account}:db:{database_identifier}"})
+        if canary_name:
+            statements.append({"Sid": "StopAndStartTheCanary", "Effect": "Allow",
+                               "Action": ["synthetics:StopCanary", "synthetics:StartCanary"],
+                               "Resource": f"arn:{PARTITION}:synthetics:{region}:{account}:canary:{canary_name}"})
+        if alarm_names:
+            statements.append({"Sid": "QuietTheAlarmsThatCountSilence", "Effect": "Allow",
+                               "Action": ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions"],
+                               "Resource": [f"arn:{PARTITION}:cloudwatch:{region}:{account}:alarm:{name}"
+                                            for name in alarm_names]})
+        return document(*statements)
+    return pulumi.Output.all(account_id, key_arn).apply(build)

@@ -45,15 +45,13 @@ BUILD_DIR = "build/canaries"
 # check before the first up; a runtime AWS has deprecated cannot create a canary.
 RUNTIME_VERSION = "syn-nodejs-puppeteer-15.0"
 RUNTIME_MODULE = "@aws/synthetics-puppeteer"
-RATE_MINUTES = 5
-RUNS_PER_MONTH = 730 * 60 // RATE_MINUTES
 # A run asks three paths; each step waits at most the module's default request timeout.
 TIMEOUT_SECONDS = 60
 MEMORY_MB = 960  # the smallest a canary takes (provider: multiple of 64, at least 960)
 # Days Synthetics keeps a run's record; the artifact bucket expires objects after the longer one.
 SUCCESS_RETENTION_DAYS = 7
 FAILURE_RETENTION_DAYS = 31
-# Paged when two runs in a row (10 minutes) had a failing step; no run is a failure too.
+# Paged when two runs in a row had a failing step; no run is a failure too.
 FAILED_RUNS = 2
 # CreateCanary allows 255 characters of [0-9a-z_-], but the Lambda function and its log group
 # take the first 21 (`cwsyn-<21>-<uuid>`, Synthetics API reference, DeleteCanary): the role's
@@ -95,6 +93,9 @@ class HealthCanaryArgs:
     """Days the canary's log group keeps its runs' logs (setting logRetentionDays)."""
     tags: Mapping[str, str]
     """Stack tags, on every resource here."""
+    interval_minutes: int = 5
+    """Minutes between runs (setting canaryIntervalMinutes): the alarm's period, so a page comes
+    after two of them."""
     vpc: CanaryVpc | None = None
     """Run inside the VPC (required when `url` is the internal ALB); None runs it in AWS's network."""
     protect: bool = False
@@ -107,6 +108,8 @@ class HealthCanaryArgs:
         check_account_id(self)
         check_log_retention(self, "log_retention_days")
         check_tags(self)
+        if isinstance(self.interval_minutes, bool) or self.interval_minutes not in range(1, 61):
+            refuse(self, "interval_minutes", "expected 1 to 60 minutes (at most an hour: the alarm's period)")
         if is_plain(self.url) and not re.fullmatch(r"https?://[a-z0-9.-]+", str(self.url)):
             refuse(self, "url", "expected http(s)://<host> with no path (ApplicationLoadBalancer.url)")
         if self.vpc is not None:
@@ -210,7 +213,8 @@ class HealthCanary(pulumi.ComponentResource):
             artifact_config=aws.synthetics.CanaryArtifactConfigArgs(
                 s3_encryption=aws.synthetics.CanaryArtifactConfigS3EncryptionArgs(
                     encryption_mode="SSE_KMS", kms_key_arn=key.key_arn)),
-            schedule=aws.synthetics.CanaryScheduleArgs(expression=f"rate({RATE_MINUTES} minutes)"),
+            schedule=aws.synthetics.CanaryScheduleArgs(
+                expression=f"rate({args.interval_minutes} minute{'s' if args.interval_minutes > 1 else ''})"),
             run_config=aws.synthetics.CanaryRunConfigArgs(
                 timeout_in_seconds=TIMEOUT_SECONDS, memory_in_mb=MEMORY_MB, active_tracing=False,
                 environment_variables={"ECOMIND_BASE_URL": args.url, "ECOMIND_CHECKS": json.dumps(checks())}),
@@ -236,6 +240,6 @@ class HealthCanary(pulumi.ComponentResource):
             alarm_description=(f"{args.canary_name}: a service's health path failing through the ALB in "
                                f"{FAILED_RUNS} runs in a row, or no run at all (docs/ALARMS.md)"),
             namespace="CloudWatchSynthetics", metric_name="SuccessPercent", dimensions={"CanaryName": canary.name},
-            statistic="Minimum", period=RATE_MINUTES * 60, evaluation_periods=FAILED_RUNS, threshold=100,
+            statistic="Minimum", period=args.interval_minutes * 60, evaluation_periods=FAILED_RUNS, threshold=100,
             comparison_operator="LessThanThreshold", treat_missing_data="breaching")
         self.register_outputs({"canary_name": self.canary_name, "alarm_names": self.alarm_names})

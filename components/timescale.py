@@ -153,6 +153,9 @@ def synchronous_replication(instances: int) -> dict[str, Any] | None:
     return {"method": "any", "number": 1, "dataDurability": "required" if instances >= 3 else "preferred"}
 
 
+MAX_CONNECTIONS = 300
+
+
 def cluster_spec(t: TimescaleSettings, role_arn: str) -> dict[str, Any]:
     """The CloudNativePG Cluster: placement, resources, TLS-only access, replication, backups and
     how it starts (an empty database, or a point-in-time recovery of an earlier cluster)."""
@@ -171,6 +174,9 @@ def cluster_spec(t: TimescaleSettings, role_arn: str) -> dict[str, Any]:
             "archive_timeout": "5min",
             # A quarter of memory for shared buffers is PostgreSQL's starting point.
             "shared_buffers": f"{max(128, t.memory_gib * 1024 // 4)}MB",
+            # PostgreSQL's default of 100 is below what the api and worker open at their HPA
+            # maximum in prod (15 each, SQLAlchemy's pool and overflow; make plan's capacity table).
+            "max_connections": str(MAX_CONNECTIONS),
         },
         # Before the operator's catch-all host rule: refuse every connection without TLS.
         "pg_hba": ["hostnossl all all 0.0.0.0/0 reject", "hostnossl all all ::/0 reject"],

@@ -86,6 +86,7 @@ def analysis_settings(s) -> dict:
         "monthly_budget_usd": usage.monthly_budget_usd,
         "usage": {"nat_gb": usage.nat_gb, "log_gb": usage.log_gb, "storage_gb": usage.storage_gb,
                   "cdn_gb": usage.cdn_gb, "database_gb": usage.database_gb},
+        "load": dataclasses.asdict(s.load),
         "cluster_access": {"creator_role_arn": s.cluster.creator_role_arn,
                            "deploy_role_arn": s.cluster.ci_deploy_role_arn,
                            "preview_role_arn": s.cluster.ci_preview_role_arn},

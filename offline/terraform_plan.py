@@ -114,6 +114,8 @@ TYPES = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
         "aws_s3_bucket_server_side_encryption_configuration",
     "aws:s3/bucketVersioning:BucketVersioning": "aws_s3_bucket_versioning",
+    "aws:scheduler/schedule:Schedule": "aws_scheduler_schedule",
+    "aws:scheduler/scheduleGroup:ScheduleGroup": "aws_scheduler_schedule_group",
     "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",
     "aws:secretsmanager/secretRotation:SecretRotation": "aws_secretsmanager_secret_rotation",
     "aws:secretsmanager/secretVersion:SecretVersion": "aws_secretsmanager_secret_version",
@@ -164,6 +166,7 @@ UNCHECKED_TYPES = frozenset({
     "aws_wafv2_web_acl_logging_configuration", "aws_iam_service_linked_role", "aws_config_delivery_channel",
     "aws_lb_listener_rule", "aws_wafv2_web_acl_association", "aws_cloudwatch_composite_alarm",
     "aws_cloudwatch_dashboard", "aws_route53_health_check", "aws_synthetics_canary",
+    "aws_scheduler_schedule_group",
 })
 
 # Nested objects that are Terraform maps (free keys), not blocks.

@@ -68,6 +68,10 @@ FIXTURES: list[tuple[str, str, dict, list[str]]] = [
         "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}, ["CKV_AWS_103"]),
     ("aws:lb/targetGroup:TargetGroup", "plain-http", {
         "targetType": "ip", "protocol": "HTTP", "port": 8000, "vpcId": "vpc-1"}, ["CKV_AWS_378"]),
+    ("aws:scheduler/schedule:Schedule", "unencrypted", {
+        "name": "s", "scheduleExpression": "cron(0 19 ? * MON-FRI *)", "flexibleTimeWindow": {"mode": "OFF"},
+        "target": {"arn": "arn:aws:scheduler:::aws-sdk:rds:stopDBInstance",
+                   "roleArn": "arn:aws:iam::111122223333:role/r", "input": "{}"}}, ["CKV_AWS_297"]),
     ("aws:rds/instance:Instance", "open", {
         "engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20, "storageEncrypted": False,
         "publiclyAccessible": True, "iamDatabaseAuthenticationEnabled": False, "multiAz": False,

@@ -167,4 +167,5 @@ def pytest_terminal_summary(terminalreporter):
             f"pairs; {counts['mutations_caught']} of {counts['mutations']} plan mutations caught")
     if sum(fuzz.values()):
         terminalreporter.write_line(f"config fuzzing: {fuzz['plan']} mutated configs planned cleanly, "
-                                    f"{fuzz['config_error']} ended in one config error line, 0 tracebacks")
+                                    f"{fuzz['config_error']} ended in one config error line, "
+                                    f"{fuzz.get('judged', 0)} judged over budget or load, 0 tracebacks")

@@ -134,7 +134,7 @@ MUTATION = st.one_of(
     st.tuples(st.just("drop"), st.sampled_from(sorted(DEV_CONFIG)), st.none()),
     st.tuples(st.just("unknown"), st.text(alphabet="abcdefghXYZ", min_size=1, max_size=10), JUNK),
 )
-OUTCOMES = {"config_error": 0, "plan": 0}
+OUTCOMES = {"config_error": 0, "plan": 0, "judged": 0}
 
 
 # The outcome check below reads what the fuzz test counted: both run on one xdist worker.
@@ -158,6 +158,11 @@ def test_mutated_configs_end_in_a_clean_plan_or_one_config_error(tmp_path_factor
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
         OUTCOMES["config_error"] += 1
+    elif result.returncode == 3:
+        # The plan ran and an analysis judged it: a budget exceeded, a tier below its load.
+        lines = result.stderr.strip().splitlines()
+        assert lines and all(line.startswith(("error: cost:", "error: capacity:")) for line in lines), result.stderr
+        OUTCOMES["judged"] += 1
     else:
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr
         document = json.loads((tmp / "out" / "dev.json").read_text())

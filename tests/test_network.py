@@ -6,7 +6,7 @@ import ipaddress
 import json
 
 from offline.mocks import resource_id_for
-from tests.conftest import as_list, policy, statements
+from tests.conftest import as_list, policy, stack_settings, statements
 
 SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE = "aws:ec2/route:Route"
@@ -24,12 +24,19 @@ def id_of(plan, resource):
     return resource_id_for(resource.type, resource.name)
 
 
-def test_nine_subnets_in_three_zones(stack_plan):
+def zones(plan) -> int:
+    return len(stack_settings(plan.stack).network.availability_zone_ids)
+
+
+def test_three_subnets_a_zone_in_the_stacks_zones(stack_plan):
+    """One public, private and data subnet a zone: prod's three zones, dev's two (it needs no
+    zone-loss survival, and MSK's brokers follow the zones)."""
     all_subnets = stack_plan.of_type(SUBNET)
-    assert len(all_subnets) == 9
-    assert len({s.inputs["availabilityZoneId"] for s in all_subnets}) == 3
+    assert zones(stack_plan) == (3 if stack_plan.stack == "prod" else 2)
+    assert len(all_subnets) == 3 * zones(stack_plan)
+    assert len({s.inputs["availabilityZoneId"] for s in all_subnets}) == zones(stack_plan)
     for tier in ("public", "private", "data"):
-        assert len({s.inputs["availabilityZoneId"] for s in subnets(stack_plan, tier)}) == 3
+        assert len({s.inputs["availabilityZoneId"] for s in subnets(stack_plan, tier)}) == zones(stack_plan)
 
 
 def test_subnets_are_placed_by_zone_id_outside_the_zones_eks_refuses(stack_plan):
@@ -74,7 +81,7 @@ def test_load_balancer_subnet_tags(stack_plan):
 def test_dev_shares_one_nat_gateway(dev_plan):
     assert len(dev_plan.of_type(NAT)) == 1
     private_defaults = [r for r in dev_plan.of_type(ROUTE) if r.name.startswith("network-private-default-")]
-    assert len(private_defaults) == 3
+    assert len(private_defaults) == zones(dev_plan)
     assert len({r.inputs["natGatewayId"] for r in private_defaults}) == 1
 
 
@@ -102,7 +109,7 @@ def test_data_subnets_have_no_route_to_the_internet(stack_plan):
     assert not [r for r in stack_plan.of_type(ROUTE) if r.inputs["routeTableId"] == data_rt_id]
     data_ids = {id_of(stack_plan, s) for s in subnets(stack_plan, "data")}
     associations = [a for a in stack_plan.of_type(ASSOCIATION) if a.inputs["subnetId"] in data_ids]
-    assert len(associations) == 3 and all(a.inputs["routeTableId"] == data_rt_id for a in associations)
+    assert len(associations) == zones(stack_plan) and all(a.inputs["routeTableId"] == data_rt_id for a in associations)
 
 
 def test_only_the_public_route_table_reaches_the_internet_gateway(stack_plan):
@@ -143,7 +150,8 @@ def test_s3_gateway_endpoint_serves_private_and_data_route_tables(stack_plan):
     assert endpoint.inputs["vpcEndpointType"] == "Gateway"
     assert endpoint.inputs["serviceName"] == "com.amazonaws.us-east-1.s3"
     expected = {id_of(stack_plan, rt) for rt in stack_plan.of_type(ROUTE_TABLE) if "public" not in rt.name}
-    assert set(endpoint.inputs["routeTableIds"]) == expected and len(expected) == 4
+    # the private route table of each zone, and the data tier's one
+    assert set(endpoint.inputs["routeTableIds"]) == expected and len(expected) == zones(stack_plan) + 1
 
 
 def test_flow_log_delivery_role_trusts_only_this_accounts_flow_logs(stack_plan):

@@ -28,7 +28,7 @@ def test_plan_prints_a_tree_with_counts_and_writes_the_json(tmp_path):
     result = plan(tmp_path, "dev")
     assert result.returncode == 0, result.stderr
     assert "* ecomind:platform:Network  network" in result.stdout
-    assert "9  aws:ec2/subnet:Subnet" in result.stdout
+    assert "6  aws:ec2/subnet:Subnet" in result.stdout  # dev: two zones, three tiers
     written = json.loads((tmp_path / "plan" / "dev.json").read_text())
     assert written["stack"] == "dev" and written["project"] == "ecomind-infra"
 

@@ -19,7 +19,7 @@ def test_shape(stack_plan):
     document = json.loads(json.dumps(stack_plan.as_json()))
     assert list(document) == ["project", "stack", "resources", "outputs", "settings", "manifests"]
     assert {d["kind"] for d in document["manifests"]["ecomind-release"]} >= {"Deployment", "TargetGroupBinding", "Job"}
-    assert set(document["settings"]) == {"environment", "monthly_budget_usd", "usage", "cluster_access"}
+    assert set(document["settings"]) == {"environment", "monthly_budget_usd", "usage", "load", "cluster_access"}
     assert document["project"] == "ecomind-infra" and document["stack"] == stack_plan.stack
     for resource in document["resources"]:
         assert list(resource) == RESOURCE_KEYS
@@ -64,7 +64,7 @@ def test_stack_outputs_for_later_components(stack_plan):
     for name in ("vpcId", "privateSubnetIds", "dataSubnetIds", "clusterName", "oidcProviderArn",
                  "oidcIssuer", "clusterSecurityGroupId", "nodeRoleArn", "addonRoleArns"):
         assert outputs[name] not in (None, "", [], engine.UNKNOWN), name
-    assert len(outputs["dataSubnetIds"]) == 3
+    assert len(outputs["dataSubnetIds"]) == len(outputs["availabilityZoneIds"])
     assert outputs["kubeconfig"] == engine.SECRET
 
 

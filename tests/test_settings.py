@@ -90,7 +90,7 @@ def test_node_groups_are_typed_with_labels_and_taints():
     assert workload.taints == (settings.Taint("dedicated", "ecomind", "NO_EXECUTE"),)
     system = next(g for g in s.cluster.node_groups if g.name == "system")
     assert system.taints == (settings.Taint("CriticalAddonsOnly", "true", "NO_SCHEDULE"),)
-    assert system.architecture == "x86_64"
+    assert system.architecture == "arm64"  # t4g.medium: Graviton
 
 
 def test_graviton_types_select_the_arm_architecture():

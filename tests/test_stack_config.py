@@ -15,7 +15,7 @@ def test_project_defaults_then_stack_values_as_wire_strings():
     assert config.values["ecomind-infra:owner"] == "platform-engineering"  # project default
     assert config.values["ecomind-infra:natGateways"] == "single"  # stack value wins
     assert config.values["ecomind-infra:systemNodeMinSize"] == "1"
-    assert config.values["ecomind-infra:workloadNodeInstanceTypes"] == '["t3.large", "t3a.large", "m6i.large"]'
+    assert config.values["ecomind-infra:workloadNodeInstanceTypes"] == '["t4g.large", "m7g.large", "m6g.large"]'
 
 
 def test_secure_values_become_marked_placeholders(tmp_path):

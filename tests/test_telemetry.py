@@ -208,7 +208,9 @@ def test_the_canarys_alarm_pages_on_two_failed_runs_and_on_silence(stack_plan):
     assert (alarm["metricName"], alarm["threshold"], alarm["comparisonOperator"]) == (
         "SuccessPercent", 100, "LessThanThreshold")
     assert alarm["evaluationPeriods"] == synthetics.FAILED_RUNS and alarm["treatMissingData"] == "breaching"
-    assert alarm["period"] == synthetics.RATE_MINUTES * 60
+    minutes = stack_settings(stack_plan.stack).edge.canary_interval_minutes
+    assert alarm["period"] == minutes * 60
+    assert canary(stack_plan).inputs["schedule"]["expression"] == f"rate({minutes} minutes)"
     assert alarm["alarmActions"] == [stack_plan.one("aws:sns/topic:Topic").arn]
 
 

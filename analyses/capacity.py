@@ -1,0 +1,410 @@
+"""Whether each tier carries the stack's load (settings load*), and with how much headroom.
+
+For every tier the plan sizes, the capacity the planned size gives and the load at the busiest
+minute, in the same unit: requests a second per service, events a second for the worker, CPU,
+memory and pod slots of the node groups, Kafka ingress, partitions and storage per broker,
+database connections, storage and baseline CPU, cache memory. Headroom is capacity over load: a
+tier below 1 fails `make plan`; one more than OVER_PROVISIONED times the load, where the ladder
+has a smaller size, is reported (advisory). Every per-unit figure names its source; the ones
+that are assumptions about EcoMind's code say so, and a load test is what replaces them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from analyses.model import Plan
+
+SECTION = "capacity"
+SECONDS_PER_DAY = 86_400
+OVER_PROVISIONED = 20
+
+# --- What EcoMind's services do per replica (assumptions: not measured; a load test replaces them) ---
+# Requests a second one replica serves at its CPU request: gateway, a Go handler that validates an
+# event and produces one Kafka record; api, FastAPI reading rollups from PostgreSQL; ui, Next.js
+# server rendering. Events a second one worker replica consumes and writes as rollups.
+REQUESTS_PER_REPLICA = {"gateway": 100, "api": 25, "ui": 25}
+EVENTS_PER_WORKER = 200
+UI_PAGES_PER_API_CALL = 0.2      # the ui serves a fifth as many requests as the api (settings loadApiCallsPerDay)
+INGEST_TOPICS = 2                # each event is written twice: events.raw, then events.enriched by the worker
+# Database connections each process opens at most: SQLAlchemy's default pool (5) and overflow (10)
+# (SQLAlchemy docs, "Connection Pooling", QueuePool defaults), one process per pod; the migration
+# Job one; what RDS reserves for itself and operators, 5.
+CONNECTIONS_PER_PROCESS = 15
+OPERATOR_CONNECTIONS = 5
+DATABASE_CLIENTS = ("api", "worker")
+# Bytes the database keeps per ingested event after rollup (rows and indexes, amortised), kept
+# for a year: an assumption about EcoMind's schema.
+STORED_BYTES_PER_EVENT = 200
+DATABASE_RETENTION_DAYS = 365
+# Database CPU-seconds per ingested event and per api call (a rollup upsert; an indexed read):
+# assumptions, as above.
+DATABASE_CPU_SECONDS_PER_EVENT = 0.001
+DATABASE_CPU_SECONDS_PER_API_CALL = 0.005
+# Cache: a session per active user (2 KB) and a rate-limit counter per client per minute (200 B,
+# a key with its TTL); users are the api calls over 100 calls a user a day.
+SESSION_BYTES = 2048
+RATE_LIMIT_BYTES = 200
+API_CALLS_PER_USER = 100
+
+# --- AWS's figures -------------------------------------------------------------------------------------
+# Partitions per broker, replicas included: MSK developer guide, "Best practices for Standard
+# brokers", right-size your cluster (t3.small 300; m5/m7g large 1000). Ingress a broker sustains,
+# MB/s: assumed. AWS publishes no table, only its sizing spreadsheet; these are a fraction of the
+# broker's EBS throughput (m7g.large 78.75 MiB/s in AWS's msk_sizing.py) and, for the burstable
+# t3.small (20% CPU baseline, CPU credits), far below it.
+MSK_BROKERS: Mapping[str, tuple[int, float]] = {
+    "kafka.t3.small": (300, 4.0),
+    "kafka.m5.large": (1000, 8.0),
+    "kafka.m7g.large": (1000, 8.0),
+    "kafka.m7g.xlarge": (1000, 16.0),
+}
+# Storage autoscaling grows a broker's volume at this use (components/streaming.py target).
+MSK_STORAGE_TARGET = 0.6
+# RDS for PostgreSQL: max_connections defaults to LEAST(DBInstanceClassMemory/9531392, 5000) (RDS
+# user guide, "Maximum number of database connections"); DBInstanceClassMemory is below the class's
+# memory by what the OS and RDS keep (about 10%, an approximation). Memory GiB, vCPUs and, for
+# burstable classes, the baseline share of each vCPU (RDS user guide, "DB instance classes";
+# EC2 "Burstable performance instances", baseline per vCPU).
+RDS_CLASSES: Mapping[str, tuple[float, int, float]] = {
+    "db.t4g.micro": (1, 2, 0.10), "db.t4g.small": (2, 2, 0.20), "db.t4g.medium": (4, 2, 0.20),
+    "db.t4g.large": (8, 2, 0.30), "db.m7g.large": (8, 2, 1.0), "db.m7g.xlarge": (16, 4, 1.0),
+    "db.r7g.large": (16, 2, 1.0), "db.r7g.xlarge": (32, 4, 1.0),
+}
+RDS_MEMORY_AVAILABLE = 0.9
+RDS_BYTES_PER_CONNECTION = 9_531_392
+# PostgreSQL's own default max_connections (postgresql.conf), which CloudNativePG keeps unless set.
+POSTGRES_DEFAULT_CONNECTIONS = 100
+# ElastiCache node memory (GiB) per type (ElastiCache user guide, "Supported node types") and the
+# share Valkey should keep for replication and overhead: reserved-memory-percent's default of 25,
+# which AWS advises raising to 30 on small nodes and 50 on micro ones in production (ElastiCache
+# user guide, "Managing reserved memory"); the model counts with the advice.
+CACHE_NODES: Mapping[str, float] = {"cache.t4g.micro": 0.5, "cache.t4g.small": 1.37, "cache.t4g.medium": 3.09,
+                                    "cache.m7g.large": 6.38, "cache.r7g.large": 13.07}
+CACHE_RESERVED = {"cache.t4g.micro": 0.5, "cache.t4g.small": 0.3}
+DEFAULT_CACHE_RESERVED = 0.25
+GIB = 1024 ** 3
+
+# --- Nodes -------------------------------------------------------------------------------------------
+# Pods a node takes with the VPC CNI (ENIs x (addresses - 1) + 2): awslabs/amazon-eks-ami
+# instance-info (formerly eni-max-pods.txt), read at nodeadm v20260724.
+MAX_PODS: Mapping[str, int] = {
+    "t3.medium": 17, "t3.large": 35, "t3.xlarge": 58, "t3a.large": 35, "m6i.large": 29, "m6i.xlarge": 58,
+    "m7i.large": 29, "m7i.xlarge": 58, "m7i.2xlarge": 58, "c7i.xlarge": 58, "r7i.large": 29,
+    "t4g.small": 11, "t4g.medium": 17, "t4g.large": 35, "t4g.xlarge": 58, "m6g.large": 29, "m7g.medium": 8,
+    "m7g.large": 29,
+    "m7g.xlarge": 58, "r7g.medium": 8, "r7g.large": 29,
+}
+# What the kubelet keeps back on AL2023 (nodeadm, v20260724): memory 11 MiB a pod slot + 255 MiB,
+# the 100 MiB hard eviction threshold; CPU 6% of the first core, 1% of the second, 0.5% of the
+# third and fourth, 0.25% of the rest.
+EVICTION_MIB = 100
+
+
+def _reserved_cpu_millicores(vcpus: int) -> float:
+    steps = [60, 10, 5, 5]
+    return sum(steps[:vcpus]) + max(0, vcpus - 4) * 2.5
+
+
+# Pods on every node (requests: CPU millicores, memory MiB), at the versions the stacks pin:
+# kube-proxy and aws-node (EKS add-ons: 100m; 25m for each of aws-node's two containers),
+# ebs-csi-node (aws-ebs-csi-driver chart 2.64.0 values, the newest tag in the upstream mirror),
+# the CloudWatch agent and Fluent Bit (amazon-cloudwatch-observability chart 6.4.0 values).
+DAEMONSETS: Mapping[str, tuple[int, int]] = {
+    "kube-proxy": (100, 0), "aws-node": (50, 0), "ebs-csi-node": (30, 104), "cloudwatch-agent": (250, 128),
+    "fluent-bit": (50, 25),
+}
+# The cluster's controllers besides the release (replicas, CPU m, memory MiB each), as their charts
+# or add-ons request: CoreDNS (Kubernetes' manifest; the EKS build not read), EBS CSI controller
+# (chart 2.64.0), metrics-server (EKS add-on; upstream chart 100m/200Mi; 2 replicas assumed),
+# the CloudWatch operator (chart 6.4.0), Reloader (our values). The load balancer controller,
+# External Secrets' three parts and Cluster Autoscaler set no request upstream (their values.yaml
+# at the pinned versions): they are counted at UNSET_REQUEST, what such a controller uses.
+UNSET_REQUEST = (50, 128)
+SYSTEM_PODS: Mapping[str, tuple[int, int, int]] = {
+    "coredns": (2, 100, 70), "ebs-csi-controller": (2, 60, 232), "metrics-server": (2, 100, 200),
+    "cloudwatch-operator": (1, 100, 64), "reloader": (2, 10, 64),
+    "aws-load-balancer-controller": (2, *UNSET_REQUEST), "external-secrets": (2, *UNSET_REQUEST),
+    "external-secrets-webhook": (2, *UNSET_REQUEST), "external-secrets-cert-controller": (2, *UNSET_REQUEST),
+    "cluster-autoscaler": (1, *UNSET_REQUEST),
+}
+# The in-cluster engine's controllers (CloudNativePG operator 0.29.0, barman-cloud plugin 0.7.0,
+# cert-manager v1.21.1's three parts): no request upstream either.
+TIMESCALE_SYSTEM_PODS: Mapping[str, tuple[int, int, int]] = {
+    "cloudnative-pg": (1, *UNSET_REQUEST), "barman-cloud": (1, *UNSET_REQUEST), "cert-manager": (3, *UNSET_REQUEST),
+}
+# A rolling update adds up to maxSurge of each Deployment (components/release.py ROLLOUT: 50%).
+SURGE = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    tier: str
+    capacity: float
+    load: float
+    unit: str
+    basis: str
+    smaller: str | None = None
+    """A smaller size of the same ladder, named when the tier is far over its load."""
+
+    @property
+    def headroom(self) -> float:
+        return math.inf if self.load == 0 else self.capacity / self.load
+
+
+def _peaks(load: Mapping[str, int]) -> dict[str, float]:
+    per_second = {"ingest": load["ingest_calls_per_day"] / SECONDS_PER_DAY,
+                  "api": load["api_calls_per_day"] / SECONDS_PER_DAY}
+    per_second["ui"] = per_second["api"] * UI_PAGES_PER_API_CALL
+    return {k: v * load["peak_factor"] for k, v in per_second.items()}
+
+
+def _deployments(plan: Plan) -> dict[str, dict[str, Any]]:
+    """The release's Deployments by service, with their replicas at most (HPA max, or replicas)."""
+    manifests = plan.manifests.get("ecomind-release", [])
+    scalers = {h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"] for h in manifests
+               if h["kind"] == "HorizontalPodAutoscaler"}
+    found = {}
+    for d in (m for m in manifests if m["kind"] == "Deployment"):
+        name = d["metadata"]["name"]
+        service = d["metadata"]["labels"].get("app.kubernetes.io/component", name.rsplit("-", 1)[-1])
+        found[service] = {"name": name, "most": scalers.get(name, d["spec"].get("replicas", 1)),
+                          "least": d["spec"].get("replicas", 1), "spec": d["spec"]["template"]["spec"]}
+    return found
+
+
+def _service_rows(plan: Plan, peaks: Mapping[str, float], partitions: int) -> list[Row]:
+    rows = []
+    for service, deployment in sorted(_deployments(plan).items()):
+        if service in REQUESTS_PER_REPLICA:
+            load = peaks["ingest"] if service == "gateway" else peaks[service]
+            rows.append(Row(f"{service} requests", deployment["most"] * REQUESTS_PER_REPLICA[service], load, "req/s",
+                            f"{deployment['most']} replicas at most x {REQUESTS_PER_REPLICA[service]} req/s (assumed)"))
+        elif service == "worker":
+            consumers = min(deployment["most"], partitions) if partitions else deployment["most"]
+            rows.append(Row("worker events", consumers * EVENTS_PER_WORKER, peaks["ingest"], "events/s",
+                            f"{consumers} consumers (replicas, at most the partitions) x {EVENTS_PER_WORKER}/s "
+                            "(assumed)"))
+    return rows
+
+
+def _requests(spec: Mapping[str, Any]) -> tuple[float, float]:
+    """A pod's CPU (millicores) and memory (MiB) requests."""
+    cpu = memory = 0.0
+    for container in spec.get("containers", []):
+        requests = (container.get("resources") or {}).get("requests") or {}
+        cpu += _cpu(requests.get("cpu", "0")) * 1000
+        memory += _gib(requests.get("memory", "0Mi")) * 1024
+    return cpu, memory
+
+
+def _allocatable(instance_type: str) -> tuple[float, float, int]:
+    """CPU millicores, memory MiB and pod slots a node of `instance_type` offers to pods."""
+    from settings import NODE_INSTANCE_SHAPES  # the shapes of every type the stacks may use
+
+    _, vcpus, gib = NODE_INSTANCE_SHAPES[instance_type]
+    pods = MAX_PODS[instance_type]
+    return (vcpus * 1000 - _reserved_cpu_millicores(vcpus), gib * 1024 - (11 * pods + 255) - EVICTION_MIB, pods)
+
+
+def _node_rows(plan: Plan) -> list[Row]:
+    groups = {}
+    for group in plan.of_type("eks:index:ManagedNodeGroup"):
+        role = (group.inputs.get("labels") or {}).get("ecomind.io/node-group", "workload")
+        # A group of several types (Spot) is judged at its smallest.
+        smallest = min(group.inputs["instanceTypes"], key=lambda t: _allocatable(t)[:2])
+        groups.setdefault(role, []).append((smallest, group.inputs["scalingConfig"]))
+    daemon_cpu = sum(cpu for cpu, _ in DAEMONSETS.values())
+    daemon_memory = sum(memory for _, memory in DAEMONSETS.values())
+    rows = []
+
+    def judge(role: str, size: str, pods: list[tuple[int, float, float]], basis: str) -> None:
+        nodes = [(_allocatable(t), config[size]) for t, config in groups.get(role, [])]
+        count = sum(n for _, n in nodes)
+        if not count:
+            return
+        cpu = sum(a[0] * n for a, n in nodes)
+        memory = sum(a[1] * n for a, n in nodes)
+        slots = sum(a[2] * n for a, n in nodes)
+        types = ", ".join(sorted({t for t, _ in groups[role]}))
+        needed_cpu = sum(n * c for n, c, _ in pods) + daemon_cpu * count
+        needed_memory = sum(n * m for n, _, m in pods) + daemon_memory * count
+        needed_pods = sum(n for n, _, _ in pods) + len(DAEMONSETS) * count
+        where = f"{count} x {types} at {size.removesuffix('Size')} size"
+        rows.extend([
+            Row(f"{role} nodes cpu", cpu / 1000, needed_cpu / 1000, "vCPU", f"{where}; {basis}"),
+            Row(f"{role} nodes memory", memory / 1024, needed_memory / 1024, "GiB", f"{where}; {basis}"),
+            Row(f"{role} nodes pods", slots, needed_pods, "pods", f"{where}; VPC CNI pod slots"),
+        ])
+
+    release = [(math.ceil(d["most"] * (1 + SURGE)), *_requests(d["spec"])) for d in _deployments(plan).values()]
+    judge("workload", "maxSize", release, "the release at its HPA maximum plus a 50% surge, and the DaemonSets")
+    system = [*SYSTEM_PODS.values(), *(TIMESCALE_SYSTEM_PODS.values()
+                                      if plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster") else ())]
+    judge("system", "desiredSize", list(system), "the cluster's controllers and the DaemonSets, without a scale-up")
+    for cluster in plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster"):
+        spec = cluster.inputs["spec"]
+        requests = (spec.get("resources") or {}).get("requests") or {}
+        instance = [(spec.get("instances", 1), _cpu(requests.get("cpu", "0")) * 1000,
+                     _gib(requests.get("memory", "0Mi")) * 1024)]
+        judge("database", "desiredSize", instance, "one PostgreSQL instance a node, and the DaemonSets")
+    return rows
+
+
+def pods_running(plan: Plan, nodes: int) -> int:
+    """Pods the cluster runs at rest: the release's replicas, the controllers, a DaemonSet pod a node."""
+    release = sum(d["least"] for d in _deployments(plan).values())
+    system = sum(n for n, _, _ in SYSTEM_PODS.values())
+    databases = plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster")
+    if databases:
+        system += sum(n for n, _, _ in TIMESCALE_SYSTEM_PODS.values())
+        system += sum(c.inputs["spec"].get("instances", 1) for c in databases)
+    return release + system + len(DAEMONSETS) * nodes
+
+
+def _kafka_rows(plan: Plan, load: Mapping[str, int], peaks: Mapping[str, float]) -> list[Row]:
+    clusters = plan.of_type("aws:msk/cluster:Cluster")
+    if not clusters:
+        return []
+    [cluster] = clusters
+    instance = cluster.inputs["brokerNodeGroupInfo"]["instanceType"]
+    brokers = cluster.inputs["numberOfBrokerNodes"]
+    limit_partitions, limit_ingress = MSK_BROKERS[instance]
+    topics = plan.of_type("aws:msk/topic:Topic")
+    replicas = sum(t.inputs["partitionCount"] * t.inputs["replicationFactor"] for t in topics)
+    factor = max((t.inputs["replicationFactor"] for t in topics), default=1)
+    ingress = peaks["ingest"] * load["event_bytes"] * INGEST_TOPICS / 1e6
+    per_broker = ingress * factor / brokers
+    retention_days = max((int(json.loads(t.inputs.get("configs") or "{}").get("retention.ms", 0)) / 86_400_000
+                          for t in topics), default=7)
+    daily_gb = load["ingest_calls_per_day"] * load["event_bytes"] * INGEST_TOPICS * factor / brokers / 1e9
+    volume = cluster.inputs["brokerNodeGroupInfo"]["storageInfo"]["ebsStorageInfo"]["volumeSize"]
+    # Storage autoscaling grows the volume up to its target's maximum (components/streaming.py).
+    ceiling = next((t.inputs["maxCapacity"] for t in plan.of_type("aws:appautoscaling/target:Target")
+                    if t.inputs.get("serviceNamespace") == "kafka"), volume)
+    smaller = _smaller(MSK_BROKERS, instance, key=lambda shape: shape[1])
+    return [
+        Row("kafka ingress per broker", limit_ingress, per_broker, "MB/s",
+            f"{instance}: {limit_ingress} MB/s (assumed; no AWS table); RF {factor} over {brokers} brokers", smaller),
+        Row("kafka partitions per broker", limit_partitions, replicas / brokers, "partitions",
+            f"{instance}: {limit_partitions} (MSK best practices); {replicas} replicas over {brokers} brokers"),
+        Row("kafka storage per broker", ceiling * MSK_STORAGE_TARGET, daily_gb * retention_days, "GB",
+            f"{volume} GB growing to {ceiling} GB, used to the {MSK_STORAGE_TARGET:.0%} autoscaling target; "
+            f"{retention_days:.0f} days retained"),
+    ]
+
+
+def _database_rows(plan: Plan, load: Mapping[str, int], peaks: Mapping[str, float]) -> list[Row]:
+    deployments = _deployments(plan)
+    clients = sum(deployments[s]["most"] for s in DATABASE_CLIENTS if s in deployments)
+    connections = clients * CONNECTIONS_PER_PROCESS + 1 + OPERATOR_CONNECTIONS
+    stored_gb = load["ingest_calls_per_day"] * STORED_BYTES_PER_EVENT * DATABASE_RETENTION_DAYS / 1e9
+    cpu = (peaks["ingest"] * DATABASE_CPU_SECONDS_PER_EVENT + peaks["api"] * DATABASE_CPU_SECONDS_PER_API_CALL)
+    basis = f"{clients} client pods at most x {CONNECTIONS_PER_PROCESS} (SQLAlchemy pool) + migrations + operators"
+    rows = []
+    for instance in plan.of_type("aws:rds/instance:Instance"):
+        klass = instance.inputs["instanceClass"]
+        memory, vcpus, baseline = RDS_CLASSES[klass]
+        limit = min(int(memory * GIB * RDS_MEMORY_AVAILABLE / RDS_BYTES_PER_CONNECTION), 5000)
+        smaller = _smaller(RDS_CLASSES, klass, key=lambda shape: (shape[0], shape[2]))
+        rows += [
+            Row("database connections", limit, connections, "connections",
+                f"{klass} max_connections (RDS default formula); {basis}"),
+            Row("database storage", instance.inputs.get("maxAllocatedStorage") or instance.inputs["allocatedStorage"],
+                stored_gb, "GB", f"storage autoscaling ceiling; {STORED_BYTES_PER_EVENT} B an event kept "
+                f"{DATABASE_RETENTION_DAYS} days (assumed)"),
+            Row("database cpu", vcpus * baseline, cpu, "vCPU",
+                f"{klass}: {vcpus} vCPU x {baseline:.0%} baseline; {DATABASE_CPU_SECONDS_PER_EVENT * 1000:.0f} ms an "
+                f"event, {DATABASE_CPU_SECONDS_PER_API_CALL * 1000:.0f} ms an api call (assumed)", smaller),
+        ]
+    for cluster in plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster"):
+        spec = cluster.inputs["spec"]
+        limit = int(((spec.get("postgresql") or {}).get("parameters") or {}).get(
+            "max_connections", POSTGRES_DEFAULT_CONNECTIONS))
+        cpu_limit = _cpu(((spec.get("resources") or {}).get("requests") or {}).get("cpu", "1"))
+        size = _gib(spec["storage"]["size"])
+        rows += [
+            Row("database connections", limit, connections, "connections", f"max_connections {limit}; {basis}"),
+            Row("database storage", size, stored_gb, "GB",
+                f"{spec['storage']['size']} per instance; {STORED_BYTES_PER_EVENT} B an event kept "
+                f"{DATABASE_RETENTION_DAYS} days (assumed)"),
+            Row("database cpu", cpu_limit, cpu, "vCPU",
+                "the instance's CPU request; per-event and per-call CPU assumed"),
+        ]
+    return rows
+
+
+def _cache_rows(plan: Plan, load: Mapping[str, int]) -> list[Row]:
+    rows = []
+    users = load["api_calls_per_day"] / API_CALLS_PER_USER
+    clients = users  # one rate-limit key a client a minute; a client per user (assumed)
+    needed = (users * SESSION_BYTES + clients * RATE_LIMIT_BYTES) / GIB
+    for group in plan.of_type("aws:elasticache/replicationGroup:ReplicationGroup"):
+        node = group.inputs["nodeType"]
+        reserved = CACHE_RESERVED.get(node, DEFAULT_CACHE_RESERVED)
+        usable = CACHE_NODES[node] * (1 - reserved)
+        rows.append(Row("cache memory", usable, needed, "GiB",
+                        f"{node}: {CACHE_NODES[node]} GiB less {reserved:.0%} reserved; {users:,.0f} sessions of "
+                        f"{SESSION_BYTES} B and rate-limit keys (assumed)", _smaller(CACHE_NODES, node)))
+    return rows
+
+
+def _smaller(ladder: Mapping[str, Any], size: str, key=lambda shape: shape) -> str | None:
+    """The next size below `size` on its ladder (same family prefix), if there is one."""
+    family = size.rsplit(".", 1)[0]
+    below = sorted((key(shape), name) for name, shape in ladder.items()
+                   if name.rsplit(".", 1)[0] == family and key(shape) < key(ladder[size]))
+    return below[-1][1] if below else None
+
+
+def _cpu(value: Any) -> float:
+    text = str(value)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def _gib(value: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(Gi|Mi|Ti)", value)
+    if not match:
+        raise ValueError(f"capacity: cannot read the storage size {value!r}")
+    number, unit = float(match.group(1)), match.group(2)
+    return number * {"Mi": 1 / 1024, "Gi": 1, "Ti": 1024}[unit]
+
+
+def rows(plan: Plan, load: Mapping[str, int]) -> list[Row]:
+    peaks = _peaks(load)
+    raw = [t for t in plan.of_type("aws:msk/topic:Topic") if t.inputs["name"] == "events.raw"]
+    partitions = raw[0].inputs["partitionCount"] if raw else 0
+    return [*_service_rows(plan, peaks, partitions), *_node_rows(plan), *_kafka_rows(plan, load, peaks),
+            *_database_rows(plan, load, peaks), *_cache_rows(plan, load)]
+
+
+def _format(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.2f}" if value >= 0.01 else f"{value:.4f}"
+
+
+def analyse(plan: Plan) -> dict[str, Any]:
+    load = plan.settings.get("load")
+    if not load:
+        return {"rows": [], "failures": [], "summary": []}
+    found = rows(plan, load)
+    failures = [f"capacity: {r.tier} below the load: {_format(r.capacity)} {r.unit} for {_format(r.load)} at peak "
+                f"({r.basis})" for r in found if r.headroom < 1]
+    advisories = [f"{r.tier}: {r.headroom:,.0f}x the load; {r.smaller} is the next size down"
+                  for r in found if r.smaller and r.headroom > OVER_PROVISIONED]
+    peaks = _peaks(load)
+    width = max(len(r.tier) for r in found)
+    summary = [f"Capacity at the busiest minute ({load['ingest_calls_per_day']:,} ingest and "
+               f"{load['api_calls_per_day']:,} api calls a day, peak x{load['peak_factor']}: "
+               f"{peaks['ingest']:.1f} ingest and {peaks['api']:.1f} api req/s; analyses/capacity.py):",
+               *(f"  {r.tier:<{width}}  {_format(r.capacity):>9} / {_format(r.load):>9} {r.unit:<11} "
+                 f"{'BELOW' if r.headroom < 1 else f'{r.headroom:,.1f}x':>8}  {r.basis}" for r in found),
+               *(f"  advisory: {a}" for a in advisories)]
+    return {"load": dict(load), "rows": [{**dataclasses.asdict(r), "headroom": round(r.headroom, 2)
+                                          if math.isfinite(r.headroom) else None} for r in found],
+            "advisories": advisories, "failures": failures, "summary": summary}
+

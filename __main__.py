@@ -253,7 +253,7 @@ export("dashboard", "CloudWatch dashboard of the stack's service levels: error r
        "consumer lag, the canary's steps, pods and nodes, every alarm (docs/ALARMS.md).",
        service_levels.dashboard_name)
 export("canaryName", "CloudWatch Synthetics canary that checks each service's health path through the ALB every "
-       "5 minutes (its runs and artifacts in the Synthetics console).", canary.canary_name)
+       "canaryIntervalMinutes (its runs and artifacts in the Synthetics console).", canary.canary_name)
 export("alertTopicArn", "SNS topic (KMS-encrypted) that budget and CloudWatch alarms notify.", monitoring.topic_arn)
 export("ciRunnerProject", "CodeBuild project whose runners take this stack's CI jobs inside its VPC.",
        runners.project_name)

@@ -269,6 +269,8 @@ def _node_group_settings(group: str, *, instance_types: list[str], capacity: str
     )
 
 
+# The sizes' defaults (prod's) are the smallest that make plan's capacity table passes for the
+# small-enterprise load with prod's guarantees kept (analyses/capacity.py, docs/adr/0017).
 SETTINGS: tuple[Setting, ...] = (
     Setting("environment", "string",
             "dev or prod. Decides which safety rules apply and whether stateful resources are protected."),

@@ -67,7 +67,11 @@ if timescale:
         secret_name=f"{secret_prefix}database-owner", access_log_bucket=storage.logs.bucket_name, **common))
 else:
     database = Database("database", DatabaseArgs(
-        settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn, **data_plane, **common))
+        settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn,
+        # Stopped at night (officeHours): backups and maintenance happen in the working week.
+        **({"backup_window": stack.office_hours.backup_window,
+            "maintenance_window": stack.office_hours.maintenance_window} if stack.office_hours else {}),
+        **data_plane, **common))
 streaming = Streaming("streaming", StreamingArgs(
     settings=stack.streaming, cluster_name=name, **data_plane, **common))
 cache = Cache("cache", CacheArgs(

@@ -616,6 +616,22 @@ class OfficeHours:
         return f"{self.first_day}-{self.last_day}"
 
     @property
+    def backup_window(self) -> str:
+        """Half an hour inside office hours (RDS's backup window is UTC): four hours after they
+        start, at the zone's January offset; summer time moves it by an hour, still inside them."""
+        local = min(self.start_hour + 4, self.end_hour - 2)
+        offset = datetime.datetime(2026, 1, 15, 12, tzinfo=zoneinfo.ZoneInfo(self.timezone)).utcoffset()
+        hour = int(local - offset.total_seconds() // 3600) % 24
+        return f"{hour:02d}:00-{hour:02d}:30"
+
+    @property
+    def maintenance_window(self) -> str:
+        """An hour after the backup window, on the first office day (RDS: ddd:hh:mm-ddd:hh:mm, UTC)."""
+        hour = (int(self.backup_window[:2]) + 1) % 24
+        day = self.first_day.lower()
+        return f"{day}:{hour:02d}:00-{day}:{hour:02d}:30"
+
+    @property
     def running_fraction(self) -> float:
         """Share of a week's hours inside office hours."""
         days = WEEKDAYS.index(self.last_day) - WEEKDAYS.index(self.first_day) + 1

@@ -122,16 +122,17 @@ DAEMONSETS: Mapping[str, tuple[int, int]] = {
 # The cluster's controllers besides the release (replicas, CPU m, memory MiB each), as their charts
 # or add-ons request: CoreDNS (Kubernetes' manifest; the EKS build not read), EBS CSI controller
 # (chart 2.64.0), metrics-server (EKS add-on; upstream chart 100m/200Mi; 2 replicas assumed),
-# the CloudWatch operator (chart 6.4.0), Reloader (our values). The load balancer controller,
-# External Secrets' three parts and Cluster Autoscaler set no request upstream (their values.yaml
-# at the pinned versions): they are counted at UNSET_REQUEST, what such a controller uses.
+# the CloudWatch operator (chart 6.4.0), Reloader, and the load balancer controller, External
+# Secrets' three parts and Cluster Autoscaler as components/cluster_services.py CONTROLLER_RESOURCES
+# requests them (tests/test_capacity.py holds the two to the planned releases' values). Charts
+# that set no request upstream are counted at UNSET_REQUEST, what such a controller uses.
 UNSET_REQUEST = (50, 128)
 SYSTEM_PODS: Mapping[str, tuple[int, int, int]] = {
     "coredns": (2, 100, 70), "ebs-csi-controller": (2, 60, 232), "metrics-server": (2, 100, 200),
     "cloudwatch-operator": (1, 100, 64), "reloader": (2, 10, 64),
-    "aws-load-balancer-controller": (2, *UNSET_REQUEST), "external-secrets": (2, *UNSET_REQUEST),
-    "external-secrets-webhook": (2, *UNSET_REQUEST), "external-secrets-cert-controller": (2, *UNSET_REQUEST),
-    "cluster-autoscaler": (1, *UNSET_REQUEST),
+    "aws-load-balancer-controller": (2, 50, 128), "external-secrets": (2, 20, 96),
+    "external-secrets-webhook": (2, 10, 64), "external-secrets-cert-controller": (2, 10, 64),
+    "cluster-autoscaler": (1, 100, 300),
 }
 # The in-cluster engine's controllers (CloudNativePG operator 0.29.0, barman-cloud plugin 0.7.0,
 # cert-manager v1.21.1's three parts): no request upstream either.

@@ -45,6 +45,19 @@ RELOADER = {"chart": "reloader", "version": "2.2.16", "repo": "https://stakater.
 
 SECRET_STORE_NAME = "aws-secrets-manager"
 # Controllers run on the system node group, which prod taints for add-ons only.
+# The controllers' charts request nothing by default (`resources: {}` in aws-load-balancer-controller
+# 3.5.0, external-secrets 2.9.0 for all three parts, cluster-autoscaler 9.59.0 values.yaml), which
+# makes their pods BestEffort: the first evicted under memory pressure, and invisible to the
+# scheduler's packing. Requests sized for one controller at this cluster's scale, memory limits
+# with room (analyses/capacity.py counts the requests).
+CONTROLLER_RESOURCES = {
+    "aws-load-balancer-controller": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    "external-secrets": {"requests": {"cpu": "20m", "memory": "96Mi"}, "limits": {"memory": "384Mi"}},
+    "external-secrets-webhook": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+    "external-secrets-cert-controller": {"requests": {"cpu": "10m", "memory": "64Mi"},
+                                         "limits": {"memory": "256Mi"}},
+    "cluster-autoscaler": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}},
+}
 SYSTEM_PLACEMENT = {
     "nodeSelector": {"ecomind.io/node-group": "system"},
     "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"}],
@@ -193,6 +206,7 @@ class ClusterServices(pulumi.ComponentResource):
         load_balancers = release("aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER, "kube-system", {
             "clusterName": args.cluster_name_literal, "region": args.region, "vpcId": args.vpc_id,
             "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1},
+            "resources": CONTROLLER_RESOURCES["aws-load-balancer-controller"],
             "createIngressClassResource": False, "enableShield": False, "enableWaf": False, "enableWafv2": False,
             "enableBackendSecurityGroup": False,
             "serviceAccount": {"create": True, "name": lb_account, "annotations": {
@@ -211,13 +225,16 @@ class ClusterServices(pulumi.ComponentResource):
         drain_safe = {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}
         external_secrets = after_load_balancers("external-secrets", EXTERNAL_SECRETS, "external-secrets", {
             "installCRDs": True, "leaderElect": True, **drain_safe,
+            "resources": CONTROLLER_RESOURCES["external-secrets"],
             "serviceAccount": {"create": True, "name": eso_account, "annotations": {
                 "eks.amazonaws.com/role-arn": role("external-secrets", "external-secrets", eso_account,
                                                    docs.secret_reader_policy(args.secret_arns, args.secrets_key_arn,
                                                                              args.region))}},
             **SYSTEM_PLACEMENT,
-            "webhook": {**SYSTEM_PLACEMENT, **drain_safe},
-            "certController": {**SYSTEM_PLACEMENT, **drain_safe},
+            "webhook": {**SYSTEM_PLACEMENT, **drain_safe,
+                        "resources": CONTROLLER_RESOURCES["external-secrets-webhook"]},
+            "certController": {**SYSTEM_PLACEMENT, **drain_safe,
+                               "resources": CONTROLLER_RESOURCES["external-secrets-cert-controller"]},
         }, depends_on=[eso_namespace])
         # No `auth` block: the store uses the controller's own IRSA role, which reads only the
         # EcoMind secrets.
@@ -237,6 +254,7 @@ class ClusterServices(pulumi.ComponentResource):
             "cloudProvider": "aws", "awsRegion": args.region,
             "autoDiscovery": {"clusterName": args.cluster_name_literal},
             "image": {"tag": args.autoscaler_image_tag},
+            "resources": CONTROLLER_RESOURCES["cluster-autoscaler"],
             "rbac": {"serviceAccount": {"create": True, "name": autoscaler_account, "annotations": {
                 "eks.amazonaws.com/role-arn": role("cluster-autoscaler", "kube-system", autoscaler_account,
                                                    docs.cluster_autoscaler_policy(args.cluster_name_literal))}}},

@@ -90,8 +90,20 @@ class DatabaseArgs:
     protect: bool = False
     """Prod: `protect` on the key and instance, RDS deletion protection, a final snapshot, automated
     backups kept on deletion and changes held for the maintenance window; the default (dev) has none."""
+    backup_window: str = BACKUP_WINDOW
+    """Daily backup window, UTC (hh:mm-hh:mm). A stack stopped at night (officeHours) takes it in its
+    working day instead: RDS takes no automated backup while an instance is stopped (RDS user guide,
+    "Stopping an Amazon RDS DB instance temporarily")."""
+
+    maintenance_window: str = MAINTENANCE_WINDOW
+    """Weekly maintenance window, UTC (ddd:hh:mm-ddd:hh:mm); a stack stopped at night and at weekends
+    holds it in its working week, or pending maintenance would wait for a window it never runs in."""
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z]{3}:\d{2}:\d{2}-[a-z]{3}:\d{2}:\d{2}", str(self.maintenance_window)):
+            refuse(self, "maintenance_window", "expected ddd:hh:mm-ddd:hh:mm in UTC, such as sun:04:30-sun:05:30")
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", str(self.backup_window)):
+            refuse(self, "backup_window", "expected hh:mm-hh:mm in UTC, such as 03:00-04:00")
         if self.settings.engine != "rds" or self.settings.timescale is not None:
             refuse(self, "settings.engine", "expected rds: the timescaledb engine is TimescaleDatabase")
         check_log_retention(self, "settings.log_retention_days")
@@ -191,8 +203,8 @@ class Database(pulumi.ComponentResource):
             multi_az=s.multi_az,
             parameter_group_name=parameters.name,
             backup_retention_period=s.backup_retention_days,
-            backup_window=BACKUP_WINDOW,
-            maintenance_window=MAINTENANCE_WINDOW,
+            backup_window=args.backup_window,
+            maintenance_window=args.maintenance_window,
             copy_tags_to_snapshot=True,
             delete_automated_backups=not args.protect,
             deletion_protection=args.protect,

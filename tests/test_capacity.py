@@ -77,6 +77,25 @@ def test_node_allocatable_follows_the_kubelet_reservation():
     assert set(settings.NODE_INSTANCE_SHAPES) <= set(capacity.MAX_PODS)
 
 
+def test_the_model_counts_the_controllers_as_their_releases_request(stack_plan):
+    from components.cluster_services import CONTROLLER_RESOURCES
+
+    releases = {r.inputs["chart"]: r.inputs["values"] for r in stack_plan.of_type("kubernetes:helm.sh/v3:Release")}
+    planned_requests = {
+        "aws-load-balancer-controller": releases["aws-load-balancer-controller"],
+        "external-secrets": releases["external-secrets"],
+        "external-secrets-webhook": releases["external-secrets"]["webhook"],
+        "external-secrets-cert-controller": releases["external-secrets"]["certController"],
+        "cluster-autoscaler": releases["cluster-autoscaler"],
+    }
+    for name, values in planned_requests.items():
+        requests = values["resources"]["requests"]
+        assert requests == CONTROLLER_RESOURCES[name]["requests"]
+        replicas, cpu, memory = capacity.SYSTEM_PODS[name]
+        assert (f"{cpu}m", f"{memory}Mi") == (requests["cpu"], requests["memory"]), name
+        assert replicas == values.get("replicaCount", 1), name
+
+
 def test_medium_load_fits_with_the_sizes_the_readme_gives_for_it():
     """README's medium example: 1M ingest and 500k api calls a day on prod's sizes with more
     workload nodes and api replicas allowed."""
@@ -115,6 +134,15 @@ def test_dev_stops_every_node_group_its_database_and_canary_outside_office_hours
                  if a.inputs.get("treatMissingData") == "breaching" and a.inputs.get("alarmActions")}
     assert breaching == set(quiet)
     assert not prod_plan.of_type(SCHEDULE)
+
+
+def test_a_stack_stopped_at_night_backs_up_in_its_working_day(dev_plan, prod_plan):
+    [database] = dev_plan.of_type("aws:rds/instance:Instance")
+    assert database.inputs["backupWindow"] == "11:00-11:30"  # 11:00 in London in winter, 12:00 in summer
+    assert database.inputs["maintenanceWindow"] == "mon:12:00-mon:12:30"
+    assert prod_plan.one("aws:rds/instance:Instance").inputs["backupWindow"] == "03:00-04:00"
+    new_york = settings.OfficeHours("MON", "FRI", 7, 19, "America/New_York")
+    assert new_york.backup_window == "16:00-16:30"  # 11:00 EST, 12:00 EDT
 
 
 def test_the_scheduler_role_acts_on_exactly_the_stacks_groups_database_canary_and_alarms(dev_plan):

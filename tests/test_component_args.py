@@ -310,6 +310,8 @@ CASES: list[tuple[type, str, Override]] = [
     (DatabaseArgs, "settings.engine", settings_with(the_timescale_engine)),
     (DatabaseArgs, "settings.log_retention_days", setting(log_retention_days=-7)),
     (DatabaseArgs, "identifier", to("identifier", "ecomind-")),
+    (DatabaseArgs, "backup_window", to("backup_window", "3am-4am")),
+    (DatabaseArgs, "maintenance_window", to("maintenance_window", "sunday 04:30")),
     (DatabaseArgs, "data_subnet_ids", to("data_subnet_ids", SUBNETS[:1])),
     (DatabaseArgs, "secrets_key_arn", to("secrets_key_arn", "arn:aws:s3:::not-a-key")),
     *common(DatabaseArgs, "tags", "account_id", "region"),

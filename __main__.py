@@ -16,6 +16,7 @@ from components.monitoring import Monitoring, MonitoringArgs, alarm_name
 from components.naming import node_group_name
 from components.network import Network, NetworkArgs
 from components.office_hours import OfficeHoursArgs, OfficeHoursSchedule, ScheduledNodeGroup
+from components.region_copies import copy_region
 from components.registry import Registry, RegistryArgs
 from components.release import (
     DEPLOYMENTS,
@@ -52,12 +53,15 @@ cluster = Cluster("cluster", ClusterArgs(
 # Every data service admits exactly one source: the security group of the EKS nodes and pods.
 data_plane = {"vpc_id": network.vpc_id, "data_subnet_ids": network.data_subnet_ids,
               "client_security_group_id": cluster.cluster_security_group_id, "region": stack.region}
+# The region-loss copies' key in drRegion (prod); dev keeps none (docs/DISASTER_RECOVERY.md).
+copies = copy_region(stack.dr_region, account_id=account_id, tags=stack.tags, protect=protect) if stack.dr_region \
+    else None
 secret_prefix = f"ecomind/{stack.stack}/"
 secrets = ApplicationSecrets("secrets", ApplicationSecretsArgs(prefix=secret_prefix, key_generations={
     "jwt-secret": stack.signing_keys.jwt_generation,
-    "gateway-hmac-secret": stack.signing_keys.gateway_hmac_generation}, **common))
+    "gateway-hmac-secret": stack.signing_keys.gateway_hmac_generation}, copies=copies, **common))
 storage = Storage("storage", StorageArgs(log_retention_days=stack.network.log_retention_days, region=stack.region,
-                                         **common))
+                                         copies=copies, **common))
 # One engine per stack (docs/adr/0005, 0010); both hand the release the same DatabaseEndpoint.
 timescale = stack.database.timescale
 if timescale:
@@ -67,7 +71,7 @@ if timescale:
         secret_name=f"{secret_prefix}database-owner", access_log_bucket=storage.logs.bucket_name, **common))
 else:
     database = Database("database", DatabaseArgs(
-        settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn,
+        settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn, copies=copies,
         # Stopped at night (officeHours): backups and maintenance happen in the working week.
         **({"backup_window": stack.office_hours.backup_window,
             "maintenance_window": stack.office_hours.maintenance_window} if stack.office_hours else {}),
@@ -76,7 +80,7 @@ streaming = Streaming("streaming", StreamingArgs(
     settings=stack.streaming, cluster_name=name, **data_plane, **common))
 cache = Cache("cache", CacheArgs(
     settings=stack.cache, replication_group_id=name, availability_zone_names=network.availability_zone_names,
-    secrets_key_arn=secrets.key_arn, secret_prefix=secret_prefix, **data_plane, **common))
+    secrets_key_arn=secrets.key_arn, secret_prefix=secret_prefix, copies=copies, **data_plane, **common))
 # A WAF web ACL in front of each public entry point: CloudFront always, the ALB when it is
 # internet-facing (with a domain and its certificate; without one the ALB is internal).
 firewall = {"region": stack.region, "log_retention_days": stack.network.log_retention_days, **common}

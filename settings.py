@@ -363,6 +363,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Generation of the gateway's request signing key: `make rotate-secret SECRET=gateway-hmac` raises it "
             "by one; the previous key keeps verifying (GATEWAY_HMAC_SECRET_PREVIOUS).", 1),
     Setting("cdnPriceClass", "string", "CloudFront price class of the UI assets distribution.", "PriceClass_All"),
+    Setting("drRegion", "string",
+            "Region that holds copies of the database backups and the application secrets, each under a key "
+            "there (docs/DISASTER_RECOVERY.md, region loss); none: no copies, which prod refuses.", "us-west-2"),
     Setting("officeHours", "string",
             "Days and hours the stack runs its nodes, database and canary (MON-FRI 07-19), in officeHoursTimezone; "
             "outside them EventBridge Scheduler stops them. Empty: always on (prod must be).", ""),
@@ -665,6 +668,8 @@ class StackSettings:
     cost: CostSettings
     load: LoadSettings
     office_hours: OfficeHours | None
+    dr_region: str | None
+    """Where the region-loss copies live; None: none."""
     ci: CiSettings
     signing_keys: SigningKeySettings
 
@@ -1032,6 +1037,19 @@ def _cost(v: Mapping[str, Any]) -> CostSettings:
                         cdn_gb=usage["usageCdnGbPerMonth"], database_gb=usage["usageDatabaseGb"])
 
 
+def _dr_region(v: Mapping[str, Any], environment: str, region: str) -> str | None:
+    dr = v["drRegion"]
+    if dr == "none":
+        if environment == "prod":
+            raise _fail("drRegion", dr, "prod keeps copies in a second region: name one of "
+                        + ", ".join(r for r in REGION_AVAILABILITY_ZONE_IDS if r != region))
+        return None
+    if dr == region or dr not in REGION_AVAILABILITY_ZONE_IDS:
+        raise _fail("drRegion", dr, f"expected a supported region other than {region}: "
+                    + ", ".join(r for r in REGION_AVAILABILITY_ZONE_IDS if r != region) + ", or none")
+    return dr
+
+
 def _office_hours(v: Mapping[str, Any], environment: str) -> OfficeHours | None:
     text, timezone = v["officeHours"], v["officeHoursTimezone"]
     try:
@@ -1236,6 +1254,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         cost=_cost(v),
         load=_load(v),
         office_hours=_office_hours(v, environment),
+        dr_region=_dr_region(v, environment, region),
         ci=_ci(v),
         signing_keys=_signing_keys(v),
     )

@@ -53,6 +53,7 @@ METRICS_PER_REQUEST_FILTER = 10
 OBSERVATIONS_PER_NODE = 40
 OBSERVATIONS_PER_POD = 50
 MINUTES_PER_MONTH = HOURS_PER_MONTH * 60
+COPY_PURPOSE = " (region-loss copy)"  # components/region_copies.py names a copy's purpose so
 CANARY_ARTIFACT_MB_PER_RUN = 0.02
 OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
 
@@ -286,7 +287,12 @@ def _cache(e: _Estimator, r: PlannedResource) -> None:
 
 def _bucket(e: _Estimator, r: PlannedResource) -> None:
     purpose = r.inputs.get("tags", {}).get("purpose", "")
-    if purpose == "reports and exports":
+    if purpose.endswith(COPY_PURPOSE):
+        # Replicas land in Standard-IA (components/region_copies.py), as much as their source holds.
+        source = purpose.removesuffix(COPY_PURPOSE)
+        gb = {"reports and exports": e.usage.storage_gb}.get(source, e.usage.database_gb)
+        e.add(r, "s3.ia.gb", gb, f"region-loss copy of the {source} bucket")
+    elif purpose == "reports and exports":
         e.add(r, "s3.standard.gb", e.usage.storage_gb, "usageStorageGb, before tiering")
     elif purpose == "access logs":
         e.add(r, "s3.standard.gb", e.usage.log_gb, "access logs, kept for the log retention")
@@ -382,6 +388,36 @@ def _canary(e: _Estimator, r: PlannedResource) -> None:
           + (f", {running:.0%} of the week (office hours)" if running < 1 else ""))
 
 
+def _replication(e: _Estimator, r: PlannedResource) -> None:
+    """What S3 replication carries between regions in a month: new objects, assumed a twelfth of
+    the bucket's usage (a year's growth)."""
+    purpose = next((e.by_urn[d].inputs.get("tags", {}).get("purpose", "") for d in r.dependencies
+                    if e.by_urn[d].type == "aws:s3/bucket:Bucket"), "")
+    gb = e.usage.database_gb if "backups" in purpose else e.usage.storage_gb
+    e.add(r, "transfer.interregion.gb", gb / 12, "region-loss copy: a month's new objects to drRegion")
+
+
+def _secret(e: _Estimator, r: PlannedResource) -> None:
+    e.add(r, "secrets.secret", 1)
+    replicas = len(r.inputs.get("replicas") or [])
+    if replicas:
+        # A replica is billed as a secret of its own (Secrets Manager pricing).
+        e.add(r, "secrets.secret", replicas, "region-loss copy: a replica in drRegion")
+
+
+def _backup_replication(e: _Estimator, r: PlannedResource) -> None:
+    """RDS automated backups in a second region: the snapshots and transaction logs kept there for
+    the retention, and what crosses regions to keep them (RDS pricing, backup storage; EC2 data
+    transfer between regions). Assumptions: the database is usageDatabaseGb and changes about
+    its WAL a day (WAL_BYTES_PER_EVENT x the ingest load)."""
+    days = r.inputs.get("retentionPeriod") or 7
+    daily = e.plan.settings.get("load", {}).get("ingest_calls_per_day", 0) * WAL_BYTES_PER_EVENT / 1e9
+    stored = e.usage.database_gb + daily * days
+    e.add(r, "rds.backup.gb", stored, f"region-loss copy: {e.usage.database_gb} GB and {days} days of changes")
+    e.add(r, "transfer.interregion.gb", e.usage.database_gb + daily * 30,
+          "region-loss copy: a full copy and a month of changes to drRegion")
+
+
 def _metric_alarm(e: _Estimator, r: PlannedResource) -> None:
     # CloudWatch bills each metric an alarm evaluates: a metric-math alarm pays for every metric
     # in its expression (CloudWatch pricing, alarms).
@@ -430,7 +466,9 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:cloudfront/distribution:Distribution": _distribution,
     "aws:kms/key:Key": lambda e, r: e.add(r, "kms.key", 1),
-    "aws:secretsmanager/secret:Secret": lambda e, r: e.add(r, "secrets.secret", 1),
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": _replication,
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": _backup_replication,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:eks/addon:Addon": _addon,
     "aws:synthetics/canary:Canary": _canary,
@@ -473,11 +511,13 @@ def estimate(plan: Plan, usage: Usage, prices: Mapping[str, Price] | None = None
     for line in e.lines:
         components[line.component] = round(components.get(line.component, 0) + line.monthly_usd, 2)
     total = round(sum(line.monthly_usd for line in e.lines), 2)
+    copies = round(sum(line.monthly_usd for line in e.lines if is_region_copy(line)), 2)
     return {
         "currency": "USD",
         "region": "us-east-1",
         "hours_per_month": HOURS_PER_MONTH,
         "total_monthly_usd": total,
+        "region_copies_monthly_usd": copies,
         "components": dict(sorted(components.items(), key=lambda item: -item[1])),
         "lines": [dataclasses.asdict(line) for line in sorted(e.lines, key=lambda line: -line.monthly_usd)],
         "unpriced": unpriced,
@@ -501,10 +541,18 @@ def analyse(plan: Plan) -> dict[str, Any]:
     return {**section, "failures": failures, "summary": summary}
 
 
+def is_region_copy(line: Line) -> bool:
+    """A line of the region-loss copies (drRegion): its own line in the totals, on top of the platform."""
+    return "region-loss cop" in line.dimension or line.resource == "dr-copies-key"
+
+
 def format_table(cost: Mapping[str, Any]) -> list[str]:
     width = max(len(name) for name in cost["components"])
     lines = [f"  {name:<{width}}  {usd:>10,.2f}" for name, usd in cost["components"].items()]
     lines.append(f"  {'total':<{width}}  {cost['total_monthly_usd']:>10,.2f}  USD a month")
+    if cost.get("region_copies_monthly_usd"):
+        lines.append(f"  {'of which region-loss copies':<{width}}  {cost['region_copies_monthly_usd']:>10,.2f}  "
+                     "(drRegion; lines marked region-loss copy)")
     return lines
 
 

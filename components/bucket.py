@@ -48,6 +48,9 @@ class SecureBucketArgs:
     protect: bool = False
     """Pulumi `protect` on the bucket itself (the stack's protect_stateful: on in prod); the default
     leaves it deletable, though never with objects in it (force_destroy is off)."""
+    region: str | None = None
+    """A region other than the stack's for the bucket (a region-loss copy, components/region_copies.py);
+    None: the stack's. Its key must be in that region too."""
     object_lock_days: int | None = None
     """Object Lock in governance mode: every object version is kept from deletion for this many
     days (S3 user guide, "Object Lock retention modes"); it can only be turned on when the
@@ -88,6 +91,8 @@ class SecureBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     """Name of the bucket."""
     bucket_arn: pulumi.Output[str]
+    versioning: pulumi.Resource
+    """The bucket's versioning, which replication needs on before it is configured."""
     """ARN of the bucket."""
     regional_domain_name: pulumi.Output[str]
     """Regional endpoint, the origin CloudFront reaches it by."""
@@ -95,15 +100,17 @@ class SecureBucket(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:storage:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(name, force_destroy=False, tags={**args.tags, "Name": name, "purpose": args.purpose},
+        placed = {"region": args.region} if args.region else {}
+        bucket = aws.s3.Bucket(name, force_destroy=False, **placed,
+                               tags={**args.tags, "Name": name, "purpose": args.purpose},
                                object_lock_enabled=True if args.object_lock_days else None,
                                opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         self._name, self._bucket = name, bucket
         block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+            f"{name}-public-access", bucket=bucket.id, **placed, block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True, opts=child)
         aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket.id,
+            f"{name}-ownership", bucket=bucket.id, **placed,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child)
         if args.kms_key_arn is not None:
             default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
@@ -112,22 +119,22 @@ class SecureBucket(pulumi.ComponentResource):
             default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                 sse_algorithm="AES256")
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption", bucket=bucket.id,
+            f"{name}-encryption", bucket=bucket.id, **placed,
             rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=default, bucket_key_enabled=args.kms_key_arn is not None)],
             opts=child)
         versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning", bucket=bucket.id,
+            f"{name}-versioning", bucket=bucket.id, **placed,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child)
         if args.object_lock_days:
             aws.s3.BucketObjectLockConfiguration(
-                f"{name}-object-lock", bucket=bucket.id, object_lock_enabled="Enabled",
+                f"{name}-object-lock", bucket=bucket.id, **placed, object_lock_enabled="Enabled",
                 rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                     default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
                         mode="GOVERNANCE", days=args.object_lock_days)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
         aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle", bucket=bucket.id,
+            f"{name}-lifecycle", bucket=bucket.id, **placed,
             rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="tiering-and-old-versions",
                 status="Enabled",
@@ -143,9 +150,12 @@ class SecureBucket(pulumi.ComponentResource):
             )],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
         if args.access_log_bucket is not None:
-            aws.s3.BucketLogging(f"{name}-access-logs", bucket=bucket.id, target_bucket=args.access_log_bucket,
+            aws.s3.BucketLogging(f"{name}-access-logs", bucket=bucket.id, **placed,
+                                 target_bucket=args.access_log_bucket,
                                  target_prefix=f"s3/{name}/", opts=child)
         self._public_access_block = block
+        self._placed = placed
+        self.versioning = versioning
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         self.regional_domain_name = bucket.bucket_regional_domain_name
@@ -158,4 +168,5 @@ class SecureBucket(pulumi.ComponentResource):
         document = pulumi.Output.all(self.bucket_arn, statements).apply(
             lambda args: docs.document(docs.tls_only_statement(args[0]), *args[1]))
         aws.s3.BucketPolicy(f"{self._name}-policy", bucket=self._bucket.id, policy=pulumi.Output.json_dumps(document),
+                            **self._placed,
                             opts=pulumi.ResourceOptions(parent=self, depends_on=[self._public_access_block]))

@@ -24,6 +24,7 @@ from components.args import (
     refuse,
 )
 from components.guards import admit_only, key_with_log_groups
+from components.region_copies import CopyRegion
 from components.secrets import rotation_tag, store_secret
 from settings import CacheSettings
 
@@ -65,6 +66,9 @@ class CacheArgs:
     protect: bool = False
     """Prod: `protect` on the key, group and secret, a final snapshot on deletion, changes held for the
     maintenance window and a 30-day secret recovery window; the default (dev) has none of these."""
+    copies: CopyRegion | None = None
+    """Replicate the auth secret to this region (setting drRegion): a cache rebuilt there needs a
+    token, and the release reads it from the secret; None: no replica."""
 
     def __post_init__(self) -> None:
         check_log_retention(self, "settings.log_retention_days")
@@ -159,6 +163,6 @@ class Cache(pulumi.ComponentResource):
         self.auth_secret_arn = store_secret(
             f"{name}-auth", f"{args.secret_prefix}cache-auth", "Valkey endpoint and AUTH token", connection,
             key_arn=args.secrets_key_arn, tags=args.tags, protect=args.protect, parent=self,
-            rotation=rotation_tag("rotate-then-set", "make rotate-secret SECRET=cache"))
+            rotation=rotation_tag("rotate-then-set", "make rotate-secret SECRET=cache"), copies=args.copies)
         self.register_outputs({"host": self.host, "auth_secret_arn": self.auth_secret_arn,
                                "security_group_id": self.security_group_id})

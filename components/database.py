@@ -22,6 +22,7 @@ from components.args import (
 )
 from components.guards import admit_only, key_with_log_groups
 from components.naming import stack_role
+from components.region_copies import CopyRegion
 from settings import DatabaseSettings
 
 POSTGRES_PORT = 5432
@@ -90,6 +91,10 @@ class DatabaseArgs:
     protect: bool = False
     """Prod: `protect` on the key and instance, RDS deletion protection, a final snapshot, automated
     backups kept on deletion and changes held for the maintenance window; the default (dev) has none."""
+    copies: CopyRegion | None = None
+    """Replicate the automated backups (snapshots and transaction logs) to this region under its key
+    for the backup retention (setting drRegion): a point-in-time restore there after a region loss
+    (RDS user guide, "Replicating automated backups to another AWS Region"); None: none."""
     backup_window: str = BACKUP_WINDOW
     """Daily backup window, UTC (hh:mm-hh:mm). A stack stopped at night (officeHours) takes it in its
     working day instead: RDS takes no automated backup while an instance is stopped (RDS user guide,
@@ -232,6 +237,13 @@ class Database(pulumi.ComponentResource):
             connect_arn=pulumi.Output.concat("arn:aws:rds-db:", args.region, ":", args.account_id, ":dbuser:",
                                              instance.resource_id, "/", APP_USERNAME),
         )
+        if args.copies:
+            # Created in the destination region (StartDBInstanceAutomatedBackupsReplication is called
+            # there), from the source instance's ARN.
+            aws.rds.InstanceAutomatedBackupsReplication(
+                f"{name}-backups-{args.copies.region}", source_db_instance_arn=instance.arn,
+                kms_key_id=args.copies.key_arn, retention_period=s.backup_retention_days,
+                region=args.copies.region, opts=child)
         self.key_arn = key.key_arn
         self.ready = []
         self.register_outputs({"host": self.endpoint.host, "secret_arn": self.endpoint.secret_arn,

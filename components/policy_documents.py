@@ -650,3 +650,42 @@ def office_hours_policy(account_id: pulumi.Input[str], region: str, key_arn: pul
                                             for name in alarm_names]})
         return document(*statements)
     return pulumi.Output.all(account_id, key_arn).apply(build)
+
+
+def bucket_replication_policy(source_arn: pulumi.Input[str], source_key_arn: pulumi.Input[str], source_region: str,
+                              replica_arn: pulumi.Input[str], replica_key_arn: pulumi.Input[str],
+                              replica_region: str) -> pulumi.Output[Document]:
+    """S3 replication's role: read this source's versions and decrypt them with its key, write
+    replicas into this destination and encrypt them with its key (S3 user guide, "Setting up
+    permissions for live replication", and its SSE-KMS section)."""
+    def build(args: list[str]) -> Document:
+        source, source_key, replica, replica_key = args
+        return document({
+            "Sid": "ReadTheSourcesConfiguration",
+            "Effect": "Allow",
+            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+            "Resource": source,
+        }, {
+            "Sid": "ReadTheSourcesVersions",
+            "Effect": "Allow",
+            "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+            "Resource": f"{source}/*",
+        }, {
+            "Sid": "WriteReplicas",
+            "Effect": "Allow",
+            "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            "Resource": f"{replica}/*",
+        }, {
+            "Sid": "DecryptWithTheSourceKey",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": source_key,
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{source_region}.amazonaws.com"}},
+        }, {
+            "Sid": "EncryptWithTheReplicaKey",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": replica_key,
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{replica_region}.amazonaws.com"}},
+        })
+    return pulumi.Output.all(source_arn, source_key_arn, replica_arn, replica_key_arn).apply(build)

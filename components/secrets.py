@@ -18,6 +18,7 @@ from components.args import (
     refuse,
 )
 from components.encryption import EncryptionKey, EncryptionKeyArgs
+from components.region_copies import CopyRegion
 
 # 64 characters from [A-Za-z0-9]: about 381 bits, above HS256's 256-bit key size and safe in
 # any environment variable or URL without escaping.
@@ -53,6 +54,8 @@ class ApplicationSecretsArgs:
     key_generations: Mapping[str, int] = dataclasses.field(default_factory=dict)
     """Per signing key (SIGNING_KEYS), its generation (settings jwtKeyGeneration,
     gatewayHmacKeyGeneration); 1 when absent. Raising one by one rotates that key."""
+    copies: CopyRegion | None = None
+    """Replicate every secret to this region under its key (setting drRegion); None: no replicas."""
 
     def __post_init__(self) -> None:
         check_name(self, "prefix", SECRET_PREFIX, SECRET_PREFIX_RULE)
@@ -104,7 +107,7 @@ class ApplicationSecrets(pulumi.ComponentResource):
         value = pulumi.Output.json_dumps({"current": slots[current].result, "previous": slots[previous].result,
                                           "generation": generation})
         return store_secret(f"{name}-{purpose}", f"{args.prefix}{purpose}", description, value,
-                            key_arn=self.key_arn, tags=args.tags, protect=args.protect, parent=self,
+                            key_arn=self.key_arn, tags=args.tags, protect=args.protect, parent=self, copies=args.copies,
                             rotation=rotation_tag("dual-key",
                                                   f"make rotate-secret SECRET={SIGNING_KEY_COMMANDS[purpose]}"))
 
@@ -117,11 +120,15 @@ def latest_generations(generation: int) -> dict[str, int]:
 
 def store_secret(name: str, secret_name: str, description: str, value: pulumi.Input[str], *,
                  key_arn: pulumi.Input[str], tags: Mapping[str, str], protect: bool,
-                 parent: pulumi.Resource, rotation: str) -> pulumi.Output[str]:
+                 parent: pulumi.Resource, rotation: str, copies: CopyRegion | None = None) -> pulumi.Output[str]:
     """A Secrets Manager secret under the given CMK holding `value`; returns its ARN. `rotation`
-    (`rotation_tag`) says how it rotates, as its `rotation` tag."""
+    (`rotation_tag`) says how it rotates, as its `rotation` tag. With `copies`, Secrets Manager
+    keeps a replica in that region under its key, updated with every new version (Secrets Manager
+    user guide, "Replicate secrets across Regions")."""
     secret = aws.secretsmanager.Secret(
         name, name=secret_name, description=description, kms_key_id=key_arn,
+        replicas=[aws.secretsmanager.SecretReplicaArgs(region=copies.region, kms_key_id=copies.key_arn)]
+        if copies else None,
         recovery_window_in_days=RECOVERY_WINDOW_DAYS[protect],
         tags={**tags, "Name": secret_name, "rotation": rotation},
         opts=pulumi.ResourceOptions(parent=parent, protect=protect))

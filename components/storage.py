@@ -12,6 +12,7 @@ from components.args import check_account_id, check_count, check_tags
 from components.bucket import SecureBucket, SecureBucketArgs, Transition
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.load_balancer import ACCESS_LOG_PREFIX, check_log_delivery_region, log_delivery_principal
+from components.region_copies import CopyRegion, replicate_bucket
 
 # The team's rule for reports: infrequent access after 30 days, archive after 90. Glacier
 # Instant Retrieval is the archive class the api can still serve from without a restore.
@@ -33,6 +34,8 @@ class StorageArgs:
     """Stack tags, applied to both buckets and the reports key."""
     protect: bool = False
     """Pulumi `protect` on both buckets and the reports key (on in prod); the default leaves them deletable."""
+    copies: CopyRegion | None = None
+    """Replicate the reports bucket to this region (setting drRegion); None: no copy."""
 
     def __post_init__(self) -> None:
         check_account_id(self)
@@ -68,4 +71,8 @@ class Storage(pulumi.ComponentResource):
         self.reports = SecureBucket(f"{name}-reports", SecureBucketArgs(
             purpose="reports and exports", kms_key_arn=key.key_arn, tags=args.tags, transitions=REPORT_TRANSITIONS,
             access_log_bucket=self.logs.bucket_name, protect=args.protect), opts=child)
+        self.reports_copy = replicate_bucket(
+            f"{name}-reports", self.reports, source_key_arn=key.key_arn, copies=args.copies, source_region=args.region,
+            purpose="reports and exports", account_id=args.account_id, tags=args.tags, protect=args.protect,
+            parent=self) if args.copies else None
         self.register_outputs({"reports_bucket": self.reports.bucket_name, "logs_bucket": self.logs.bucket_name})

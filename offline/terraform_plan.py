@@ -99,6 +99,9 @@ TYPES = {
     "aws:msk/configuration:Configuration": "aws_msk_configuration",
     "aws:msk/topic:Topic": "aws_msk_topic",
     "aws:rds/instance:Instance": "aws_db_instance",
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication":
+        "aws_db_instance_automated_backups_replication",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": "aws_s3_bucket_replication_configuration",
     "aws:rds/parameterGroup:ParameterGroup": "aws_db_parameter_group",
     "aws:rds/subnetGroup:SubnetGroup": "aws_db_subnet_group",
     "aws:route53/record:Record": "aws_route53_record",
@@ -166,7 +169,7 @@ UNCHECKED_TYPES = frozenset({
     "aws_wafv2_web_acl_logging_configuration", "aws_iam_service_linked_role", "aws_config_delivery_channel",
     "aws_lb_listener_rule", "aws_wafv2_web_acl_association", "aws_cloudwatch_composite_alarm",
     "aws_cloudwatch_dashboard", "aws_route53_health_check", "aws_synthetics_canary",
-    "aws_scheduler_schedule_group",
+    "aws_scheduler_schedule_group", "aws_s3_bucket_replication_configuration",
 })
 
 # Nested objects that are Terraform maps (free keys), not blocks.

@@ -72,6 +72,8 @@ FIXTURES: list[tuple[str, str, dict, list[str]]] = [
         "name": "s", "scheduleExpression": "cron(0 19 ? * MON-FRI *)", "flexibleTimeWindow": {"mode": "OFF"},
         "target": {"arn": "arn:aws:scheduler:::aws-sdk:rds:stopDBInstance",
                    "roleArn": "arn:aws:iam::111122223333:role/r", "input": "{}"}}, ["CKV_AWS_297"]),
+    ("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication", "default-key", {
+        "sourceDbInstanceArn": "arn:aws:rds:us-east-1:111122223333:db:d", "retentionPeriod": 7}, ["CKV_AWS_245"]),
     ("aws:rds/instance:Instance", "open", {
         "engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20, "storageEncrypted": False,
         "publiclyAccessible": True, "iamDatabaseAuthenticationEnabled": False, "multiAz": False,

@@ -156,7 +156,10 @@ def test_zone_count_outside_two_to_region_count(count):
 
 def test_zone_count_upper_bound_follows_the_region():
     assert "between 2 and 3" in error_of(raw(availabilityZoneCount=4), region="eu-west-1")
-    assert len(load(raw(availabilityZoneCount=4), region="us-west-2").network.availability_zone_ids) == 4
+    # a us-west-2 stack keeps its copies elsewhere: the default drRegion is its own region
+    assert len(load(raw(availabilityZoneCount=4, drRegion="us-east-2"),
+                    region="us-west-2").network.availability_zone_ids) == 4
+    assert "'ecomind-infra:drRegion' = 'us-west-2'" in error_of(raw(availabilityZoneCount=4), region="us-west-2")
 
 
 def test_unsupported_region():

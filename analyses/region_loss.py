@@ -1,0 +1,110 @@
+"""What losing the stack's region would cost, store by store: what survives in the second region
+(setting drRegion), how much data would be lost (RPO) and how long getting it back would take,
+against the team's 4-hour RTO target.
+
+The copies are read from the plan (a replica, a replication resource); a store without one says
+so. The times are estimates, each with its source or assumption, until a timed drill replaces
+them (docs/DISASTER_RECOVERY.md, "Region loss", describes the drill). A region-loss recovery is
+blocked outright while the Pulumi state and the secrets-provider key live only in the lost region:
+that gap is the bootstrap's (bootstrap/), and the table names it rather than guess around it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from analyses import schedule
+from analyses.model import Plan
+
+SECTION = "region_loss"
+RTO_TARGET_MINUTES = 240  # the team's target (../shared/ecomind-app.md)
+# Assumptions, in minutes, until a drill measures them:
+DECLARE_MINUTES = 30          # noticing, deciding to fail over, paging who runs it
+DNS_MINUTES = 5               # the alias record's change and a resolver's cache (ALB alias: 60 s TTL)
+# A point-in-time restore of a small instance from replicated backups: RDS user guide, "Restoring
+# to a specified time" gives no duration; about 20 minutes to create plus the log replay, assumed.
+DATABASE_RESTORE_MINUTES = 45
+# How far replicated transaction logs trail the source: RDS describes the destination's latest
+# restorable time as near the source's (automated backups replication); 10 minutes assumed.
+REPLICATED_LOG_LAG_MINUTES = 10
+# The worker's consumer-lag alarm threshold (components/service_levels.py): what is unconsumed on
+# events.raw when the region goes, at most this old while the alarm is quiet.
+CONSUMER_LAG_MINUTES = 5
+IMAGE_BUILD_MINUTES = 20      # CI rebuilding the four images from git into the new region's registry
+
+
+@dataclasses.dataclass(frozen=True)
+class Store:
+    store: str
+    copy: str
+    rpo: str
+    recovery_minutes: int | None
+    """Minutes to have it back once the platform is up; None: it cannot be recovered as planned."""
+
+
+def stores(plan: Plan) -> list[Store]:
+    found = []
+    replications = plan.of_type("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication")
+    if plan.of_type("aws:rds/instance:Instance"):
+        if replications:
+            region = replications[0].inputs.get("region")
+            found.append(Store("database (RDS)", f"automated backups replicated to {region}",
+                               f"~{REPLICATED_LOG_LAG_MINUTES} min (replicated transaction logs, assumed)",
+                               DATABASE_RESTORE_MINUTES))
+        else:
+            found.append(Store("database (RDS)", "none", "everything: no backup outside the region", None))
+    if plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster"):
+        found.append(Store("database (timescaledb)", "none: the WAL and base-backup bucket is not replicated",
+                           "everything: no backup outside the region", None))
+    secrets = plan.of_type("aws:secretsmanager/secret:Secret")
+    replicated = [s for s in secrets if s.inputs.get("replicas")]
+    found.append(Store("application secrets", f"{len(replicated)} of {len(secrets)} replicated",
+                       "0 (each new version is replicated)" if replicated and len(replicated) == len(secrets)
+                       else "the unreplicated ones: regenerated, sessions and signatures invalidated",
+                       0 if replicated else None))
+    found += [
+        Store("database master secret", "none: RDS manages it in the source region",
+              "0: a restored instance gets a new RDS-managed secret", 0),
+        Store("events.raw (Kafka)", "none: declared reconstructible",
+              f"unconsumed events, at most ~{CONSUMER_LAG_MINUTES} min (the consumer-lag alarm)", 0),
+        Store("events.enriched (Kafka)", "none: declared reconstructible",
+              "0: its content is in the database's rollups", 0),
+        Store("cache (sessions, rate limits)", "none: declared reconstructible",
+              "sessions: users sign in again", 0),
+        _bucket_store(plan, "reports and exports", "reports bucket"),
+        Store("images (ECR)", "none: registry replication not built", "0 (rebuilt from git)", IMAGE_BUILD_MINUTES),
+        Store("Pulumi state and secrets-provider key", "none: in the primary region only (bootstrap/)",
+              "recovery blocked: no state to plan from, no key to decrypt config", None),
+    ]
+    return found
+
+
+def _bucket_store(plan: Plan, purpose: str, store: str) -> Store:
+    """A bucket's copy: an S3 replication rule on the bucket of that purpose, to a bucket elsewhere."""
+    buckets = {b.urn for b in plan.of_type("aws:s3/bucket:Bucket")
+               if b.inputs.get("tags", {}).get("purpose") == purpose}
+    for config in plan.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig"):
+        if buckets & set(config.dependencies):
+            # Most objects replicate within seconds to minutes; S3 Replication Time Control's
+            # 15-minute SLA is not bought (S3 user guide, "Replicating objects").
+            return Store(store, "S3 replication of every new version", "~15 min of new objects (assumed; no RTC)", 0)
+    return Store(store, "none", f"{purpose}: everything", None)
+
+
+def analyse(plan: Plan) -> dict[str, Any]:
+    table = stores(plan)
+    platform = schedule.schedule(plan)["from_scratch"]["minutes"]
+    blocked = [s.store for s in table if s.recovery_minutes is None]
+    restore = max((s.recovery_minutes or 0) for s in table)
+    rto = None if blocked else round(DECLARE_MINUTES + platform + restore + DNS_MINUTES)
+    width = max(len(s.store) for s in table)
+    verdict = (f"RTO {rto} min against {RTO_TARGET_MINUTES}" if rto is not None
+               else "RTO: none yet; blocked by " + ", ".join(blocked))
+    summary = ["Losing the region (estimates until a drill: analyses/region_loss.py):",
+               *(f"  {s.store:<{width}}  copy: {s.copy}; RPO: {s.rpo}; back in "
+                 f"{'-' if s.recovery_minutes is None else str(s.recovery_minutes) + ' min'}" for s in table),
+               f"  {verdict} (declare {DECLARE_MINUTES} + platform {platform} + longest restore {restore} "
+               f"+ DNS {DNS_MINUTES} min)"]
+    return {"stores": [dataclasses.asdict(s) for s in table], "rto_minutes": rto, "blocked_by": blocked,
+            "rto_target_minutes": RTO_TARGET_MINUTES, "failures": [], "summary": summary}

@@ -28,6 +28,7 @@ HOURS_PER_MONTH = 730  # AWS pricing convention: 24 x 365 / 12
 SPOT_FRACTION = 0.35
 # Where the plan cannot see usage, named assumptions (each used in exactly one line below).
 ECR_GB_PER_REPOSITORY = 5      # about 10 release images of ~500 MB kept per service
+REPLICATED_REPOSITORIES = 8    # the bootstrap's ECR replication: four services in each of dev and prod
 ASSETS_GB = 1                  # a Next.js build's static assets
 ALB_LCU = 1                    # 100k-1M requests a day stays under one LCU on average
 ALB_REQUESTS_PER_MONTH = 30_000_000  # the top of that range, 1M requests a day, for the ALB's WAF
@@ -288,10 +289,14 @@ def _cache(e: _Estimator, r: PlannedResource) -> None:
 def _bucket(e: _Estimator, r: PlannedResource) -> None:
     purpose = r.inputs.get("tags", {}).get("purpose", "")
     if purpose.endswith(COPY_PURPOSE):
-        # Replicas land in Standard-IA (components/region_copies.py), as much as their source holds.
+        # As much as their source holds: the stacks' copies in Standard-IA (components/region_copies.py),
+        # the bootstrap's state copy in Standard.
         source = purpose.removesuffix(COPY_PURPOSE)
-        gb = {"reports and exports": e.usage.storage_gb}.get(source, e.usage.database_gb)
-        e.add(r, "s3.ia.gb", gb, f"region-loss copy of the {source} bucket")
+        if source == "pulumi state":
+            e.add(r, "s3.standard.gb", STATE_GB_STORED, "region-loss copy of the state bucket")
+        else:
+            gb = {"reports and exports": e.usage.storage_gb}.get(source, e.usage.database_gb)
+            e.add(r, "s3.ia.gb", gb, f"region-loss copy of the {source} bucket")
     elif purpose == "reports and exports":
         e.add(r, "s3.standard.gb", e.usage.storage_gb, "usageStorageGb, before tiering")
     elif purpose == "access logs":
@@ -393,7 +398,8 @@ def _replication(e: _Estimator, r: PlannedResource) -> None:
     the bucket's usage (a year's growth)."""
     purpose = next((e.by_urn[d].inputs.get("tags", {}).get("purpose", "") for d in r.dependencies
                     if e.by_urn[d].type == "aws:s3/bucket:Bucket"), "")
-    gb = e.usage.database_gb if "backups" in purpose else e.usage.storage_gb
+    gb = (STATE_GB_STORED if purpose == "pulumi state" else e.usage.database_gb if "backups" in purpose
+          else e.usage.storage_gb)
     e.add(r, "transfer.interregion.gb", gb / 12, "region-loss copy: a month's new objects to drRegion")
 
 
@@ -467,6 +473,10 @@ RULES: dict[str, Callable[[_Estimator, PlannedResource], None]] = {
     "aws:cloudfront/distribution:Distribution": _distribution,
     "aws:kms/key:Key": lambda e, r: e.add(r, "kms.key", 1),
     "aws:secretsmanager/secret:Secret": _secret,
+    "aws:kms/replicaKey:ReplicaKey": lambda e, r: e.add(r, "kms.key", 1, "region-loss copy: a multi-Region replica"),
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration": lambda e, r: e.add(
+        r, "ecr.storage.gb", ECR_GB_PER_REPOSITORY * REPLICATED_REPOSITORIES,
+        f"region-loss copy: {REPLICATED_REPOSITORIES} repositories' images in drRegion"),
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": _replication,
     "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": _backup_replication,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
@@ -543,7 +553,7 @@ def analyse(plan: Plan) -> dict[str, Any]:
 
 def is_region_copy(line: Line) -> bool:
     """A line of the region-loss copies (drRegion): its own line in the totals, on top of the platform."""
-    return "region-loss cop" in line.dimension or line.resource == "dr-copies-key"
+    return "region-loss cop" in line.dimension or line.resource.endswith("-copy") or line.resource == "dr-copies-key"
 
 
 def format_table(cost: Mapping[str, Any]) -> list[str]:

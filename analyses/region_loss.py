@@ -73,11 +73,29 @@ def stores(plan: Plan) -> list[Store]:
         Store("cache (sessions, rate limits)", "none: declared reconstructible",
               "sessions: users sign in again", 0),
         _bucket_store(plan, "reports and exports", "reports bucket"),
-        Store("images (ECR)", "none: registry replication not built", "0 (rebuilt from git)", IMAGE_BUILD_MINUTES),
-        Store("Pulumi state and secrets-provider key", "none: in the primary region only (bootstrap/)",
-              "recovery blocked: no state to plan from, no key to decrypt config", None),
+        _images_store(plan),
+        _state_store(plan),
     ]
     return found
+
+
+def _images_store(plan: Plan) -> Store:
+    """The bootstrap replicates the whole registry where it copies the state (one configuration an account)."""
+    if plan.settings.get("state_copy_region"):
+        return Store("images (ECR)", f"registry replicated to {plan.settings['state_copy_region']} (bootstrap)",
+                     "0", 0)
+    return Store("images (ECR)", "none", "0 (rebuilt from git)", IMAGE_BUILD_MINUTES)
+
+
+def _state_store(plan: Plan) -> Store:
+    """The bootstrap's copy of the state and its secrets provider (the plan's settings say where)."""
+    region = plan.settings.get("state_copy_region")
+    if region:
+        return Store("Pulumi state and secrets-provider key",
+                     f"state replicated to {region} (Object Lock kept); the multi-Region secrets key's replica there",
+                     "~15 min of checkpoints (assumed; no RTC)", 0)
+    return Store("Pulumi state and secrets-provider key", "none: in the primary region only (bootstrap/)",
+                 "recovery blocked: no state to plan from, no key to decrypt config", None)
 
 
 def _bucket_store(plan: Plan, purpose: str, store: str) -> Store:
@@ -106,5 +124,7 @@ def analyse(plan: Plan) -> dict[str, Any]:
                  f"{'-' if s.recovery_minutes is None else str(s.recovery_minutes) + ' min'}" for s in table),
                f"  {verdict} (declare {DECLARE_MINUTES} + platform {platform} + longest restore {restore} "
                f"+ DNS {DNS_MINUTES} min)"]
+    failures = [f"region-loss: the estimated RTO ({rto} min) exceeds the {RTO_TARGET_MINUTES}-minute target"
+                for _ in [rto] if rto is not None and rto > RTO_TARGET_MINUTES]
     return {"stores": [dataclasses.asdict(s) for s in table], "rto_minutes": rto, "blocked_by": blocked,
-            "rto_target_minutes": RTO_TARGET_MINUTES, "failures": [], "summary": summary}
+            "rto_target_minutes": RTO_TARGET_MINUTES, "failures": failures, "summary": summary}

@@ -18,6 +18,7 @@ foundation = Foundation("ecomind", FoundationArgs(
     trail_retention_days=config.get_int("trailRetentionDays") or 365,
     security_alert_email=config.get("securityAlertEmail"),
     manage_repository=config.get_bool("manageRepository") is not False,
+    dr_region=None if config.get("drRegion") == "none" else (config.get("drRegion") or "us-west-2"),
 ))
 pulumi.export("stateUrl", foundation.state_url)
 pulumi.export("secretsProvider", foundation.secrets_provider)

@@ -26,6 +26,11 @@ GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 STATE_KEY_ALIAS = "alias/ecomind-pulumi-state"
 
 SECRETS_KEY_ALIAS = "alias/ecomind-pulumi-secrets"
+# The secrets provider that survives a region loss: a multi-Region key whose replica in drRegion
+# decrypts what the primary encrypted (KMS developer guide, "Multi-Region keys"). A key cannot
+# become multi-Region after creation, so this is a new key beside the old one; stacks move to it
+# with `pulumi stack change-secrets-provider` (docs/UPGRADING.md).
+MULTI_REGION_SECRETS_KEY_ALIAS = "alias/ecomind-pulumi-secrets-mr"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +59,9 @@ class FoundationArgs:
     """Where the account's security alerts (key destruction) go."""
     trail_retention_days: int = 365
     """Days Object Lock keeps each CloudTrail record (compliance mode: nobody shortens it)."""
+    dr_region: str | None = "us-west-2"
+    """Where the state is copied and the secrets provider has its replica (setting drRegion), so that
+    a region loss leaves the stacks' state readable and their config decryptable; None: nowhere."""
     manage_repository: bool = True
     """Whether this bootstrap also sets the repository's OIDC template and environments (once per
     repository, when several accounts are bootstrapped)."""
@@ -97,22 +105,10 @@ class Foundation(pulumi.ComponentResource):
         # "Object Lock retention modes"). Pulumi's DIY backend deletes lock files and `stack rm`
         # deletes checkpoints without a version ID: those become delete markers, which Object
         # Lock allows, and the locked versions stay recoverable.
-        aws.s3.BucketObjectLockConfiguration(
-            f"{name}-state", bucket=bucket.id, object_lock_enabled="Enabled",
-            rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
-                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
-                    mode="GOVERNANCE", days=STATE_LOCK_DAYS)),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-state", bucket=bucket.id,
-            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-old-state-versions", status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                    noncurrent_days=args.noncurrent_state_days),
-                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                    days_after_initiation=7))],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
+        lock_and_expire(f"{name}-state", bucket, versioning, args.noncurrent_state_days, self)
+        secrets_provider = f"awskms://{SECRETS_KEY_ALIAS}"
+        if args.dr_region:
+            secrets_provider = self._region_copies(name, args, bucket, state_key, versioning, key_policy, tags)
         ci_roles = pulumi.Output.from_input(args.account_id).apply(lambda account: {
             stack: [f"arn:aws:iam::{account}:role/{deploy_role_name(stack)}",
                     f"arn:aws:iam::{account}:role/{preview_role_name(stack)}"] for stack in args.stacks})
@@ -145,8 +141,119 @@ class Foundation(pulumi.ComponentResource):
                 opts=child)
 
         self.state_url = bucket.bucket.apply(lambda b: f"s3://{b}")
-        self.secrets_provider = f"awskms://{SECRETS_KEY_ALIAS}"
+        self.secrets_provider = secrets_provider
         self.deploy_role_arns = {stack: d.deploy_role_arn for stack, d in delivery.items()}
         self.preview_role_arns = {stack: d.preview_role_arn for stack, d in delivery.items()}
         self.register_outputs({"state_url": self.state_url, "deploy_role_arns": self.deploy_role_arns,
                                "preview_role_arns": self.preview_role_arns})
+
+    def _region_copies(self, name: str, args: FoundationArgs, bucket: aws.s3.Bucket, state_key: aws.kms.Key,
+                       versioning: aws.s3.BucketVersioning, key_policy: pulumi.Output[str],
+                       tags: dict[str, str]) -> str:
+        """What recovering from a region loss needs before anything else: the state (replicated,
+        Object Lock kept, under a key there), a secrets provider both regions can use, and the
+        images (ECR replication: one configuration for the whole registry, which is why the
+        bootstrap owns it, ECR API PutReplicationConfiguration). Returns the secrets provider URL."""
+        dr = args.dr_region
+        child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(parent=self, protect=True)
+        secrets = aws.kms.Key(f"{name}-secrets-mr", description="Pulumi secrets provider (multi-Region)",
+                              multi_region=True, enable_key_rotation=True, deletion_window_in_days=30,
+                              policy=key_policy, tags=tags, opts=kept)
+        aws.kms.Alias(f"{name}-secrets-mr", name=MULTI_REGION_SECRETS_KEY_ALIAS, target_key_id=secrets.key_id,
+                      opts=child)
+        replica = aws.kms.ReplicaKey(f"{name}-secrets-mr-{dr}", primary_key_arn=secrets.arn, region=dr,
+                                     description=f"Pulumi secrets provider, replica in {dr}",
+                                     deletion_window_in_days=30, policy=key_policy, tags=tags, opts=kept)
+        aws.kms.Alias(f"{name}-secrets-mr-{dr}", name=MULTI_REGION_SECRETS_KEY_ALIAS, target_key_id=replica.key_id,
+                      region=dr, opts=child)
+
+        copy_key = aws.kms.Key(f"{name}-state-copy", description=f"Encrypts the copy of Pulumi state in {dr}",
+                               enable_key_rotation=True, deletion_window_in_days=30, policy=key_policy, tags=tags,
+                               region=dr, opts=kept)
+        copy, _, copy_versioning = guarded.private_bucket(
+            f"{name}-state-copy", f"{args.state_bucket_name}-{dr}", copy_key.arn, tags, self,
+            purpose="pulumi state (region-loss copy)", object_lock=True, region=dr)
+        # Replicated versions keep their retention; the copy locks what it receives the same way, and
+        # old versions leave it as they leave the source.
+        lock_and_expire(f"{name}-state-copy", copy, copy_versioning, args.noncurrent_state_days, self, region=dr)
+        role = aws.iam.Role(
+            f"{name}-state-replication", description=f"Replicates Pulumi state to {dr}",
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(lambda a: json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": a}}}]})),
+            tags=tags, opts=child)
+        policy = aws.iam.RolePolicy(
+            f"{name}-state-replication", role=role.id,
+            policy=pulumi.Output.all(bucket.arn, state_key.arn, copy.arn, copy_key.arn).apply(
+                lambda a: json.dumps(state_replication_policy(*a, args.region, dr))), opts=child)
+        aws.s3.BucketReplicationConfig(
+            f"{name}-state", bucket=bucket.id, role=role.arn,
+            rules=[aws.s3.BucketReplicationConfigRuleArgs(
+                id="region-loss-copy", status="Enabled", priority=1,
+                filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
+                delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
+                    status="Enabled"),
+                source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
+                    sse_kms_encrypted_objects=aws.s3.
+                    BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(status="Enabled")),
+                destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
+                    bucket=copy.arn,
+                    encryption_configuration=aws.s3.
+                    BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
+                        replica_kms_key_id=copy_key.arn)))],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning, copy_versioning, policy]))
+        aws.ecr.ReplicationConfiguration(
+            f"{name}-images", replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
+                rules=[aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
+                    destinations=[aws.ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
+                        region=dr, registry_id=args.account_id)],
+                    repository_filters=[aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
+                        filter="ecomind-", filter_type="PREFIX_MATCH")])]),
+            opts=child)
+        return f"awskms://{MULTI_REGION_SECRETS_KEY_ALIAS}?region={args.region}"
+
+
+def lock_and_expire(name: str, bucket: aws.s3.Bucket, versioning: aws.s3.BucketVersioning, noncurrent_days: int,
+                    parent: pulumi.Resource, region: str | None = None) -> None:
+    """A state bucket's Object Lock (governance, STATE_LOCK_DAYS) and the expiry of old versions."""
+    placed = {"region": region} if region else {}
+    after = pulumi.ResourceOptions(parent=parent, depends_on=[versioning])
+    aws.s3.BucketObjectLockConfiguration(
+        name, bucket=bucket.id, object_lock_enabled="Enabled", **placed,
+        rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+            default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                mode="GOVERNANCE", days=STATE_LOCK_DAYS)),
+        opts=after)
+    aws.s3.BucketLifecycleConfiguration(
+        name, bucket=bucket.id, **placed,
+        rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="expire-old-state-versions", status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=noncurrent_days),
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=7))],
+        opts=after)
+
+
+def state_replication_policy(source: str, source_key: str, copy: str, copy_key: str, region: str,
+                             dr: str) -> dict:
+    """S3 replication of the state: read this bucket's versions with their Object Lock retention,
+    write them to the copy, decrypt and encrypt with the two keys (S3 user guide, "Setting up
+    permissions for live replication"; replicating Object Lock-protected objects needs the
+    retention and legal-hold reads)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadTheStateConfiguration", "Effect": "Allow",
+         "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": source},
+        {"Sid": "ReadTheStateVersions", "Effect": "Allow",
+         "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging",
+                    "s3:GetObjectRetention", "s3:GetObjectLegalHold"], "Resource": f"{source}/*"},
+        {"Sid": "WriteTheCopy", "Effect": "Allow",
+         "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"], "Resource": f"{copy}/*"},
+        {"Sid": "DecryptWithTheStateKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": source_key,
+         "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}},
+        {"Sid": "EncryptWithTheCopysKey", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+         "Resource": copy_key, "Condition": {"StringEquals": {"kms:ViaService": f"s3.{dr}.amazonaws.com"}}},
+    ]}

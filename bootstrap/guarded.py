@@ -28,23 +28,26 @@ def deny_insecure_transport(bucket_arn: str) -> dict:
 
 
 def private_bucket(name: str, bucket_name: str, key_arn: pulumi.Input[str], tags: Mapping[str, str],
-                   parent: pulumi.Resource, purpose: str, object_lock: bool = False
+                   parent: pulumi.Resource, purpose: str, object_lock: bool = False, region: str | None = None
                    ) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
     """A protected bucket: all four public-access blocks, owner-enforced objects, SSE-KMS with a
-    bucket key and versioning; Object Lock when asked (it can only be set at creation)."""
+    bucket key and versioning; Object Lock when asked (it can only be set at creation); in
+    `region` when given (a copy's), else the bootstrap's."""
+    placed = {"region": region} if region else {}
     child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(name, bucket=bucket_name, force_destroy=False, tags={**tags, "purpose": purpose},
-                           object_lock_enabled=object_lock or None,
+                           object_lock_enabled=object_lock or None, **placed,
                            opts=pulumi.ResourceOptions(parent=parent, protect=True))
-    block = aws.s3.BucketPublicAccessBlock(name, bucket=bucket.id, block_public_acls=True, block_public_policy=True,
-                                           ignore_public_acls=True, restrict_public_buckets=True, opts=child)
-    aws.s3.BucketOwnershipControls(name, bucket=bucket.id, rule=aws.s3.BucketOwnershipControlsRuleArgs(
+    block = aws.s3.BucketPublicAccessBlock(name, bucket=bucket.id, **placed, block_public_acls=True,
+                                           block_public_policy=True, ignore_public_acls=True,
+                                           restrict_public_buckets=True, opts=child)
+    aws.s3.BucketOwnershipControls(name, bucket=bucket.id, **placed, rule=aws.s3.BucketOwnershipControlsRuleArgs(
         object_ownership="BucketOwnerEnforced"), opts=child)
     aws.s3.BucketServerSideEncryptionConfiguration(
-        name, bucket=bucket.id, rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+        name, bucket=bucket.id, **placed, rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
             apply_server_side_encryption_by_default=aws.s3.
             BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                 sse_algorithm="aws:kms", kms_master_key_id=key_arn), bucket_key_enabled=True)], opts=child)
-    versioning = aws.s3.BucketVersioning(name, bucket=bucket.id, versioning_configuration=aws.s3.
+    versioning = aws.s3.BucketVersioning(name, bucket=bucket.id, **placed, versioning_configuration=aws.s3.
                                          BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child)
     return bucket, block, versioning

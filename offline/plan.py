@@ -24,6 +24,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXIT_CONFIG_ERROR = 2
 EXIT_GUARDRAIL = 3
@@ -78,6 +80,14 @@ def plan_bootstrap(overrides: Sequence[str] = (), stack_file: Path | None = None
                                                "region": region})
 
 
+def bootstrap_dr_region() -> str | None:
+    """Where the bootstrap copies the state and replicates the secrets provider (its drRegion,
+    bootstrap/__main__.py): what a stack's region-loss recovery starts from."""
+    path = PROJECT_DIR / "bootstrap" / "Pulumi.main.yaml"
+    value = (yaml.safe_load(path.read_text()).get("config") or {}).get("ecomind-bootstrap:drRegion", "us-west-2")
+    return None if value == "none" else value
+
+
 def analysis_settings(s) -> dict:
     """What of a stack's settings its analyses may read (the plan's `settings` section)."""
     usage = s.cost
@@ -87,6 +97,7 @@ def analysis_settings(s) -> dict:
         "usage": {"nat_gb": usage.nat_gb, "log_gb": usage.log_gb, "storage_gb": usage.storage_gb,
                   "cdn_gb": usage.cdn_gb, "database_gb": usage.database_gb},
         "load": dataclasses.asdict(s.load),
+        "state_copy_region": bootstrap_dr_region(),
         "cluster_access": {"creator_role_arn": s.cluster.creator_role_arn,
                            "deploy_role_arn": s.cluster.ci_deploy_role_arn,
                            "preview_role_arn": s.cluster.ci_preview_role_arn},

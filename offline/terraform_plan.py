@@ -73,6 +73,8 @@ TYPES = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": "aws_vpc_endpoint",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": "aws_ecr_lifecycle_policy",
     "aws:ecr/repository:Repository": "aws_ecr_repository",
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration": "aws_ecr_replication_configuration",
+    "aws:kms/replicaKey:ReplicaKey": "aws_kms_replica_key",
     "aws:eks/addon:Addon": "aws_eks_addon",
     "aws:elasticache/replicationGroup:ReplicationGroup": "aws_elasticache_replication_group",
     "aws:elasticache/subnetGroup:SubnetGroup": "aws_elasticache_subnet_group",
@@ -169,7 +171,8 @@ UNCHECKED_TYPES = frozenset({
     "aws_wafv2_web_acl_logging_configuration", "aws_iam_service_linked_role", "aws_config_delivery_channel",
     "aws_lb_listener_rule", "aws_wafv2_web_acl_association", "aws_cloudwatch_composite_alarm",
     "aws_cloudwatch_dashboard", "aws_route53_health_check", "aws_synthetics_canary",
-    "aws_scheduler_schedule_group", "aws_s3_bucket_replication_configuration",
+    "aws_scheduler_schedule_group", "aws_s3_bucket_replication_configuration", "aws_kms_replica_key",
+    "aws_ecr_replication_configuration",
 })
 
 # Nested objects that are Terraform maps (free keys), not blocks.

@@ -124,6 +124,8 @@ def test_switching_the_deploy_job_to_another_environment_gets_that_environment_n
 
 def test_trusts_pin_the_subject_exactly_except_the_merge_queue_pattern(plan):
     for role in plan.of_type("aws:iam/role:Role"):
+        if role.name == "ecomind-state-replication":  # a service's role: tests below
+            continue
         for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
             if statement["Action"] == "sts:AssumeRole":
                 assert statement["Principal"] == {"AWS": [OPERATOR]} and role.name.endswith("-deploy")
@@ -275,9 +277,36 @@ def test_each_stacks_ci_roles_reach_only_its_own_state(plan):
 
 def test_secrets_provider_key_rotates_and_is_protected(plan):
     keys = plan.of_type("aws:kms/key:Key")
-    assert len(keys) == 4 and all(k.protect and k.inputs["enableKeyRotation"] for k in keys)
+    # state, secrets, the multi-Region secrets key, the state copy's, the trail's and the alerts topic's
+    assert len(keys) == 6 and all(k.protect and k.inputs["enableKeyRotation"] for k in keys)
     aliases = {a.inputs["name"] for a in plan.of_type("aws:kms/alias:Alias")}
-    assert aliases == {"alias/ecomind-pulumi-state", "alias/ecomind-pulumi-secrets"}
+    assert aliases == {"alias/ecomind-pulumi-state", "alias/ecomind-pulumi-secrets",
+                       "alias/ecomind-pulumi-secrets-mr"}
+
+
+def test_a_region_loss_leaves_the_state_readable_and_the_config_decryptable(plan):
+    """The state replicated to drRegion with Object Lock, the secrets provider a multi-Region key
+    with its replica and alias there, and the registry replicated (one configuration an account)."""
+    primary = plan.one("aws:kms/key:Key", "ecomind-secrets-mr")
+    assert primary.inputs["multiRegion"] is True and primary.protect
+    replica = plan.one("aws:kms/replicaKey:ReplicaKey", "ecomind-secrets-mr-us-west-2")
+    assert replica.inputs["primaryKeyArn"] == primary.arn and replica.inputs["region"] == "us-west-2"
+    alias = plan.one("aws:kms/alias:Alias", "ecomind-secrets-mr-us-west-2").inputs
+    assert alias["region"] == "us-west-2" and alias["name"] == "alias/ecomind-pulumi-secrets-mr"
+    copy = plan.one("aws:s3/bucket:Bucket", "ecomind-state-copy")
+    assert copy.inputs["region"] == "us-west-2" and copy.inputs["objectLockEnabled"] is True and copy.protect
+    [config] = plan.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    [rule] = config.inputs["rules"]
+    assert rule["destination"]["bucket"] == copy.arn
+    document = json.loads(plan.one("aws:iam/rolePolicy:RolePolicy", "ecomind-state-replication").inputs["policy"])
+    actions = {a for s in document["Statement"] for a in (s["Action"] if isinstance(s["Action"], list)
+                                                           else [s["Action"]])}
+    assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold", "s3:ReplicateObject"} <= actions
+    assert all(s["Resource"] != "*" for s in document["Statement"])
+    [images] = plan.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    [image_rule] = images.inputs["replicationConfiguration"]["rules"]
+    assert image_rule["destinations"][0]["region"] == "us-west-2"
+    assert image_rule["repositoryFilters"] == [{"filter": "ecomind-", "filterType": "PREFIX_MATCH"}]
 
 
 # --- The repository's side ----------------------------------------------------------------------------

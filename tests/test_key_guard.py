@@ -10,7 +10,8 @@ from tests.test_bootstrap import plan as bootstrap_plan  # noqa: F401 (fixture)
 
 
 def key_policies(plan):
-    for resource in plan.of_type("aws:kms/key:Key") + plan.of_type("aws:kms/keyPolicy:KeyPolicy"):
+    for resource in (plan.of_type("aws:kms/key:Key") + plan.of_type("aws:kms/keyPolicy:KeyPolicy")
+                     + plan.of_type("aws:kms/replicaKey:ReplicaKey")):
         if "policy" in resource.inputs:
             yield resource, json.loads(resource.inputs["policy"])
 
@@ -36,7 +37,9 @@ def test_every_stack_key_denies_destruction_but_to_dev_s_deploy_role(stack_plan)
 
 def test_nobody_destroys_the_bootstrap_keys(bootstrap_plan):  # noqa: F811
     policies = list(key_policies(bootstrap_plan))
-    assert len(policies) == 4  # state, secrets provider, CloudTrail, security alerts
+    # state, secrets provider, its multi-Region successor and that one's replica in drRegion, the
+    # state copy's, CloudTrail, security alerts
+    assert len(policies) == 7
     for _, document in policies:
         [guard] = guards(document)
         assert guard["Principal"] == {"AWS": "*"} and "Condition" not in guard

@@ -64,11 +64,24 @@ def test_the_region_loss_table_gives_each_store_its_copy_rpo_and_time(prod_plan)
     assert found["database (RDS)"]["recovery_minutes"] == region_loss.DATABASE_RESTORE_MINUTES
     assert found["application secrets"]["rpo"].startswith("0")
     assert found["reports bucket"]["recovery_minutes"] == 0
+    assert found["Pulumi state and secrets-provider key"]["copy"].startswith("state replicated to us-west-2")
     section = region_loss.analyse(prod_plan)
-    # Until the state and its key have a copy, no RTO can be promised: the table says why.
+    assert section["blocked_by"] == [] and section["failures"] == []
+    assert section["rto_minutes"] == 113 < region_loss.RTO_TARGET_MINUTES
+
+
+def test_without_the_bootstraps_copy_of_the_state_nothing_can_be_promised(prod_plan):
+    alone = dataclasses.replace(prod_plan, settings={**prod_plan.settings, "state_copy_region": None})
+    section = region_loss.analyse(alone)
     assert section["rto_minutes"] is None
     assert section["blocked_by"] == ["Pulumi state and secrets-provider key"]
     assert any(line.startswith("  RTO: none yet; blocked by") for line in section["summary"])
+
+
+def test_an_rto_over_four_hours_fails_the_plan(prod_plan, monkeypatch):
+    monkeypatch.setattr(region_loss, "DATABASE_RESTORE_MINUTES", 200)
+    assert region_loss.analyse(prod_plan)["failures"] == [
+        "region-loss: the estimated RTO (268 min) exceeds the 240-minute target"]
 
 
 def test_a_copy_turned_off_shows_in_its_stores_rpo(prod_plan):

@@ -68,7 +68,8 @@ if timescale:
     database = TimescaleDatabase("database", TimescaleDatabaseArgs(
         settings=timescale, oidc=cluster.oidc, cluster_security_group_id=cluster.cluster_security_group_id,
         volume_key_arn=cluster.volume_key_arn, secrets_key_arn=secrets.key_arn,
-        secret_name=f"{secret_prefix}database-owner", access_log_bucket=storage.logs.bucket_name, **common))
+        secret_name=f"{secret_prefix}database-owner", access_log_bucket=storage.logs.bucket_name, copies=copies,
+        region=stack.region, **common))
 else:
     database = Database("database", DatabaseArgs(
         settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn, copies=copies,

@@ -294,6 +294,10 @@ def _bucket(e: _Estimator, r: PlannedResource) -> None:
         source = purpose.removesuffix(COPY_PURPOSE)
         if source == "pulumi state":
             e.add(r, "s3.standard.gb", STATE_GB_STORED, "region-loss copy of the state bucket")
+        elif source == "database backups":
+            # The copy keeps every replicated version for the same lock, as the source does.
+            gb, _ = _backups_gb(e, r)
+            e.add(r, "s3.ia.gb", gb, "region-loss copy of the database backups bucket")
         else:
             gb = {"reports and exports": e.usage.storage_gb}.get(source, e.usage.database_gb)
             e.add(r, "s3.ia.gb", gb, f"region-loss copy of the {source} bucket")
@@ -306,24 +310,30 @@ def _bucket(e: _Estimator, r: PlannedResource) -> None:
     elif purpose == "pulumi state":
         e.add(r, "s3.standard.gb", STATE_GB_STORED, "assumed checkpoints and their versions")
     elif purpose == "database backups":
-        [store] = e.plan.of_type("kubernetes:barmancloud.cnpg.io/v1:ObjectStore") or [None]
-        days = int(store.inputs["spec"]["retentionPolicy"].rstrip("d")) if store else 0
-        # What barman deletes past the retention stays as noncurrent versions (versioning guards
-        # the backups against deletion) for as long as the bucket's lifecycle keeps them.
-        lifecycle = next((x for x in e.plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-                          if r.urn in x.dependencies), None)
-        kept = lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"]["noncurrentDays"] if lifecycle else 0
-        wal = e.plan.settings.get("load", {}).get("ingest_calls_per_day", 0) * WAL_BYTES_PER_EVENT / 1e9
-        daily = e.usage.database_gb * BACKUP_COMPRESSION + wal
-        e.add(r, "s3.standard.gb", (days + kept) * daily if store else 0,
-              f"{days} days of daily base backups of {e.usage.database_gb} GB (usageDatabaseGb) at "
-              f"{BACKUP_COMPRESSION:.0%} plus {wal:.2f} GB of WAL a day, and {kept} days of deleted versions")
+        gb, note = _backups_gb(e, r)
+        e.add(r, "s3.standard.gb", gb, note)
     elif purpose == "canary artifacts":
         runs = sum(MINUTES_PER_MONTH / _canary_rate(c) for c in e.plan.of_type("aws:synthetics/canary:Canary"))
         e.add(r, "s3.standard.gb", runs * CANARY_ARTIFACT_MB_PER_RUN / 1000,
               f"a month of runs at an assumed {CANARY_ARTIFACT_MB_PER_RUN * 1000:.0f} KB each (log and HAR, no screenshot)")
     else:
         e.add(r, "s3.standard.gb", ASSETS_GB, "UI build assets")
+
+
+def _backups_gb(e: _Estimator, r: PlannedResource) -> tuple[float, str]:
+    """GB the in-cluster engine's backup bucket holds, and how that was reckoned."""
+    [store] = e.plan.of_type("kubernetes:barmancloud.cnpg.io/v1:ObjectStore") or [None]
+    days = int(store.inputs["spec"]["retentionPolicy"].rstrip("d")) if store else 0
+    # What barman deletes past the retention stays as noncurrent versions (versioning guards
+    # the backups against deletion) for as long as the bucket's lifecycle keeps them.
+    lifecycle = next((x for x in e.plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+                      if r.urn in x.dependencies), None)
+    kept = lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"]["noncurrentDays"] if lifecycle else 0
+    wal = e.plan.settings.get("load", {}).get("ingest_calls_per_day", 0) * WAL_BYTES_PER_EVENT / 1e9
+    daily = e.usage.database_gb * BACKUP_COMPRESSION + wal
+    return ((days + kept) * daily if store else 0,
+            f"{days} days of daily base backups of {e.usage.database_gb} GB (usageDatabaseGb) at "
+            f"{BACKUP_COMPRESSION:.0%} plus {wal:.2f} GB of WAL a day, and {kept} days of deleted versions")
 
 
 def _database_cluster(e: _Estimator, r: PlannedResource) -> None:
@@ -394,13 +404,17 @@ def _canary(e: _Estimator, r: PlannedResource) -> None:
 
 
 def _replication(e: _Estimator, r: PlannedResource) -> None:
-    """What S3 replication carries between regions in a month: new objects, assumed a twelfth of
-    the bucket's usage (a year's growth)."""
+    """What S3 replication carries between regions in a month: the in-cluster engine's month of
+    daily base backups and WAL; for other buckets, new objects assumed a twelfth of the bucket's
+    usage (a year's growth)."""
     purpose = next((e.by_urn[d].inputs.get("tags", {}).get("purpose", "") for d in r.dependencies
                     if e.by_urn[d].type == "aws:s3/bucket:Bucket"), "")
-    gb = (STATE_GB_STORED if purpose == "pulumi state" else e.usage.database_gb if "backups" in purpose
-          else e.usage.storage_gb)
-    e.add(r, "transfer.interregion.gb", gb / 12, "region-loss copy: a month's new objects to drRegion")
+    if purpose == "database backups":
+        wal = e.plan.settings.get("load", {}).get("ingest_calls_per_day", 0) * WAL_BYTES_PER_EVENT / 1e9
+        gb = 30 * (e.usage.database_gb * BACKUP_COMPRESSION + wal)
+    else:
+        gb = (STATE_GB_STORED if purpose == "pulumi state" else e.usage.storage_gb) / 12
+    e.add(r, "transfer.interregion.gb", gb, "region-loss copy: a month's new objects to drRegion")
 
 
 def _secret(e: _Estimator, r: PlannedResource) -> None:

@@ -55,8 +55,13 @@ def stores(plan: Plan) -> list[Store]:
         else:
             found.append(Store("database (RDS)", "none", "everything: no backup outside the region", None))
     if plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster"):
-        found.append(Store("database (timescaledb)", "none: the WAL and base-backup bucket is not replicated",
-                           "everything: no backup outside the region", None))
+        copied = _bucket_store(plan, "database backups", "database (timescaledb)")
+        # A recovery from the copy: a new cluster bootstrapped from the base backup and WAL
+        # (docs/DISASTER_RECOVERY.md), the archive_timeout of 5 minutes bounding the WAL not yet
+        # uploaded, plus replication.
+        found.append(dataclasses.replace(copied, rpo="~20 min (WAL archived every 5 min, then replicated; assumed)",
+                                         recovery_minutes=DATABASE_RESTORE_MINUTES)
+                     if copied.recovery_minutes is not None else copied)
     secrets = plan.of_type("aws:secretsmanager/secret:Secret")
     replicated = [s for s in secrets if s.inputs.get("replicas")]
     found.append(Store("application secrets", f"{len(replicated)} of {len(secrets)} replicated",

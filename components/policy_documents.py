@@ -654,7 +654,7 @@ def office_hours_policy(account_id: pulumi.Input[str], region: str, key_arn: pul
 
 def bucket_replication_policy(source_arn: pulumi.Input[str], source_key_arn: pulumi.Input[str], source_region: str,
                               replica_arn: pulumi.Input[str], replica_key_arn: pulumi.Input[str],
-                              replica_region: str) -> pulumi.Output[Document]:
+                              replica_region: str, *, locked: bool = False) -> pulumi.Output[Document]:
     """S3 replication's role: read this source's versions and decrypt them with its key, write
     replicas into this destination and encrypt them with its key (S3 user guide, "Setting up
     permissions for live replication", and its SSE-KMS section)."""
@@ -668,7 +668,8 @@ def bucket_replication_policy(source_arn: pulumi.Input[str], source_key_arn: pul
         }, {
             "Sid": "ReadTheSourcesVersions",
             "Effect": "Allow",
-            "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+            "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging",
+                       *(["s3:GetObjectRetention", "s3:GetObjectLegalHold"] if locked else [])],
             "Resource": f"{source}/*",
         }, {
             "Sid": "WriteReplicas",

@@ -43,23 +43,26 @@ def copy_region(region: str, *, account_id: pulumi.Input[str], tags: Mapping[str
 
 def replicate_bucket(name: str, source: SecureBucket, *, source_key_arn: pulumi.Input[str], copies: CopyRegion,
                      source_region: str, purpose: str, account_id: pulumi.Input[str], tags: Mapping[str, str],
-                     protect: bool, parent: pulumi.Resource) -> SecureBucket:
+                     protect: bool, parent: pulumi.Resource, object_lock_days: int | None = None) -> SecureBucket:
     """A copy of `source` in the second region: a bucket there under its key, and S3 replication of
     every new object version and delete marker, KMS-encrypted objects included (S3 user guide,
     "Replicating objects within and across Regions"; both buckets versioned). Its own role may read
     versions of this source and write replicas to this destination only. Objects written before
-    the rule existed are not copied by it (S3 Batch Replication does that once)."""
+    the rule existed are not copied by it (S3 Batch Replication does that once). `object_lock_days`:
+    the source locks its versions, so the copy must have Object Lock too and the role reads each
+    version's retention (S3 user guide, "Using Object Lock with S3 Replication")."""
     child = pulumi.ResourceOptions(parent=parent)
     replica = SecureBucket(f"{name}-copy", SecureBucketArgs(
         purpose=f"{purpose} (region-loss copy)", kms_key_arn=copies.key_arn, tags=tags, region=copies.region,
-        protect=protect), opts=child)
+        protect=protect, object_lock_days=object_lock_days), opts=child)
     role = aws.iam.Role(
         f"{name}-replication", description=f"Replicates {purpose} to {copies.region}", **stack_role(account_id),
         assume_role_policy=pulumi.Output.json_dumps(docs.service_trust_policy("s3.amazonaws.com", account_id)),
         tags={**tags, "Name": f"{name}-replication"}, opts=child)
     policy = aws.iam.RolePolicy(f"{name}-replication", role=role.id, policy=pulumi.Output.json_dumps(
         docs.bucket_replication_policy(source.bucket_arn, source_key_arn, source_region, replica.bucket_arn,
-                                       copies.key_arn, copies.region)), opts=child)
+                                       copies.key_arn, copies.region, locked=object_lock_days is not None)),
+        opts=child)
     aws.s3.BucketReplicationConfig(
         f"{name}-replication", bucket=source.bucket_name, role=role.arn,
         rules=[aws.s3.BucketReplicationConfigRuleArgs(

@@ -36,6 +36,7 @@ from components.database import DATABASE_NAME, MASTER_USERNAME, POSTGRES_PORT, S
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.irsa import OidcProvider, irsa_role_for
 from components.naming import stack_prefix
+from components.region_copies import CopyRegion, replicate_bucket
 from components.secrets import GENERATED_SECRET_LENGTH, rotation_tag, store_secret
 from settings import TimescaleSettings
 
@@ -96,6 +97,11 @@ class TimescaleDatabaseArgs:
     protect: bool = False
     """Prod: `protect` on the key, bucket, secret, StorageClass and database Cluster object, and volumes
     kept (Retain) when their claims go; the default (dev) deletes volumes with their claims."""
+    copies: CopyRegion | None = None
+    """Replicate the WAL and base backups, Object Lock kept, and the owner secret to this region
+    (setting drRegion): a recovery there restores from the copy; None: no copies."""
+    region: str = "us-east-1"
+    """Region of the stack (the source side of the backups' replication)."""
 
     def __post_init__(self) -> None:
         t = self.settings
@@ -302,6 +308,11 @@ class TimescaleDatabase(pulumi.ComponentResource):
             # role. barman-cloud's retention deletes without a version ID, which leaves delete
             # markers: Object Lock allows that, and the locked versions age out after the window.
             object_lock_days=t.backup_retention_days), opts=child)
+        if args.copies:
+            replicate_bucket(f"{name}-backups", bucket, source_key_arn=key.key_arn, copies=args.copies,
+                             source_region=args.region, purpose="database backups", account_id=args.account_id,
+                             tags=args.tags, protect=args.protect, parent=self,
+                             object_lock_days=t.backup_retention_days)
         # CloudNativePG names the instances' service account after the cluster.
         role = irsa_role_for(f"{name}-backups", args.oidc, NAMESPACE, t.cluster_name, tags=args.tags,
                              inline_policies={"backups": docs.database_backup_policy(bucket.bucket_arn, key.key_arn)},
@@ -310,7 +321,8 @@ class TimescaleDatabase(pulumi.ComponentResource):
         credentials = pulumi.Output.json_dumps({"username": MASTER_USERNAME, "password": password.result})
         secret_arn = store_secret(f"{name}-owner", args.secret_name, f"Owner login of the {t.cluster_name} database",
                                   credentials, key_arn=args.secrets_key_arn, tags=args.tags, protect=args.protect,
-                                  parent=self, rotation=rotation_tag("manual", "docs/DEPLOYMENT.md owner password"))
+                                  parent=self, rotation=rotation_tag("manual", "docs/DEPLOYMENT.md owner password"),
+                                  copies=args.copies)
         self.endpoint = DatabaseEndpoint(
             host=pulumi.Output.from_input(f"{t.cluster_name}-rw.{NAMESPACE}.svc.cluster.local"),
             port=POSTGRES_PORT, database_name=DATABASE_NAME, secret_arn=secret_arn,

@@ -114,3 +114,22 @@ def test_a_dr_region_that_cannot_hold_copies_is_refused(value, stack, rule):
     with pytest.raises(settings.ConfigError) as refused:
         settings.load(minimal_config(stack, drRegion=value), stack="unit", region="us-east-1")
     assert str(refused.value).startswith("invalid setting 'ecomind-infra:drRegion'") and rule in str(refused.value)
+
+
+def test_the_in_cluster_engines_backups_are_copied_with_their_lock_and_recoverable():
+    from tests.conftest import planned
+
+    plan = planned("prod", ("databaseEngine=timescaledb",))
+    copy = plan.one("aws:s3/bucket:Bucket", "database-backups-copy")
+    assert copy.inputs["region"] == "us-west-2" and copy.inputs["objectLockEnabled"] is True
+    lock = plan.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+                    "database-backups-copy-object-lock")
+    source = plan.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+                      "database-backups-object-lock")
+    assert lock.inputs["rule"] == source.inputs["rule"] and lock.inputs["region"] == "us-west-2"
+    document = policy(plan.one("aws:iam/rolePolicy:RolePolicy", "database-backups-replication"), "policy")
+    actions = {a for s in statements(document) for a in as_list(s["Action"])}
+    assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= actions
+    found = table(plan)
+    assert found["database (timescaledb)"]["recovery_minutes"] == region_loss.DATABASE_RESTORE_MINUTES
+    assert region_loss.analyse(plan)["rto_minutes"] < region_loss.RTO_TARGET_MINUTES

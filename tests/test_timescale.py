@@ -236,7 +236,7 @@ def test_no_backup_inside_its_retention_window_can_be_destroyed(stack):
     versioning = plan.one("aws:s3/bucketVersioning:BucketVersioning", "database-backups-versioning")
     assert versioning.urn in lock.dependencies
     # The cluster's role deletes without version IDs (delete markers), which the lock allows.
-    [inline] = [p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.startswith("database-backups")]
+    [inline] = [p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "database-backups-backups"]
     assert "s3:DeleteObjectVersion" not in inline.inputs["policy"] and "BypassGovernance" not in inline.inputs["policy"]
 
 
@@ -245,13 +245,13 @@ def test_backup_role_trusts_the_instances_service_account_and_reaches_only_its_b
     role = plan.one("aws:iam/role:Role", "database-backups-role")
     condition = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
     assert [v for k, v in condition.items() if k.endswith(":sub")] == ["system:serviceaccount:ecomind-db:ecomind-db"]
-    [inline] = [p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.startswith("database-backups")]
+    [inline] = [p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "database-backups-backups"]
     granted = {statement["Resource"]: set(statement["Action"]) for statement in
                statements(json.loads(inline.inputs["policy"]))}
     bucket = f"arn:aws:s3:::{plan.outputs['databaseBackupBucket']}"
     [encryption] = [r for r in plan.of_type(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
-        if r.name.startswith("database-backups")]
+        if r.name == "database-backups-encryption"]
     key = encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
     assert granted == {f"{bucket}/*": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
                        bucket: {"s3:ListBucket", "s3:GetBucketLocation"},

@@ -4,7 +4,9 @@ for the hours they serve. The EKS control plane, MSK, NAT and the ALB cannot sto
 
 Each schedule calls one AWS API through Scheduler's universal target
 (`arn:aws:scheduler:::aws-sdk:<service>:<action>`, EventBridge Scheduler user guide, "Using
-universal targets") with the execution role below:
+universal targets") with the execution role below. A payload is the API's request with its
+members spelled as the service's model spells them (botocore's service-2.json: EKS's are
+lowerCamelCase, clusterName and scalingConfig.minSize; RDS's DBInstanceIdentifier):
 - eks UpdateNodegroupConfig: every node group to 0 nodes, then back to its sizes. The groups'
   scaling is the autoscaler's, not Pulumi's (components/cluster.py ignore_scaling_changes), so an
   `up` in between changes nothing. The autoscaler runs on the system nodes, which stop too, so it
@@ -135,11 +137,11 @@ class OfficeHoursSchedule(pulumi.ComponentResource):
             for action, sizes, hour, minute in (("stop", (0, 0), evening, STOP_MINUTE),
                                                 ("start", (g.min_size, g.desired_size), morning, START_MINUTE)):
                 schedule(f"{g.name}-{action}", "eks:updateNodegroupConfig", {
-                    "ClusterName": args.cluster_name, "NodegroupName": g.name,
-                    "ScalingConfig": {"MinSize": sizes[0], "DesiredSize": sizes[1], "MaxSize": g.max_size}},
+                    "clusterName": args.cluster_name, "nodegroupName": g.name,
+                    "scalingConfig": {"minSize": sizes[0], "desiredSize": sizes[1], "maxSize": g.max_size}},
                     minute, hour)
         if args.database_identifier:
-            database = {"DbInstanceIdentifier": args.database_identifier}
+            database = {"DBInstanceIdentifier": args.database_identifier}
             schedule(stack_scoped("database-stop"), "rds:stopDBInstance", database, STOP_MINUTE, evening)
             schedule(stack_scoped("database-start"), "rds:startDBInstance", database, START_MINUTE, morning)
         if args.canary_name:

@@ -130,6 +130,7 @@ FREE_TYPES = {
     "aws:cloudwatch/eventRule:EventRule": "events from AWS services to EventBridge are free",
     "aws:scheduler/schedule:Schedule": "EventBridge Scheduler's first 14 million invocations a month are free",
     "aws:scheduler/scheduleGroup:ScheduleGroup": "a container for schedules",
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate": "settings for repositories ECR creates",
     "aws:cloudwatch/eventTarget:EventTarget": "free (SNS publishes are free at this volume)",
     "aws:ebs/encryptionByDefault:EncryptionByDefault": "free (a setting)",
     "aws:iam/serviceLinkedRole:ServiceLinkedRole": "IAM is free",

@@ -204,6 +204,28 @@ class Foundation(pulumi.ComponentResource):
                     BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
                         replica_kms_key_id=copy_key.arn)))],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning, copy_versioning, policy]))
+        # Replicas get their repositories from this template: immutable tags and a key in drRegion,
+        # instead of the registry's AES256 default (ECR user guide, "Repository creation templates").
+        # ECR's replication service-linked role makes those repositories, so the key lets it use
+        # the key for ECR only (the statement's form as for other service-linked roles; the exact
+        # actions ECR asks for were not read).
+        images_key = aws.kms.Key(
+            f"{name}-images-copy", description=f"Encrypts the replicated EcoMind images in {dr}",
+            enable_key_rotation=True, deletion_window_in_days=30, region=dr, tags=tags, opts=kept,
+            policy=pulumi.Output.from_input(args.account_id).apply(lambda a: json.dumps(guarded.key_policy(a, {
+                "Sid": "EcrReplicationUsesTheKey", "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{a}:role/aws-service-role/replication.ecr.amazonaws.com/"
+                                     "AWSServiceRoleForECRReplication"},
+                "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": f"ecr.{dr}.amazonaws.com"}}}))))
+        aws.ecr.RepositoryCreationTemplate(
+            f"{name}-images-copy", prefix="ecomind-", applied_fors=["REPLICATION"], region=dr,
+            description="Replicated EcoMind images: immutable tags, encrypted with the copy's key",
+            image_tag_mutability="IMMUTABLE",
+            encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                encryption_type="KMS", kms_key=images_key.arn)],
+            resource_tags={**tags, "purpose": "region-loss copy of images"}, opts=child)
         aws.ecr.ReplicationConfiguration(
             f"{name}-images", replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
                 rules=[aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(

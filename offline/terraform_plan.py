@@ -74,6 +74,7 @@ TYPES = {
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": "aws_ecr_lifecycle_policy",
     "aws:ecr/repository:Repository": "aws_ecr_repository",
     "aws:ecr/replicationConfiguration:ReplicationConfiguration": "aws_ecr_replication_configuration",
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate": "aws_ecr_repository_creation_template",
     "aws:kms/replicaKey:ReplicaKey": "aws_kms_replica_key",
     "aws:eks/addon:Addon": "aws_eks_addon",
     "aws:elasticache/replicationGroup:ReplicationGroup": "aws_elasticache_replication_group",
@@ -172,11 +173,11 @@ UNCHECKED_TYPES = frozenset({
     "aws_lb_listener_rule", "aws_wafv2_web_acl_association", "aws_cloudwatch_composite_alarm",
     "aws_cloudwatch_dashboard", "aws_route53_health_check", "aws_synthetics_canary",
     "aws_scheduler_schedule_group", "aws_s3_bucket_replication_configuration", "aws_kms_replica_key",
-    "aws_ecr_replication_configuration",
+    "aws_ecr_replication_configuration", "aws_ecr_repository_creation_template",
 })
 
 # Nested objects that are Terraform maps (free keys), not blocks.
-MAP_ATTRIBUTES = {"tags", "tags_all", "labels", "dimensions", "variables", "environment_variables"}
+MAP_ATTRIBUTES = {"tags", "tags_all", "labels", "dimensions", "variables", "environment_variables", "resource_tags"}
 # Repeated blocks whose Terraform name is already plural: kept as Pulumi spells them.
 PLURAL_BLOCKS = {"ingress", "egress", "items", "block_device_mappings", "network_interfaces", "tag_specifications",
                  "secondary_sources", "file_system_locations"}

@@ -277,8 +277,9 @@ def test_each_stacks_ci_roles_reach_only_its_own_state(plan):
 
 def test_secrets_provider_key_rotates_and_is_protected(plan):
     keys = plan.of_type("aws:kms/key:Key")
-    # state, secrets, the multi-Region secrets key, the state copy's, the trail's and the alerts topic's
-    assert len(keys) == 6 and all(k.protect and k.inputs["enableKeyRotation"] for k in keys)
+    # state, secrets, the multi-Region secrets key, the state copy's, the image copies', the trail's
+    # and the alerts topic's
+    assert len(keys) == 7 and all(k.protect and k.inputs["enableKeyRotation"] for k in keys)
     aliases = {a.inputs["name"] for a in plan.of_type("aws:kms/alias:Alias")}
     assert aliases == {"alias/ecomind-pulumi-state", "alias/ecomind-pulumi-secrets",
                        "alias/ecomind-pulumi-secrets-mr"}
@@ -307,6 +308,13 @@ def test_a_region_loss_leaves_the_state_readable_and_the_config_decryptable(plan
     [image_rule] = images.inputs["replicationConfiguration"]["rules"]
     assert image_rule["destinations"][0]["region"] == "us-west-2"
     assert image_rule["repositoryFilters"] == [{"filter": "ecomind-", "filterType": "PREFIX_MATCH"}]
+    # The replicas' repositories: immutable tags, a key in drRegion (not the AES256 default).
+    template = plan.one("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "ecomind-images-copy").inputs
+    assert (template["prefix"], template["appliedFors"], template["region"]) == ("ecomind-", ["REPLICATION"],
+                                                                                 "us-west-2")
+    assert template["imageTagMutability"] == "IMMUTABLE"
+    assert template["encryptionConfigurations"] == [
+        {"encryptionType": "KMS", "kmsKey": plan.one("aws:kms/key:Key", "ecomind-images-copy").arn}]
 
 
 # --- The repository's side ----------------------------------------------------------------------------

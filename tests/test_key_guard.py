@@ -38,8 +38,8 @@ def test_every_stack_key_denies_destruction_but_to_dev_s_deploy_role(stack_plan)
 def test_nobody_destroys_the_bootstrap_keys(bootstrap_plan):  # noqa: F811
     policies = list(key_policies(bootstrap_plan))
     # state, secrets provider, its multi-Region successor and that one's replica in drRegion, the
-    # state copy's, CloudTrail, security alerts
-    assert len(policies) == 7
+    # state copy's, the image copies', CloudTrail, security alerts
+    assert len(policies) == 8
     for _, document in policies:
         [guard] = guards(document)
         assert guard["Principal"] == {"AWS": "*"} and "Condition" not in guard

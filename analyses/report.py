@@ -69,6 +69,21 @@ def render(document: Mapping[str, Any]) -> str:
                 "| tier | survives | why |", "|---|---|---|"]
         out += [f"| {t['tier']} | {'yes' if t['survives'] else '**no**'} | {t['reason']} |" for t in zone["tiers"]]
 
+    if document.get("capacity", {}).get("rows"):
+        out += ["", "## Capacity at the busiest minute", "", "| tier | capacity | load | headroom | basis |",
+                "|---|---:|---:|---:|---|"]
+        out += [f"| {r['tier']} | {r['capacity']:,.2f} {r['unit']} | {r['load']:,.4g} | "
+                f"{'**below**' if r['headroom'] is not None and r['headroom'] < 1 else r['headroom']} | {r['basis']} |"
+                for r in document["capacity"]["rows"]]
+    if document.get("region_loss", {}).get("stores"):
+        loss = document["region_loss"]
+        rto = (f"RTO {loss['rto_minutes']} min against {loss['rto_target_minutes']}" if loss["rto_minutes"] is not None
+               else "RTO: none yet; blocked by " + ", ".join(loss["blocked_by"]))
+        out += ["", f"Losing the region (estimates until a drill): {rto}.", "",
+                "| store | copy | RPO | back in (min) |", "|---|---|---|---:|"]
+        out += [f"| {s['store']} | {s['copy']} | {s['rpo']} | "
+                f"{'-' if s['recovery_minutes'] is None else s['recovery_minutes']} |" for s in loss["stores"]]
+
     if document.get("rollout", {}).get("services"):
         section = document["rollout"]
         mode = "enforced" if section["enforced"] else "reported only"

@@ -123,6 +123,11 @@ def test_the_report_agrees_with_the_json(tmp_path, stack):
     for name, usd in document["cost"]["components"].items():
         assert f"| {name} | {usd:,.2f} |" in markdown
     assert f"**{document['schedule']['from_scratch']['minutes']}**" in markdown
+    # A reviewer sees each tier's headroom and, in prod, what losing the region costs.
+    assert all(f"| {row['tier']} |" in markdown for row in document["capacity"]["rows"])
+    assert all(f"| {store['store']} |" in markdown for store in document["region_loss"]["stores"])
+    if stack == "prod":
+        assert f"RTO {document['region_loss']['rto_minutes']} min against 240" in markdown
     assert "```mermaid" in markdown and "flowchart LR" in markdown
     assert "| database |" in markdown  # the AZ-loss table
     assert set(document) >= {"cost", "schedule", "policy", "az_loss"}

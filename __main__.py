@@ -12,8 +12,7 @@ from components.cluster_services import ClusterServices, ClusterServicesArgs
 from components.database import Database, DatabaseArgs
 from components.firewall import WebFirewall, WebFirewallArgs
 from components.load_balancer import ApplicationLoadBalancer, ApplicationLoadBalancerArgs
-from components.monitoring import Monitoring, MonitoringArgs, alarm_name
-from components.naming import node_group_name
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.office_hours import OfficeHoursArgs, OfficeHoursSchedule, ScheduledNodeGroup
 from components.region_copies import copy_region
@@ -185,10 +184,10 @@ service_levels = ServiceLevels("slo", ServiceLevelsArgs(
 if stack.office_hours:
     OfficeHoursSchedule("office-hours", OfficeHoursArgs(
         hours=stack.office_hours, cluster_name=name, region=stack.region, account_id=account_id, tags=stack.tags,
-        node_groups=[ScheduledNodeGroup(node_group_name(g.name), g.min_size, g.desired_size, g.max_size)
+        node_groups=[ScheduledNodeGroup(g.name, g.min_size, g.desired_size, g.max_size)
                      for g in stack.cluster.node_groups],
         database_identifier=None if timescale else name, canary_name=canary.canary_name,
-        quiet_alarm_names=[*canary.alarm_names, alarm_name(stack.stack, "worker-consumer-lag")]),
+        quiet_alarm_names=[*canary.alarm_names, *service_levels.breaching_alarm_names]),
         opts=pulumi.ResourceOptions(depends_on=[cluster, service_levels]))
 
 runners = CiRunners("ci", CiRunnersArgs(

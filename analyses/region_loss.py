@@ -129,7 +129,7 @@ def analyse(plan: Plan) -> dict[str, Any]:
                  f"{'-' if s.recovery_minutes is None else str(s.recovery_minutes) + ' min'}" for s in table),
                f"  {verdict} (declare {DECLARE_MINUTES} + platform {platform} + longest restore {restore} "
                f"+ DNS {DNS_MINUTES} min)"]
-    failures = [f"region-loss: the estimated RTO ({rto} min) exceeds the {RTO_TARGET_MINUTES}-minute target"
-                for _ in [rto] if rto is not None and rto > RTO_TARGET_MINUTES]
+    failures = ([f"region-loss: the estimated RTO ({rto} min) exceeds the {RTO_TARGET_MINUTES}-minute target"]
+                if rto is not None and rto > RTO_TARGET_MINUTES else [])
     return {"stores": [dataclasses.asdict(s) for s in table], "rto_minutes": rto, "blocked_by": blocked,
             "rto_target_minutes": RTO_TARGET_MINUTES, "failures": failures, "summary": summary}

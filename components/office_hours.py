@@ -32,7 +32,7 @@ import pulumi_aws as aws
 from components import policy_documents as docs
 from components.args import check_account_id, check_name, check_tags, is_list, refuse
 from components.encryption import EncryptionKey, EncryptionKeyArgs
-from components.naming import stack_role, stack_scoped
+from components.naming import node_group_name, stack_role, stack_scoped
 from settings import OfficeHours
 
 QUIET_MINUTE = 0
@@ -43,8 +43,9 @@ WAKE_MINUTE = 30
 
 @dataclasses.dataclass(frozen=True)
 class ScheduledNodeGroup:
-    name: str
-    """The managed node group's name (components/naming.py node_group_name)."""
+    group: str
+    """The node group as settings name it (system, workload, ...); EKS knows it as
+    components/naming.py node_group_name(group)."""
     min_size: int
     desired_size: int
     max_size: int
@@ -117,12 +118,13 @@ class OfficeHoursSchedule(pulumi.ComponentResource):
             tags={**args.tags, "Name": f"{name}-role"}, opts=child)
         policy = aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=pulumi.Output.json_dumps(
             docs.office_hours_policy(args.account_id, args.region, key.key_arn, args.cluster_name,
-                                     [g.name for g in args.node_groups], args.database_identifier, args.canary_name,
+                                     [node_group_name(g.group) for g in args.node_groups], args.database_identifier,
+                                     args.canary_name,
                                      args.quiet_alarm_names)), opts=child)
 
         def schedule(action: str, api: str, payload: Mapping, minute: int, hour: int) -> None:
             aws.scheduler.Schedule(
-                f"{name}-{action.removeprefix(stack_scoped(''))}", name=action, group_name=group.name,
+                f"{name}-{action}", name=stack_scoped(action), group_name=group.name,
                 description=f"{api} at {hour:02d}:{minute:02d} {hours.timezone}, {hours.days}",
                 schedule_expression=cron(minute, hour, hours.days), schedule_expression_timezone=hours.timezone,
                 kms_key_arn=key.key_arn,
@@ -136,20 +138,20 @@ class OfficeHoursSchedule(pulumi.ComponentResource):
         for g in args.node_groups:
             for action, sizes, hour, minute in (("stop", (0, 0), evening, STOP_MINUTE),
                                                 ("start", (g.min_size, g.desired_size), morning, START_MINUTE)):
-                schedule(f"{g.name}-{action}", "eks:updateNodegroupConfig", {
-                    "clusterName": args.cluster_name, "nodegroupName": g.name,
+                schedule(f"{g.group}-{action}", "eks:updateNodegroupConfig", {
+                    "clusterName": args.cluster_name, "nodegroupName": node_group_name(g.group),
                     "scalingConfig": {"minSize": sizes[0], "desiredSize": sizes[1], "maxSize": g.max_size}},
                     minute, hour)
         if args.database_identifier:
             database = {"DBInstanceIdentifier": args.database_identifier}
-            schedule(stack_scoped("database-stop"), "rds:stopDBInstance", database, STOP_MINUTE, evening)
-            schedule(stack_scoped("database-start"), "rds:startDBInstance", database, START_MINUTE, morning)
+            schedule("database-stop", "rds:stopDBInstance", database, STOP_MINUTE, evening)
+            schedule("database-start", "rds:startDBInstance", database, START_MINUTE, morning)
         if args.canary_name:
             canary = {"Name": args.canary_name}
-            schedule(stack_scoped("canary-stop"), "synthetics:stopCanary", canary, QUIET_MINUTE, evening)
-            schedule(stack_scoped("canary-start"), "synthetics:startCanary", canary, WAKE_MINUTE, morning)
+            schedule("canary-stop", "synthetics:stopCanary", canary, QUIET_MINUTE, evening)
+            schedule("canary-start", "synthetics:startCanary", canary, WAKE_MINUTE, morning)
         if args.quiet_alarm_names:
             names = {"AlarmNames": list(args.quiet_alarm_names)}
-            schedule(stack_scoped("alarms-quiet"), "cloudwatch:disableAlarmActions", names, QUIET_MINUTE, evening)
-            schedule(stack_scoped("alarms-wake"), "cloudwatch:enableAlarmActions", names, WAKE_MINUTE, morning)
+            schedule("alarms-quiet", "cloudwatch:disableAlarmActions", names, QUIET_MINUTE, evening)
+            schedule("alarms-wake", "cloudwatch:enableAlarmActions", names, WAKE_MINUTE, morning)
         self.register_outputs({"group_name": self.group_name})

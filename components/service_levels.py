@@ -175,17 +175,22 @@ class ServiceLevels(pulumi.ComponentResource):
 
     alarm_names: list[str]
     """Every alarm that notifies the topic (composites for the error budget)."""
+    breaching_alarm_names: list[str]
+    """Those of them that count missing data as breaching: a stack stopped on purpose
+    (components/office_hours.py) quiets them."""
     dashboard_name: str
     """The stack's CloudWatch dashboard."""
 
     def __init__(self, name: str, args: ServiceLevelsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:operations:ServiceLevels", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.alarm_names = []
+        self.alarm_names, self.breaching_alarm_names = [], []
         prefix = f"ecomind-{args.stack}"
 
         def alarm(alarm: str, description: str, **settings) -> aws.cloudwatch.MetricAlarm:
             self.alarm_names.append(alarm_name(args.stack, alarm))
+            if settings.get("treat_missing_data") == "breaching":
+                self.breaching_alarm_names.append(alarm_name(args.stack, alarm))
             return notifying_alarm(f"{name}-{alarm}", stack=args.stack, alarm=alarm, topic_arn=args.topic_arn,
                                    tags=args.tags, opts=child, alarm_description=description, **settings)
 

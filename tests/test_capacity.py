@@ -183,6 +183,13 @@ def test_the_cost_model_bills_stopped_hours_at_nothing(dev_plan):
     nodes = [line for line in estimate["lines"] if line["resource"].startswith("cluster-") and line["unit"] == "hour"
              and ("on-demand" in line["dimension"] or "spot" in line["dimension"])]
     assert nodes and all("of the week" in line["dimension"] for line in nodes)
+    # A group's hours are its desired nodes for the share of the week between its start and stop.
+    for line in nodes:
+        group = dev_plan.one("eks:index:ManagedNodeGroup", line["resource"])
+        running = cost.running_fraction(dev_plan, "eks:", "nodegroupName", group.inputs["nodeGroupName"])
+        assert running == pytest.approx(share, rel=0.01)
+        assert line["quantity"] == pytest.approx(group.inputs["scalingConfig"]["desiredSize"] * 730 * running,
+                                                 abs=0.01)
     database = next(line for line in estimate["lines"] if line["resource"] == "database-postgres"
                     and line["unit"] == "hour")
     # stopped from 19:05 to 07:00: a little over office hours' 60 of 168 hours

@@ -12,6 +12,7 @@ foundation = Foundation("ecomind", FoundationArgs(
     noncurrent_state_days=config.get_int("noncurrentStateDays") or 90,
     region=aws.config.region or "us-east-1",
     stacks=config.get_object("stacks") or ["dev", "prod"],
+    recovery_stacks=config.get_object("recoveryStacks") or [],
     first_deploy_role_arns=config.get_object("firstDeployRoleArns") or [],
     merge_queue_previews=config.get_object("mergeQueuePreviewStacks") or [],
     reviewer_team_ids=config.get_object("reviewerTeamIds") or {},

@@ -62,9 +62,22 @@ class FoundationArgs:
     dr_region: str | None = "us-west-2"
     """Where the state is copied and the secrets provider has its replica (setting drRegion), so that
     a region loss leaves the stacks' state readable and their config decryptable; None: nowhere."""
+    recovery_stacks: Sequence[str] = ()
+    """Stacks that rebuild another one in dr_region after a region loss (Pulumi.prod-dr.yaml): their CI
+    roles are scoped to dr_region and keep their state in the state's copy there, under its key and
+    the secrets provider's replica, so that nothing of theirs depends on the lost region."""
     manage_repository: bool = True
     """Whether this bootstrap also sets the repository's OIDC template and environments (once per
     repository, when several accounts are bootstrapped)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StateCopy:
+    """The state's copy in dr_region, where a recovery stack keeps its own state too."""
+
+    bucket: aws.s3.Bucket
+    key_arns: list[pulumi.Output[str]]
+    """The copy's key and the secrets provider's replica there."""
 
 
 STATE_LOCK_DAYS = 30
@@ -106,12 +119,20 @@ class Foundation(pulumi.ComponentResource):
         # deletes checkpoints without a version ID: those become delete markers, which Object
         # Lock allows, and the locked versions stay recoverable.
         lock_and_expire(f"{name}-state", bucket, versioning, args.noncurrent_state_days, self)
-        secrets_provider = f"awskms://{SECRETS_KEY_ALIAS}"
-        if args.dr_region:
-            secrets_provider = self._region_copies(name, args, bucket, state_key, versioning, key_policy, tags)
+        if args.recovery_stacks and not args.dr_region:
+            raise pulumi.RunError(f"invalid FoundationArgs.recovery_stacks = {list(args.recovery_stacks)}: a recovery "
+                                  "stack keeps its state in the state's copy, which needs dr_region")
+        if set(args.recovery_stacks) & set(args.stacks):
+            raise pulumi.RunError(f"invalid FoundationArgs.recovery_stacks = {list(args.recovery_stacks)}: each is "
+                                  "a stack of its own, not one of stacks")
+        every_stack = [*args.stacks, *args.recovery_stacks]
         ci_roles = pulumi.Output.from_input(args.account_id).apply(lambda account: {
             stack: [f"arn:aws:iam::{account}:role/{deploy_role_name(stack)}",
-                    f"arn:aws:iam::{account}:role/{preview_role_name(stack)}"] for stack in args.stacks})
+                    f"arn:aws:iam::{account}:role/{preview_role_name(stack)}"] for stack in every_stack})
+        secrets_provider, copy = f"awskms://{SECRETS_KEY_ALIAS}", None
+        if args.dr_region:
+            secrets_provider, copy = self._region_copies(name, args, bucket, state_key, versioning, key_policy, tags,
+                                                         ci_roles)
         aws.s3.BucketPolicy(f"{name}-state", bucket=bucket.id, policy=pulumi.Output.all(bucket.arn, ci_roles).apply(
             lambda a: json.dumps({"Version": "2012-10-17", "Statement": [
                 guarded.deny_insecure_transport(a[0]), *state_bucket_denials(a[0], a[1])]})),
@@ -127,15 +148,21 @@ class Foundation(pulumi.ComponentResource):
             trail_retention_days=args.trail_retention_days, tags=tags, alert_email=args.security_alert_email),
             opts=child)
         keys = [state_key.arn, secrets_key.arn]
-        delivery = {stack: StackDelivery(f"{name}-{stack}", StackDeliveryArgs(
-            stack=stack, account_id=args.account_id, region=args.region, repository=args.repository,
-            provider_arn=provider.arn, state_bucket_arn=bucket.arn, key_arns=keys,
-            first_deploy_role_arns=args.first_deploy_role_arns,
-            merge_queue_previews=stack in args.merge_queue_previews, tags=tags), opts=child)
-            for stack in args.stacks}
+
+        def stack_delivery(stack: str, region: str, state_bucket_arn: pulumi.Input[str],
+                           key_arns: list[pulumi.Input[str]]) -> StackDelivery:
+            return StackDelivery(f"{name}-{stack}", StackDeliveryArgs(
+                stack=stack, account_id=args.account_id, region=region, repository=args.repository,
+                provider_arn=provider.arn, state_bucket_arn=state_bucket_arn, key_arns=key_arns,
+                first_deploy_role_arns=args.first_deploy_role_arns,
+                merge_queue_previews=stack in args.merge_queue_previews, tags=tags), opts=child)
+
+        delivery = {stack: stack_delivery(stack, args.region, bucket.arn, keys) for stack in args.stacks}
+        delivery.update({stack: stack_delivery(stack, args.dr_region, copy.bucket.arn, copy.key_arns)
+                         for stack in args.recovery_stacks})
         if args.manage_repository:
             RepositoryDelivery(f"{name}-repository", RepositoryDeliveryArgs(
-                repository=args.repository, stacks=list(args.stacks),
+                repository=args.repository, stacks=every_stack,
                 role_arns={stack: (d.deploy_role_arn, d.preview_role_arn) for stack, d in delivery.items()},
                 reviewer_team_ids=args.reviewer_team_ids, merge_queue_previews=list(args.merge_queue_previews)),
                 opts=child)
@@ -149,7 +176,7 @@ class Foundation(pulumi.ComponentResource):
 
     def _region_copies(self, name: str, args: FoundationArgs, bucket: aws.s3.Bucket, state_key: aws.kms.Key,
                        versioning: aws.s3.BucketVersioning, key_policy: pulumi.Output[str],
-                       tags: dict[str, str]) -> str:
+                       tags: dict[str, str], ci_roles: pulumi.Output[dict]) -> tuple[str, StateCopy]:
         """What recovering from a region loss needs before anything else: the state (replicated,
         Object Lock kept, under a key there), a secrets provider both regions can use, and the
         images (ECR replication: one configuration for the whole registry, which is why the
@@ -177,6 +204,12 @@ class Foundation(pulumi.ComponentResource):
         # Replicated versions keep their retention; the copy locks what it receives the same way, and
         # old versions leave it as they leave the source.
         lock_and_expire(f"{name}-state-copy", copy, copy_versioning, args.noncurrent_state_days, self, region=dr)
+        # The same rules as the source's: TLS only, and each stack's CI roles reach only its own
+        # objects (a recovery stack's own state is written here).
+        aws.s3.BucketPolicy(f"{name}-state-copy", bucket=copy.id, region=dr, policy=pulumi.Output.all(
+            copy.arn, ci_roles).apply(lambda a: json.dumps({"Version": "2012-10-17", "Statement": [
+                guarded.deny_insecure_transport(a[0]), *state_bucket_denials(a[0], a[1])]})),
+            opts=child)
         role = aws.iam.Role(
             f"{name}-state-replication", description=f"Replicates Pulumi state to {dr}",
             assume_role_policy=pulumi.Output.from_input(args.account_id).apply(lambda a: json.dumps({
@@ -234,7 +267,8 @@ class Foundation(pulumi.ComponentResource):
                     repository_filters=[aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
                         filter="ecomind-", filter_type="PREFIX_MATCH")])]),
             opts=child)
-        return f"awskms://{MULTI_REGION_SECRETS_KEY_ALIAS}?region={args.region}"
+        return (f"awskms://{MULTI_REGION_SECRETS_KEY_ALIAS}?region={args.region}",
+                StateCopy(bucket=copy, key_arns=[copy_key.arn, replica.arn]))
 
 
 def lock_and_expire(name: str, bucket: aws.s3.Bucket, versioning: aws.s3.BucketVersioning, noncurrent_days: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import sys
 
 import pytest
@@ -360,8 +361,11 @@ def test_bootstrap_project_file_declares_its_settings():
     import yaml
     project = yaml.safe_load((PROJECT_DIR / "bootstrap" / "Pulumi.yaml").read_text())
     assert project["runtime"]["name"] == "python"
-    assert {"githubRepository", "stateBucketName", "stacks", "mergeQueuePreviewStacks", "reviewerTeamIds",
-            "firstDeployRoleArns"} <= set(project["config"])
+    # Every setting the program reads is declared, with its default and description.
+    program = (PROJECT_DIR / "bootstrap" / "__main__.py").read_text()
+    read = set(re.findall(r'config\.(?:get|require)\w*\("(\w+)"\)', program))
+    assert {"githubRepository", "stateBucketName", "stacks", "recoveryStacks", "drRegion"} <= read
+    assert read <= set(project["config"]), read - set(project["config"])
 
 
 # --- The account baseline -------------------------------------------------------------------------------
@@ -422,3 +426,71 @@ def test_anyone_scheduling_a_key_deletion_or_disabling_a_key_raises_an_alert(pla
     assert publish["Condition"] == {"ArnEquals": {"aws:SourceArn": rule.arn}}
     email = plan.one("aws:sns/topicSubscription:TopicSubscription").inputs
     assert (email["protocol"], email["endpoint"]) == ("email", "security@example.com")
+
+
+# --- A recovery stack (prod-dr) -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def recovery_plan():
+    return run_component(lambda: Foundation("ecomind", FoundationArgs(
+        account_id="111122223333", repository=REPO, state_bucket_name="ecomind-state", noncurrent_state_days=90,
+        first_deploy_role_arns=[OPERATOR], reviewer_team_ids={"prod": [1234567], "prod-dr": [1234567]},
+        recovery_stacks=["prod-dr"])))
+
+
+def test_a_recovery_stacks_roles_live_in_the_second_region_and_its_state_copy(recovery_plan):
+    """Nothing the recovery runs on may be in the lost region: its roles reach its cluster's OIDC
+    provider in drRegion, and its state in the state's copy under the copy's key and the secrets
+    provider's replica there."""
+    plan = recovery_plan
+    iam = document(plan, "aws:iam/rolePolicy:RolePolicy", "ecomind-prod-dr-deploy-iam")
+    [oidc] = [s for s in iam["Statement"] if s["Sid"] == "ClusterOidcProviders"]
+    assert oidc["Resource"] == "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/*"
+    copy = plan.one("aws:s3/bucket:Bucket", "ecomind-state-copy")
+    keys = {plan.one("aws:kms/key:Key", "ecomind-state-copy").arn,
+            plan.one("aws:kms/replicaKey:ReplicaKey", "ecomind-secrets-mr-us-west-2").arn}
+    for purpose in ("deploy", "preview"):
+        state = document(plan, "aws:iam/rolePolicy:RolePolicy", f"ecomind-prod-dr-{purpose}-state")
+        by_sid = {s["Sid"]: s for s in state["Statement"]}
+        assert by_sid["ListState"]["Resource"] == copy.arn
+        assert by_sid["TheStacksStateObjects"]["Resource"] == delivery.state_objects(copy.arn, "prod-dr")
+        assert set(by_sid["StateAndSecretsKeys"]["Resource"]) == keys
+    # prod's roles keep the source bucket; the others' stay where they were.
+    prod = document(plan, "aws:iam/rolePolicy:RolePolicy", "ecomind-prod-deploy-state")
+    assert {s["Sid"]: s for s in prod["Statement"]}["ListState"]["Resource"] == plan.one(
+        "aws:s3/bucket:Bucket", "ecomind-state").arn
+
+
+@pytest.mark.parametrize("bucket", ["ecomind-state", "ecomind-state-copy"])
+def test_both_state_buckets_keep_each_stacks_roles_to_its_own_objects(recovery_plan, bucket):
+    """The copy holds every stack's replicated state and the recovery stack's own: the same denials
+    as the source's, or prod-dr's PowerUserAccess would read prod's state there."""
+    policy = document(recovery_plan, "aws:s3/bucketPolicy:BucketPolicy", bucket)
+    arn = recovery_plan.one("aws:s3/bucket:Bucket", bucket).arn
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for stack, sid in (("dev", "OnlyItsOwnStateDev"), ("prod", "OnlyItsOwnStateProd"),
+                       ("prod-dr", "OnlyItsOwnStateProdDr")):
+        assert by_sid[sid]["NotResource"] == delivery.state_objects(arn, stack)
+        assert by_sid[sid]["Principal"]["AWS"] == [f"arn:aws:iam::111122223333:role/ecomind-infra-{stack}-deploy",
+                                                   f"arn:aws:iam::111122223333:role/ecomind-infra-{stack}-preview"]
+    if bucket == "ecomind-state-copy":
+        assert recovery_plan.one("aws:s3/bucketPolicy:BucketPolicy", bucket).inputs["region"] == "us-west-2"
+
+
+def test_a_recovery_stack_gets_its_environments_and_waits_for_reviewers(recovery_plan):
+    environments = {e.inputs["environment"]: e.inputs for e in recovery_plan.of_type(
+        "github:index/repositoryEnvironment:RepositoryEnvironment")}
+    assert {"prod-dr", "prod-dr-preview"} <= set(environments)
+    assert environments["prod-dr"]["reviewers"] == [{"teams": [1234567]}]
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"dr_region": None}, "needs dr_region"),
+    ({"stacks": ["dev", "prod", "prod-dr"]}, "not one of stacks"),
+])
+def test_a_recovery_stack_without_a_copy_region_or_twice_is_refused(changes, message):
+    with pytest.raises(Exception, match=message):
+        run_component(lambda: Foundation("ecomind", FoundationArgs(**{
+            "account_id": "111122223333", "repository": REPO, "state_bucket_name": "ecomind-state",
+            "noncurrent_state_days": 90, "recovery_stacks": ["prod-dr"], **changes})))

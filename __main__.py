@@ -9,14 +9,14 @@ from components.cdn import AssetsCdn, AssetsCdnArgs
 from components.ci_runners import CiRunners, CiRunnersArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_services import ClusterServices, ClusterServicesArgs
-from components.database import Database, DatabaseArgs
+from components.database import Database, DatabaseArgs, DatabaseRestore
 from components.firewall import WebFirewall, WebFirewallArgs
 from components.load_balancer import ApplicationLoadBalancer, ApplicationLoadBalancerArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.office_hours import OfficeHoursArgs, OfficeHoursSchedule, ScheduledNodeGroup
 from components.region_copies import copy_region
-from components.registry import Registry, RegistryArgs
+from components.registry import Registry, RegistryArgs, replicated_repository_urls
 from components.release import (
     DEPLOYMENTS,
     DEREGISTRATION_DELAY_SECONDS,
@@ -26,9 +26,9 @@ from components.release import (
     chart_values,
 )
 from components.release import NAMESPACE as RELEASE_NAMESPACE
-from components.secrets import ApplicationSecrets, ApplicationSecretsArgs
-from components.service_levels import ServiceLevels, ServiceLevelsArgs
-from components.storage import Storage, StorageArgs
+from components.secrets import ApplicationSecrets, ApplicationSecretsArgs, SecretReplicas
+from components.service_levels import ROUTE53_METRICS_REGION, ServiceLevels, ServiceLevelsArgs
+from components.storage import BucketInUse, Storage, StorageArgs
 from components.streaming import CONSUMER_GROUP, Streaming, StreamingArgs
 from components.synthetics import CanaryVpc, HealthCanary, HealthCanaryArgs
 from components.telemetry import ClusterTelemetry, ClusterTelemetryArgs
@@ -55,12 +55,18 @@ data_plane = {"vpc_id": network.vpc_id, "data_subnet_ids": network.data_subnet_i
 # The region-loss copies' key in drRegion (prod); dev keeps none (docs/DISASTER_RECOVERY.md).
 copies = copy_region(stack.dr_region, account_id=account_id, tags=stack.tags, protect=protect) if stack.dr_region \
     else None
+# A recovery stack (recoverFromStack) builds on another stack's copies in this region: its backups,
+# secret replicas, reports copy and replicated images (docs/DISASTER_RECOVERY.md, region loss).
+recovery = stack.recovery
 secret_prefix = f"ecomind/{stack.stack}/"
 secrets = ApplicationSecrets("secrets", ApplicationSecretsArgs(prefix=secret_prefix, key_generations={
     "jwt-secret": stack.signing_keys.jwt_generation,
-    "gateway-hmac-secret": stack.signing_keys.gateway_hmac_generation}, copies=copies, **common))
-storage = Storage("storage", StorageArgs(log_retention_days=stack.network.log_retention_days, region=stack.region,
-                                         copies=copies, **common))
+    "gateway-hmac-secret": stack.signing_keys.gateway_hmac_generation}, copies=copies,
+    replicas_of=SecretReplicas(prefix=recovery.secret_prefix, region=stack.region, account_id=account_id,
+                               key_arn=recovery.copies_key_arn) if recovery else None, **common))
+storage = Storage("storage", StorageArgs(
+    log_retention_days=stack.network.log_retention_days, region=stack.region, copies=copies,
+    reports_in_use=BucketInUse(recovery.reports_bucket, recovery.copies_key_arn) if recovery else None, **common))
 # One engine per stack (docs/adr/0005, 0010); both hand the release the same DatabaseEndpoint.
 timescale = stack.database.timescale
 if timescale:
@@ -72,6 +78,8 @@ if timescale:
 else:
     database = Database("database", DatabaseArgs(
         settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn, copies=copies,
+        restore=DatabaseRestore(backup_arn=recovery.database_backup_arn, key_arn=recovery.copies_key_arn,
+                                point_in_time=recovery.point_in_time) if recovery else None,
         # Stopped at night (officeHours): backups and maintenance happen in the working week.
         **({"backup_window": stack.office_hours.backup_window,
             "maintenance_window": stack.office_hours.maintenance_window} if stack.office_hours else {}),
@@ -88,19 +96,23 @@ cdn_firewall = WebFirewall("cdn-firewall", WebFirewallArgs(scope="CLOUDFRONT", *
 cdn = AssetsCdn("cdn", AssetsCdnArgs(
     settings=stack.edge, access_log_bucket_name=storage.logs.bucket_name,
     access_log_bucket_arn=storage.logs.bucket_arn, web_acl_arn=cdn_firewall.web_acl_arn, **common))
-registry = Registry("registry", RegistryArgs(prefix=f"ecomind-{stack.stack}", **common))
+# A recovery stack runs the source's released images, which ECR replication already copied here.
+repository_urls = replicated_repository_urls(recovery.repository_prefix, account_id, stack.region) if recovery \
+    else Registry("registry", RegistryArgs(prefix=f"ecomind-{stack.stack}", **common)).repository_urls
 app_access = ApplicationAccess("app", ApplicationAccessArgs(
     oidc=cluster.oidc, kafka_cluster_arn=streaming.cluster_arn, reports_bucket_arn=storage.reports.bucket_arn,
     reports_key_arn=storage.reports_key_arn, database_connect_arn=database.endpoint.connect_arn, tags=stack.tags))
 
-app_host = f"app.{stack.edge.domain}" if stack.edge.domain else None
+app_host = stack.edge.app_host
+# A recovery stack's ALB answers for the source's app.<domain> too, ready for the DNS switch.
+failover_host = stack.edge.primary_app_host if recovery and stack.edge.primary_app_host != app_host else None
 app_firewall = WebFirewall("app-firewall", WebFirewallArgs(scope="REGIONAL", **firewall)) if app_host else None
 # The stack's own ALB; the chart binds the services' pods to its target groups.
 load_balancer = ApplicationLoadBalancer("web", ApplicationLoadBalancerArgs(
     vpc_id=network.vpc_id, vpc_cidr=stack.network.vpc_cidr, public_subnet_ids=network.public_subnet_ids,
     private_subnet_ids=network.private_subnet_ids, targets_security_group_id=cluster.cluster_security_group_id,
     deregistration_delay_seconds=DEREGISTRATION_DELAY_SECONDS, access_log_bucket=storage.logs.bucket_name,
-    region=stack.region, host=app_host, hosted_zone_id=stack.edge.hosted_zone_id,
+    region=stack.region, host=app_host, hosted_zone_id=stack.edge.hosted_zone_id, failover_host=failover_host,
     web_acl_arn=app_firewall.web_acl_arn if app_firewall else None, **common))
 services = ClusterServices("services", ClusterServicesArgs(
     cluster_name=cluster.cluster_name, cluster_name_literal=name, kubernetes_version=stack.cluster.kubernetes_version,
@@ -110,7 +122,7 @@ services = ClusterServices("services", ClusterServicesArgs(
     target_group_arns=list(load_balancer.target_group_arns.values()),
     secret_arns=[database.endpoint.secret_arn, cache.auth_secret_arn, secrets.jwt_secret_arn,
                  secrets.gateway_hmac_secret_arn],
-    secrets_key_arn=secrets.key_arn, tags=stack.tags,
+    secrets_key_arn=secrets.key_arn, tags=stack.tags, replica_key_arns=[recovery.copies_key_arn] if recovery else [],
     workloads_ready=cluster.workloads_ready,
     secret_namespaces=[RELEASE_NAMESPACE, *([TIMESCALE_NAMESPACE] if timescale else [])],
 ))
@@ -120,10 +132,10 @@ if isinstance(database, TimescaleDatabase):
                      charts_after=services.webhooks_ready)
 
 values = pulumi.Output.all(
-    repositories=registry.repository_urls, database_host=database.endpoint.host,
+    repositories=repository_urls, database_host=database.endpoint.host,
     database_secret_arn=database.endpoint.secret_arn, brokers=streaming.bootstrap_brokers, cache_host=cache.host,
     cache_secret_arn=cache.auth_secret_arn, reports_bucket=storage.reports.bucket_name,
-    jwt_secret_arn=secrets.jwt_secret_arn, hmac_secret_arn=secrets.gateway_hmac_secret_arn,
+    jwt_secret_arn=secrets.refs["jwt-secret"], hmac_secret_arn=secrets.refs["gateway-hmac-secret"],
     role_arns=app_access.role_arns, target_group_arns=load_balancer.target_group_arns, vpc_id=network.vpc_id,
 ).apply(lambda o: chart_values(ChartInputs(
     image_tag=stack.app.image_tag, repositories=o["repositories"], region=stack.region,
@@ -162,7 +174,7 @@ telemetry = ClusterTelemetry("telemetry", ClusterTelemetryArgs(
 # Every service's health path through the ALB (canaryIntervalMinutes): from AWS's network to the public
 # name, or from the private subnets to the internal ALB.
 canary = HealthCanary("canary", HealthCanaryArgs(
-    canary_name=f"ecomind-{stack.stack}-health", stack=stack.stack, region=stack.region, account_id=account_id,
+    canary_name=f"ecomind-{stack.stack}-up", stack=stack.stack, region=stack.region, account_id=account_id,
     url=load_balancer.url, topic_arn=monitoring.topic_arn, access_log_bucket=storage.logs.bucket_name,
     log_retention_days=stack.network.log_retention_days, tags=stack.tags, protect=protect,
     interval_minutes=stack.edge.canary_interval_minutes,
@@ -175,7 +187,9 @@ service_levels = ServiceLevels("slo", ServiceLevelsArgs(
     load_balancer_arn_suffix=load_balancer.arn_suffix,
     target_group_arn_suffixes=load_balancer.target_group_arn_suffixes,
     kafka_cluster_name=name, consumer_group=CONSUMER_GROUP, consumed_topic=RAW_TOPIC,
-    public_host=app_host, other_alarm_names=[*canary.alarm_names, *telemetry.alarm_names, *monitoring.alarm_names],
+    # Route 53 publishes health-check metrics in us-east-1 only: elsewhere the canary is the outside check.
+    public_host=app_host if stack.region == ROUTE53_METRICS_REGION else None,
+    other_alarm_names=[*canary.alarm_names, *telemetry.alarm_names, *monitoring.alarm_names],
     canary_name=canary.canary_name, cluster_name=name, deployments=DEPLOYMENTS, namespace=RELEASE_NAMESPACE,
     tags=stack.tags))
 
@@ -245,9 +259,10 @@ export("assetsBucket", "Bucket the UI build uploads its static assets to.", cdn.
 export("accessLogBucket", "Bucket of S3 server access logs and CloudFront standard logs.", storage.logs.bucket_name)
 export("assetsUrl", "https URL the UI loads its assets from (the custom domain when one is set).", cdn.public_url)
 export("cdnDomain", "CloudFront domain of the assets distribution (dxxxx.cloudfront.net).", cdn.distribution_domain)
-export("ecrRepositories", "ECR repository URL per service (gateway, api, worker, ui).", registry.repository_urls)
+export("ecrRepositories", "ECR repository URL per service (gateway, api, worker, ui); a recovery stack's are the "
+       "source's replicas.", repository_urls)
 export("secretArns", "Secrets Manager ARNs External Secrets reads: `jwt`, `gatewayHmac`, `database`, `cache`.",
-       {"jwt": secrets.jwt_secret_arn, "gatewayHmac": secrets.gateway_hmac_secret_arn,
+       {"jwt": secrets.refs["jwt-secret"], "gatewayHmac": secrets.refs["gateway-hmac-secret"],
         "database": database.endpoint.secret_arn, "cache": cache.auth_secret_arn})
 export("appRoleArns", "IRSA role per EcoMind service account (`ecomind/ecomind-gateway`, `-api`, `-worker`).",
        app_access.role_arns)
@@ -265,3 +280,8 @@ export("canaryName", "CloudWatch Synthetics canary that checks each service's he
 export("alertTopicArn", "SNS topic (KMS-encrypted) that budget and CloudWatch alarms notify.", monitoring.topic_arn)
 export("ciRunnerProject", "CodeBuild project whose runners take this stack's CI jobs inside its VPC.",
        runners.project_name)
+if copies and not timescale:
+    export("recoveryInputs", "What a recovery stack of this one sets (docs/DISASTER_RECOVERY.md, region loss): "
+           "its settings recoverFromStack, recoveryDatabaseBackupArn, recoveryCopiesKeyArn, recoveryReportsBucket.", {
+               "recoverFromStack": stack.stack, "recoveryDatabaseBackupArn": database.backups_copy_arn,
+               "recoveryCopiesKeyArn": copies.key_arn, "recoveryReportsBucket": storage.reports_copy.bucket_name})

@@ -366,6 +366,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("drRegion", "string",
             "Region that holds copies of the database backups and the application secrets, each under a key "
             "there (docs/DISASTER_RECOVERY.md, region loss); none: no copies, which prod refuses.", "us-west-2"),
+    # A recovery stack (Pulumi.prod-dr.yaml): the platform rebuilt in the second region from another
+    # stack's region-loss copies; `pulumi stack output recoveryInputs` of that stack gives the values.
+    Setting("recoverFromStack", "string",
+            "Makes this a recovery stack of that stack (prod): the database restored from its replicated backups, "
+            "the release on its replicated images, secrets and reports bucket (docs/DISASTER_RECOVERY.md, region "
+            "loss); empty: an ordinary stack.", ""),
+    Setting("recoveryPointInTime", "string",
+            "Recovery stack: the time the database is restored to, RFC 3339 in UTC (2026-11-25T09:30:00Z), or "
+            "latest for the latest restorable time of the replicated backups.", "latest"),
+    Setting("recoveryDatabaseBackupArn", "string",
+            "Recovery stack: ARN of the source database's replicated automated backups in this region "
+            "(arn:aws:rds:<region>:<account>:auto-backup:ab-...); the source's recoveryInputs output.", ""),
+    Setting("recoveryCopiesKeyArn", "string",
+            "Recovery stack: ARN of the source stack's dr-copies key in this region, which encrypts the backups, "
+            "the secret replicas and the reports copy; the source's recoveryInputs output.", ""),
+    Setting("recoveryReportsBucket", "string",
+            "Recovery stack: name of the source's reports bucket copy in this region, which the release then "
+            "uses; the source's recoveryInputs output.", ""),
     Setting("officeHours", "string",
             "Days and hours the stack runs its nodes, database and canary (MON-FRI 07-19), in officeHoursTimezone; "
             "outside them EventBridge Scheduler stops them. Empty: always on (prod must be).", ""),
@@ -374,6 +392,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Minutes between the outside check's runs (each run costs; its alarm pages after two failed runs).", 5),
     Setting("publicDomain", "string",
             "Domain the stack serves under (assets.<domain> for the CDN); empty for AWS default names.", ""),
+    Setting("publicHostLabel", "string",
+            "Added to the stack's host names (app-<label>.<domain>, assets-<label>.<domain>) so that a second "
+            "stack under the same domain (the recovery stack) takes none of the first one's names; empty: "
+            "app.<domain> and assets.<domain>.", ""),
     Setting("publicHostedZoneId", "string",
             "Route 53 public hosted zone of publicDomain; set together with publicDomain.", ""),
     Setting("monthlyBudgetUsd", "integer",
@@ -570,10 +592,48 @@ class EdgeSettings:
     domain: str | None
     hosted_zone_id: str | None
     canary_interval_minutes: int = 5
+    host_label: str = ""
+    """Appended to each host's first label (app-dr.<domain>); empty: app.<domain>."""
+
+    def _host(self, name: str) -> str | None:
+        return f"{name}{'-' + self.host_label if self.host_label else ''}.{self.domain}" if self.domain else None
 
     @property
     def assets_host(self) -> str | None:
-        return f"assets.{self.domain}" if self.domain else None
+        return self._host("assets")
+
+    @property
+    def app_host(self) -> str | None:
+        """Where EcoMind answers; None without a domain (an internal ALB)."""
+        return self._host("app")
+
+    @property
+    def primary_app_host(self) -> str | None:
+        """The unlabelled app.<domain>: what users know, which a recovery stack takes over at failover."""
+        return f"app.{self.domain}" if self.domain else None
+
+
+@dataclasses.dataclass(frozen=True)
+class RecoverySettings:
+    """A recovery stack's source: which stack's copies it is built from, and where they are."""
+
+    source_stack: str
+    point_in_time: str | None
+    """RFC 3339 UTC; None: the latest restorable time."""
+    database_backup_arn: str
+    copies_key_arn: str
+    reports_bucket: str
+
+    @property
+    def secret_prefix(self) -> str:
+        """The source's secrets, whose replicas here keep their names (Secrets Manager user guide,
+        "Replicate an AWS Secrets Manager secret to other AWS Regions")."""
+        return f"ecomind/{self.source_stack}/"
+
+    @property
+    def repository_prefix(self) -> str:
+        """The source's repositories, which ECR replication recreates here under the same names."""
+        return f"ecomind-{self.source_stack}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -670,6 +730,8 @@ class StackSettings:
     office_hours: OfficeHours | None
     dr_region: str | None
     """Where the region-loss copies live; None: none."""
+    recovery: RecoverySettings | None
+    """A recovery stack's source (recoverFromStack); None: an ordinary stack."""
     ci: CiSettings
     signing_keys: SigningKeySettings
 
@@ -1001,8 +1063,11 @@ def _edge(v: Mapping[str, Any]) -> EdgeSettings:
     interval = v["canaryIntervalMinutes"]
     if not 1 <= interval <= 60:
         raise _fail("canaryIntervalMinutes", interval, "expected 1 to 60 minutes between the canary's runs")
+    label = v["publicHostLabel"]
+    if label and not _DNS_LABEL.match(label):
+        raise _fail("publicHostLabel", label, "expected a lower-case DNS label such as dr, or empty")
     return EdgeSettings(price_class=price_class, domain=domain or None, hosted_zone_id=zone or None,
-                        canary_interval_minutes=interval)
+                        canary_interval_minutes=interval, host_label=label)
 
 
 def _app(v: Mapping[str, Any]) -> AppSettings:
@@ -1040,7 +1105,9 @@ def _cost(v: Mapping[str, Any]) -> CostSettings:
 def _dr_region(v: Mapping[str, Any], environment: str, region: str) -> str | None:
     dr = v["drRegion"]
     if dr == "none":
-        if environment == "prod":
+        # A recovery stack runs because the source's region is lost: it keeps no copies there until
+        # the fail back (docs/DISASTER_RECOVERY.md).
+        if environment == "prod" and not v["recoverFromStack"]:
             raise _fail("drRegion", dr, "prod keeps copies in a second region: name one of "
                         + ", ".join(r for r in REGION_AVAILABILITY_ZONE_IDS if r != region))
         return None
@@ -1048,6 +1115,48 @@ def _dr_region(v: Mapping[str, Any], environment: str, region: str) -> str | Non
         raise _fail("drRegion", dr, f"expected a supported region other than {region}: "
                     + ", ".join(r for r in REGION_AVAILABILITY_ZONE_IDS if r != region) + ", or none")
     return dr
+
+
+_RECOVERY_KEYS = ("recoveryDatabaseBackupArn", "recoveryCopiesKeyArn", "recoveryReportsBucket")
+_BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _recovery(v: Mapping[str, Any], stack: str, account: str, region: str) -> RecoverySettings | None:
+    source, point = v["recoverFromStack"], v["recoveryPointInTime"]
+    if not source:
+        for key in ("recoveryPointInTime", *_RECOVERY_KEYS):
+            if v[key] != SETTINGS_BY_KEY[key].default:
+                raise _fail(key, v[key], "only a recovery stack sets it: set recoverFromStack too")
+        return None
+    if not _DNS_LABEL.match(source) or source == stack:
+        raise _fail("recoverFromStack", source, f"expected the name of another stack (prod), not {stack!r} itself")
+    if v["databaseEngine"] != "rds":
+        raise _fail("recoverFromStack", source, "a recovery stack restores the rds engine from replicated backups; "
+                    "the timescaledb engine recovers from its backups bucket with timescaledbRecoverFrom "
+                    "(docs/DISASTER_RECOVERY.md, region loss)")
+    if point != "latest":
+        try:
+            parsed = datetime.datetime.strptime(point, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            raise _fail("recoveryPointInTime", point,
+                        "expected latest or an RFC 3339 time in UTC such as 2026-11-25T09:30:00Z") from None
+        if parsed > datetime.datetime.now(datetime.UTC).replace(tzinfo=None):
+            raise _fail("recoveryPointInTime", point, "must not be in the future (RDS restores up to the latest "
+                        "restorable time)")
+    shapes = {
+        "recoveryDatabaseBackupArn": (re.compile(rf"^arn:aws:rds:{region}:{account}:auto-backup:ab-[A-Za-z0-9]+$"),
+                                      f"arn:aws:rds:{region}:{account}:auto-backup:ab-<id>"),
+        "recoveryCopiesKeyArn": (re.compile(rf"^arn:aws:kms:{region}:{account}:key/(mrk-)?[0-9a-f-]{{32,36}}$"),
+                                 f"arn:aws:kms:{region}:{account}:key/<id>"),
+        "recoveryReportsBucket": (_BUCKET_NAME, "an S3 bucket name"),
+    }
+    for key, (shape, example) in shapes.items():
+        if not shape.match(v[key]):
+            raise _fail(key, v[key], f"a recovery stack needs it, in this stack's region and account: expected "
+                        f"{example} (the source stack's recoveryInputs output)")
+    return RecoverySettings(source_stack=source, point_in_time=None if point == "latest" else point,
+                            database_backup_arn=v["recoveryDatabaseBackupArn"],
+                            copies_key_arn=v["recoveryCopiesKeyArn"], reports_bucket=v["recoveryReportsBucket"])
 
 
 def _office_hours(v: Mapping[str, Any], environment: str) -> OfficeHours | None:
@@ -1255,6 +1364,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         load=_load(v),
         office_hours=_office_hours(v, environment),
         dr_region=_dr_region(v, environment, region),
+        recovery=_recovery(v, stack, account, region),
         ci=_ci(v),
         signing_keys=_signing_keys(v),
     )

@@ -36,13 +36,21 @@ CREATION_SECONDS: Mapping[str, tuple[int, str]] = {
                                                       "each standby in turn; minutes for an empty database"),
     "aws:codebuild/project:Project": (15, "assumption"),
 }
+# A recovery stack's instance (restoreToPointInTime): created as a new one is, then the
+# transaction logs since the last daily snapshot replayed up to the target, then the provider's
+# ModifyDBInstance for what the restore call does not take (terraform-provider-aws, rds
+# instance.go). RDS gives no duration: about 45 minutes for a small instance, assumed until a drill.
+RESTORED_DATABASE_SECONDS = (2700, "assumption until a drill: a point-in-time restore from replicated backups, "
+                                   "instance creation plus log replay plus the provider's modify")
 DEFAULT_SECONDS = (5, "assumption: API-only resources (subnets, routes, policies, alarms) take seconds")
 # An application-only change updates the EcoMind release: migration hook, rolling update of
 # four services with maxSurge 1, readiness probes.
 APP_RELEASE_SECONDS = (240, "assumption: migrations about 1 minute, rollouts of 3 replicas about 3 minutes")
 
 
-def seconds_for(resource_type: str, custom: bool) -> tuple[int, str]:
+def seconds_for(resource_type: str, custom: bool, inputs: Mapping[str, Any] | None = None) -> tuple[int, str]:
+    if resource_type == "aws:rds/instance:Instance" and (inputs or {}).get("restoreToPointInTime"):
+        return RESTORED_DATABASE_SECONDS
     if resource_type in CREATION_SECONDS:
         return CREATION_SECONDS[resource_type]
     return DEFAULT_SECONDS if custom else (0, "component")
@@ -60,7 +68,7 @@ def critical_path(plan: Plan) -> dict[str, Any]:
             for dependency in resource.waits_for:
                 if done(dependency) > start:
                     start, before = finish[dependency], dependency
-            finish[urn] = start + seconds_for(resource.type, resource.custom)[0]
+            finish[urn] = start + seconds_for(resource.type, resource.custom, resource.inputs)[0]
             previous[urn] = before
         return finish[urn]
 
@@ -68,7 +76,7 @@ def critical_path(plan: Plan) -> dict[str, Any]:
     path, cursor = [], end.urn
     while cursor:
         resource = by_urn[cursor]
-        seconds, source = seconds_for(resource.type, resource.custom)
+        seconds, source = seconds_for(resource.type, resource.custom, resource.inputs)
         if seconds:
             path.append({"resource": resource.name, "type": resource.type, "seconds": seconds, "source": source})
         cursor = previous[cursor]

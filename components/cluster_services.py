@@ -116,6 +116,8 @@ class ClusterServicesArgs:
     """Stack tags, applied to the metrics-server add-on and the controllers' IRSA roles."""
     workloads_ready: Sequence[pulumi.Resource]
     """Node groups and CoreDNS: nothing is installed on the cluster before they exist."""
+    replica_key_arns: Sequence[str] = ()
+    """A recovery stack: the key of the source stack's secret replicas it reads; default none."""
 
     def __post_init__(self) -> None:
         if is_plain(self.cluster_name) and not self.cluster_name:
@@ -134,6 +136,9 @@ class ClusterServicesArgs:
         # IAM refuses a statement whose Resource list is empty.
         check_arns(self, "secret_arns", SECRET_ARN, "Secrets Manager", "every secret the application reads, at least 1")
         check_arn(self, "secrets_key_arn", "kms", "arn:aws:kms:us-east-1:111122223333:key/<id>")
+        if not is_list(self.replica_key_arns) or not all(
+                re.fullmatch(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/\S+", str(a)) for a in self.replica_key_arns):
+            refuse(self, "replica_key_arns", "expected a list of KMS key ARNs (empty outside a recovery stack)")
         check_arns(self, "target_group_arns", TARGET_GROUP_ARN, "target group", "the stack's target groups, at least 1")
         check_tags(self)
         # The provider waits for these, so that no chart races the nodes it needs.
@@ -223,13 +228,13 @@ class ClusterServices(pulumi.ComponentResource):
         # no drain finish (external-secrets chart values.yaml and templates/*poddisruptionbudget.yaml
         # at helm-chart-2.9.0: maxUnavailable wins when set).
         drain_safe = {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}
+        keys = [args.secrets_key_arn, *args.replica_key_arns]
+        reader = docs.secret_reader_policy(args.secret_arns, keys, args.region)
         external_secrets = after_load_balancers("external-secrets", EXTERNAL_SECRETS, "external-secrets", {
             "installCRDs": True, "leaderElect": True, **drain_safe,
             "resources": CONTROLLER_RESOURCES["external-secrets"],
             "serviceAccount": {"create": True, "name": eso_account, "annotations": {
-                "eks.amazonaws.com/role-arn": role("external-secrets", "external-secrets", eso_account,
-                                                   docs.secret_reader_policy(args.secret_arns, args.secrets_key_arn,
-                                                                             args.region))}},
+                "eks.amazonaws.com/role-arn": role("external-secrets", "external-secrets", eso_account, reader)}},
             **SYSTEM_PLACEMENT,
             "webhook": {**SYSTEM_PLACEMENT, **drain_safe,
                         "resources": CONTROLLER_RESOURCES["external-secrets-webhook"]},

@@ -69,6 +69,28 @@ class DatabaseEndpoint:
 
 
 @dataclasses.dataclass(frozen=True)
+class DatabaseRestore:
+    """Where a recovery stack's instance comes from: another stack's automated backups, replicated
+    to this region (RDS user guide, "Restoring to a specified time from a replicated backup")."""
+
+    backup_arn: str
+    """The replicated automated backups (arn:aws:rds:<region>:<account>:auto-backup:ab-...)."""
+    key_arn: str
+    """The key that encrypts them. RestoreDBInstanceToPointInTime takes no KmsKeyId (its request
+    members, botocore's rds model): the restored storage keeps this key, so the instance names it
+    rather than a key of its own, which the provider would read as a replacement."""
+    point_in_time: str | None = None
+    """RFC 3339 UTC time to restore to; None: the latest restorable time."""
+
+    def __post_init__(self) -> None:
+        check_arn(self, "backup_arn", "rds", "arn:aws:rds:us-west-2:111122223333:auto-backup:ab-<id>")
+        check_arn(self, "key_arn", "kms", "arn:aws:kms:us-west-2:111122223333:key/<id>")
+        if self.point_in_time is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z",
+                                                                 self.point_in_time):
+            refuse(self, "point_in_time", "expected an RFC 3339 time in UTC such as 2026-11-25T09:30:00Z, or None")
+
+
+@dataclasses.dataclass(frozen=True)
 class DatabaseArgs:
     settings: DatabaseSettings
     """The stack's database settings (instance class, storage in GiB, backup and log retention in days)."""
@@ -100,6 +122,9 @@ class DatabaseArgs:
     working day instead: RDS takes no automated backup while an instance is stopped (RDS user guide,
     "Stopping an Amazon RDS DB instance temporarily")."""
 
+    restore: DatabaseRestore | None = None
+    """A recovery stack: restore the instance from another stack's replicated backups instead of
+    creating an empty one; None: a new database."""
     maintenance_window: str = MAINTENANCE_WINDOW
     """Weekly maintenance window, UTC (ddd:hh:mm-ddd:hh:mm); a stack stopped at night and at weekends
     holds it in its working week, or pending maintenance would wait for a window it never runs in."""
@@ -133,6 +158,9 @@ class Database(pulumi.ComponentResource):
     """CMK that encrypts storage, snapshots, Performance Insights and the database's logs."""
     ready: list[pulumi.Resource]
     """What the application release must wait for beyond the endpoint's values: nothing on RDS."""
+    backups_copy_arn: pulumi.Output[str] | None
+    """ARN of the automated backups replicated to the copy region (a recovery stack's
+    recoveryDatabaseBackupArn); None without copies."""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:data:Database", name, None, opts)
@@ -194,7 +222,16 @@ class Database(pulumi.ComponentResource):
             allocated_storage=s.allocated_storage_gib,
             max_allocated_storage=s.max_allocated_storage_gib,
             storage_encrypted=True,
-            kms_key_id=key.key_arn,
+            kms_key_id=args.restore.key_arn if args.restore else key.key_arn,
+            # The restore keeps the source's data, master user and extensions; the provider sets the
+            # rest (parameter group, monitoring, the managed master secret) with ModifyDBInstance
+            # once the instance is available (terraform-provider-aws, rds instance.go, its
+            # restore_to_point_in_time branch): the master gets a new password in a new secret.
+            restore_to_point_in_time=aws.rds.InstanceRestoreToPointInTimeArgs(
+                source_db_instance_automated_backups_arn=args.restore.backup_arn,
+                restore_time=args.restore.point_in_time,
+                use_latest_restorable_time=True if args.restore.point_in_time is None else None,
+            ) if args.restore else None,
             db_name=DATABASE_NAME,
             username=MASTER_USERNAME,
             # RDS generates the password, keeps it in Secrets Manager under our key and rotates
@@ -237,13 +274,15 @@ class Database(pulumi.ComponentResource):
             connect_arn=pulumi.Output.concat("arn:aws:rds-db:", args.region, ":", args.account_id, ":dbuser:",
                                              instance.resource_id, "/", APP_USERNAME),
         )
+        self.backups_copy_arn = None
         if args.copies:
             # Created in the destination region (StartDBInstanceAutomatedBackupsReplication is called
-            # there), from the source instance's ARN.
-            aws.rds.InstanceAutomatedBackupsReplication(
+            # there), from the source instance's ARN. Its ID is the replicated backups' ARN, what a
+            # recovery restores from (terraform-provider-aws, instance_automated_backups_replication.go).
+            self.backups_copy_arn = aws.rds.InstanceAutomatedBackupsReplication(
                 f"{name}-backups-{args.copies.region}", source_db_instance_arn=instance.arn,
                 kms_key_id=args.copies.key_arn, retention_period=s.backup_retention_days,
-                region=args.copies.region, opts=child)
+                region=args.copies.region, opts=child).id
         self.key_arn = key.key_arn
         self.ready = []
         self.register_outputs({"host": self.endpoint.host, "secret_arn": self.endpoint.secret_arn,

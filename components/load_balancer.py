@@ -115,6 +115,10 @@ class ApplicationLoadBalancerArgs:
     record and the host's alias go there; set with `host`, or neither."""
     web_acl_arn: pulumi.Input[str] | None = None
     """The REGIONAL web ACL of the internet-facing ALB; required with `host`."""
+    failover_host: str | None = None
+    """A recovery stack: the source's host (app.<domain>) that this ALB answers for too, on its
+    certificate and in its host conditions, so that pointing that name here at failover needs nothing
+    new. Its record stays the source's: the switch is a runbook step, never a side effect of `up`."""
     ssl_policy: str = SSL_POLICY
     """The HTTPS listener's security policy: a TLS 1.3 policy."""
     protect: bool = False
@@ -145,6 +149,9 @@ class ApplicationLoadBalancerArgs:
         if self.host is not None and not (isinstance(self.host, str) and HOST.fullmatch(self.host)):
             refuse(self, "host", "expected a lower-case DNS name under the stack's domain, "
                    "such as app.ecomind.example.com")
+        if self.failover_host is not None and not (self.host and HOST.fullmatch(str(self.failover_host))
+                                                    and self.failover_host != self.host):
+            refuse(self, "failover_host", "expected another host under the domain, with host set (a recovery stack)")
         if self.host and self.web_acl_arn is None:
             refuse(self, "web_acl_arn", "an internet-facing ALB (with host) needs the REGIONAL web ACL in front of it")
         check_name(self, "ssl_policy", SSL_POLICIES, "expected a TLS 1.3 ELB security policy, such as " + SSL_POLICY)
@@ -247,7 +254,8 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
             return {"type": "forward", "target_group_arn": groups[service].arn}
 
         # With a host, a request for any other host is refused rather than served.
-        host_conditions = [{"host_header": {"values": [args.host]}}] if args.host else []
+        hosts = [args.host, *([args.failover_host] if args.failover_host else [])]
+        host_conditions = [{"host_header": {"values": hosts}}] if args.host else []
         default = ({"type": "fixed-response", "fixed_response": {
             "content_type": "text/plain", "status_code": "404", "message_body": "Not Found"}}
                    if args.host else forward(DEFAULT_BACKEND))
@@ -302,15 +310,21 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
 
     @staticmethod
     def _certificate(name: str, args: ApplicationLoadBalancerArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
-        """An ACM certificate for the host, validated through a record in the stack's zone."""
+        """An ACM certificate for the host (and the failover host), validated through a record per
+        name in the stack's zone. allow_overwrite: ACM asks for the same record when the same account
+        validates the same name again (the source stack's certificate of the failover host)."""
+        names = [args.host, *([args.failover_host] if args.failover_host else [])]
         certificate = aws.acm.Certificate(
-            f"{name}-certificate", domain_name=args.host, validation_method="DNS", key_algorithm="EC_prime256v1",
-            tags={**args.tags, "Name": args.host}, opts=child)
-        option = certificate.domain_validation_options.apply(lambda options: options[0])
-        record = aws.route53.Record(
-            f"{name}-certificate-validation", zone_id=args.hosted_zone_id, name=option.resource_record_name,
-            type=option.resource_record_type, records=[option.resource_record_value], ttl=300, allow_overwrite=True,
-            opts=child)
+            f"{name}-certificate", domain_name=args.host, subject_alternative_names=names[1:] or None,
+            validation_method="DNS", key_algorithm="EC_prime256v1", tags={**args.tags, "Name": args.host}, opts=child)
+        records = []
+        for index, domain in enumerate(names):
+            option = certificate.domain_validation_options.apply(
+                lambda options, d=domain: next(o for o in options if o.domain_name == d))
+            records.append(aws.route53.Record(
+                f"{name}-certificate-validation" + (f"-{index}" if index else ""), zone_id=args.hosted_zone_id,
+                name=option.resource_record_name, type=option.resource_record_type,
+                records=[option.resource_record_value], ttl=300, allow_overwrite=True, opts=child))
         return aws.acm.CertificateValidation(
-            f"{name}-certificate", certificate_arn=certificate.arn, validation_record_fqdns=[record.fqdn],
+            f"{name}-certificate", certificate_arn=certificate.arn, validation_record_fqdns=[r.fqdn for r in records],
             opts=child).certificate_arn

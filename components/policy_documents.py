@@ -419,11 +419,12 @@ def target_group_binding_policy(target_group_arns: Sequence[pulumi.Input[str]]) 
     return pulumi.Output.all(*target_group_arns).apply(build)
 
 
-def secret_reader_policy(secret_arns: Sequence[pulumi.Input[str]], key_arn: pulumi.Input[str],
+def secret_reader_policy(secret_arns: Sequence[pulumi.Input[str]], key_arns: Sequence[pulumi.Input[str]],
                          region: str) -> pulumi.Output[Document]:
-    """External Secrets reads exactly the named secrets, decrypting through Secrets Manager only."""
+    """External Secrets reads exactly the named secrets, decrypting through Secrets Manager only,
+    with the stack's secrets key (and, in a recovery stack, the key of the source's replicas)."""
     def build(args: list[str]) -> Document:
-        key, *secrets = args
+        keys, secrets = args[:len(key_arns)], args[len(key_arns):]
         return document({
             "Sid": "ReadNamedSecrets",
             "Effect": "Allow",
@@ -433,10 +434,10 @@ def secret_reader_policy(secret_arns: Sequence[pulumi.Input[str]], key_arn: pulu
             "Sid": "DecryptThroughSecretsManager",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
-            "Resource": key,
+            "Resource": keys[0] if len(keys) == 1 else sorted(keys),
             "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
         })
-    return pulumi.Output.all(key_arn, *secret_arns).apply(build)
+    return pulumi.Output.all(*key_arns, *secret_arns).apply(build)
 
 
 def cluster_autoscaler_policy(cluster_name: str) -> Document:

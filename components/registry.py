@@ -67,6 +67,15 @@ class RegistryArgs:
             refuse(self, "services", "expected each service once")
 
 
+def replicated_repository_urls(prefix: str, account_id: str, region: str,
+                               services: Sequence[str] = SERVICES) -> dict[str, str]:
+    """Another stack's repositories as ECR replication recreates them in `region`: same names, in
+    the same account's registry there (ECR user guide, "Private image replication"). A recovery
+    stack runs the images already released, so it makes no repositories of its own."""
+    RegistryArgs(prefix=prefix, account_id=account_id, tags={}, services=services)  # the same names' checks
+    return {service: f"{account_id}.dkr.ecr.{region}.amazonaws.com/{prefix}/{service}" for service in services}
+
+
 class Registry(pulumi.ComponentResource):
     """One repository per service: immutable tags, scan on push, KMS-encrypted."""
 

@@ -41,6 +41,32 @@ def rotation_tag(procedure: str, how: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class SecretReplicas:
+    """Another stack's signing keys as replicated into this region (a recovery stack uses them, so
+    that what the lost region signed still verifies). A replica keeps its primary's name (Secrets
+    Manager user guide, "Replicate an AWS Secrets Manager secret to other AWS Regions"), and is
+    read-only until promoted (StopReplicationToReplica, docs/DISASTER_RECOVERY.md)."""
+
+    prefix: str
+    """The source stack's secret prefix (ecomind/prod/)."""
+    region: str
+    """This stack's region, where the replicas are."""
+    account_id: str
+    key_arn: str
+    """The source's dr-copies key in this region, which encrypts the replicas."""
+
+    def __post_init__(self) -> None:
+        check_name(self, "prefix", SECRET_PREFIX, SECRET_PREFIX_RULE)
+        check_account_id(self)
+
+    def reader_arn(self, purpose: str) -> str:
+        """An IAM resource for exactly that secret: its name and any six-character suffix, the form
+        IAM policies use for a secret whose full ARN is not known (Secrets Manager user guide,
+        "Permissions policy examples")."""
+        return f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:{self.prefix}{purpose}-??????"
+
+
+@dataclasses.dataclass(frozen=True)
 class ApplicationSecretsArgs:
     prefix: str
     """Secret names start with this path (for example ecomind/prod/)."""
@@ -56,9 +82,14 @@ class ApplicationSecretsArgs:
     gatewayHmacKeyGeneration); 1 when absent. Raising one by one rotates that key."""
     copies: CopyRegion | None = None
     """Replicate every secret to this region under its key (setting drRegion); None: no replicas."""
+    replicas_of: SecretReplicas | None = None
+    """A recovery stack: read the signing keys from the source stack's replicas here instead of
+    generating new ones (which would sign every user out and refuse every signed request)."""
 
     def __post_init__(self) -> None:
         check_name(self, "prefix", SECRET_PREFIX, SECRET_PREFIX_RULE)
+        if self.replicas_of and self.replicas_of.prefix == self.prefix:
+            refuse(self, "replicas_of", "expected another stack's prefix: a stack does not recover from itself")
         check_account_id(self)
         check_tags(self)
         for key, generation in self.key_generations.items():
@@ -77,6 +108,9 @@ class ApplicationSecrets(pulumi.ComponentResource):
     """JWT signing secret of the api (JWT_SECRET)."""
     gateway_hmac_secret_arn: pulumi.Output[str]
     """Request signing secret of the gateway (GATEWAY_HMAC_SECRET)."""
+    refs: dict[str, pulumi.Output[str]]
+    """Per signing key (SIGNING_KEYS), what External Secrets names it by: its ARN, or a replica's
+    name (GetSecretValue's SecretId takes either). The `*_arn` attributes are IAM resources."""
 
     def __init__(self, name: str, args: ApplicationSecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:security:ApplicationSecrets", name, None, opts)
@@ -85,9 +119,16 @@ class ApplicationSecrets(pulumi.ComponentResource):
             description=f"Encrypts the secrets under {args.prefix}", account_id=args.account_id,
             tags=args.tags, protect=args.protect), opts=child)
         self.key_arn = key.key_arn
-        self.jwt_secret_arn = self.signing_key(name, "jwt-secret", "JWT signing keys of the api", args)
-        self.gateway_hmac_secret_arn = self.signing_key(name, "gateway-hmac-secret",
-                                                        "Request signing keys of the gateway", args)
+        replicas = args.replicas_of
+        if replicas:
+            self.refs = {purpose: pulumi.Output.from_input(f"{replicas.prefix}{purpose}") for purpose in SIGNING_KEYS}
+            self.jwt_secret_arn, self.gateway_hmac_secret_arn = (
+                pulumi.Output.from_input(replicas.reader_arn(purpose)) for purpose in SIGNING_KEYS)
+        else:
+            self.jwt_secret_arn = self.signing_key(name, "jwt-secret", "JWT signing keys of the api", args)
+            self.gateway_hmac_secret_arn = self.signing_key(name, "gateway-hmac-secret",
+                                                            "Request signing keys of the gateway", args)
+            self.refs = {"jwt-secret": self.jwt_secret_arn, "gateway-hmac-secret": self.gateway_hmac_secret_arn}
         self.register_outputs({"key_arn": self.key_arn, "jwt_secret_arn": self.jwt_secret_arn,
                                "gateway_hmac_secret_arn": self.gateway_hmac_secret_arn})
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pulumi
 
 from components import policy_documents as docs
-from components.args import check_account_id, check_count, check_tags
+from components.args import check_account_id, check_arn, check_count, check_tags
 from components.bucket import SecureBucket, SecureBucketArgs, Transition
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.load_balancer import ACCESS_LOG_PREFIX, check_log_delivery_region, log_delivery_principal
@@ -20,6 +20,27 @@ REPORT_TRANSITIONS = (Transition(30, "STANDARD_IA"), Transition(90, "GLACIER_IR"
 # Key prefixes the services write under (../shared/ecomind-app.md: api reports, worker exports).
 REPORTS_PREFIX = "reports/"
 EXPORTS_PREFIX = "exports/"
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketInUse:
+    """A bucket another stack made, which this stack's services use (a recovery stack's reports: the
+    source's region-loss copy, which holds what the lost region wrote)."""
+
+    name: str
+    key_arn: str
+    """Its default encryption key: readers and writers need it."""
+
+    def __post_init__(self) -> None:
+        check_arn(self, "key_arn", "kms", "arn:aws:kms:us-west-2:111122223333:key/<id>")
+
+    @property
+    def bucket_name(self) -> pulumi.Output[str]:
+        return pulumi.Output.from_input(self.name)
+
+    @property
+    def bucket_arn(self) -> pulumi.Output[str]:
+        return pulumi.Output.from_input(f"arn:aws:s3:::{self.name}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +57,9 @@ class StorageArgs:
     """Pulumi `protect` on both buckets and the reports key (on in prod); the default leaves them deletable."""
     copies: CopyRegion | None = None
     """Replicate the reports bucket to this region (setting drRegion); None: no copy."""
+    reports_in_use: BucketInUse | None = None
+    """A recovery stack: the services use this bucket for reports and exports (the source's copy)
+    instead of a new, empty one; None: the stack makes its own."""
 
     def __post_init__(self) -> None:
         check_account_id(self)
@@ -47,7 +71,7 @@ class StorageArgs:
 class Storage(pulumi.ComponentResource):
     """The reports bucket (SSE-KMS) and the access-log bucket."""
 
-    reports: SecureBucket
+    reports: SecureBucket | BucketInUse
     """Reports (api) and exports (worker) bucket."""
     reports_key_arn: pulumi.Output[str]
     """CMK of the reports bucket; readers need kms:Decrypt on it."""
@@ -64,6 +88,11 @@ class Storage(pulumi.ComponentResource):
         self.logs.attach_policy(pulumi.Output.all(self.logs.bucket_arn, args.account_id).apply(
             lambda a: docs.access_log_delivery_statements(
                 a[0], a[1], (ACCESS_LOG_PREFIX, log_delivery_principal(args.region)))))
+        if args.reports_in_use:
+            self.reports, self.reports_copy = args.reports_in_use, None
+            self.reports_key_arn = pulumi.Output.from_input(args.reports_in_use.key_arn)
+            self.register_outputs({"reports_bucket": self.reports.bucket_name, "logs_bucket": self.logs.bucket_name})
+            return
         key = EncryptionKey(f"{name}-reports", EncryptionKeyArgs(
             description="Encrypts EcoMind reports and exports", account_id=args.account_id, tags=args.tags,
             protect=args.protect), opts=child)

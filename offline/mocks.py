@@ -159,11 +159,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
             state.update(arn=f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{distribution_id}",
                          domainName=f"d{_digest(name, 13)}.cloudfront.net", hostedZoneId="Z2FDTNDATAQYW2")
         elif typ == "aws:acm/certificate:Certificate":
-            domain = inputs.get("domainName", name)
+            # One validation option per name, the certificate's domain first (ACM DescribeCertificate).
+            domains = [inputs.get("domainName", name), *inputs.get("subjectAlternativeNames", [])]
             state.update(arn=self._arn("acm", f"certificate/{_digest(name, 36)}"), domainValidationOptions=[{
                 "domainName": domain, "resourceRecordName": f"_{_digest(domain, 32)}.{domain}.",
                 "resourceRecordType": "CNAME",
-                "resourceRecordValue": f"_{_digest(domain + 'v', 32)}.acm-validations.aws."}])
+                "resourceRecordValue": f"_{_digest(domain + 'v', 32)}.acm-validations.aws."} for domain in domains])
         elif typ == "aws:acm/certificateValidation:CertificateValidation":
             state.update(certificateArn=inputs.get("certificateArn"))
         elif typ == "aws:lb/loadBalancer:LoadBalancer":

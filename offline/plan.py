@@ -98,6 +98,8 @@ def analysis_settings(s) -> dict:
                   "cdn_gb": usage.cdn_gb, "database_gb": usage.database_gb},
         "load": dataclasses.asdict(s.load),
         "state_copy_region": bootstrap_dr_region(),
+        "recovery": {"source_stack": s.recovery.source_stack, "point_in_time": s.recovery.point_in_time,
+                     "reports_bucket": s.recovery.reports_bucket} if s.recovery else None,
         "cluster_access": {"creator_role_arn": s.cluster.creator_role_arn,
                            "deploy_role_arn": s.cluster.ci_deploy_role_arn,
                            "preview_role_arn": s.cluster.ci_preview_role_arn},

@@ -366,6 +366,7 @@ def test_service_accounts_carry_the_irsa_roles_the_stack_made(stack):
     ({"image": {"tag": "latest"}}, "/image/tag"),
     ({"image": {"tag": ""}}, "/image/tag"),
     ({"secrets": {"jwtSecretArn": "my-plaintext-secret"}}, "/secrets/jwtSecretArn"),
+    ({"secrets": {"jwtSecretArn": "ecomind/prod/jwt secret"}}, "/secrets/jwtSecretArn"),
     ({"databasePassword": "hunter2"}, "additional properties"),
     ({"network": {"dataCidrs": []}}, "/network/dataCidrs"),
 ])

@@ -174,3 +174,8 @@ def test_readme_figures_are_the_plans_figures():
     assert f"| from scratch | {scratch[0]} min | {scratch[1]} min |" in readme
     release = [row[s][1]["application_change"]["minutes"] for s in ("dev", "prod")]
     assert f"| application release | {release[0]} min | {release[1]} min |" in readme
+    assert f"own\nline (${estimate('prod')['region_copies_monthly_usd']:,.2f};" in readme
+    from analyses import region_loss
+    recovery = region_loss.analyse(planned("prod-dr"))["rto_minutes"]
+    assert f"RTO at {recovery} minutes against the 4-hour\ntarget (${estimate('prod-dr')['total_monthly_usd']:,.2f}" \
+        in readme

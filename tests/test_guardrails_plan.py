@@ -47,7 +47,7 @@ def run_plan_in_process(tmp_path, stack, text):
                                        stderr=err.getvalue())
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "prod-dr"])
 def test_plan_json_carries_policy_and_az_loss_sections_with_zero_violations(tmp_path, stack):
     result = run_plan(tmp_path, stack)
     assert result.returncode == 0, result.stderr
@@ -56,7 +56,7 @@ def test_plan_json_carries_policy_and_az_loss_sections_with_zero_violations(tmp_
     assert document["policy"]["rules"] == len(rules.RULES) + 1
     assert [t["tier"] for t in document["az_loss"]["tiers"]] == ["NAT", "nodes", "database", "kafka", "cache",
                                                                   "application"]
-    assert document["az_loss"]["enforced"] is (stack == "prod")
+    assert document["az_loss"]["enforced"] is stack.startswith("prod")
     assert "Losing one availability zone" in result.stdout
 
 

@@ -68,7 +68,7 @@ def test_every_analysis_has_one_entry_point_and_a_section():
 
 
 def test_make_plans_covers_every_stack_file():
-    assert stack_files() == ["dev", "prod"]
+    assert stack_files() == ["dev", "prod", "prod-dr"]
 
 
 def test_a_copied_stack_with_its_own_cidr_shares_no_name_with_the_others(tmp_path):
@@ -97,8 +97,11 @@ def test_two_stacks_with_the_same_explicit_name_fail_make_plans(monkeypatch, cap
     assert any(line.startswith("error: physical-names: aws:kms/alias:Alias 'alias/ecomind-cache-storage'")
                for line in errors)
     errors = [line for line in errors if line.startswith("error: physical name 'alias/ecomind-cache-storage'")]
-    assert errors == ["error: physical name 'alias/ecomind-cache-storage' (aws:kms/alias:Alias) is set by stack 'dev' "
+    # Aliases are unique per account and region: prod-dr's, in us-west-2, would not meet dev's in
+    # us-east-1, but the check keys names by account alone and names it too (stricter, never looser).
+    assert errors == [f"error: physical name 'alias/ecomind-cache-storage' (aws:kms/alias:Alias) is set by stack 'dev' "
                       "(urn:pulumi:dev::ecomind-infra::ecomind:data:Cache$ecomind:security:EncryptionKey$aws:kms/alias:"
-                      "Alias::cache-storage-alias) and by stack 'prod' (urn:pulumi:prod::ecomind-infra::ecomind:data:"
-                      "Cache$ecomind:security:EncryptionKey$aws:kms/alias:Alias::cache-storage-alias): the second "
-                      "`pulumi up` fails with AlreadyExists; build it with components.naming.stack_scoped"]
+                      f"Alias::cache-storage-alias) and by stack '{other}' (urn:pulumi:{other}::ecomind-infra::ecomind:"
+                      "data:Cache$ecomind:security:EncryptionKey$aws:kms/alias:Alias::cache-storage-alias): the second "
+                      "`pulumi up` fails with AlreadyExists; build it with components.naming.stack_scoped"
+                      for other in ("prod", "prod-dr")]

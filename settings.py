@@ -978,13 +978,7 @@ def _timescale(v: Mapping[str, Any], environment: str, zones: int) -> TimescaleS
         if not source:
             raise _fail("timescaledbRecoveryTargetTime", target,
                         "needs timescaledbRecoverFrom (the cluster to recover)")
-        try:
-            parsed = datetime.datetime.strptime(target, "%Y-%m-%dT%H:%M:%SZ")
-        except ValueError:
-            raise _fail("timescaledbRecoveryTargetTime", target,
-                        "expected an RFC 3339 time in UTC such as 2026-11-25T09:30:00Z") from None
-        if parsed > datetime.datetime.now(datetime.UTC).replace(tzinfo=None):
-            raise _fail("timescaledbRecoveryTargetTime", target, "must not be in the future")
+        _past_time("timescaledbRecoveryTargetTime", target, "")
     return TimescaleSettings(
         cluster_name=name, image=TIMESCALEDB_IMAGE, postgres_major=int(POSTGRES_MAJOR_VERSION),
         instances=instances, node_instance_type=node_type, cpu_millicores=cpu, memory_gib=gib,
@@ -1117,6 +1111,16 @@ def _dr_region(v: Mapping[str, Any], environment: str, region: str) -> str | Non
     return dr
 
 
+def _past_time(key: str, value: str, alternative: str) -> None:
+    """A point to recover to: RFC 3339 in UTC, not in the future (no backup reaches it yet)."""
+    try:
+        parsed = datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise _fail(key, value, f"expected {alternative}an RFC 3339 time in UTC such as 2026-11-25T09:30:00Z") from None
+    if parsed > datetime.datetime.now(datetime.UTC).replace(tzinfo=None):
+        raise _fail(key, value, "must not be in the future")
+
+
 _RECOVERY_KEYS = ("recoveryDatabaseBackupArn", "recoveryCopiesKeyArn", "recoveryReportsBucket")
 _BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -1135,14 +1139,7 @@ def _recovery(v: Mapping[str, Any], stack: str, account: str, region: str) -> Re
                     "the timescaledb engine recovers from its backups bucket with timescaledbRecoverFrom "
                     "(docs/DISASTER_RECOVERY.md, region loss)")
     if point != "latest":
-        try:
-            parsed = datetime.datetime.strptime(point, "%Y-%m-%dT%H:%M:%SZ")
-        except ValueError:
-            raise _fail("recoveryPointInTime", point,
-                        "expected latest or an RFC 3339 time in UTC such as 2026-11-25T09:30:00Z") from None
-        if parsed > datetime.datetime.now(datetime.UTC).replace(tzinfo=None):
-            raise _fail("recoveryPointInTime", point, "must not be in the future (RDS restores up to the latest "
-                        "restorable time)")
+        _past_time("recoveryPointInTime", point, "latest or ")
     shapes = {
         "recoveryDatabaseBackupArn": (re.compile(rf"^arn:aws:rds:{region}:{account}:auto-backup:ab-[A-Za-z0-9]+$"),
                                       f"arn:aws:rds:{region}:{account}:auto-backup:ab-<id>"),

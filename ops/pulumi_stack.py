@@ -42,11 +42,14 @@ EXIT_FAILED = 3
 EXIT_LOCKED = 4
 EXIT_REFUSED = 5
 EXIT_ENVIRONMENT = 6
-PROTECTED_STACKS = ("prod",)
+# Stacks whose destroy needs --allow-prod-destroy and --confirm: every stack whose file says
+# environment prod (prod and its recovery stack prod-dr), not a list of names to keep in step.
+PROTECTED_ENVIRONMENT = "prod"
 LOCK_RETRIES = 3
 DRIFT_MARKER = "no changes were expected"
 PROJECT = "ecomind-infra"
 IMAGE_TAG_KEY = f"{PROJECT}:appImageTag"
+ENVIRONMENT_KEY = f"{PROJECT}:environment"
 VERSION_KEY = f"{PROJECT}:kubernetesVersion"
 
 
@@ -55,6 +58,26 @@ def stack_setting(stack_name: str, key: str) -> str:
     from offline import stack_config
 
     return stack_config.load(PROJECT_DIR, stack_name).values[key]
+
+
+def normalise_stack(name: str) -> str:
+    """The stack's own name from any form the CLI accepts (prod, organization/prod,
+    organization/ecomind-infra/prod): every guard compares this, never the raw argument, or
+    `--stack organization/prod` would pass the prod-destroy guard as another stack. Raises
+    ValueError for another project's stack or a stack without a file here."""
+    parts = name.split("/")
+    if len(parts) > 3 or not all(parts) or (len(parts) == 3 and parts[1] != PROJECT):
+        raise ValueError(f"--stack {name!r} is not a stack of {PROJECT}: expected <stack>, <org>/<stack> or "
+                         f"<org>/{PROJECT}/<stack>")
+    short = parts[-1]
+    if not (PROJECT_DIR / f"Pulumi.{short}.yaml").is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+        raise ValueError(f"--stack {name!r}: there is no Pulumi.{short}.yaml; the stacks are " + ", ".join(known))
+    return short
+
+
+def is_protected(stack_name: str) -> bool:
+    return stack_setting(stack_name, ENVIRONMENT_KEY) == PROTECTED_ENVIRONMENT
 
 
 def _minor(version: str) -> int:
@@ -114,10 +137,13 @@ def stack_for(name: str, env: Mapping[str, str]):
 
 def policy_pack_options(stack_name: str) -> dict[str, list[str]]:
     """The guardrails make plan applies offline, applied by the engine to the real preview and
-    up too: the CrossGuard pack in policies/ with the stack's own config (policies/<stack>.json)."""
-    config = PROJECT_DIR / "policies" / f"{stack_name}.json"
+    up too: the CrossGuard pack in policies/ with its environment's config (policies/<environment>.json,
+    so that prod-dr is held to prod's rules)."""
+    environment = stack_setting(stack_name, ENVIRONMENT_KEY)
+    config = PROJECT_DIR / "policies" / f"{environment}.json"
     if not config.exists():
-        raise SystemExit(f"error: no policy pack config {config.relative_to(PROJECT_DIR)} for stack {stack_name!r}")
+        raise SystemExit(f"error: no policy pack config {config.relative_to(PROJECT_DIR)} for stack {stack_name!r} "
+                         f"(environment {environment})")
     return {"policy_packs": [str(PROJECT_DIR / "policies")], "policy_pack_configs": [str(config)]}
 
 
@@ -185,7 +211,7 @@ def clear_the_way(stack, stack_name: str, output: Callable[[str], None], session
         stack.destroy(on_output=output, target=urns, target_dependents=True)
     region = stack_setting(stack_name, "aws:region")
     cluster = f"{PROJECT}-{stack_name}"
-    left = teardown.wait_until_gone(session_factory(region), cluster, keep_volumes=stack_name in PROTECTED_STACKS,
+    left = teardown.wait_until_gone(session_factory(region), cluster, keep_volumes=is_protected(stack_name),
                                     timeout_seconds=teardown_wait_seconds(), sleep=sleep,
                                     report=lambda line: print(line, file=sys.stderr))
     if left:
@@ -205,9 +231,14 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
     parser.add_argument("--allow-prod-destroy", action="store_true")
     parser.add_argument("--confirm", help="the stack's name again, required to destroy a protected stack")
     args = parser.parse_args(argv)
+    try:
+        args.stack = normalise_stack(args.stack)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_REFUSED
     summary_file = args.summary_file or PROJECT_DIR / "build" / f"summary-{args.stack}-{args.command}.md"
 
-    if args.command == "destroy" and args.stack in PROTECTED_STACKS and not (
+    if args.command == "destroy" and is_protected(args.stack) and not (
             args.allow_prod_destroy and args.confirm == args.stack):
         print(f"error: refusing to destroy stack '{args.stack}': pass --allow-prod-destroy and "
               f"--confirm {args.stack}", file=sys.stderr)
@@ -240,6 +271,10 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         command = "up"
     outcome, code, changes = "succeeded", EXIT_OK, {}
     if command == "destroy":
+        # What goes, shown before anything does (the engine's own preview of the destroy).
+        doomed = dict(stack.preview_destroy(on_output=output).change_summary or {})
+        print(f"destroy of stack '{args.stack}' deletes {doomed.get('delete', 0)} resource(s) (preview above)",
+              file=sys.stderr)
         blocked = clear_the_way(stack, args.stack, output, session_factory, sleep)
         if blocked:
             print(f"error: {blocked}; nothing else was destroyed", file=sys.stderr)

@@ -194,3 +194,29 @@ def test_rollback_with_no_earlier_release_changes_nothing(tmp_path):
     result, calls = drive(tmp_path, "rollback", "--stack", "dev")
     assert result.returncode == 5 and "records no earlier succeeded release" in result.stderr
     assert not any(c["args"][1:2] in (["up"], ["config"]) for c in calls)
+
+
+@pytest.mark.parametrize("name", ["organization/prod", "organization/ecomind-infra/prod", "prod-dr",
+                                  "organization/prod-dr"])
+def test_every_spelling_of_a_prod_environment_stack_meets_the_destroy_guard(tmp_path, name):
+    """The guard compares the stack's own name and its file's environment: a qualified name or
+    the recovery stack (environment prod) is protected like prod, before pulumi is called."""
+    result, calls = drive(tmp_path, "destroy", "--stack", name)
+    assert result.returncode == 5 and "refusing to destroy stack" in result.stderr, result.stderr
+    assert calls == []
+
+
+@pytest.mark.parametrize("name,words", [("other-project/x/prod", "is not a stack of ecomind-infra"),
+                                        ("staging", "there is no Pulumi.staging.yaml"),
+                                        ("a/b/c/d", "is not a stack of ecomind-infra")])
+def test_a_stack_name_that_names_no_stack_here_is_refused_in_one_line(tmp_path, name, words):
+    result, calls = drive(tmp_path, "preview", "--stack", name)
+    assert result.returncode == 5 and words in result.stderr and "Traceback" not in result.stderr
+    assert calls == []
+
+
+def test_the_recovery_stack_runs_with_prods_policy_config(tmp_path):
+    result, calls = drive(tmp_path, "preview", "--stack", "prod-dr")
+    assert result.returncode == 0, result.stderr
+    [preview] = [c for c in commands(calls) if "preview" in c]
+    assert preview[preview.index("--policy-pack-config") + 1] == str(PROJECT_DIR / "policies" / "prod.json")

@@ -122,11 +122,11 @@ def drive(tmp_path, monkeypatch, session, *args, scenario="ok", sleep=lambda _: 
 
 
 def destroys(calls):
-    return [c for c in calls if c and c[0] == "destroy"]
+    return [c for c in calls if c and c[0] == "destroy" and "--preview-only" not in c]
 
 
 def test_destroy_removes_the_application_waits_for_its_load_balancer_then_destroys_the_rest(tmp_path, monkeypatch,
-                                                                                          aws):
+                                                                                          aws, capsys):
     made = controller_made(aws)
 
     def controller_deletes(_seconds):
@@ -136,6 +136,10 @@ def test_destroy_removes_the_application_waits_for_its_load_balancer_then_destro
 
     code, calls = drive(tmp_path, monkeypatch, aws, "destroy", "--stack", "dev", sleep=controller_deletes)
     assert code == 0
+    # The engine's preview of the whole destroy comes before anything is deleted.
+    every = [c for c in calls if c and c[0] == "destroy"]
+    assert "--preview-only" in every[0] and len(every) == 3
+    assert "destroy of stack 'dev' deletes 191 resource(s)" in capsys.readouterr().err
     first, rest = destroys(calls)
     targets = [first[i + 1] for i, a in enumerate(first) if a == "--target"]
     assert [t.rsplit("::", 1)[1] for t in targets] == ["ecomind-release", "ecomind-reloader"]

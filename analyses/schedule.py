@@ -56,7 +56,26 @@ def seconds_for(resource_type: str, custom: bool, inputs: Mapping[str, Any] | No
     return DEFAULT_SECONDS if custom else (0, "component")
 
 
-def critical_path(plan: Plan) -> dict[str, Any]:
+# What CI must allow an `up`: the critical path with MSK at the worst that users report (creates
+# "routinely close to 60 minutes or more", hashicorp/terraform-provider-aws#17726, and over 60 in
+# #11736), plus the job's set-up (make plan, install), with half again as margin.
+WORST_CASE_SECONDS: Mapping[str, tuple[int, str]] = {
+    "aws:msk/cluster:Cluster": (3600, "hashicorp/terraform-provider-aws#17726: MSK creates near 60 minutes or more"),
+}
+JOB_SETUP_MINUTES = 10  # checkout, make plan (its set-up), pulumi install: about 7 to 10 minutes
+JOB_MARGIN = 1.5
+
+
+def ci_job_minutes(plan: Plan) -> int:
+    """The least a deploy job's timeout-minutes (and its credentials) must cover, in minutes."""
+    def worst(resource_type: str, custom: bool, inputs: Mapping[str, Any] | None = None) -> tuple[int, str]:
+        return WORST_CASE_SECONDS.get(resource_type) or seconds_for(resource_type, custom, inputs)
+    path = critical_path(plan, worst)["seconds"] / 60
+    return int(-(-(path + JOB_SETUP_MINUTES) * JOB_MARGIN // 1))
+
+
+def critical_path(plan: Plan, seconds_of=None) -> dict[str, Any]:
+    seconds_of = seconds_of or seconds_for
     by_urn = {r.urn: r for r in plan.resources}
     finish: dict[str, int] = {}
     previous: dict[str, str | None] = {}
@@ -68,7 +87,7 @@ def critical_path(plan: Plan) -> dict[str, Any]:
             for dependency in resource.waits_for:
                 if done(dependency) > start:
                     start, before = finish[dependency], dependency
-            finish[urn] = start + seconds_for(resource.type, resource.custom, resource.inputs)[0]
+            finish[urn] = start + seconds_of(resource.type, resource.custom, resource.inputs)[0]
             previous[urn] = before
         return finish[urn]
 
@@ -76,7 +95,7 @@ def critical_path(plan: Plan) -> dict[str, Any]:
     path, cursor = [], end.urn
     while cursor:
         resource = by_urn[cursor]
-        seconds, source = seconds_for(resource.type, resource.custom, resource.inputs)
+        seconds, source = seconds_of(resource.type, resource.custom, resource.inputs)
         if seconds:
             path.append({"resource": resource.name, "type": resource.type, "seconds": seconds, "source": source})
         cursor = previous[cursor]

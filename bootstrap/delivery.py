@@ -32,8 +32,10 @@ import pulumi_aws as aws
 PROJECT = "ecomind-infra"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
-# One hour covers the longest job: a from-scratch `pulumi up` is planned at about 33 minutes.
-CI_SESSION_SECONDS = 3600
+# Two hours: the deploy job's timeout (120 minutes), itself above the slowest `up` with MSK at its
+# reported worst case (analyses/schedule.py ci_job_minutes). Expiring credentials mid-update would
+# leave the stack locked with operations pending.
+CI_SESSION_SECONDS = 7200
 DEPLOY_WORKFLOW = "deploy.yml"
 DRIFT_WORKFLOW = "drift.yml"
 PULL_REQUEST_WORKFLOW = "pull-request.yml"

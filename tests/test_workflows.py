@@ -177,3 +177,27 @@ def test_packages_install_before_the_job_holds_aws_credentials():
         installs = [i for i, s in enumerate(steps) if "make " in s.get("run", "")]
         if credentials:
             assert installs and max(installs) < credentials[0], (workflow, name)
+
+
+def test_a_deploy_job_and_its_credentials_outlast_the_slowest_up():
+    """An `up` cut off by the job's timeout or by expiring credentials leaves the stack locked with
+    operations pending: each deploy job allows the plan's critical path with MSK at its reported
+    worst case plus a margin, and its role session (and the role's maximum) lasts as long."""
+    sys.path.insert(0, str(PROJECT_DIR / "bootstrap"))
+    import delivery
+
+    from analyses import schedule
+    from tests.conftest import planned
+
+    deploy = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")["jobs"]
+    ups = {job_id: job for job_id, job in deploy.items()
+           if any("ops.pulumi_stack up --stack" in step.get("run", "") for step in job["steps"])}
+    assert set(ups) == {"up-dev", "up-prod"}
+    for job_id, job in ups.items():
+        stack = next(re.search(r"--stack (\S+)", step["run"]).group(1) for step in job["steps"]
+                     if "ops.pulumi_stack up" in step.get("run", ""))
+        minutes = job["timeout-minutes"]
+        assert minutes >= schedule.ci_job_minutes(planned(stack)), (job_id, minutes)
+        [credentials] = steps_using(job, "aws-actions/configure-aws-credentials")
+        assert int(credentials["with"]["role-duration-seconds"]) >= minutes * 60, job_id
+        assert int(credentials["with"]["role-duration-seconds"]) <= delivery.CI_SESSION_SECONDS

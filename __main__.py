@@ -122,7 +122,7 @@ services = ClusterServices("services", ClusterServicesArgs(
     target_group_arns=list(load_balancer.target_group_arns.values()),
     secret_arns=[database.endpoint.secret_arn, cache.auth_secret_arn, secrets.jwt_secret_arn,
                  secrets.gateway_hmac_secret_arn],
-    secrets_key_arn=secrets.key_arn, tags=stack.tags, replica_key_arns=[recovery.copies_key_arn] if recovery else [],
+    secrets_key_arn=secrets.key_arn, tags=stack.tags, replica_key_arns=secrets.replica_key_arns,
     workloads_ready=cluster.workloads_ready,
     secret_namespaces=[RELEASE_NAMESPACE, *([TIMESCALE_NAMESPACE] if timescale else [])],
 ))

@@ -105,8 +105,9 @@ def recovery_stores(plan: Plan, recovery: dict[str, Any]) -> list[Store]:
                       f"~{REPLICATED_LOG_LAG_MINUTES} min: the latest restorable time (assumed)",
                       0) if restored else
                 Store("database (RDS)", "none: the plan creates an empty instance", "everything", None))
-    secrets = f":secret:ecomind/{source}/"
-    reports, images = recovery.get("reports_bucket", ""), f"/ecomind-{source}/"
+    # The names the recovery settings give the source's copies (settings.RecoverySettings).
+    secrets, images = f":secret:{recovery['secret_prefix']}", f"/{recovery['repository_prefix']}/"
+    reports = recovery["reports_bucket"]
 
     def reused(store: str, found: bool, copy: str, rpo: str) -> Store:
         return Store(store, copy, rpo, 0) if found else Store(store, "none: made anew", "everything", None)

@@ -9,6 +9,7 @@ own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,7 +72,7 @@ def ci_job_minutes(plan: Plan) -> int:
     def worst(resource_type: str, custom: bool, inputs: Mapping[str, Any] | None = None) -> tuple[int, str]:
         return WORST_CASE_SECONDS.get(resource_type) or seconds_for(resource_type, custom, inputs)
     path = critical_path(plan, worst)["seconds"] / 60
-    return int(-(-(path + JOB_SETUP_MINUTES) * JOB_MARGIN // 1))
+    return math.ceil((path + JOB_SETUP_MINUTES) * JOB_MARGIN)
 
 
 def critical_path(plan: Plan, seconds_of=None) -> dict[str, Any]:

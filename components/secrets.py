@@ -108,6 +108,9 @@ class ApplicationSecrets(pulumi.ComponentResource):
     """JWT signing secret of the api (JWT_SECRET)."""
     gateway_hmac_secret_arn: pulumi.Output[str]
     """Request signing secret of the gateway (GATEWAY_HMAC_SECRET)."""
+    replica_key_arns: list[str]
+    """Keys beyond `key_arn` that readers of these secrets decrypt with: the source's replica key in
+    a recovery stack, else none."""
     refs: dict[str, pulumi.Output[str]]
     """Per signing key (SIGNING_KEYS), what External Secrets names it by: its ARN, or a replica's
     name (GetSecretValue's SecretId takes either). The `*_arn` attributes are IAM resources."""
@@ -120,6 +123,7 @@ class ApplicationSecrets(pulumi.ComponentResource):
             tags=args.tags, protect=args.protect), opts=child)
         self.key_arn = key.key_arn
         replicas = args.replicas_of
+        self.replica_key_arns = [replicas.key_arn] if replicas else []
         if replicas:
             self.refs = {purpose: pulumi.Output.from_input(f"{replicas.prefix}{purpose}") for purpose in SIGNING_KEYS}
             self.jwt_secret_arn, self.gateway_hmac_secret_arn = (

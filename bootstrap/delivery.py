@@ -172,10 +172,13 @@ def deploy_iam_policy(account: str, region: str, stack: str) -> dict:
 
 
 def state_objects(bucket_arn: str, stack: str) -> list[str]:
-    """The stack's objects in Pulumi's DIY backend (project-scoped layout: .pulumi/stacks,
-    history, backups and locks under <project>/<stack>; Pulumi docs, "State and backends")."""
+    """The stack's objects in Pulumi's DIY backend (project-scoped layout): the checkpoint, history
+    and backups under <project>/<stack> (pkg/backend/diy/store.go projectReferenceStore), the lock
+    objects under the stack's fully qualified name, organization/<project>/<stack>
+    (pkg/backend/diy/lock.go stackLockDir; backend.go FullyQualifiedName)."""
     return [f"{bucket_arn}/.pulumi/stacks/{PROJECT}/{stack}.json*",
-            *(f"{bucket_arn}/.pulumi/{folder}/{PROJECT}/{stack}/*" for folder in ("history", "backups", "locks")),
+            *(f"{bucket_arn}/.pulumi/{folder}/{PROJECT}/{stack}/*" for folder in ("history", "backups")),
+            f"{bucket_arn}/.pulumi/locks/organization/{PROJECT}/{stack}/*",
             f"{bucket_arn}/.pulumi/meta.yaml"]
 
 

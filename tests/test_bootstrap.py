@@ -276,6 +276,26 @@ def test_each_stacks_ci_roles_reach_only_its_own_state(plan):
     assert not actions & {"s3:PutObject", "s3:DeleteObject", "kms:Encrypt"}
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_deploy_role_writes_the_lock_object_where_the_cli_puts_it_and_the_preview_role_reads_it(plan, stack):
+    """The CLI locks the stack at .pulumi/locks/organization/<project>/<stack>/<id>.json (the path the
+    driver reads, ops/state_backend.py): a deploy role that cannot put it fails its first `up`."""
+    from ops import state_backend
+
+    bucket = plan.one("aws:s3/bucket:Bucket", "ecomind-state").arn
+    lock = f"{bucket}/{state_backend.lock_prefix(stack)}5e2f9a10.json"
+    checkpoint = f"{bucket}/.pulumi/stacks/ecomind-infra/{stack}.json"
+    for purpose, actions in (("deploy", {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}),
+                             ("preview", {"s3:GetObject"})):
+        policy = document(plan, "aws:iam/rolePolicy:RolePolicy", f"ecomind-{stack}-{purpose}-state")
+        [objects] = [st for st in policy["Statement"] if st["Sid"] == "TheStacksStateObjects"]
+        assert set(objects["Action"]) == actions
+        for path in (lock, checkpoint):
+            assert any(fnmatch.fnmatchcase(path, pattern) for pattern in objects["Resource"]), (purpose, path)
+    other = f"{bucket}/{state_backend.lock_prefix('prod' if stack == 'dev' else 'dev')}5e2f9a10.json"
+    assert not any(fnmatch.fnmatchcase(other, p) for p in delivery.state_objects(bucket, stack))
+
+
 def test_secrets_provider_key_rotates_and_is_protected(plan):
     keys = plan.of_type("aws:kms/key:Key")
     # state, secrets, the multi-Region secrets key, the state copy's, the image copies', the trail's

@@ -4,53 +4,17 @@ exit codes for every subcommand, including the failure paths."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import PROJECT_DIR
+from tests.driving import NI, SECRETS, backend_of, commands, drive
 
-FAKE_DIR = PROJECT_DIR / "tests" / "fake_pulumi"
-BACKEND = "s3://ecomind-pulumi-state-111122223333"
-SECRETS = "awskms://alias/ecomind-pulumi-secrets"
-
-
-def drive(tmp_path, *args, scenario="ok", backend=BACKEND, deployed=None):
-    log = tmp_path / "calls.jsonl"
-    # The fake runs on this interpreter (it speaks gRPC through the Pulumi SDK's protos).
-    path = os.pathsep.join([str(FAKE_DIR), str(Path(sys.executable).parent), os.environ["PATH"]])
-    env = {**os.environ, "PATH": path, "FAKE_PULUMI_LOG": str(log),
-           "FAKE_PULUMI_SCENARIO": scenario, "PULUMI_SECRETS_PROVIDER": SECRETS,
-           "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md"), "ECOMIND_LOCK_RETRY_SECONDS": "0"}
-    env.pop("PULUMI_BACKEND_URL", None)
-    env.pop("FAKE_DEPLOYED_VERSION", None)
-    if deployed:
-        env["FAKE_DEPLOYED_VERSION"] = deployed  # the stack's kubernetesVersion output
-    if backend:
-        env["PULUMI_BACKEND_URL"] = backend
-    result = subprocess.run([sys.executable, "-m", "ops.pulumi_stack", *args,
-                             "--summary-file", str(tmp_path / "summary.md")],
-                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120)
-    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    return result, calls
-
-
-def commands(calls):
-    """argv of each call, with the temporary event-log path replaced by a marker."""
-    shown = []
-    for call in calls:
-        args = list(call["args"])
-        if "--event-log" in args:
-            args[args.index("--event-log") + 1] = "<event-log>"
-        shown.append(args)
-    return shown
-
-
-NI = "--non-interactive"  # the Automation API's first flag on every command it runs
 SETUP = [["version"], [NI, "stack", "select", "--stack", "dev"], [NI, "install"]]
+# Before any operation: the checkpoint, for operations an interrupted update left pending.
+CHECKPOINT = [NI, "stack", "export", "--show-secrets", "--stack", "dev"]
 # The guardrails of make plan, applied by the engine to every real preview and up.
 PACK = ["--policy-pack", str(PROJECT_DIR / "policies"),
         "--policy-pack-config", str(PROJECT_DIR / "policies" / "dev.json")]
@@ -60,8 +24,8 @@ def test_preview_selects_the_stack_installs_plugins_and_previews(tmp_path):
     result, calls = drive(tmp_path, "preview", "--stack", "dev")
     assert result.returncode == 0, result.stderr
     preview = [NI, "preview", *PACK, "--exec-kind", "auto.local", "--event-log", "<event-log>", "--stack", "dev"]
-    assert commands(calls) == [*SETUP, preview]
-    assert all(call["cwd"] == str(PROJECT_DIR) and call["backend"] == BACKEND for call in calls[1:])
+    assert commands(calls) == [*SETUP, CHECKPOINT, preview]
+    assert all(call["cwd"] == str(PROJECT_DIR) and call["backend"] == backend_of(tmp_path) for call in calls[1:])
     assert "Preview of stack dev" in result.stdout  # the engine's output streams through
     summary = (tmp_path / "summary.md").read_text()
     assert "| create | 3 |" in summary and "`preview` of stack `dev`: succeeded" in summary
@@ -72,12 +36,16 @@ OUTPUTS = [[NI, "stack", "output", "--json", "--stack", "dev"],
            [NI, "stack", "output", "--json", "--show-secrets", "--stack", "dev"]]
 
 
-def test_up_runs_without_a_second_preview_and_reads_outputs_and_history(tmp_path):
+def test_up_previews_for_the_stateful_gate_then_updates_and_reads_outputs_and_history(tmp_path):
     result, calls = drive(tmp_path, "up", "--stack", "dev")
     assert result.returncode == 0, result.stderr
     assert commands(calls)[3:] == [
+        CHECKPOINT,
         *OUTPUTS,  # the deployed Kubernetes version, before anything changes
-        [NI, "up", "--yes", "--skip-preview", *PACK, "--exec-kind", "auto.local", "--stack", "dev"],
+        # The preview whose replaces and deletes of stateful resources stop the deploy.
+        [NI, "preview", *PACK, "--exec-kind", "auto.local", "--event-log", "<event-log>", "--stack", "dev"],
+        [NI, "up", "--yes", "--skip-preview", *PACK, "--exec-kind", "auto.local", "--event-log", "<event-log>",
+         "--stack", "dev"],
         [NI, "stack", "output", "--json", "--stack", "dev"],
         [NI, "stack", "output", "--json", "--show-secrets", "--stack", "dev"],
         [NI, "stack", "history", "--json", "--show-secrets", "--page-size", "1", "--page", "1", "--stack", "dev"],
@@ -95,13 +63,14 @@ def test_a_missing_stack_is_created_with_the_kms_secrets_provider(tmp_path):
 def test_refresh(tmp_path):
     result, calls = drive(tmp_path, "refresh", "--stack", "dev")
     assert result.returncode == 0, result.stderr
-    assert commands(calls)[3][:4] == [NI, "refresh", "--skip-preview", "--yes"]
+    assert commands(calls)[3] == CHECKPOINT
+    assert commands(calls)[4][:4] == [NI, "refresh", "--skip-preview", "--yes"]
 
 
 def test_drift_check_is_read_only_and_exits_0_without_drift(tmp_path):
     result, calls = drive(tmp_path, "drift", "--stack", "prod")
     assert result.returncode == 0, result.stderr
-    refresh = commands(calls)[3]
+    refresh = commands(calls)[4]
     assert refresh[:3] == [NI, "refresh", "--preview-only"] and "--expect-no-changes" in refresh
     assert "--yes" not in refresh
 
@@ -139,7 +108,7 @@ def test_destroy_of_prod_is_refused_without_both_flags(tmp_path):
 
 
 def test_without_a_backend_it_stops_before_calling_pulumi(tmp_path):
-    result, calls = drive(tmp_path, "preview", "--stack", "dev", backend=None)
+    result, calls = drive(tmp_path, "preview", "--stack", "dev", backend=False)
     assert result.returncode == 6 and "PULUMI_BACKEND_URL" in result.stderr and calls == []
 
 
@@ -179,14 +148,14 @@ def test_one_minor_at_a_time_is_allowed(tmp_path):
 def test_rollback_sets_the_previous_succeeded_release_and_runs_up(tmp_path):
     result, calls = drive(tmp_path, "rollback", "--stack", "dev", scenario="history")
     assert result.returncode == 0, result.stderr
-    shown = commands(calls)[3:]
+    shown = commands(calls)[4:]
     assert shown[:2] == OUTPUTS
     assert shown[2] == [NI, "stack", "history", "--json", "--stack", "dev"]
     # The failed 2026.11.21 update is skipped: the last one that succeeded before the current tag.
     # The Automation API passes --non-interactive after the arguments of `config set`.
     assert shown[3] == ["config", "set", "ecomind-infra:appImageTag", "--plaintext", "--stack", "dev",
                         NI, "--", "2026.11.18-1a2b3c4"]
-    assert shown[4][:3] == [NI, "up", "--yes"] and PACK[1] in shown[4]
+    assert shown[4][1] == "preview" and shown[5][:3] == [NI, "up", "--yes"] and PACK[1] in shown[5]
     assert "set ecomind-infra:appImageTag to 2026.11.18-1a2b3c4 in Pulumi.dev.yaml" in result.stderr
 
 

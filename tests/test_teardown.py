@@ -114,7 +114,8 @@ def drive(tmp_path, monkeypatch, session, *args, scenario="ok", sleep=lambda _: 
     for key, value in {"FAKE_PULUMI_LOG": str(log), "FAKE_PULUMI_SCENARIO": scenario,
                        "ECOMIND_TEARDOWN_WAIT_SECONDS": "30"}.items():
         monkeypatch.setenv(key, value)
-    env = {**os.environ, "PULUMI_BACKEND_URL": "s3://state", "PULUMI_SECRETS_PROVIDER": "awskms://alias/s"}
+    (tmp_path / "state").mkdir()
+    env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_SECRETS_PROVIDER": "awskms://alias/s"}
     code = pulumi_stack.main([*args, "--summary-file", str(tmp_path / "summary.md")], env=env,
                              output=lambda _: None, sleep=sleep, session_factory=lambda region: session)
     calls = [json.loads(line)["args"] for line in log.read_text().splitlines()]

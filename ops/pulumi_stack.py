@@ -1,8 +1,8 @@
 """Drive a stack through Pulumi's Automation API, the way CI runs it.
 
     python -m ops.pulumi_stack preview --stack dev
-    python -m ops.pulumi_stack up --stack prod
-    python -m ops.pulumi_stack refresh --stack dev
+    python -m ops.pulumi_stack up --stack prod [--allow-replace <name> ...]
+    python -m ops.pulumi_stack refresh --stack dev [--clear-pending-creates]
     python -m ops.pulumi_stack drift --stack prod         # exit 2 when the stack drifted
     python -m ops.pulumi_stack destroy --stack dev
     python -m ops.pulumi_stack destroy --stack prod --allow-prod-destroy --confirm prod
@@ -16,6 +16,13 @@ the rest, deleting the VPC CNI's detached interfaces and retrying once if that f
 `rollback` finds, in the stack's update history (the config the engine recorded for each
 update), the newest succeeded update whose appImageTag differs from the stack file's, sets that
 tag and runs `up`: the chart's previous images, the current platform.
+
+Before any operation the driver reads the stack's lock objects and the checkpoint's pending
+operations; an `up` previews first and stops on a replaced or deleted stateful resource unless
+it is named with --allow-replace; a signal is passed to the CLI once, as a graceful cancel
+(ops/cli.py). Exit codes: 0 succeeded, 2 drift, 3 failed, 4 locked (or a check an update
+overlapped), 5 refused, 6 environment, 7 pending operations, 8 cancelled; each ending writes a
+summary with the repair steps (docs/DEPLOYMENT.md, "When a run stops").
 
 Environment: PULUMI_BACKEND_URL (for example s3://<state bucket>) and PULUMI_SECRETS_PROVIDER
 (for example awskms://alias/ecomind-pulumi-secrets), both from the bootstrap stack's outputs.
@@ -59,6 +66,9 @@ DEPLOY_JOB_MINUTES = 120
 # environment prod (prod and its recovery stack prod-dr), not a list of names to keep in step.
 PROTECTED_ENVIRONMENT = "prod"
 LOCK_RETRIES = 3
+# A preview or drift check waits longer for a live lock (an update in progress): 20 looks, 30 s
+# apart, cover the rest of most updates without holding a merge-queue check past its hour.
+READ_ONLY_LOCK_LOOKS = 20
 DRIFT_MARKER = "no changes were expected"
 PROJECT = "ecomind-infra"
 IMAGE_TAG_KEY = f"{PROJECT}:appImageTag"
@@ -383,7 +393,8 @@ class Driver:
 
     def wait_for_locks(self) -> None:
         """Before any operation: a live lock is waited for, a stale one is reported and left."""
-        for attempt in range(1, LOCK_RETRIES + 1):
+        looks = READ_ONLY_LOCK_LOOKS if self.args.command in ("preview", "drift") else LOCK_RETRIES
+        for attempt in range(1, looks + 1):
             locks = self.locks()
             if not locks:
                 return
@@ -398,14 +409,14 @@ class Driver:
                                 "is", EXIT_LOCKED)
                 raise StopError
             holder = locks[0].describe(now)
-            if attempt == LOCK_RETRIES:
+            if attempt == looks:
                 self.describe_locks(locks, "Lock objects of the stack")
                 self.report.recovery = ["Wait for the holder's update to end, then run again; if it was killed, "
                                         "this run reports the lock as stale once the holder's job can no longer "
                                         "be running.", *state_backend.recovery_steps(self.args.stack, locks, [])[:2]]
-                self.report.set(f"locked by another update ({LOCK_RETRIES} looks at the lock objects)", EXIT_LOCKED)
+                self.report.set(f"locked by another update ({looks} looks at the lock objects)", EXIT_LOCKED)
                 raise StopError
-            print(f"stack '{self.args.stack}' is locked by {holder}; waiting ({attempt}/{LOCK_RETRIES})",
+            print(f"stack '{self.args.stack}' is locked by {holder}; waiting ({attempt}/{looks})",
                   file=sys.stderr)
             self.sleep(lock_wait_seconds())
 

@@ -56,6 +56,7 @@ def test_a_preview_waits_for_an_update_too_rather_than_plan_against_a_stack_mid_
     hold_lock(tmp_path, minutes_ago=3)
     result, calls = drive(tmp_path, "preview", "--stack", "dev")
     assert result.returncode == driver.EXIT_LOCKED and not ran(calls, "preview")
+    assert f"waiting ({driver.READ_ONLY_LOCK_LOOKS - 1}/{driver.READ_ONLY_LOCK_LOOKS})" in result.stderr
 
 
 def test_a_stale_lock_is_reported_at_once_with_the_recovery_and_left_in_place(tmp_path):
@@ -329,3 +330,12 @@ def test_both_pending_operation_texts_and_the_lock_lines_parse():
             "created by runner@cb-2 (pid 31) at 2026-12-01T09:00:00+01:00")
     [lock] = state_backend.locks_from_text(text)
     assert (lock.username, lock.hostname, lock.pid, lock.timestamp.hour) == ("runner", "cb-2", 31, 8)
+
+
+def test_the_runbook_explains_every_exit_code_the_driver_has():
+    import re
+
+    codes = {value for name, value in vars(driver).items() if name.startswith("EXIT_")}
+    runbook = (PROJECT_DIR / "docs" / "DEPLOYMENT.md").read_text()
+    table = runbook[runbook.index("**When a run stops.**"):runbook.index("Repairs, in the order")]
+    assert {int(code) for code in re.findall(r"^\| (\d) \|", table, re.M)} == codes

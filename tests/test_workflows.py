@@ -103,20 +103,70 @@ def test_credentialed_previews_run_in_the_merge_queue_and_never_for_prod():
 
 def test_prod_deploys_only_after_dev_and_through_the_prod_environment():
     deploy = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")
-    assert deploy["on"] == {"push": {"branches": ["main"]}}
+    assert deploy["on"]["push"] == {"branches": ["main"]}
+    assert set(deploy["on"]) == {"push", "workflow_dispatch"}  # the acknowledged re-run of a stopped deploy
     assert deploy["jobs"]["up-dev"]["environment"] == "dev"
     prod = deploy["jobs"]["up-prod"]
     assert prod["environment"] == "prod" and prod["needs"] == "up-dev"
     assert "up --stack prod" in prod["steps"][-1]["run"]
 
 
-def test_stack_jobs_share_one_concurrency_group_per_stack():
-    for _, _, job in jobs():
+def deploy_jobs():
+    deploy = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")["jobs"]
+    return {job_id: job for job_id, job in deploy.items()
+            if any("ops.pulumi_stack up --stack" in step.get("run", "") for step in job["steps"])}
+
+
+def test_only_a_stacks_deploys_share_its_concurrency_group():
+    """A newly queued job replaces the pending one of its group (GitHub docs, "Control the
+    concurrency of workflows and jobs"): a preview or drift check in a deploy's group would
+    displace a pending deploy; they wait for the stack's lock in the driver instead."""
+    groups = {}
+    for workflow, name, job in jobs():
         runs = " ".join(step.get("run", "") for step in job.get("steps", []))
-        if "ops.pulumi_stack" in runs:
-            group = job["concurrency"]["group"]
-            assert group.startswith("pulumi-") and job["concurrency"]["cancel-in-progress"] is False
-            assert "matrix.stack" in group or group.removeprefix("pulumi-") in ("dev", "prod")
+        group = (job.get("concurrency") or {}).get("group", "")
+        if "ops.pulumi_stack up" in runs:
+            assert job["concurrency"]["cancel-in-progress"] is False, name
+            groups[name] = group
+        else:
+            assert not group.startswith("pulumi-"), (workflow, name, group)
+    assert groups == {"up-dev": "pulumi-dev", "up-prod": "pulumi-prod"}
+
+
+def test_a_running_deploy_is_never_cancelled_and_prod_still_waits_for_dev():
+    """A cancel leaves running a job whose `if` is true (GitHub docs, "Workflow cancellation
+    reference"); without it the runner kills the step 10 s after SIGINT, mid-update."""
+    ups = deploy_jobs()
+    assert ups["up-dev"]["if"] == "always()"
+    assert ups["up-prod"]["if"] == "always() && needs.up-dev.result == 'success'"
+
+
+def test_the_allow_replace_input_reaches_the_driver_through_the_environment():
+    for job_id, job in deploy_jobs().items():
+        [step] = [s for s in job["steps"] if "ops.pulumi_stack up" in s.get("run", "")]
+        assert step["env"]["ALLOW_REPLACE"] == "${{ inputs.allow-replace }}"
+        assert "${{" not in step["run"] and '--allow-replace "$name"' in step["run"], job_id
+
+
+def test_a_lock_older_than_a_deploy_job_can_run_is_stale_to_the_driver():
+    from ops import pulumi_stack
+
+    assert {job["timeout-minutes"] for job in deploy_jobs().values()} == {pulumi_stack.DEPLOY_JOB_MINUTES}
+
+
+def test_the_pinned_cli_runs_the_read_only_drift_check_without_the_lock_the_drift_role_cannot_write():
+    """`refresh --preview-only` skips the lock since pulumi/pulumi#15330 (first in v3.105.0); before
+    it, the drift role (read-only state access, bootstrap/delivery.py) would fail to lock."""
+    from packaging.version import Version
+
+    versions = {step["with"]["pulumi-version"] for _, _, job in jobs() for step in job.get("steps", [])
+                if step.get("uses", "").startswith("pulumi/actions@")}
+    assert versions and all(Version(v) >= Version("3.105.0") for v in versions)
+    sys.path.insert(0, str(PROJECT_DIR / "bootstrap"))
+    import delivery
+
+    read_only = delivery.state_access("arn:aws:s3:::state", "prod", ["arn:aws:kms:us-east-1:1:key/k"], write=False)
+    assert not any("s3:PutObject" in st["Action"] for st in read_only["Statement"])
 
 
 def test_pull_requests_test_plan_comment_once_and_preview_read_only():
@@ -189,9 +239,7 @@ def test_a_deploy_job_and_its_credentials_outlast_the_slowest_up():
     from analyses import schedule
     from tests.conftest import planned
 
-    deploy = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")["jobs"]
-    ups = {job_id: job for job_id, job in deploy.items()
-           if any("ops.pulumi_stack up --stack" in step.get("run", "") for step in job["steps"])}
+    ups = deploy_jobs()
     assert set(ups) == {"up-dev", "up-prod"}
     for job_id, job in ups.items():
         stack = next(re.search(r"--stack (\S+)", step["run"]).group(1) for step in job["steps"]

@@ -661,9 +661,12 @@ class Driver:
             self.gate_stateful_changes()
         if command == "destroy":
             # What goes, shown before anything does (the engine's own preview of the destroy).
-            doomed = dict(self.stack.preview_destroy(on_output=self.output).change_summary or {})
+            planned = Events()
+            doomed = dict(self.stack.preview_destroy(on_output=self.output, on_event=planned).change_summary or {})
             print(f"destroy of stack '{args.stack}' deletes {doomed.get('delete', 0)} resource(s) (preview above)",
                   file=sys.stderr)
+            self.report.section(f"What this destroy deletes ({doomed.get('delete', 0)} resources)", [
+                f"`{_name(urn)}` ({kind})" for urn, (op, kind) in sorted(planned.planned.items()) if op == "delete"])
             blocked = clear_the_way(self.stack, args.stack, self.output, self.session_factory, self.sleep)
             if blocked:
                 print(f"error: {blocked}; nothing else was destroyed", file=sys.stderr)
@@ -676,8 +679,14 @@ class Driver:
                   "merge it, or the next deploy rolls forward again", file=sys.stderr)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        # argparse's own exit code is 2, which is this driver's "drifted": a usage error is a refusal.
+        self.exit(EXIT_REFUSED, f"error: {message} (python -m ops.pulumi_stack --help)\n")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["preview", "up", "refresh", "drift", "destroy", "rollback"])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--summary-file", type=Path)
@@ -701,6 +710,9 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         args.stack = normalise_stack(args.stack)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        refusal = Report(args.command, raw).set(f"refused: {error}", EXIT_REFUSED)
+        write_summary(refusal.markdown(Path("/nonexistent")), args.summary_file or PROJECT_DIR / "build" /
+                      f"summary-{re.sub(r'[^A-Za-z0-9_.-]', '_', raw)}-{args.command}.md", env)
         return EXIT_REFUSED
     report = Report(args.command, args.stack)
     driver = Driver(args, env, report, output, sleep, session_factory, cancellation or Cancellation())
@@ -725,6 +737,13 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
             print(f"error: {args.command} of '{args.stack}' stopped: {_last_error_line(error)}", file=sys.stderr)
             report.tail_of(error)
             report.set(f"failed: {_last_error_line(error)}", EXIT_FAILED)
+    except Exception as error:  # a fault of the driver itself, or of AWS outside the CLI: still a summary
+        import traceback
+
+        print(f"error: {args.command} of '{args.stack}' stopped: {type(error).__name__}: {error} "
+              "(the traceback is in the summary)", file=sys.stderr)
+        report.error_tail = traceback.format_exc().splitlines()[-20:]
+        report.set(f"failed: {type(error).__name__}: {error}", EXIT_FAILED)
     if raw != args.stack:
         report.section("Stack", [f"--stack {raw} is stack `{args.stack}` of {PROJECT}"])
     summary_file = args.summary_file or PROJECT_DIR / "build" / f"summary-{args.stack}-{args.command}.md"

@@ -339,3 +339,18 @@ def test_the_runbook_explains_every_exit_code_the_driver_has():
     runbook = (PROJECT_DIR / "docs" / "DEPLOYMENT.md").read_text()
     table = runbook[runbook.index("**When a run stops.**"):runbook.index("Repairs, in the order")]
     assert {int(code) for code in re.findall(r"^\| (\d) \|", table, re.M)} == codes
+
+
+def test_a_usage_error_is_a_refusal_not_the_drift_code(tmp_path):
+    """argparse exits 2, which the drift workflow reads as "drifted" and files an issue for."""
+    result, calls = drive(tmp_path, "deploy", "--stack", "dev")
+    assert result.returncode == driver.EXIT_REFUSED and calls == []
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: argument command: invalid choice: 'deploy'")
+
+
+def test_a_refused_stack_name_still_writes_a_summary(tmp_path):
+    result, _ = drive(tmp_path, "preview", "--stack", "staging")
+    assert result.returncode == driver.EXIT_REFUSED
+    assert "`preview` of stack `staging`: refused: --stack 'staging': there is no Pulumi.staging.yaml" in summary(
+        tmp_path)

@@ -107,7 +107,7 @@ def test_only_this_clusters_detached_cni_interfaces_are_deleted(aws):
     assert ours not in remaining and theirs in remaining
 
 
-def drive(tmp_path, monkeypatch, session, *args, scenario="ok", sleep=lambda _: None):
+def drive(tmp_path, monkeypatch, session, *args, scenario="ok", sleep=lambda _: None, connect=None):
     log = tmp_path / "calls.jsonl"
     monkeypatch.setenv("PATH", os.pathsep.join([str(FAKE_DIR), str(os.path.dirname(sys.executable)),
                                                 os.environ["PATH"]]))
@@ -117,7 +117,8 @@ def drive(tmp_path, monkeypatch, session, *args, scenario="ok", sleep=lambda _: 
     (tmp_path / "state").mkdir()
     env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_SECRETS_PROVIDER": "awskms://alias/s"}
     code = pulumi_stack.main([*args, "--summary-file", str(tmp_path / "summary.md")], env=env,
-                             output=lambda _: None, sleep=sleep, session_factory=lambda region: session)
+                             output=lambda _: None, sleep=sleep,
+                             session_factory=lambda region: connect() if connect else session)
     calls = [json.loads(line)["args"] for line in log.read_text().splitlines()]
     return code, [[a for a in c if a != "--non-interactive"] for c in calls]
 
@@ -141,6 +142,9 @@ def test_destroy_removes_the_application_waits_for_its_load_balancer_then_destro
     every = [c for c in calls if c and c[0] == "destroy"]
     assert "--preview-only" in every[0] and len(every) == 3
     assert "destroy of stack 'dev' deletes 191 resource(s)" in capsys.readouterr().err
+    summary = (tmp_path / "summary.md").read_text()
+    assert "What this destroy deletes (191 resources)" in summary
+    assert "- `database-postgres` (aws:rds/instance:Instance)" in summary
     first, rest = destroys(calls)
     targets = [first[i + 1] for i, a in enumerate(first) if a == "--target"]
     assert [t.rsplit("::", 1)[1] for t in targets] == ["ecomind-release", "ecomind-reloader"]
@@ -173,3 +177,16 @@ def test_the_in_cluster_databases_volumes_carry_the_tag_the_teardown_looks_for()
     storage = plan.one("kubernetes:storage.k8s.io/v1:StorageClass")
     assert storage.inputs["parameters"]["tagSpecification_1"] == f"{teardown.volume_tag('ecomind-infra-prod')}=owned"
     assert storage.inputs["reclaimPolicy"] == "Retain", "prod keeps its volumes: the teardown does not wait for them"
+
+
+def test_a_fault_outside_the_cli_still_ends_in_one_line_and_a_summary(tmp_path, monkeypatch, capsys):
+    def unreachable():
+        raise RuntimeError("no route to ec2.us-east-1.amazonaws.com")
+
+    code, calls = drive(tmp_path, monkeypatch, None, "destroy", "--stack", "dev", connect=unreachable)
+    assert code == pulumi_stack.EXIT_FAILED
+    assert len(destroys(calls)) == 1, "the application went; nothing else was tried"
+    err = capsys.readouterr().err
+    assert "stopped: RuntimeError: no route to ec2.us-east-1.amazonaws.com" in err and "Traceback" not in err
+    summary = (tmp_path / "summary.md").read_text()
+    assert "failed: RuntimeError" in summary and "Traceback (most recent call last)" in summary

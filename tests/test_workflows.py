@@ -249,3 +249,15 @@ def test_a_deploy_job_and_its_credentials_outlast_the_slowest_up():
         [credentials] = steps_using(job, "aws-actions/configure-aws-credentials")
         assert int(credentials["with"]["role-duration-seconds"]) >= minutes * 60, job_id
         assert int(credentials["with"]["role-duration-seconds"]) <= delivery.CI_SESSION_SECONDS
+
+
+def test_the_driver_is_the_entry_process_of_the_steps_a_cancel_or_timeout_signals():
+    """The runner signals the step's entry process (GitHub docs, "Workflow cancellation
+    reference"); a bash that waits for a child does not pass SIGINT on, so the driver would never
+    forward its graceful cancel before the kill 10 s later."""
+    for workflow, name, job in jobs():
+        for step in job.get("steps", []):
+            run = step.get("run", "")
+            if re.search(r"ops\.pulumi_stack (up|preview)", run):
+                assert run.strip().splitlines()[-1].startswith("exec .venv/bin/python -m ops.pulumi_stack"), (
+                    workflow, name)

@@ -37,6 +37,7 @@ class Cancellation:
         self.received: list[int] = []
         self.forwarded: int | None = None
         self.process: subprocess.Popen | None = None
+        self.signalled = threading.Event()  # ends the driver's waits at once
         self._report = report
 
     @property
@@ -53,6 +54,7 @@ class Cancellation:
 
     def _handle(self, signum: int, _frame) -> None:
         self.received.append(signum)
+        self.signalled.set()
         name = signal.Signals(signum).name
         process = self.process
         if self.forwarded is not None:

@@ -715,7 +715,18 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
                       f"summary-{re.sub(r'[^A-Za-z0-9_.-]', '_', raw)}-{args.command}.md", env)
         return EXIT_REFUSED
     report = Report(args.command, args.stack)
-    driver = Driver(args, env, report, output, sleep, session_factory, cancellation or Cancellation())
+    cancellation = cancellation or Cancellation()
+
+    def waiting(seconds: float) -> None:
+        """Every wait of the driver (for a lock, for the controllers' cleanup) ends at a signal."""
+        cancellation.check()
+        if sleep is time.sleep:
+            cancellation.signalled.wait(seconds)  # a signal's handler sets it; a plain sleep would resume
+        else:
+            sleep(seconds)
+        cancellation.check()
+
+    driver = Driver(args, env, report, output, waiting, session_factory, cancellation)
     try:
         driver.run()
     except StopError:

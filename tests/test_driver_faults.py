@@ -354,3 +354,20 @@ def test_a_refused_stack_name_still_writes_a_summary(tmp_path):
     assert result.returncode == driver.EXIT_REFUSED
     assert "`preview` of stack `staging`: refused: --stack 'staging': there is no Pulumi.staging.yaml" in summary(
         tmp_path)
+
+
+def test_a_signal_while_the_driver_waits_for_a_lock_ends_the_wait_as_a_cancel(tmp_path):
+    hold_lock(tmp_path, minutes_ago=1)
+    env = {**environment(tmp_path), "ECOMIND_LOCK_RETRY_SECONDS": "30"}
+    process = subprocess.Popen(argv(tmp_path, "up", "--stack", "dev"), cwd=PROJECT_DIR, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(c["args"][-1:] == ["install"] for c in cli_calls(tmp_path)):  # set-up done; the lock is next
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    time.sleep(1.0)  # into the 30 s wait after the first look
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == driver.EXIT_CANCELLED, stderr
+    assert changed_nothing(logged(tmp_path)) and "cancelled by SIGTERM (forwarded to the CLI: nothing)" in summary(
+        tmp_path)

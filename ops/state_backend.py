@@ -37,11 +37,16 @@ def lock_prefix(stack: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Lock:
+    """One lock object: who holds the stack, and since when."""
+
     url: str
+    """Where the object is (the backend URL and its key), for `pulumi cancel` or a look."""
     username: str
     hostname: str
+    """The holder's user and host: a CodeBuild runner's name for CI, a laptop's otherwise."""
     pid: int
     timestamp: dt.datetime
+    """When the holder took the lock, in UTC."""
 
     def age_seconds(self, now: dt.datetime) -> float:
         return max(0.0, (now - self.timestamp).total_seconds())

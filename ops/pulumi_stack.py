@@ -674,6 +674,13 @@ class Driver:
                 raise StopError
         self.operate(command)
         self.after_check(command)
+        if command == "refresh" and report.code == EXIT_OK:
+            # The CLI reports success and keeps what it did not clear: say so, not "succeeded".
+            left = self.pending()
+            if left:
+                self.describe_pending(left, "Pending operations the refresh left in the checkpoint")
+                report.recovery = state_backend.recovery_steps(args.stack, [], left)
+                report.set("refreshed, but operations are still pending", EXIT_PENDING)
         if args.command == "rollback" and report.code == EXIT_OK:
             print(f"rolled back: set ecomind-infra:appImageTag to {self.previous} in Pulumi.{args.stack}.yaml and "
                   "merge it, or the next deploy rolls forward again", file=sys.stderr)

@@ -104,6 +104,9 @@ def test_a_refresh_told_to_clear_pending_creates_passes_the_flag(tmp_path):
     [refresh] = ran(calls, "refresh")
     assert "--clear-pending-creates" in refresh
     assert "Pending operations this refresh clears" in summary(tmp_path)
+    assert cli_calls(tmp_path)[-1]["args"][1:3] == ["stack", "export"], "the checkpoint is read again after"
+    checkpoint = (tmp_path / "state" / ".pulumi" / "stacks" / "ecomind-infra" / "dev.json").read_text()
+    assert "pending_operations\": []" in checkpoint
 
 
 def test_pending_updates_are_cleared_by_a_plain_refresh(tmp_path):
@@ -113,7 +116,18 @@ def test_pending_updates_are_cleared_by_a_plain_refresh(tmp_path):
     assert "--clear-pending-creates" not in ran(calls, "refresh")[0]
 
 
+def test_a_refresh_that_leaves_operations_pending_does_not_report_success(tmp_path):
+    """CLIs before pulumi/pulumi#8435 (v3.28.0) refreshed without clearing pending operations: the
+    driver reads the checkpoint again after a refresh and says what is still there."""
+    leave_pending(tmp_path, kind="updating")
+    result, calls = drive(tmp_path, "refresh", "--stack", "dev", scenario="refresh-keeps-pending")
+    assert result.returncode == driver.EXIT_PENDING and len(ran(calls, "refresh")) == 1
+    text = summary(tmp_path)
+    assert "refreshed, but operations are still pending" in text and "interrupted while updating" in text
+
+
 def test_the_pending_operations_error_of_older_clis_is_named_not_a_generic_failure(tmp_path):
+    leave_pending(tmp_path)
     result, _ = drive(tmp_path, "preview", "--stack", "dev", scenario="pending-old")
     assert result.returncode == driver.EXIT_PENDING
     text = summary(tmp_path)
@@ -121,10 +135,13 @@ def test_the_pending_operations_error_of_older_clis_is_named_not_a_generic_failu
     assert "the current deployment has 1 resource(s) with pending operations" in text  # the error tail
 
 
-def test_the_pending_operations_warning_of_current_clis_reaches_the_summary(tmp_path):
+def test_a_preview_over_pending_operations_runs_and_its_summary_lists_them(tmp_path):
+    leave_pending(tmp_path)
     result, _ = drive(tmp_path, "preview", "--stack", "dev", scenario="pending-new")
     assert result.returncode == driver.EXIT_OK, result.stderr
-    assert "Pending operations the CLI warned about" in summary(tmp_path)
+    text = summary(tmp_path)
+    assert "Pending operations in the checkpoint (an `up` will not run until they are resolved)" in text
+    assert "Pending operations the CLI warned about" in text
 
 
 # --- what failed, and what changed before ---------------------------------------------------------

@@ -12,7 +12,7 @@ PROJECT ?= platform
 # Settings over the stack file, as `pulumi config set` would: SET="databaseEngine=timescaledb".
 SET ?=
 
-.PHONY: plan plans checkov rotate-secret test lint tools reference clean
+.PHONY: plan plans diff checkov rotate-secret test lint tools reference clean
 
 # Hash-checked: requirements.lock pins every package of the tree with PyPI's sha256 of each file
 # (tools/lock_hashes.py writes it from requirements*.txt and constraints.txt), so nothing else
@@ -29,6 +29,13 @@ plan: $(BIN)/.installed $(BIN)/helm
 ## Offline plans of every stack (each Pulumi.<stack>.yaml), failing when two share a physical name.
 plans: $(BIN)/.installed $(BIN)/helm
 	$(BIN)/python -m offline.plan --all $(foreach setting,$(SET),--set $(setting))
+
+## What this branch changes in each stack's offline plan against BASE (a git ref; default the merge
+## base with main): creates, deletes, updates by input path, cost, verdicts, and the danger list, which
+## fails unless ACK (a file, e.g. the pull request's description) acknowledges each item.
+diff: $(BIN)/.installed $(BIN)/helm
+	ECOMIND_HELM=$(BIN)/helm $(BIN)/python -m offline.diff $(if $(BASE),--base $(BASE)) \
+		$(if $(ACK),--acknowledgements $(ACK))
 
 ## checkov's AWS catalogue over one stack's offline plan, as Terraform plan JSON (STACK=prod, or
 ## PROJECT=bootstrap): checks per Terraform type; fails on a failed check policies/checkov-waivers.yaml does not waive.

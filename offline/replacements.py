@@ -1,0 +1,177 @@
+"""Which changes of a stateful resource replace it, delete it or change it for good: the danger
+list of the plan diff (offline/diff.py) and of nothing else.
+
+The AWS provider is bridged from the Terraform AWS provider: an argument with `ForceNew: true`
+(or a RequiresReplace plan modifier) in its schema makes Pulumi replace the resource when the
+argument changes. The properties below are those of hashicorp/terraform-provider-aws as stored in
+the public index (internal/service/<service>/<resource>.go; the website/docs/r pages where they
+say "Forces new resource"), named as Pulumi names the inputs. Stored versions differ in age; a
+property whose status changed between them is listed by the newer source. Kubernetes objects
+follow the API's immutability (a StorageClass cannot be updated once created: Kubernetes docs,
+"Storage Classes"), which the Kubernetes provider meets by replacing the object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+TF = "hashicorp/terraform-provider-aws"
+
+# type -> {input path: where the provider says a change replaces the resource}
+REPLACING: dict[str, dict[str, str]] = {
+    "aws:rds/instance:Instance": {
+        prop: f"{TF} internal/service/rds/instance.go ({name}: ForceNew)"
+        for prop, name in (("engine", "engine"), ("dbName", "db_name"), ("username", "username"),
+                           ("storageEncrypted", "storage_encrypted"), ("kmsKeyId", "kms_key_id"),
+                           ("availabilityZone", "availability_zone"), ("characterSetName", "character_set_name"),
+                           ("snapshotIdentifier", "snapshot_identifier"),
+                           ("restoreToPointInTime", "restore_to_point_in_time"))},
+    "aws:msk/cluster:Cluster": {
+        prop: f"{TF} internal/service/kafka/cluster.go ({name}: ForceNew)"
+        for prop, name in (("clusterName", "cluster_name"),
+                           ("brokerNodeGroupInfo.clientSubnets", "broker_node_group_info.client_subnets"),
+                           ("brokerNodeGroupInfo.securityGroups", "broker_node_group_info.security_groups"),
+                           ("encryptionInfo.encryptionAtRestKmsKeyArn", "encryption_at_rest_kms_key_arn"),
+                           ("encryptionInfo.encryptionInTransit.inCluster", "encryption_in_transit.in_cluster"))},
+    "aws:msk/topic:Topic": {
+        prop: f"{TF} internal/service/kafka/topic.go ({name}: RequiresReplace)"
+        for prop, name in (("name", "name"), ("clusterArn", "cluster_arn"),
+                           ("replicationFactor", "replication_factor"))},
+    "aws:elasticache/replicationGroup:ReplicationGroup": {
+        prop: f"{TF} internal/service/elasticache/replication_group.go ({name}: ForceNew)"
+        for prop, name in (("replicationGroupId", "replication_group_id"), ("engine", "engine: ForceNewIf, except "
+                                                                                         "redis to valkey"),
+                           ("atRestEncryptionEnabled", "at_rest_encryption_enabled"), ("kmsKeyId", "kms_key_id"),
+                           ("subnetGroupName", "subnet_group_name"))},
+    "aws:s3/bucket:Bucket": {
+        prop: f"{TF} website/docs/r/s3_bucket.html.markdown ({name}: \"Forces new resource\")"
+        for prop, name in (("bucket", "bucket"), ("bucketPrefix", "bucket_prefix"),
+                           ("objectLockEnabled", "object_lock_enabled"))},
+    "aws:kms/key:Key": {
+        prop: f"{TF} internal/service/kms/key.go ({name}: ForceNew)"
+        for prop, name in (("customerMasterKeySpec", "customer_master_key_spec"), ("keyUsage", "key_usage"),
+                           ("multiRegion", "multi_region"))},
+    "aws:ecr/repository:Repository": {
+        prop: f"{TF} internal/service/ecr/repository.go ({name}: ForceNew)"
+        for prop, name in (("name", "name"), ("encryptionConfigurations", "encryption_configuration"))},
+    "aws:secretsmanager/secret:Secret": {
+        prop: f"{TF} internal/service/secretsmanager/secret.go ({name}: ForceNew)"
+        for prop, name in (("name", "name"), ("namePrefix", "name_prefix"))},
+    # pulumi-eks passes these to its aws.eks.Cluster (nodejs/eks/cluster.ts), whose name and
+    # service CIDR are ForceNew (internal/service/eks/cluster.go).
+    "eks:index:Cluster": {
+        "name": f"{TF} internal/service/eks/cluster.go (name: ForceNew), through pulumi-eks",
+        "kubernetesServiceIpAddressRange": (f"{TF} internal/service/eks/cluster.go (kubernetes_network_config."
+                                            "service_ipv4_cidr: ForceNew), through pulumi-eks")},
+    "kubernetes:storage.k8s.io/v1:StorageClass": {
+        prop: "Kubernetes docs, Storage Classes: a StorageClass cannot be updated once created"
+        for prop in ("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode", "mountOptions")},
+}
+
+# type -> {input path: why a change cannot be taken back, and where that is said}
+IRREVERSIBLE: dict[str, dict[str, tuple[str, str]]] = {
+    "aws:rds/instance:Instance": {
+        "engineVersion": ("an engine upgrade in place, with downtime; RDS cannot downgrade it",
+                          f"{TF} internal/service/rds/instance.go (engine_version updated in place; a major "
+                          "upgrade needs allow_major_version_upgrade)"),
+        "identifier": ("renames the instance in place: its endpoint changes for every client",
+                       f"{TF} internal/service/rds/instance.go (identifier updated in place, newer source)")},
+    "aws:msk/cluster:Cluster": {
+        "kafkaVersion": ("an in-place Kafka upgrade; a lower version replaces the cluster",
+                         f"{TF} internal/service/kafka/cluster.go (ForceNewIfChange on a downgrade)")},
+    "aws:elasticache/replicationGroup:ReplicationGroup": {
+        "engineVersion": ("an in-place engine upgrade; a lower version replaces the group",
+                          f"{TF} internal/service/elasticache (customizeDiffEngineVersionForceNewOnDowngrade)")},
+}
+
+
+def _matches(path: str, prop: str) -> bool:
+    return path == prop or path.startswith(prop + ".") or path.startswith(prop + "[")
+
+
+def stateful_types() -> set[str]:
+    from policies.ecomind_rules import STATEFUL
+
+    return set(STATEFUL)
+
+
+def danger(old: Mapping[str, Mapping], new: Mapping[str, Mapping], updated: Sequence[Mapping],
+           deleted: Sequence[Mapping]) -> list[dict[str, Any]]:
+    """The changes that lose a stateful resource's data, or change it for good."""
+    stateful = stateful_types()
+    items: list[dict[str, Any]] = []
+    replaced: set[str] = set()
+    for resource in deleted:
+        if resource["type"] in stateful or resource["protect"]:
+            items.append({"action": "deletes", "urn": resource["urn"], "name": resource["name"],
+                          "type": resource["type"], "property": None,
+                          "why": "it leaves the plan (removed, or renamed without `aliases=`), so the engine deletes "
+                                 "it" + (" and it is protected: the up fails" if resource["protect"] else ""),
+                          "source": "Pulumi docs, Resource options: aliases"})
+    for resource in updated:
+        kind = resource["type"]
+        for change in resource["changes"]:
+            for prop, source in REPLACING.get(kind, {}).items():
+                if _matches(change["path"], prop) and resource["urn"] not in replaced:
+                    replaced.add(resource["urn"])
+                    items.append({"action": "replaces", "urn": resource["urn"], "name": resource["name"],
+                                  "type": kind, "property": change["path"],
+                                  "why": f"`{change['path']}` changes, which forces a new resource", "source": source})
+            for prop, (why, source) in IRREVERSIBLE.get(kind, {}).items():
+                if _matches(change["path"], prop):
+                    items.append({"action": "changes", "urn": resource["urn"], "name": resource["name"],
+                                  "type": kind, "property": change["path"], "why": why, "source": source})
+    # A replaced resource gets new outputs; whatever takes one of them into a replacing property is
+    # replaced too (the mocks give a replacement the same IDs, so the plan alone would not show it).
+    grown = True
+    while grown:
+        grown = False
+        for urn, resource in new.items():
+            if urn in replaced or urn not in old or resource["type"] not in stateful:
+                continue
+            for prop, dependencies in (resource.get("property_dependencies") or {}).items():
+                hit = [d for d in dependencies if d in replaced]
+                source = REPLACING.get(resource["type"], {}).get(prop)
+                if hit and source:
+                    replaced.add(urn)
+                    grown = True
+                    items.append({"action": "replaces", "urn": urn, "name": resource["name"],
+                                  "type": resource["type"], "property": prop,
+                                  "why": f"`{prop}` takes an output of `{hit[0].rsplit('::', 1)[-1]}`, which is "
+                                         "replaced", "source": source})
+                    break
+    return [item for item in items if item["type"] in stateful or item["action"] == "deletes"]
+
+
+# --- names are a contract ------------------------------------------------------------------------------
+
+CONTRACT = "policies/stateful-urns.json"
+
+
+def stateful_urns(resources: Sequence[Any]) -> list[str]:
+    """A plan's stateful URNs (resources as plan JSON dicts or PlannedResource objects)."""
+    stateful = stateful_types()
+    return sorted(r["urn"] if isinstance(r, Mapping) else r.urn for r in resources
+                  if (r["type"] if isinstance(r, Mapping) else r.type) in stateful)
+
+
+def main() -> int:
+    """Rewrite the contract from build/plan/<stack>.json (after `make plans`), for a change that
+    adds a stateful resource or renames one with `aliases=`: review the file's diff."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    from offline.plan import stack_files
+
+    # The platform's stacks (`make plans`) and the account's bootstrap (`make plan PROJECT=bootstrap`).
+    contract = {stack: stateful_urns(json.loads((root / "build" / "plan" / f"{stack}.json").read_text())["resources"])
+                for stack in [*stack_files(), "bootstrap"]}
+    (root / CONTRACT).write_text(json.dumps(contract, indent=2) + "\n")
+    print(f"Wrote {CONTRACT}: " + ", ".join(f"{stack} {len(urns)}" for stack, urns in contract.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

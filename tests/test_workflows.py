@@ -35,8 +35,8 @@ def steps_using(job, prefix):
     return [step for step in job.get("steps", []) if str(step.get("uses", "")).startswith(prefix)]
 
 
-def test_there_are_the_three_workflows():
-    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "drift.yml", "pull-request.yml"]
+def test_there_are_the_four_workflows():
+    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "drift.yml", "plan-comment.yml", "pull-request.yml"]
 
 
 def test_actionlint_passes():
@@ -86,9 +86,11 @@ def test_no_checkout_keeps_a_token_and_the_comment_job_runs_no_pull_request_code
     for workflow, name, job in jobs():
         for step in steps_using(job, "actions/checkout"):
             assert step.get("with", {}).get("persist-credentials") is False, (workflow, name)
-    comment = load(PROJECT_DIR / ".github" / "workflows" / "pull-request.yml")["jobs"]["comment"]
+    comment = load(PROJECT_DIR / ".github" / "workflows" / "plan-comment.yml")["jobs"]["comment"]
     assert not steps_using(comment, "actions/checkout") and not any("run" in s for s in comment["steps"])
-    assert steps_using(comment, "actions/download-artifact")
+    [download] = steps_using(comment, "actions/download-artifact")
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert comment["permissions"] == {"contents": "read", "actions": "read", "pull-requests": "write"}
 
 
 def test_credentialed_previews_run_in_the_merge_queue_and_never_for_prod():
@@ -175,10 +177,24 @@ def test_pull_requests_test_plan_comment_once_and_preview_read_only():
     job_runs = {name: " ".join(s.get("run", "") for s in job["steps"]) for name, job in workflow["jobs"].items()}
     assert "make test" in job_runs["test"]
     assert "make plans" in job_runs["plan"]  # every stack file, and names across them
-    script = steps_using(workflow["jobs"]["comment"], "actions/github-script")[0]["with"]["script"]
+    assert "make diff" in job_runs["plan"]  # against the base, with the description's acknowledgements
+    assert "edited" in workflow["on"]["pull_request"]["types"], "an acknowledgement added later re-runs the check"
+    assert not any("pull-requests" in job.get("permissions", {}) for job in workflow["jobs"].values())
+    poster = load(PROJECT_DIR / ".github" / "workflows" / "plan-comment.yml")
+    assert poster["on"]["workflow_run"] == {"workflows": ["pull-request"], "types": ["completed"]}
+    script = steps_using(poster["jobs"]["comment"], "actions/github-script")[0]["with"]["script"]
     assert "updateComment" in script and "ecomind-infra-plan" in script  # one comment, updated in place
-    assert workflow["jobs"]["comment"]["permissions"]["pull-requests"] == "write"
+    assert "plans/diff.md" in script and "meta.head_sha !== run.head_sha" in script
     assert "preview --stack" in job_runs["preview"]
+
+
+def test_the_danger_check_fails_only_after_the_diff_is_uploaded():
+    steps = load(PROJECT_DIR / ".github" / "workflows" / "pull-request.yml")["jobs"]["plan"]["steps"]
+    diff = next(i for i, s in enumerate(steps) if "make diff" in s.get("run", ""))
+    upload = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    stop = next(i for i, s in enumerate(steps) if s.get("if") == "steps.diff.outputs.code == '3'")
+    assert diff < upload < stop
+    assert steps[diff]["env"]["PR_BODY"] == "${{ github.event.pull_request.body }}" and "${{" not in steps[diff]["run"]
 
 
 def test_nightly_drift_opens_or_updates_an_issue():

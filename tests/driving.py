@@ -15,7 +15,7 @@ from tests.conftest import PROJECT_DIR
 FAKE_DIR = PROJECT_DIR / "tests" / "fake_pulumi"
 SECRETS = "awskms://alias/ecomind-pulumi-secrets"
 NI = "--non-interactive"  # the Automation API's first flag on every command it runs
-BROKERS = "urn:pulumi:dev::ecomind-infra::ecomind:data:Streaming$aws:msk/cluster:Cluster::streaming-msk"
+BROKERS = "urn:pulumi:dev::ecomind-infra::ecomind:data:Streaming$aws:msk/cluster:Cluster::streaming-kafka"
 
 
 def backend_of(tmp_path: Path) -> str:

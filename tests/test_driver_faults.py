@@ -86,7 +86,7 @@ def test_an_up_over_pending_operations_stops_before_running_and_says_how_to_repa
     assert result.returncode == driver.EXIT_PENDING
     assert changed_nothing(calls)
     text = summary(tmp_path)
-    assert "`streaming-msk` (aws:msk/cluster:Cluster): interrupted while creating" in text
+    assert "`streaming-kafka` (aws:msk/cluster:Cluster): interrupted while creating" in text
     assert "--import-pending-creates <urn> <id>" in text and "--clear-pending-creates" in text
 
 
@@ -131,7 +131,7 @@ def test_the_pending_operations_error_of_older_clis_is_named_not_a_generic_failu
     result, _ = drive(tmp_path, "preview", "--stack", "dev", scenario="pending-old")
     assert result.returncode == driver.EXIT_PENDING
     text = summary(tmp_path)
-    assert "Pending operations the CLI reported" in text and "`streaming-msk`" in text
+    assert "Pending operations the CLI reported" in text and "`streaming-kafka`" in text
     assert "the current deployment has 1 resource(s) with pending operations" in text  # the error tail
 
 
@@ -152,7 +152,7 @@ def test_a_partial_failure_lists_what_was_created_what_failed_and_why(tmp_path):
     text = summary(tmp_path)
     assert "No resource changes reported" not in text
     assert "| create | 2 |" in text, "the failed update's changes, from the stack's history"
-    assert "create `streaming-readings` (aws:msk/topic:Topic)" in text and "create `storage-assets`" in text
+    assert "create `streaming-events-raw` (aws:msk/topic:Topic)" in text and "create `storage-reports`" in text
     assert "`database-postgres` (aws:rds/instance:Instance): creating RDS DB Instance" in text
     assert "Cannot find version 17.9 for postgres" in text and "<{%" not in text
     assert "error: update failed" in text
@@ -164,7 +164,7 @@ def test_the_drift_summary_lists_the_drifted_resources_and_properties(tmp_path):
     assert result.returncode == driver.EXIT_DRIFT
     text = summary(tmp_path)
     assert "`database-postgres` (aws:rds/instance:Instance): engineVersion, tags" in text
-    assert "storage-assets" not in text, "a resource that reads back the same did not drift"
+    assert "storage-reports" not in text, "a resource that reads back the same did not drift"
 
 
 # --- setup failures --------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def test_a_deploy_that_replaces_a_stateful_resource_stops_unless_acknowledged(tm
     assert len(ran(calls, "preview")) == 1 and not ran(calls, "up")
     text = summary(tmp_path)
     assert "replace `database-postgres` (aws:rds/instance:Instance)" in text
-    assert "storage-assets" not in text, "an in-place update of a bucket loses nothing"
+    assert "storage-reports" not in text, "an in-place update of a bucket loses nothing"
     assert "--allow-replace database-postgres" in text
 
 
@@ -246,7 +246,7 @@ def test_a_signal_is_forwarded_once_and_the_cli_is_drained_until_it_exits(tmp_pa
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == driver.EXIT_CANCELLED, stderr
     assert signals_the_cli_got(tmp_path) == [forwarded]
-    assert "streaming-msk created" in stdout, "the output is drained until the CLI exits"
+    assert "streaming-kafka created" in stdout, "the output is drained until the CLI exits"
     assert "Traceback" not in stderr
     text = summary(tmp_path)
     assert f"cancelled by {sent.name} (forwarded to the CLI: {forwarded})" in text

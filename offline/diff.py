@@ -289,7 +289,9 @@ def default_base() -> str:
 def plan_side(source: Path, out: Path, python: str, stacks: Sequence[str]) -> None:
     """Offline plans of `stacks` of the project at `source`, JSON into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "ECOMIND_HELM": os.environ.get("ECOMIND_HELM", str(Path(sys.executable).parent / "helm"))}
+    # The base plans in another directory: a relative helm path (make's .venv/bin/helm) is made absolute here.
+    helm = Path(os.environ.get("ECOMIND_HELM") or Path(sys.executable).parent / "helm").absolute()
+    env = {**os.environ, "ECOMIND_HELM": str(helm)}
     for stack in stacks:
         if stack == BOOTSTRAP:
             which = ["--project", "bootstrap"]

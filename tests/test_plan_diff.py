@@ -52,7 +52,8 @@ def change(repo: Path, branch: str, path: str, old: str, new: str, *flags: str) 
     target.write_text(text.replace(old, new, 1))
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-am", branch)
     out = repo / "out" / branch
-    env = {**os.environ, "ECOMIND_HELM": os.environ.get("ECOMIND_HELM", str(Path(sys.executable).parent / "helm"))}
+    helm = Path(os.environ.get("ECOMIND_HELM") or Path(sys.executable).parent / "helm").absolute()
+    env = {**os.environ, "ECOMIND_HELM": str(helm)}
     result = subprocess.run([sys.executable, "-m", "offline.diff", "--base", "base", "--stack", "dev", "--out",
                              str(out), *flags], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode in (0, 3), result.stderr

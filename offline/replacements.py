@@ -18,52 +18,51 @@ from typing import Any
 
 TF = "hashicorp/terraform-provider-aws"
 
+def _provider(path: str, marker: str, *pairs: tuple[str, str]) -> dict[str, str]:
+    """Pulumi input -> where the Terraform AWS provider marks its argument as replacing."""
+    return {prop: f"{TF} {path} ({argument}: {marker})" for prop, argument in pairs}
+
+
+FORCE_NEW = "ForceNew"
+
 # type -> {input path: where the provider says a change replaces the resource}
 REPLACING: dict[str, dict[str, str]] = {
-    "aws:rds/instance:Instance": {
-        prop: f"{TF} internal/service/rds/instance.go ({name}: ForceNew)"
-        for prop, name in (("engine", "engine"), ("dbName", "db_name"), ("username", "username"),
-                           ("storageEncrypted", "storage_encrypted"), ("kmsKeyId", "kms_key_id"),
-                           ("availabilityZone", "availability_zone"), ("characterSetName", "character_set_name"),
-                           ("snapshotIdentifier", "snapshot_identifier"),
-                           ("restoreToPointInTime", "restore_to_point_in_time"))},
-    "aws:msk/cluster:Cluster": {
-        prop: f"{TF} internal/service/kafka/cluster.go ({name}: ForceNew)"
-        for prop, name in (("clusterName", "cluster_name"),
-                           ("brokerNodeGroupInfo.clientSubnets", "broker_node_group_info.client_subnets"),
-                           ("brokerNodeGroupInfo.securityGroups", "broker_node_group_info.security_groups"),
-                           ("encryptionInfo.encryptionAtRestKmsKeyArn", "encryption_at_rest_kms_key_arn"),
-                           ("encryptionInfo.encryptionInTransit.inCluster", "encryption_in_transit.in_cluster"))},
-    "aws:msk/topic:Topic": {
-        prop: f"{TF} internal/service/kafka/topic.go ({name}: RequiresReplace)"
-        for prop, name in (("name", "name"), ("clusterArn", "cluster_arn"),
-                           ("replicationFactor", "replication_factor"))},
+    "aws:rds/instance:Instance": _provider(
+        "internal/service/rds/instance.go", FORCE_NEW, ("engine", "engine"), ("dbName", "db_name"),
+        ("username", "username"), ("storageEncrypted", "storage_encrypted"), ("kmsKeyId", "kms_key_id"),
+        ("availabilityZone", "availability_zone"), ("characterSetName", "character_set_name"),
+        ("snapshotIdentifier", "snapshot_identifier"), ("restoreToPointInTime", "restore_to_point_in_time")),
+    "aws:msk/cluster:Cluster": _provider(
+        "internal/service/kafka/cluster.go", FORCE_NEW, ("clusterName", "cluster_name"),
+        ("brokerNodeGroupInfo.clientSubnets", "broker_node_group_info.client_subnets"),
+        ("brokerNodeGroupInfo.securityGroups", "broker_node_group_info.security_groups"),
+        ("encryptionInfo.encryptionAtRestKmsKeyArn", "encryption_at_rest_kms_key_arn"),
+        ("encryptionInfo.encryptionInTransit.inCluster", "encryption_in_transit.in_cluster")),
+    "aws:msk/topic:Topic": _provider(
+        "internal/service/kafka/topic.go", "RequiresReplace", ("name", "name"), ("clusterArn", "cluster_arn"),
+        ("replicationFactor", "replication_factor")),
     "aws:elasticache/replicationGroup:ReplicationGroup": {
-        prop: f"{TF} internal/service/elasticache/replication_group.go ({name}: ForceNew)"
-        for prop, name in (("replicationGroupId", "replication_group_id"), ("engine", "engine: ForceNewIf, except "
-                                                                                         "redis to valkey"),
-                           ("atRestEncryptionEnabled", "at_rest_encryption_enabled"), ("kmsKeyId", "kms_key_id"),
-                           ("subnetGroupName", "subnet_group_name"))},
-    "aws:s3/bucket:Bucket": {
-        prop: f"{TF} website/docs/r/s3_bucket.html.markdown ({name}: \"Forces new resource\")"
-        for prop, name in (("bucket", "bucket"), ("bucketPrefix", "bucket_prefix"),
-                           ("objectLockEnabled", "object_lock_enabled"))},
-    "aws:kms/key:Key": {
-        prop: f"{TF} internal/service/kms/key.go ({name}: ForceNew)"
-        for prop, name in (("customerMasterKeySpec", "customer_master_key_spec"), ("keyUsage", "key_usage"),
-                           ("multiRegion", "multi_region"))},
-    "aws:ecr/repository:Repository": {
-        prop: f"{TF} internal/service/ecr/repository.go ({name}: ForceNew)"
-        for prop, name in (("name", "name"), ("encryptionConfigurations", "encryption_configuration"))},
-    "aws:secretsmanager/secret:Secret": {
-        prop: f"{TF} internal/service/secretsmanager/secret.go ({name}: ForceNew)"
-        for prop, name in (("name", "name"), ("namePrefix", "name_prefix"))},
+        **_provider("internal/service/elasticache/replication_group.go", FORCE_NEW,
+                    ("replicationGroupId", "replication_group_id"),
+                    ("atRestEncryptionEnabled", "at_rest_encryption_enabled"), ("kmsKeyId", "kms_key_id"),
+                    ("subnetGroupName", "subnet_group_name")),
+        **_provider("internal/service/elasticache", "ForceNewIf, except redis to valkey", ("engine", "engine"))},
+    "aws:s3/bucket:Bucket": _provider(
+        "website/docs/r/s3_bucket.html.markdown", '"Forces new resource"', ("bucket", "bucket"),
+        ("bucketPrefix", "bucket_prefix"), ("objectLockEnabled", "object_lock_enabled")),
+    "aws:kms/key:Key": _provider(
+        "internal/service/kms/key.go", FORCE_NEW, ("customerMasterKeySpec", "customer_master_key_spec"),
+        ("keyUsage", "key_usage"), ("multiRegion", "multi_region")),
+    "aws:ecr/repository:Repository": _provider(
+        "internal/service/ecr/repository.go", FORCE_NEW, ("name", "name"),
+        ("encryptionConfigurations", "encryption_configuration")),
+    "aws:secretsmanager/secret:Secret": _provider(
+        "internal/service/secretsmanager/secret.go", FORCE_NEW, ("name", "name"), ("namePrefix", "name_prefix")),
     # pulumi-eks passes these to its aws.eks.Cluster (nodejs/eks/cluster.ts), whose name and
-    # service CIDR are ForceNew (internal/service/eks/cluster.go).
-    "eks:index:Cluster": {
-        "name": f"{TF} internal/service/eks/cluster.go (name: ForceNew), through pulumi-eks",
-        "kubernetesServiceIpAddressRange": (f"{TF} internal/service/eks/cluster.go (kubernetes_network_config."
-                                            "service_ipv4_cidr: ForceNew), through pulumi-eks")},
+    # service CIDR are ForceNew.
+    "eks:index:Cluster": _provider(
+        "internal/service/eks/cluster.go, through pulumi-eks", FORCE_NEW, ("name", "name"),
+        ("kubernetesServiceIpAddressRange", "kubernetes_network_config.service_ipv4_cidr")),
     "kubernetes:storage.k8s.io/v1:StorageClass": {
         prop: "Kubernetes docs, Storage Classes: a StorageClass cannot be updated once created"
         for prop in ("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode", "mountOptions")},

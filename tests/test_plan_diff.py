@@ -192,3 +192,13 @@ def test_a_policy_document_is_compared_statement_by_statement():
     new = {"policy": json.dumps({"Statement": [{"Sid": "A", "Resource": ["arn:a/locks/organization/x/*"]}]})}
     assert diff.changed_inputs(old, new) == [{"path": "policy.Statement[0].Resource[0]", "old": "arn:a/locks/x/*",
                                               "new": "arn:a/locks/organization/x/*"}]
+
+
+def test_every_stateful_type_has_its_replacing_properties_listed():
+    """A stateful type with no row would never be called replaced. The in-cluster database's
+    Cluster resource is the exception: CloudNativePG applies a spec change in place, rolling the
+    instances (its operator, not the provider, decides)."""
+    from policies.ecomind_rules import STATEFUL
+
+    assert set(STATEFUL) - set(replacements.REPLACING) == {"kubernetes:postgresql.cnpg.io/v1:Cluster"}
+    assert all(rows for rows in replacements.REPLACING.values())

@@ -316,11 +316,15 @@ def base_python(worktree: Path) -> str:
     return str(worktree / ".venv" / "bin" / "python")
 
 
+def base_plans_dir(work: Path, sha: str) -> Path:
+    return work / f"base-{sha[:12]}"
+
+
 def build(base: str, stacks: Sequence[str], work: Path) -> tuple[Path, Path, str]:
     """Both sides' plans. A commit's plans depend on nothing but the commit (the plans are
     deterministic), so the base's are kept under its SHA and planned once."""
     sha = _git("rev-parse", "--verify", f"{base}^{{commit}}")
-    base_dir = work / f"base-{sha[:12]}"
+    base_dir = base_plans_dir(work, sha)
     missing = [s for s in stacks if not (base_dir / f"{s}.json").is_file()]
     if missing:
         worktree = work / "base-source"

@@ -39,7 +39,16 @@ def repo(tmp_path_factory) -> Path:
     git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
     git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "base")
     git(root, "tag", "base")
+    # The base's plans, where `make diff` keeps a commit's plans: every test below compares with them.
+    helm = Path(os.environ.get("ECOMIND_HELM") or Path(sys.executable).parent / "helm").absolute()
+    out = diff.base_plans_dir(root / "build" / "diff", git(root, "rev-parse", "base"))
+    subprocess.run([sys.executable, "-m", "offline.plan", "--stack", "dev", "--out", str(out)], cwd=root, check=True,
+                   env={**os.environ, "ECOMIND_HELM": str(helm)}, capture_output=True, timeout=600)
     return root
+
+
+def base_plan(repo: Path) -> Path:
+    return diff.base_plans_dir(repo / "build" / "diff", git(repo, "rev-parse", "base")) / "dev.json"
 
 
 def change(repo: Path, branch: str, path: str, old: str, new: str, *flags: str) -> tuple[int, dict, str, str]:
@@ -86,7 +95,7 @@ def test_a_node_type_change_shows_its_cost_delta_by_component_and_line(repo):
 
 
 def test_a_database_engine_upgrade_is_in_the_danger_list_and_fails_until_acknowledged(repo, tmp_path):
-    base = next(repo.glob("build/diff/base-*/dev.json"))
+    base = base_plan(repo)
     planned_at = base.stat().st_mtime_ns
     code, result, text, stderr = change(repo, "postgres-18", "settings.py", 'POSTGRES_MAJOR_VERSION = "17"',
                                         'POSTGRES_MAJOR_VERSION = "18"')
@@ -111,7 +120,7 @@ def test_a_database_engine_upgrade_is_in_the_danger_list_and_fails_until_acknowl
 
 @pytest.fixture(scope="module")
 def dev_document(repo) -> dict:
-    return json.loads(next(repo.glob("build/diff/base-*/dev.json")).read_text())
+    return json.loads(base_plan(repo).read_text())
 
 
 def edited(document: dict, name: str, **inputs) -> dict:

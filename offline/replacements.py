@@ -131,7 +131,10 @@ def danger(old: Mapping[str, Mapping], new: Mapping[str, Mapping], updated: Sequ
                 continue
             for prop, dependencies in (resource.get("property_dependencies") or {}).items():
                 hit = [d for d in dependencies if d in replaced]
-                source = REPLACING.get(resource["type"], {}).get(prop)
+                # The plan records dependencies per top-level input (encryptionInfo); the table may
+                # name a property inside it (encryptionInfo.encryptionAtRestKmsKeyArn).
+                source = next((src for key, src in REPLACING.get(resource["type"], {}).items()
+                               if _matches(prop, key) or key.startswith(prop + ".")), None)
                 if hit and source:
                     replaced.add(urn)
                     grown = True

@@ -11,6 +11,7 @@ forwards nothing more. A signal between two CLI calls stops the driver before th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,7 +38,6 @@ class Cancellation:
         self.received: list[int] = []
         self.forwarded: int | None = None
         self.process: subprocess.Popen | None = None
-        self.signalled = threading.Event()  # ends the driver's waits at once
         self._report = report
 
     @property
@@ -54,7 +54,6 @@ class Cancellation:
 
     def _handle(self, signum: int, _frame) -> None:
         self.received.append(signum)
-        self.signalled.set()
         name = signal.Signals(signum).name
         process = self.process
         if self.forwarded is not None:
@@ -103,15 +102,18 @@ class GuardedCommand(PulumiCommand):
         chunks: dict[str, list[str]] = {"out": [], "err": []}
 
         def pump(stream, callback, into):
+            # Every line is read to the end, whatever a callback does: a reader that stopped would
+            # leave the CLI blocked on a full pipe.
             for line in iter(stream.readline, ""):
                 line = line.rstrip()
                 if callback:
-                    callback(line)
+                    with contextlib.suppress(Exception):  # the line is still kept for the summary
+                        callback(line)
                 into.append(line)
             stream.close()
 
         with subprocess.Popen([self.command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                              env=env, encoding="utf-8", start_new_session=True) as process:
+                              env=env, encoding="utf-8", errors="replace", start_new_session=True) as process:
             self.cancellation.process = process if engine else None
             if engine and self.cancellation.requested and self.cancellation.forwarded is None:
                 # The signal came while the CLI was starting: it is forwarded now, not lost.

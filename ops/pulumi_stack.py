@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import os
 import re
@@ -153,7 +154,13 @@ class SetupError(Exception):
         self.cause = cause
 
 
-def stack_for(name: str, env: Mapping[str, str], cancellation: Cancellation):
+# The commands that may create the stack in the backend: only a first deploy (and its preview) needs
+# one. A refresh, drift check, destroy or rollback against a backend without the stack (a wrong
+# PULUMI_BACKEND_URL) stops instead of creating an empty stack there.
+CREATING_COMMANDS = ("up", "preview")
+
+
+def stack_for(name: str, env: Mapping[str, str], cancellation: Cancellation, create: bool = True):
     workspace = auto.LocalWorkspace(
         work_dir=str(PROJECT_DIR),
         secrets_provider=env["PULUMI_SECRETS_PROVIDER"],
@@ -161,7 +168,10 @@ def stack_for(name: str, env: Mapping[str, str], cancellation: Cancellation):
         pulumi_command=_command(cancellation),
     )
     try:
-        stack = auto.Stack.create_or_select(name, workspace)
+        stack = (auto.Stack.create_or_select if create else auto.Stack.select)(name, workspace)
+    except errors.StackNotFoundError as error:
+        raise SetupError(f"there is no stack '{name}' in {env['PULUMI_BACKEND_URL']}: check PULUMI_BACKEND_URL "
+                         "(the bootstrap's state bucket); only `up` and `preview` create a stack", error) from None
     except errors.CommandError as error:
         raise SetupError(f"selecting stack '{name}' in {env['PULUMI_BACKEND_URL']} failed: "
                          f"{_last_error_line(error)}", error) from None
@@ -187,7 +197,7 @@ def policy_pack_options(stack_name: str) -> dict[str, list[str]]:
     environment = stack_setting(stack_name, ENVIRONMENT_KEY)
     config = PROJECT_DIR / "policies" / f"{environment}.json"
     if not config.exists():
-        raise SystemExit(f"error: no policy pack config {config.relative_to(PROJECT_DIR)} for stack {stack_name!r} "
+        raise SetupError(f"no policy pack config {config.relative_to(PROJECT_DIR)} for stack {stack_name!r} "
                          f"(environment {environment})")
     return {"policy_packs": [str(PROJECT_DIR / "policies")], "policy_pack_configs": [str(config)]}
 
@@ -228,13 +238,17 @@ def clear_the_way(stack, stack_name: str, output: Callable[[str], None], session
 
 # Operations whose preview marks a resource as going away; on a stateful type they lose data.
 LOSING_OPS = ("replace", "create-replacement", "delete-replaced", "delete")
+# Stateful resources a real preview shows inside a component the offline plan sees as one: the
+# control plane pulumi-eks's Cluster creates (nodejs/eks/cluster.ts; policies/ecomind_rules.py).
+LIVE_STATEFUL = ("aws:eks/cluster:Cluster",)
 
 
 class Events:
     """What the engine reported resource by resource (the Automation API's engine events): the
     summary names resources, not only counts."""
 
-    def __init__(self) -> None:
+    def __init__(self, refresh: bool = False) -> None:
+        self.refresh = refresh
         self.planned: dict[str, tuple[str, str]] = {}  # urn -> (op, type), from resourcePreEvent
         self.done: dict[str, tuple[str, str]] = {}  # urn -> (op, type), from resOutputsEvent
         self.drifted: dict[str, tuple[str, list[str]]] = {}  # urn -> (type, changed properties)
@@ -248,12 +262,14 @@ class Events:
             self.planned[meta.urn] = (meta.op.value, meta.type)
         elif event.res_outputs_event is not None:
             meta = event.res_outputs_event.metadata
-            if meta.op.value == "refresh":
-                # A refresh step's changed keys (pkg/resource/deploy/step.go RefreshStep.Diffs); no
-                # new state means the resource is gone from the cloud.
+            if self.refresh and meta.op.value in ("update", "delete", "refresh"):
+                # A refresh step is reported with its result, update or delete (pkg/engine/update.go:
+                # RefreshStep.ResultOp), carrying the changed keys (RefreshStep.Diffs).
                 changed = list(meta.diffs or []) or sorted(meta.detailed_diff or {})
-                if changed or meta.new is None:
-                    self.drifted[meta.urn] = (meta.type, changed or ["(deleted outside Pulumi)"])
+                if meta.op.value == "delete" or meta.new is None:
+                    self.drifted[meta.urn] = (meta.type, ["(deleted outside Pulumi)"])
+                elif changed or meta.op.value == "update":
+                    self.drifted[meta.urn] = (meta.type, changed or ["(outputs differ)"])
             elif meta.op.value != "same":
                 self.done[meta.urn] = (meta.op.value, meta.type)
         elif event.res_op_failed_event is not None:
@@ -271,7 +287,7 @@ class Events:
         from policies.ecomind_rules import STATEFUL
 
         return sorted((op, kind, urn) for urn, (op, kind) in self.planned.items()
-                      if op in LOSING_OPS and kind in STATEFUL)
+                      if op in LOSING_OPS and (kind in STATEFUL or kind in LIVE_STATEFUL))
 
 
 def _plain(text: str) -> str:
@@ -371,6 +387,8 @@ class Driver:
         self.output, self.sleep, self.session_factory = output, sleep, session_factory
         self.cancellation = cancellation
         self.stack = None
+        # The history's times are whole seconds: a minute's allowance for the clock of whoever wrote it.
+        self.started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
 
     # --- the backend, before and after ---------------------------------------------------------
     def _s3(self):
@@ -453,7 +471,11 @@ class Driver:
         if self.args.command in ("up", "refresh", "destroy", "rollback"):
             try:
                 [latest] = self.stack.history(page_size=1, show_secrets=False)[:1] or [None]
-                if latest is not None and latest.result != "succeeded":
+                # Only this run's update: a failure before the engine starts records none, and the
+                # newest entry is then an earlier run's.
+                started = latest.start_time if latest is None or latest.start_time.tzinfo else (
+                    latest.start_time.replace(tzinfo=datetime.UTC))  # the SDK parses history times as naive UTC
+                if latest is not None and latest.result != "succeeded" and started >= self.started:
                     # The DIY backend records a failed update with its changes (pkg/backend/diy/backend.go apply).
                     changes = {k: v for k, v in (latest.resource_changes or {}).items() if k != "same" and v}
                     self.report.changes = changes or self.report.changes
@@ -491,9 +513,8 @@ class Driver:
                                    clear_pending_creates=self.args.clear_pending_creates or None)
             return dict(result.summary.resource_changes or {})
         if command == "drift":
-            result = stack.refresh(on_output=self.output, on_event=events, preview_only=True,
-                                   expect_no_changes=True)
-            return dict(getattr(result, "change_summary", None) or {})
+            result = stack.preview_refresh(on_output=self.output, on_event=events, expect_no_changes=True)
+            return dict(result.change_summary or {})
         if command == "destroy":
             result = stack.destroy(on_output=self.output, on_event=events)
             return dict(result.summary.resource_changes or {})
@@ -506,7 +527,10 @@ class Driver:
         try:
             self.stack.preview(on_output=self.output, on_event=events, **policy_pack_options(self.stack.name))
         except errors.CommandError as error:
-            self.failed("up", error, events)
+            if self.cancellation.requested:
+                self.cancelled(error)
+            else:
+                self.failed("up", error, events)
             raise StopError from None
         losing = events.losing_state()
         allowed = set(self.args.allow_replace or ())
@@ -525,9 +549,11 @@ class Driver:
             raise StopError
 
     def operate(self, command: str) -> None:
-        events = Events()
+        events = Events(refresh=command in ("refresh", "drift"))
         interfaces_cleared = False
-        for attempt in range(1, LOCK_RETRIES + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 self.report.changes = self.run_operation(command, events)
                 self.describe_success(command, events)
@@ -551,6 +577,7 @@ class Driver:
                     return
                 if command == "destroy" and not interfaces_cleared and self.clear_interfaces():
                     interfaces_cleared = True
+                    attempt -= 1  # a retry after clearing interfaces is not one of the lock's attempts
                     continue
                 self.failed(command, error, events)
                 return
@@ -605,6 +632,13 @@ class Driver:
         forwarded = signal.Signals(self.cancellation.forwarded).name if self.cancellation.forwarded else "nothing"
         self.report.set(f"cancelled by {self.cancellation.signal_name} (forwarded to the CLI: {forwarded})",
                         EXIT_CANCELLED)
+        code = getattr(getattr(error, "result", None), "code", 0)
+        if code < 0:
+            # The CLI cancels gracefully only while an operation runs (cancellation_scope.go); before
+            # it, or while it saves the state and unlocks, the signal ends it at once.
+            self.report.section("The CLI was ended by the signal", [
+                f"it exited by {signal.Signals(-code).name}, outside the phase it cancels gracefully in: the "
+                "lock and pending operations may remain (below)"])
         if self.stack is not None:
             self.after_failure()
         if not self.report.recovery:
@@ -635,7 +669,7 @@ class Driver:
             print(f"error: set {', '.join(missing)} (the bootstrap stack's outputs)", file=sys.stderr)
             report.set(f"environment: {', '.join(missing)} not set", EXIT_ENVIRONMENT)
             raise StopError
-        self.stack = stack_for(args.stack, self.env, self.cancellation)
+        self.stack = stack_for(args.stack, self.env, self.cancellation, create=args.command in CREATING_COMMANDS)
         command = args.command
         self.wait_for_locks()
         self.check_pending(command)
@@ -728,7 +762,10 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
         """Every wait of the driver (for a lock, for the controllers' cleanup) ends at a signal."""
         cancellation.check()
         if sleep is time.sleep:
-            cancellation.signalled.wait(seconds)  # a signal's handler sets it; a plain sleep would resume
+            # In short steps: a handler that does not raise lets a long sleep resume to its end.
+            end = time.monotonic() + seconds
+            while not cancellation.requested and (left := end - time.monotonic()) > 0:
+                time.sleep(min(0.2, left))
         else:
             sleep(seconds)
         cancellation.check()

@@ -78,7 +78,8 @@ def read_locks(backend_url: str, stack: str, s3_client: Callable[[], object]) ->
         found = [_lock(f"{backend_url.rstrip('/')}/{prefix}{p.name}", p.read_bytes())
                  for p in sorted(root.glob("*.json"))] if root.is_dir() else []
     elif parsed.scheme == "s3":
-        found = _s3_locks(s3_client(), parsed.netloc, prefix)
+        # s3://bucket/some/path keeps the backend under that path (the DIY backend's prefixed bucket).
+        found = _s3_locks(s3_client(), parsed.netloc, f"{parsed.path.strip('/')}/{prefix}".lstrip("/"))
     else:
         raise BackendError(f"PULUMI_BACKEND_URL {backend_url!r}: only s3:// (the bootstrap bucket) and file:// "
                            "backends are read for locks")
@@ -91,8 +92,16 @@ def _s3_locks(client, bucket: str, prefix: str) -> list[Lock]:
     try:
         keys = [item["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
                 for item in page.get("Contents", []) if item["Key"].endswith(".json")]
-        return [_lock(f"s3://{bucket}/{key}", client.get_object(Bucket=bucket, Key=key)["Body"].read())
-                for key in keys]
+        found = []
+        for key in keys:
+            try:
+                body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    continue  # the update ended between the listing and the read: its lock is gone
+                raise
+            found.append(_lock(f"s3://{bucket}/{key}", body))
+        return found
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "?")
         raise BackendError(f"reading the lock objects under s3://{bucket}/{prefix}: {code}") from None
@@ -193,8 +202,9 @@ def recovery_steps(stack: str, locks: Sequence[Lock], pending: Sequence[PendingO
     others = [op for op in pending if op.kind != "creating"]
     if creates:
         steps.append("For each pending create, look in the AWS console (or CLI) whether the resource exists.")
-        steps.append(f"If it exists, adopt it: `pulumi refresh --stack {stack} --import-pending-creates <urn> <id>` "
-                     "(once per resource, with the ID AWS shows).")
+        steps.append(f"If it exists, adopt it: `pulumi refresh --stack {stack} --import-pending-creates <urn> "
+                     "--import-pending-creates <id>` (the flag once for the URN and once for the ID AWS shows, per "
+                     "resource: pkg/cmd/pulumi/operations/refresh.go pendingCreatesToImports).")
         steps.append(f"If it does not, drop it from the state: `python -m ops.pulumi_stack refresh --stack {stack} "
                      "--clear-pending-creates`.")
     if others:

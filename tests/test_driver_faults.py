@@ -87,7 +87,7 @@ def test_an_up_over_pending_operations_stops_before_running_and_says_how_to_repa
     assert changed_nothing(calls)
     text = summary(tmp_path)
     assert "`streaming-kafka` (aws:msk/cluster:Cluster): interrupted while creating" in text
-    assert "--import-pending-creates <urn> <id>" in text and "--clear-pending-creates" in text
+    assert "--import-pending-creates <urn> --import-pending-creates <id>" in text and "--clear-pending-creates" in text
 
 
 def test_a_refresh_does_not_report_success_while_leaving_a_pending_create(tmp_path):
@@ -164,6 +164,7 @@ def test_the_drift_summary_lists_the_drifted_resources_and_properties(tmp_path):
     assert result.returncode == driver.EXIT_DRIFT
     text = summary(tmp_path)
     assert "`database-postgres` (aws:rds/instance:Instance): engineVersion, tags" in text
+    assert "`streaming-events-raw` (aws:msk/topic:Topic): (deleted outside Pulumi)" in text
     assert "storage-reports" not in text, "a resource that reads back the same did not drift"
 
 
@@ -223,9 +224,9 @@ def test_an_acknowledged_replacement_deploys_and_is_recorded(tmp_path):
 
 # --- signals ----------------------------------------------------------------------------------------
 
-def start_slow_up(tmp_path, own_group: bool = False) -> subprocess.Popen:
+def start_slow_up(tmp_path, own_group: bool = False, scenario: str = "slow") -> subprocess.Popen:
     process = subprocess.Popen(argv(tmp_path, "up", "--stack", "dev"), cwd=PROJECT_DIR,
-                               env=environment(tmp_path, "slow"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=environment(tmp_path, scenario), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, start_new_session=own_group)
     deadline = time.monotonic() + 60
     while not list(lock_dir(tmp_path).glob("*.json")):  # the fake CLI holds the lock: the update runs
@@ -388,3 +389,85 @@ def test_a_signal_while_the_driver_waits_for_a_lock_ends_the_wait_as_a_cancel(tm
     assert process.returncode == driver.EXIT_CANCELLED, stderr
     assert changed_nothing(logged(tmp_path)) and "cancelled by SIGTERM (forwarded to the CLI: nothing)" in summary(
         tmp_path)
+
+
+# --- found in review ------------------------------------------------------------------------------------
+
+def test_a_signal_during_the_gate_preview_is_a_cancel_not_a_failure(tmp_path):
+    process = subprocess.Popen(argv(tmp_path, "up", "--stack", "dev"), cwd=PROJECT_DIR,
+                               env=environment(tmp_path, "slow-preview"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "state" / "previewing").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == driver.EXIT_CANCELLED, stderr
+    assert not ran(logged(tmp_path), "up"), "the update never starts"
+    assert signals_the_cli_got(tmp_path) == ["SIGINT"]
+
+
+def test_a_cli_the_signal_ends_outright_is_reported_with_the_lock_it_left(tmp_path):
+    """Outside its cancellation scope (before it opens, or while the state is saved and the lock
+    released) the CLI does not cancel: the signal ends it."""
+    process = start_slow_up(tmp_path, scenario="slow-unscoped")
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == driver.EXIT_CANCELLED
+    text = summary(tmp_path)
+    assert "it exited by SIGTERM, outside the phase it cancels gracefully in" in text
+    assert "**Lock left behind**" in text and "`pulumi cancel --stack dev --yes`" in text
+
+
+def test_only_up_and_preview_create_a_stack_the_backend_lacks(tmp_path):
+    result, calls = drive(tmp_path, "refresh", "--stack", "dev", scenario="no-stack")
+    assert result.returncode == driver.EXIT_ENVIRONMENT
+    assert "there is no stack 'dev'" in result.stderr and "check PULUMI_BACKEND_URL" in result.stderr
+    assert not any(c["args"][1:3] == ["stack", "init"] for c in calls) and changed_nothing(calls)
+
+
+def test_a_failure_before_the_engine_starts_does_not_report_an_earlier_runs_changes(tmp_path):
+    result, _ = drive(tmp_path, "up", "--stack", "dev", scenario="fail-before-engine")
+    assert result.returncode == driver.EXIT_FAILED
+    text = summary(tmp_path)
+    assert "| create | 5 |" not in text and "No resource changes reported." in text
+    assert "no resource plugin 'aws' found" in text
+
+
+def test_the_live_gate_stops_a_replaced_eks_control_plane():
+    """Offline the pulumi-eks Cluster is one component; a real preview replaces its aws.eks.Cluster."""
+    from pulumi.automation.events import EngineEvent
+
+    events = driver.Events()
+    urn = "urn:pulumi:dev::ecomind-infra::ecomind:platform:Cluster$eks:index:Cluster$aws:eks/cluster:Cluster::c"
+    events(EngineEvent.from_json({"sequence": 1, "timestamp": 1, "resourcePreEvent": {
+        "metadata": {"op": "replace", "urn": urn, "type": "aws:eks/cluster:Cluster", "provider": ""}}}))
+    assert events.losing_state() == [("replace", "aws:eks/cluster:Cluster", urn)]
+
+
+def test_lock_objects_under_a_prefixed_s3_backend_and_one_gone_between_list_and_read(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from ops import state_backend
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="state")
+        body = b'{"pid":7,"username":"runner","hostname":"cb-1","timestamp":"2026-12-01T09:00:00Z"}'
+        for name in ("1.json", "2.json"):
+            s3.put_object(Bucket="state", Key=f"team/.pulumi/locks/organization/ecomind-infra/dev/{name}", Body=body)
+        real_get = s3.get_object
+
+        def ended_meanwhile(**kwargs):
+            if kwargs["Key"].endswith("2.json"):
+                real_get(**{**kwargs, "Key": "no-such-key"})  # raises NoSuchKey, as the ended update's lock would
+            return real_get(**kwargs)
+
+        monkeypatch.setattr(s3, "get_object", ended_meanwhile)
+        [lock] = state_backend.read_locks("s3://state/team", "dev", lambda: s3)
+        assert lock.url == "s3://state/team/.pulumi/locks/organization/ecomind-infra/dev/1.json"

@@ -148,6 +148,13 @@ def test_a_replaced_key_replaces_the_database_that_takes_its_arn(dev_document):
                                                                    ("replaces", "database-postgres")}
 
 
+def test_a_replaced_key_replaces_the_kafka_cluster_through_a_nested_property(dev_document):
+    """The plan records dependencies per top-level input (encryptionInfo); the replacing property
+    is inside it (encryptionInfo.encryptionAtRestKmsKeyArn)."""
+    result = diff.diff_plans(dev_document, edited(dev_document, "streaming-storage-key", multiRegion=True))
+    assert ("replaces", "streaming-kafka") in {(d["action"], d["name"]) for d in result["danger"]}
+
+
 def test_a_rename_without_aliases_deletes_the_old_resource(dev_document):
     renamed = copy.deepcopy(dev_document)
     for resource in renamed["resources"]:

@@ -190,3 +190,15 @@ def test_a_fault_outside_the_cli_still_ends_in_one_line_and_a_summary(tmp_path, 
     assert "stopped: RuntimeError: no route to ec2.us-east-1.amazonaws.com" in err and "Traceback" not in err
     summary = (tmp_path / "summary.md").read_text()
     assert "failed: RuntimeError" in summary and "Traceback (most recent call last)" in summary
+
+
+def test_a_destroy_that_meets_a_lock_and_then_cni_interfaces_still_finishes_or_fails_truthfully(tmp_path, monkeypatch,
+                                                                                               aws):
+    """Two lock retries and the interface clean-up's retry are counted apart: the fourth attempt
+    runs and succeeds (the loop used to end after three, reporting success without it)."""
+    _, subnets = network(aws)
+    aws.client("ec2").create_network_interface(SubnetId=subnets[0], TagSpecifications=[
+        {"ResourceType": "network-interface", "Tags": tags(CLUSTER, teardown.CNI_TAG)}])
+    code, calls = drive(tmp_path, monkeypatch, aws, "destroy", "--stack", "dev", scenario="destroy-locked-then-fails")
+    assert code == 0
+    assert len(destroys(calls)) == 5  # the application, two locked, the DependencyViolation, the one that ran

@@ -141,6 +141,13 @@ def test_a_running_deploy_is_never_cancelled_and_prod_still_waits_for_dev():
     ups = deploy_jobs()
     assert ups["up-dev"]["if"] == "always()"
     assert ups["up-prod"]["if"] == "always() && needs.up-dev.result == 'success'"
+    for job_id, job in ups.items():
+        steps = job["steps"]
+        # A cancel before the update began still stops the job: its first step fails, the rest skip.
+        assert steps[0]["if"] == "cancelled()" and "exit 1" in steps[0]["run"], job_id
+        [up] = [s for s in steps if "ops.pulumi_stack up" in s.get("run", "")]
+        assert up["if"] == "always() && steps.credentials.outcome == 'success'", job_id
+        assert [s.get("id") for s in steps].count("credentials") == 1
 
 
 def test_the_allow_replace_input_reaches_the_driver_through_the_environment():

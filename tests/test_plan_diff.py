@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from offline import diff, replacements
 from tests.conftest import PROJECT_DIR, planned
@@ -218,3 +220,25 @@ def test_every_stateful_type_has_its_replacing_properties_listed():
 
     assert set(STATEFUL) - set(replacements.REPLACING) == {"kubernetes:postgresql.cnpg.io/v1:Cluster"}
     assert all(rows for rows in replacements.REPLACING.values())
+
+
+# --- properties of the comparison -------------------------------------------------------------------------
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from(["a", "b", diff.SECRET, "{x"]))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["p", "q", "r"]), inner, max_size=3)), max_leaves=8)
+_inputs = st.dictionaries(st.sampled_from(["name", "policy", "tags", "spec"]), _values, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_inputs, _inputs)
+def test_the_comparison_is_empty_for_equal_inputs_and_symmetric_otherwise(a, b):
+    assert diff.changed_inputs(a, a) == []
+    forward, backward = diff.changed_inputs(a, b), diff.changed_inputs(b, a)
+    assert [(c["path"], c["old"], c["new"]) for c in forward] == [(c["path"], c["new"], c["old"]) for c in backward]
+    # An input set to null is an input not set (Pulumi sends neither), so the two read the same.
+    def present(inputs):
+        return {path: value for path, value in diff.flatten(inputs).items() if value is not None}
+
+    assert (forward == []) == (present(a) == present(b))
+    assert all(c["old"] != c["new"] or c["old"] == diff.SECRET for c in forward)

@@ -255,6 +255,7 @@ class Events:
         self.failed: dict[str, str] = {}  # urn -> type, from resOpFailedEvent
         self.errors: dict[str, str] = {}  # urn -> the engine's error diagnostic
         self.warnings: list[str] = []
+        self.summary: dict[str, int] = {}  # the engine's counts, sent even when the command then fails
 
     def __call__(self, event) -> None:
         if event.resource_pre_event is not None:
@@ -272,6 +273,9 @@ class Events:
                     self.drifted[meta.urn] = (meta.type, changed or ["(outputs differ)"])
             elif meta.op.value != "same":
                 self.done[meta.urn] = (meta.op.value, meta.type)
+        elif event.summary_event is not None:
+            self.summary = {op: count for op, count in (event.summary_event.resource_changes or {}).items()
+                            if op != "same" and count}
         elif event.res_op_failed_event is not None:
             meta = event.res_op_failed_event.metadata
             self.failed[meta.urn] = meta.type
@@ -603,6 +607,7 @@ class Driver:
     def failed(self, command: str, error: errors.CommandError, events: Events) -> None:
         text = _cli_tail(error)
         self.report.tail_of(error)
+        self.report.changes = events.summary or self.report.changes
         if self.args.command == "drift" and DRIFT_MARKER in text:
             self.report.section("Drifted resources and the properties that differ",
                                 [f"`{_name(urn)}` ({kind}): {', '.join(props)}"

@@ -165,6 +165,7 @@ def test_the_drift_summary_lists_the_drifted_resources_and_properties(tmp_path):
     text = summary(tmp_path)
     assert "`database-postgres` (aws:rds/instance:Instance): engineVersion, tags" in text
     assert "`streaming-events-raw` (aws:msk/topic:Topic): (deleted outside Pulumi)" in text
+    assert "| update | 2 |" in text, "the engine's counts, though the check then exits non-zero"
     assert "storage-reports" not in text, "a resource that reads back the same did not drift"
 
 

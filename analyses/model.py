@@ -35,6 +35,9 @@ class PlannedResource:
     property_dependencies: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     """Per top-level input, the URNs its value came from (the engine's propertyDependencies):
     what `offline.terraform_plan` turns into Terraform references."""
+    aliases: list[str] = dataclasses.field(default_factory=list)
+    """The URNs the resource was known by before (its `aliases=`, resolved as the engine resolves
+    alias specs): a plan diff reads a deleted URN among them as a rename, not a delete."""
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -38,7 +38,7 @@ EXIT_BUILD = 2
 BOOTSTRAP = "bootstrap"  # the account's bootstrap project (bootstrap/), compared like a stack
 EXIT_DANGER = 3
 SECRET = "[secret]"
-ACKNOWLEDGEMENT = re.compile(r"^\s*Acknowledged-Replacement:\s*(.+?)\s*$", re.I | re.M)
+ACKNOWLEDGEMENT = re.compile(r"^[ \t]*Acknowledged-Replacement:[ \t]*(\S.*?)[ \t]*$", re.I | re.M)
 
 
 class DiffError(Exception):
@@ -48,8 +48,9 @@ class DiffError(Exception):
 # --- comparing two plans ---------------------------------------------------------------------------
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Input values by path (a.b[0].c); an empty map or list is a value of its own. A string that
-    holds a JSON document (an IAM policy, a task definition) is taken apart the same way."""
+    """Input values by path (a.b[0].c); an empty map or list is a value of its own, and a key set
+    to null is no key (Pulumi sends neither). A string that holds a JSON document (an IAM policy,
+    a task definition) is taken apart the same way."""
     if isinstance(value, str) and value[:1] in "{[":
         try:
             parsed = json.loads(value)
@@ -57,11 +58,12 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
             parsed = None
         if isinstance(parsed, (dict, list)):
             return flatten(parsed, prefix)
-    if isinstance(value, Mapping) and value:
+    if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
+            if item is not None:
+                out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out if out or not prefix else {prefix: {}}
     if isinstance(value, list) and value:
         out = {}
         for index, item in enumerate(value):
@@ -70,16 +72,23 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+_ABSENT = object()
+
+
 def changed_inputs(old: Mapping, new: Mapping) -> list[dict[str, Any]]:
-    """Each changed path, old and new; a value that is secret on either side is `[secret]` on both
-    (the plans mask secrets, so a secret's own change does not show at all)."""
+    """Each changed path, old and new (a side left out: not there); a value that is secret on either side is
+    `[secret]` on both (the plans mask secrets, so a secret's own change does not show at all)."""
     before, after = flatten(old), flatten(new)
     changes = []
     for path in sorted(set(before) | set(after)):
-        a, b = before.get(path), after.get(path)
+        a, b = before.get(path, _ABSENT), after.get(path, _ABSENT)
         if a != b:
             secret = SECRET in (a, b)
-            changes.append({"path": path, "old": SECRET if secret else a, "new": SECRET if secret else b})
+            change = {"path": path}
+            for side, value in (("old", a), ("new", b)):
+                if value is not _ABSENT:
+                    change[side] = SECRET if secret else value
+            changes.append(change)
     return changes
 
 
@@ -108,16 +117,27 @@ def _verdicts(plan: Mapping) -> dict[str, str]:
         out[f"capacity: {row['tier']}"] = ("no headroom figure" if headroom is None else
                                            f"{'below the load' if headroom < 1 else 'enough'} (headroom {headroom})")
     for violation in plan.get("deployment", {}).get("violations", []):
-        out[f"deployment rule {violation.get('rule', violation.get('policy', '?'))}: "
-            f"{violation.get('resource', violation.get('urn', ''))}"] = "violated"
+        rule = violation.get("rule") or violation.get("policy") or "?"
+        where = violation.get("resource") or violation.get("urn") or "the stack"
+        out[f"deployment rule {rule} on {where}: {violation.get('message', '')}"] = "violated"
+    migration = plan.get("rollout", {}).get("migration") or {}
+    if migration:
+        out["rollout: database migration"] = "safe" if migration["safe"] else f"unsafe ({migration['reason']})"
     loss = plan.get("region_loss") or {}
     if loss.get("rto_minutes") is not None:
         out["region loss: RTO"] = f"{loss['rto_minutes']} min (target {loss.get('rto_target_minutes')})"
+    for store in loss.get("blocked_by") or []:
+        out[f"region loss: blocked by {store if isinstance(store, str) else json.dumps(store, sort_keys=True)}"] = (
+            "blocks the recovery")
+    for name, section in plan.items():
+        for failure in (section.get("failures") or []) if isinstance(section, Mapping) else []:
+            out[f"{name} failure: {failure}"] = "fails the plan"
     return out
 
 
 def _violations(plan: Mapping) -> set[tuple[str, str]]:
-    return {(v["policy"], v.get("urn") or v["message"]) for v in plan.get("policy", {}).get("violations", [])}
+    return {(v["policy"], f"{v.get('urn') or 'the stack'}: {v['message']}")
+            for v in plan.get("policy", {}).get("violations", [])}
 
 
 def _cost_lines(plan: Mapping) -> dict[tuple[str, str], float]:
@@ -129,17 +149,24 @@ def diff_plans(base: Mapping, head: Mapping) -> dict[str, Any]:
 
     old = {r["urn"]: r for r in base["resources"]}
     new = {r["urn"]: r for r in head["resources"]}
-    created = [_brief(new[u], component_of(u, new)) for u in sorted(set(new) - set(old))]
-    deleted = [_brief(old[u], component_of(u, old)) for u in sorted(set(old) - set(new))]
+    # A resource whose old URN is among its aliases was renamed: the engine matches it to the old
+    # state and updates it in place (Pulumi docs, Resource options: aliases).
+    renamed = {alias: urn for urn in set(new) - set(old) for alias in new[urn].get("aliases") or []
+               if alias in old and alias not in new}
+    created = [_brief(new[u], component_of(u, new)) for u in sorted(set(new) - set(old) - set(renamed.values()))]
+    deleted = [_brief(old[u], component_of(u, old)) for u in sorted(set(old) - set(new) - set(renamed))]
     updated = []
-    for urn in sorted(set(old) & set(new)):
-        changes = changed_inputs(old[urn]["inputs"], new[urn]["inputs"])
-        if old[urn].get("protect") != new[urn].get("protect"):
-            changes.append({"path": "(protect)", "old": old[urn].get("protect"), "new": new[urn].get("protect")})
+    pairs = [(urn, urn) for urn in sorted(set(old) & set(new))] + sorted(renamed.items())
+    for before, urn in pairs:
+        changes = changed_inputs(old[before]["inputs"], new[urn]["inputs"])
+        if old[before].get("protect") != new[urn].get("protect"):
+            changes.append({"path": "(protect)", "old": old[before].get("protect"), "new": new[urn].get("protect")})
+        if before != urn:
+            changes.insert(0, {"path": "(urn, through aliases=)", "old": before, "new": urn})
         if changes:
             updated.append({**_brief(new[urn], component_of(urn, new)), "changes": changes})
-    rendered = {name: sum(1 for a, b in _pairs(base.get("manifests", {}).get(name), head.get("manifests", {}).get(
-        name)) if a != b) for name in sorted(set(base.get("manifests", {})) | set(head.get("manifests", {})))}
+    rendered = {name: _objects_changed(base.get("manifests", {}).get(name), head.get("manifests", {}).get(name))
+                for name in sorted(set(base.get("manifests", {})) | set(head.get("manifests", {})))}
 
     components = sorted(set(base["cost"]["components"]) | set(head["cost"]["components"]))
     cost = {"base": base["cost"]["total_monthly_usd"], "head": head["cost"]["total_monthly_usd"],
@@ -152,7 +179,7 @@ def diff_plans(base: Mapping, head: Mapping) -> dict[str, Any]:
                                                                             before_lines.get((r, d), 0), 2)}
                             for r, d in set(before_lines) | set(after_lines)
                             if round(after_lines.get((r, d), 0) - before_lines.get((r, d), 0), 2)),
-                           key=lambda line: -abs(line["delta"]))
+                           key=lambda line: (-abs(line["delta"]), line["resource"], line["dimension"]))
     verdicts_before, verdicts_after = _verdicts(base), _verdicts(head)
     verdicts = [{"about": k, "old": verdicts_before.get(k), "new": verdicts_after.get(k)}
                 for k in sorted(set(verdicts_before) | set(verdicts_after))
@@ -163,8 +190,9 @@ def diff_plans(base: Mapping, head: Mapping) -> dict[str, Any]:
     return {
         "stack": head["stack"],
         "danger": replacements.danger(old, new, updated, deleted),
-        "created": created, "deleted": deleted, "updated": updated, "rendered": {k: v for k, v in rendered.items()
-                                                                                if v},
+        "created": created, "deleted": deleted, "updated": updated,
+        "renamed": [{"old": a, "new": b} for a, b in sorted(renamed.items())],
+        "rendered": {k: v for k, v in rendered.items() if v},
         "cost": cost,
         "policy": {"added": sorted(_violations(head) - _violations(base)),
                    "removed": sorted(_violations(base) - _violations(head))},
@@ -172,9 +200,14 @@ def diff_plans(base: Mapping, head: Mapping) -> dict[str, Any]:
     }
 
 
-def _pairs(a, b):
-    a, b = a or [], b or []
-    return [(a[i] if i < len(a) else None, b[i] if i < len(b) else None) for i in range(max(len(a), len(b)))]
+def _objects_changed(before, after) -> int:
+    """Rendered objects added, removed or changed, matched by apiVersion, kind, namespace and name
+    (not by position: one object more would otherwise shift every one after it)."""
+    def keyed(objects):
+        return {(o.get("apiVersion"), o.get("kind"), (o.get("metadata") or {}).get("namespace"),
+                 (o.get("metadata") or {}).get("name")): o for o in objects or []}
+    a, b = keyed(before), keyed(after)
+    return sum(1 for key in set(a) | set(b) if a.get(key) != b.get(key))
 
 
 def _brief(resource: Mapping, component: str) -> dict[str, Any]:
@@ -183,14 +216,18 @@ def _brief(resource: Mapping, component: str) -> dict[str, Any]:
 
 
 def is_empty(diff: Mapping) -> bool:
-    return not any(diff[k] for k in ("created", "deleted", "updated", "rendered", "verdicts")) and not diff["cost"][
-        "delta"] and not diff["policy"]["added"] and not diff["policy"]["removed"]
+    return (not any(diff[k] for k in ("created", "deleted", "updated", "renamed", "rendered", "verdicts"))
+            and not diff["cost"]["delta"] and not diff["policy"]["added"] and not diff["policy"]["removed"]
+            and all(p["old"] == p["new"] for p in diff["critical_paths"].values()))
 
 
 # --- acknowledgements ----------------------------------------------------------------------------------
 
 def acknowledgements(text: str) -> set[str]:
-    return {name for line in ACKNOWLEDGEMENT.findall(text or "") for name in re.split(r"[\s,]+", line) if name}
+    """The names on `Acknowledged-Replacement:` lines; a name ends at a space or comma, and the
+    sentence's own punctuation (a trailing period) is not part of it."""
+    return {name.strip(".;:") for line in ACKNOWLEDGEMENT.findall(text or "")
+            for name in re.split(r"[ \t,]+", line) if name.strip(".;:")}
 
 
 def unacknowledged(diffs: Mapping[str, Mapping], acknowledged: Iterable[str]) -> list[tuple[str, Mapping]]:
@@ -201,9 +238,10 @@ def unacknowledged(diffs: Mapping[str, Mapping], acknowledged: Iterable[str]) ->
 
 # --- Markdown ----------------------------------------------------------------------------------------
 
-def _value(value: Any) -> str:
-    if value is None:
+def _value(change: Mapping, side: str) -> str:
+    if side not in change:
         return "(none)"
+    value = change[side]
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return f"`{text if len(text) <= 200 else text[:197] + '...'}`"
 
@@ -242,7 +280,7 @@ def markdown(diffs: Mapping[str, Mapping], acknowledged: Iterable[str] = (), bas
         for item in diff["updated"]:
             lines = by_component.setdefault(item["component"], [])
             lines.append(f"- update `{item['name']}` ({item['type']})")
-            lines += [f"  - `{c['path']}`: {_value(c['old'])} → {_value(c['new'])}" for c in item["changes"][:12]]
+            lines += [f"  - `{c['path']}`: {_value(c, 'old')} → {_value(c, 'new')}" for c in item["changes"][:12]]
             if len(item["changes"]) > 12:
                 lines.append(f"  - … {len(item['changes']) - 12} more (build/plan/{stack}.diff.json)")
         for component in sorted(by_component):
@@ -294,6 +332,8 @@ def plan_side(source: Path, out: Path, python: str, stacks: Sequence[str]) -> No
     env = {**os.environ, "ECOMIND_HELM": str(helm)}
     for stack in stacks:
         if stack == BOOTSTRAP:
+            if not (source / "bootstrap" / "Pulumi.yaml").is_file():
+                continue
             which = ["--project", "bootstrap"]
         elif (source / f"Pulumi.{stack}.yaml").is_file():
             which = ["--stack", stack]
@@ -308,7 +348,8 @@ def plan_side(source: Path, out: Path, python: str, stacks: Sequence[str]) -> No
 
 def base_python(worktree: Path) -> str:
     """This interpreter when the base pins the same packages; else the base's own .venv."""
-    if (worktree / "requirements.lock").read_bytes() == (PROJECT_DIR / "requirements.lock").read_bytes():
+    lock = worktree / "requirements.lock"
+    if lock.is_file() and lock.read_bytes() == (PROJECT_DIR / "requirements.lock").read_bytes():
         return sys.executable
     result = subprocess.run(["make", "-C", str(worktree), ".venv/bin/.installed"], capture_output=True, text=True)
     if result.returncode != 0:
@@ -320,12 +361,27 @@ def base_plans_dir(work: Path, sha: str) -> Path:
     return work / f"base-{sha[:12]}"
 
 
-def build(base: str, stacks: Sequence[str], work: Path) -> tuple[Path, Path, str]:
-    """Both sides' plans. A commit's plans depend on nothing but the commit (the plans are
-    deterministic), so the base's are kept under its SHA and planned once."""
+def stacks_at(sha: str) -> list[str]:
+    """The stacks a commit has (its Pulumi.<stack>.yaml files) and its bootstrap, if it has one."""
+    names = [name[len("Pulumi."):-len(".yaml")] for name in _git("ls-tree", "--name-only", sha).splitlines()
+             if name.startswith("Pulumi.") and name.endswith(".yaml") and name != "Pulumi.yaml"]
+    has_bootstrap = subprocess.run(["git", "cat-file", "-e", f"{sha}:bootstrap/Pulumi.yaml"], cwd=PROJECT_DIR,
+                                   capture_output=True).returncode == 0
+    return sorted(names) + ([BOOTSTRAP] if has_bootstrap else [])
+
+
+def build(base: str, stacks: Sequence[str] | None, work: Path) -> tuple[Path, Path, str, list[str]]:
+    """Both sides' plans, of the stacks given or of every stack either side has. A commit's plans
+    depend on nothing but the commit (the plans are deterministic), so the base's are kept under
+    its SHA and planned once."""
     sha = _git("rev-parse", "--verify", f"{base}^{{commit}}")
+    from offline.plan import stack_files
+
+    base_stacks = list(stacks) if stacks else stacks_at(sha)
+    head_stacks = list(stacks) if stacks else [*stack_files(), *([BOOTSTRAP] if (PROJECT_DIR / "bootstrap" /
+                                                                               "Pulumi.yaml").is_file() else [])]
     base_dir = base_plans_dir(work, sha)
-    missing = [s for s in stacks if not (base_dir / f"{s}.json").is_file()]
+    missing = [s for s in base_stacks if not (base_dir / f"{s}.json").is_file()]
     if missing:
         worktree = work / "base-source"
         if worktree.exists():
@@ -340,8 +396,9 @@ def build(base: str, stacks: Sequence[str], work: Path) -> tuple[Path, Path, str
                            capture_output=True)
     head_dir = work / "head"
     shutil.rmtree(head_dir, ignore_errors=True)
-    plan_side(PROJECT_DIR, head_dir, sys.executable, stacks)
-    return base_dir, head_dir, sha[:12]
+    plan_side(PROJECT_DIR, head_dir, sys.executable, head_stacks)
+    union = sorted(set(base_stacks) | set(head_stacks), key=lambda s: (s == BOOTSTRAP, s))
+    return base_dir, head_dir, sha[:12], union
 
 
 def empty_plan(stack: str) -> dict[str, Any]:
@@ -369,14 +426,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "build" / "plan")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_DIR))
-    from offline.plan import stack_files
-
-    stacks = args.stack or [*stack_files(), BOOTSTRAP]
+    if args.acknowledgements and not args.acknowledgements.is_file():
+        print(f"error: --acknowledgements {args.acknowledgements}: no such file", file=sys.stderr)
+        return EXIT_BUILD
     try:
         if args.base_plans and args.head_plans:
+            stacks = args.stack or sorted({p.stem for d in (args.base_plans, args.head_plans) for p in d.glob("*.json")
+                                           if not p.name.endswith(".diff.json")} - {"pull-request"},
+                                          key=lambda s: (s == BOOTSTRAP, s))
             base_dir, head_dir, label = args.base_plans, args.head_plans, "base"
         else:
-            base_dir, head_dir, label = build(args.base or default_base(), stacks, PROJECT_DIR / "build" / "diff")
+            base_dir, head_dir, label, stacks = build(args.base or default_base(), args.stack,
+                                                      PROJECT_DIR / "build" / "diff")
     except DiffError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BUILD

@@ -11,6 +11,7 @@ that names no planned resource.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -68,8 +69,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=response.id or None,
             property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()
                                    if deps.urns},
+            # Alias URNs, or specs (the mock monitor supports aliasSpecs, so the SDK sends specs):
+            # resolved to URNs once every parent is known (_canonicalise).
+            aliases=[*request.aliasURNs, *(a.urn or _spec_key(a.spec) for a in request.aliases)],
         ))
         return response
+
+
+def _spec_key(spec) -> str:
+    """An alias spec, kept as a string until _canonicalise resolves it."""
+    return "spec:" + json.dumps({"name": spec.name, "type": spec.type, "stack": spec.stack, "project": spec.project,
+                                 "parent": spec.parentUrn, "no_parent": spec.noParent})
 
 
 def _plain_arn(response) -> str | None:
@@ -165,6 +175,47 @@ def _canonicalise(registrations: list[PlannedResource], project: str, stack: str
         r = registration_for(urn)
         return f"urn:pulumi:{stack}::{project}::{type_chain(r)}::{r.name}"
 
+    def alias_urn(r: PlannedResource, alias: str) -> str:
+        """An alias as the engine resolves it (sdk/go/common/resource/alias.go): what the spec
+        leaves out is the resource's own name, type, stack, project and parent."""
+        if not alias.startswith("spec:"):
+            return alias
+        spec = json.loads(alias.removeprefix("spec:"))
+        parent = None if spec["no_parent"] else (spec["parent"] or r.parent)
+        chain = spec["type"] or r.type
+        if parent:
+            parent_chain = canonical(parent).split("::")[2] if _known(parent) else parent.split("::")[2]
+            if not parent_chain.endswith(STACK_TYPE):
+                chain = f"{parent_chain}${chain}"
+        return f"urn:pulumi:{spec['stack'] or stack}::{spec['project'] or project}::{chain}::{spec['name'] or r.name}"
+
+    inherited: dict[int, list[str]] = {}
+
+    def all_aliases(r: PlannedResource) -> list[str]:
+        """Its own aliases, and its URN under each of its parent's: the engine gives a child the
+        aliases its parent's imply (pkg/resource/deploy/step_generator.go inheritedChildAlias)."""
+        if id(r) not in inherited:
+            own = {alias_urn(r, a) for a in r.aliases}
+            parent = registration_for(r.parent) if r.parent and _known(r.parent) else None
+            if parent is not None and parent.type != STACK_TYPE:
+                for parent_alias in all_aliases(parent):
+                    chain, parent_alias_name = parent_alias.rsplit("::", 1)
+                    for typ, name in [(r.type, r.name), *((a.split("::")[2].split("$")[-1], a.rsplit("::", 1)[1])
+                                                          for a in sorted(own))]:
+                        # A child named after its parent ("<parent>-nodes") follows the parent's old name.
+                        if name.startswith(parent.name):
+                            name = parent_alias_name + name[len(parent.name):]
+                        own.add(f"{chain}${typ}::{name}")
+            inherited[id(r)] = sorted(own)
+        return inherited[id(r)]
+
+    def _known(urn: str) -> bool:
+        try:
+            registration_for(urn)
+        except PlanError:
+            return False
+        return True
+
     planned = [dataclasses.replace(
         r,
         urn=canonical(r.urn),
@@ -174,6 +225,7 @@ def _canonicalise(registrations: list[PlannedResource], project: str, stack: str
         property_dependencies={key: sorted({canonical(u) for u in urns})
                                for key, urns in sorted(r.property_dependencies.items())},
         inputs=_sorted(_wire_value(r.inputs, canonical)),
+        aliases=all_aliases(r),
     ) for r in registrations]
     urns = [p.urn for p in planned]
     if len(set(urns)) != len(urns):

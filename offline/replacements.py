@@ -45,7 +45,10 @@ REPLACING: dict[str, dict[str, str]] = {
         **_provider("internal/service/elasticache/replication_group.go", FORCE_NEW,
                     ("replicationGroupId", "replication_group_id"),
                     ("atRestEncryptionEnabled", "at_rest_encryption_enabled"), ("kmsKeyId", "kms_key_id"),
-                    ("subnetGroupName", "subnet_group_name")),
+                    ("subnetGroupName", "subnet_group_name"), ("port", "port"),
+                    ("dataTieringEnabled", "data_tiering_enabled"), ("networkType", "network_type"),
+                    ("securityGroupNames", "security_group_names"), ("snapshotArns", "snapshot_arns"),
+                    ("snapshotName", "snapshot_name")),
         **_provider("internal/service/elasticache", "ForceNewIf, except redis to valkey", ("engine", "engine"))},
     "aws:s3/bucket:Bucket": _provider(
         "website/docs/r/s3_bucket.html.markdown", '"Forces new resource"', ("bucket", "bucket"),
@@ -67,6 +70,13 @@ REPLACING: dict[str, dict[str, str]] = {
         prop: "Kubernetes docs, Storage Classes: a StorageClass cannot be updated once created"
         for prop in ("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode", "mountOptions")},
 }
+
+# pulumi-aws 7 manages each resource in the region its `region` input names (the provider's
+# region by default); moving it is a new resource in the other region and the old one's delete.
+# Read as the Terraform AWS provider v6's per-resource region, not checked resource by resource.
+REGION = ("region", "pulumi-aws 7 per-resource `region` (the Terraform AWS provider v6's enhanced region "
+                    "support): a resource moved to another region is a new one; assumed for every type, not "
+                    "checked per type")
 
 # type -> {input path: why a change cannot be taken back, and where that is said}
 IRREVERSIBLE: dict[str, dict[str, tuple[str, str]]] = {
@@ -110,8 +120,9 @@ def danger(old: Mapping[str, Mapping], new: Mapping[str, Mapping], updated: Sequ
                           "source": "Pulumi docs, Resource options: aliases"})
     for resource in updated:
         kind = resource["type"]
+        replacing = {**REPLACING.get(kind, {}), **({REGION[0]: REGION[1]} if kind.startswith("aws:") else {})}
         for change in resource["changes"]:
-            for prop, source in REPLACING.get(kind, {}).items():
+            for prop, source in replacing.items():
                 if _matches(change["path"], prop) and resource["urn"] not in replaced:
                     replaced.add(resource["urn"])
                     items.append({"action": "replaces", "urn": resource["urn"], "name": resource["name"],

@@ -12,7 +12,7 @@ from offline import engine
 from tests.conftest import run_component
 
 RESOURCE_KEYS = ["urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs", "provider", "arn",
-                 "id", "property_dependencies"]
+                 "id", "property_dependencies", "aliases"]
 
 
 def test_shape(stack_plan):
@@ -146,3 +146,28 @@ def test_two_plans_from_separate_processes_are_byte_identical(tmp_path):
                        cwd=PROJECT_DIR, capture_output=True, env={**__import__("os").environ, "PYTHONHASHSEED": seed})
         written.append((out / "dev.json").read_bytes())
     assert written[0] == written[1]
+
+
+def test_aliases_are_recorded_as_the_urns_the_engine_would_match():
+    """A rename with `aliases=` must read as a rename in the plan diff: the engine resolves an
+    alias spec against the resource's own type and parent, and gives a component's children the
+    URNs its aliases imply, renaming a child named after the component
+    (pulumi/pulumi pkg/resource/deploy/step_generator.go inheritedChildAlias)."""
+    def program():
+        class Box(pulumi.ComponentResource):
+            def __init__(self, name, opts=None):
+                super().__init__("ecomind:test:Box", name, None, opts)
+                aws.s3.Bucket(f"{name}-data", opts=pulumi.ResourceOptions(parent=self))
+                aws.s3.Bucket("kept", opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="older")]))
+
+        Box("new", opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name="old")]))
+
+    plan = run_component(program)
+    by_name = {r.name: r for r in plan.resources}
+    unit = "urn:pulumi:unit::ecomind-infra::ecomind:test:Box"
+    assert by_name["new"].aliases == [f"{unit}::old"]
+    # (pulumi-aws adds its own type alias, Bucket was BucketV2, to every bucket: also recorded.)
+    assert f"{unit}$aws:s3/bucket:Bucket::old-data" in by_name["new-data"].aliases
+    assert f"{unit}$aws:s3/bucketV2:BucketV2::new-data" in by_name["new-data"].aliases
+    assert {f"{unit}$aws:s3/bucket:Bucket::older", f"{unit}$aws:s3/bucket:Bucket::kept"} <= set(
+        by_name["kept"].aliases)

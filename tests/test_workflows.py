@@ -184,7 +184,7 @@ def test_pull_requests_test_plan_comment_once_and_preview_read_only():
     job_runs = {name: " ".join(s.get("run", "") for s in job["steps"]) for name, job in workflow["jobs"].items()}
     assert "make test" in job_runs["test"]
     assert "make plans" in job_runs["plan"]  # every stack file, and names across them
-    assert "make diff" in job_runs["plan"]  # against the base, with the description's acknowledgements
+    assert "-m offline.diff --base \"$(git rev-parse HEAD^1)\"" in job_runs["plan"]  # the merged main, not base.sha
     assert "edited" in workflow["on"]["pull_request"]["types"], "an acknowledgement added later re-runs the check"
     assert not any("pull-requests" in job.get("permissions", {}) for job in workflow["jobs"].values())
     poster = load(PROJECT_DIR / ".github" / "workflows" / "plan-comment.yml")
@@ -197,11 +197,19 @@ def test_pull_requests_test_plan_comment_once_and_preview_read_only():
 
 def test_the_danger_check_fails_only_after_the_diff_is_uploaded():
     steps = load(PROJECT_DIR / ".github" / "workflows" / "pull-request.yml")["jobs"]["plan"]["steps"]
-    diff = next(i for i, s in enumerate(steps) if "make diff" in s.get("run", ""))
+    diff = next(i for i, s in enumerate(steps) if "-m offline.diff" in s.get("run", ""))
     upload = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/upload-artifact@"))
     stop = next(i for i, s in enumerate(steps) if s.get("if") == "steps.diff.outputs.code == '3'")
-    assert diff < upload < stop
+    record = next(i for i, s in enumerate(steps) if "pull-request.json" in s.get("run", ""))
+    plans = next(i for i, s in enumerate(steps) if s.get("run") == "make plans")
+    assert record < plans < diff < upload < stop
+    assert steps[upload]["if"] == "${{ !cancelled() }}", "a failed plan still uploads what says which PR it was"
     assert steps[diff]["env"]["PR_BODY"] == "${{ github.event.pull_request.body }}" and "${{" not in steps[diff]["run"]
+    # make exits 2 for any failed recipe: the step reads the diff's own exit code, so not through make.
+    assert "make diff" not in steps[diff]["run"]
+    script = steps_using(load(PROJECT_DIR / ".github" / "workflows" / "plan-comment.yml")["jobs"]["comment"],
+                         "actions/github-script")[0]["with"]["script"]
+    assert "is unavailable" in script and 'c.user.login === "github-actions[bot]"' in script
 
 
 def test_nightly_drift_opens_or_updates_an_issue():

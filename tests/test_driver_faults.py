@@ -311,11 +311,11 @@ def test_a_signal_between_cli_calls_stops_the_next_engine_call_but_not_reading_t
     assert command.run(["stack", "export"], cwd=".", additional_env={}).code == 0
 
 
-def test_lock_objects_are_read_from_the_s3_backend_at_the_clis_path(monkeypatch):
+@pytest.fixture
+def state_bucket(monkeypatch):
+    """An S3 client on moto's in-process S3, with the bucket `state`."""
     import boto3
     from moto import mock_aws
-
-    from ops import state_backend
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
@@ -323,14 +323,21 @@ def test_lock_objects_are_read_from_the_s3_backend_at_the_clis_path(monkeypatch)
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="state")
-        s3.put_object(Bucket="state", Key=".pulumi/locks/organization/ecomind-infra/prod/1.json",
-                      Body=b'{"pid":7,"username":"runner","hostname":"cb-1","timestamp":"2026-12-01T09:00:00.5+01:00"}')
-        s3.put_object(Bucket="state", Key=".pulumi/locks/organization/ecomind-infra/dev/2.json", Body=b"{}")
-        [lock] = state_backend.read_locks("s3://state", "prod", lambda: s3)
-        assert (lock.url, lock.pid, lock.timestamp.hour) == (
-            "s3://state/.pulumi/locks/organization/ecomind-infra/prod/1.json", 7, 8)
-        with pytest.raises(state_backend.BackendError, match="NoSuchBucket"):
-            state_backend.read_locks("s3://missing", "prod", lambda: s3)
+        yield s3
+
+
+def test_lock_objects_are_read_from_the_s3_backend_at_the_clis_path(state_bucket):
+    from ops import state_backend
+
+    s3 = state_bucket
+    s3.put_object(Bucket="state", Key=".pulumi/locks/organization/ecomind-infra/prod/1.json",
+                  Body=b'{"pid":7,"username":"runner","hostname":"cb-1","timestamp":"2026-12-01T09:00:00.5+01:00"}')
+    s3.put_object(Bucket="state", Key=".pulumi/locks/organization/ecomind-infra/dev/2.json", Body=b"{}")
+    [lock] = state_backend.read_locks("s3://state", "prod", lambda: s3)
+    assert (lock.url, lock.pid, lock.timestamp.hour) == (
+        "s3://state/.pulumi/locks/organization/ecomind-infra/prod/1.json", 7, 8)
+    with pytest.raises(state_backend.BackendError, match="NoSuchBucket"):
+        state_backend.read_locks("s3://missing", "prod", lambda: s3)
 
 
 def test_both_pending_operation_texts_and_the_lock_lines_parse():
@@ -447,28 +454,20 @@ def test_the_live_gate_stops_a_replaced_eks_control_plane():
     assert events.losing_state() == [("replace", "aws:eks/cluster:Cluster", urn)]
 
 
-def test_lock_objects_under_a_prefixed_s3_backend_and_one_gone_between_list_and_read(monkeypatch):
-    import boto3
-    from moto import mock_aws
-
+def test_lock_objects_under_a_prefixed_s3_backend_and_one_gone_between_list_and_read(state_bucket, monkeypatch):
     from ops import state_backend
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="state")
-        body = b'{"pid":7,"username":"runner","hostname":"cb-1","timestamp":"2026-12-01T09:00:00Z"}'
-        for name in ("1.json", "2.json"):
-            s3.put_object(Bucket="state", Key=f"team/.pulumi/locks/organization/ecomind-infra/dev/{name}", Body=body)
-        real_get = s3.get_object
+    s3 = state_bucket
+    body = b'{"pid":7,"username":"runner","hostname":"cb-1","timestamp":"2026-12-01T09:00:00Z"}'
+    for name in ("1.json", "2.json"):
+        s3.put_object(Bucket="state", Key=f"team/.pulumi/locks/organization/ecomind-infra/dev/{name}", Body=body)
+    real_get = s3.get_object
 
-        def ended_meanwhile(**kwargs):
-            if kwargs["Key"].endswith("2.json"):
-                real_get(**{**kwargs, "Key": "no-such-key"})  # raises NoSuchKey, as the ended update's lock would
-            return real_get(**kwargs)
+    def ended_meanwhile(**kwargs):
+        if kwargs["Key"].endswith("2.json"):
+            real_get(**{**kwargs, "Key": "no-such-key"})  # raises NoSuchKey, as the ended update's lock would
+        return real_get(**kwargs)
 
-        monkeypatch.setattr(s3, "get_object", ended_meanwhile)
-        [lock] = state_backend.read_locks("s3://state/team", "dev", lambda: s3)
-        assert lock.url == "s3://state/team/.pulumi/locks/organization/ecomind-infra/dev/1.json"
+    monkeypatch.setattr(s3, "get_object", ended_meanwhile)
+    [lock] = state_backend.read_locks("s3://state/team", "dev", lambda: s3)
+    assert lock.url == "s3://state/team/.pulumi/locks/organization/ecomind-infra/dev/1.json"

@@ -330,9 +330,7 @@ class Report:
             self.sections.append((title, list(lines)))
 
     def tail_of(self, error: BaseException, lines: int = 20) -> None:
-        result = getattr(error, "result", None)
-        text = "\n".join(filter(None, [result.stdout, result.stderr])) if result else str(error)
-        self.error_tail = [_plain(line) for line in text.splitlines() if line.strip()][-lines:]
+        self.error_tail = [_plain(line) for line in _cli_tail(error).splitlines() if line.strip()][-lines:]
 
     def markdown(self, plan_file: Path) -> str:
         lines = [f"### `{self.command}` of stack `{self.stack}`: {self.outcome}", "", f"Exit code {self.code}.", ""]
@@ -406,8 +404,11 @@ class Driver:
         return state_backend.pending_operations(self.stack.export_stack().deployment)
 
     def describe_locks(self, locks, title: str) -> None:
+        """Each lock's holder and age, and why it is stale when it is."""
         now = state_backend.now_utc()
-        self.report.section(title, [lock.describe(now) for lock in locks])
+        self.report.section(title, [
+            lock.describe(now) + (f"; stale: {why}" if (why := state_backend.stale_reason(
+                lock, now, stale_lock_seconds())) else "") for lock in locks])
 
     def describe_pending(self, pending, title: str) -> None:
         self.report.section(title, [f"`{op.name}` ({op.type}): interrupted while {op.kind}; `{op.urn}`"
@@ -421,11 +422,8 @@ class Driver:
             if not locks:
                 return
             now = state_backend.now_utc()
-            stale = [(lock, why) for lock in locks
-                     if (why := state_backend.stale_reason(lock, now, stale_lock_seconds()))]
-            if stale:
+            if any(state_backend.stale_reason(lock, now, stale_lock_seconds()) for lock in locks):
                 self.describe_locks(locks, "Lock objects of the stack")
-                self.report.section("Why the lock is stale", [f"{lock.url}: {why}" for lock, why in stale])
                 self.report.recovery = state_backend.recovery_steps(self.args.stack, locks, self._pending_or_none())
                 self.report.set("locked by a stale lock: its holder is gone; nothing ran and the lock is left as it "
                                 "is", EXIT_LOCKED)
@@ -494,10 +492,7 @@ class Driver:
             left_pending = self.pending()
         except Exception as error:
             self.report.section("Not read", [f"the checkpoint: {_last_error_line(error)}"])
-        now = state_backend.now_utc()
-        self.report.section("Lock left behind", [
-            lock.describe(now) + (f"; stale: {why}" if (why := state_backend.stale_reason(
-                lock, now, stale_lock_seconds())) else "") for lock in left_locks])
+        self.describe_locks(left_locks, "Lock left behind")
         self.describe_pending(left_pending, "Pending operations left in the checkpoint")
         self.report.recovery = state_backend.recovery_steps(self.args.stack, left_locks, left_pending)
         if left_pending and self.report.code == EXIT_FAILED:
@@ -565,8 +560,7 @@ class Driver:
             except errors.ConcurrentUpdateError as error:
                 holders = state_backend.locks_from_text(_cli_tail(error))
                 if attempt == LOCK_RETRIES:
-                    now = state_backend.now_utc()
-                    self.report.section("Lock holders the CLI named", [lock.describe(now) for lock in holders])
+                    self.describe_locks(holders, "Lock holders the CLI named")
                     self.report.recovery = state_backend.recovery_steps(self.args.stack, holders, [])
                     self.report.tail_of(error)
                     self.report.set(f"stack locked by another update ({LOCK_RETRIES} attempts)", EXIT_LOCKED)

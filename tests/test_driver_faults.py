@@ -225,15 +225,22 @@ def test_an_acknowledged_replacement_deploys_and_is_recorded(tmp_path):
 
 # --- signals ----------------------------------------------------------------------------------------
 
-def start_slow_up(tmp_path, own_group: bool = False, scenario: str = "slow") -> subprocess.Popen:
+def start_up_until(tmp_path, ready, scenario: str = "slow", own_group: bool = False,
+                   env: dict | None = None) -> subprocess.Popen:
+    """The driver's `up`, running in the background until `ready()` holds (it must still run then)."""
     process = subprocess.Popen(argv(tmp_path, "up", "--stack", "dev"), cwd=PROJECT_DIR,
-                               env=environment(tmp_path, scenario), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=own_group)
+                               env=env or environment(tmp_path, scenario), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=own_group)
     deadline = time.monotonic() + 60
-    while not list(lock_dir(tmp_path).glob("*.json")):  # the fake CLI holds the lock: the update runs
+    while not ready():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
     return process
+
+
+def start_slow_up(tmp_path, own_group: bool = False, scenario: str = "slow") -> subprocess.Popen:
+    # The fake CLI holds the lock: the update runs.
+    return start_up_until(tmp_path, lambda: list(lock_dir(tmp_path).glob("*.json")), scenario, own_group)
 
 
 def signals_the_cli_got(tmp_path) -> list[str]:
@@ -385,12 +392,9 @@ def test_a_refused_stack_name_still_writes_a_summary(tmp_path):
 def test_a_signal_while_the_driver_waits_for_a_lock_ends_the_wait_as_a_cancel(tmp_path):
     hold_lock(tmp_path, minutes_ago=1)
     env = {**environment(tmp_path), "ECOMIND_LOCK_RETRY_SECONDS": "30"}
-    process = subprocess.Popen(argv(tmp_path, "up", "--stack", "dev"), cwd=PROJECT_DIR, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not any(c["args"][-1:] == ["install"] for c in cli_calls(tmp_path)):  # set-up done; the lock is next
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.05)
+    # Set-up done (`pulumi install`); the look at the lock is next.
+    process = start_up_until(tmp_path, lambda: any(c["args"][-1:] == ["install"] for c in cli_calls(tmp_path)),
+                             env=env)
     time.sleep(1.0)  # into the 30 s wait after the first look
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=20)
@@ -402,13 +406,7 @@ def test_a_signal_while_the_driver_waits_for_a_lock_ends_the_wait_as_a_cancel(tm
 # --- found in review ------------------------------------------------------------------------------------
 
 def test_a_signal_during_the_gate_preview_is_a_cancel_not_a_failure(tmp_path):
-    process = subprocess.Popen(argv(tmp_path, "up", "--stack", "dev"), cwd=PROJECT_DIR,
-                               env=environment(tmp_path, "slow-preview"), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "state" / "previewing").exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.05)
+    process = start_up_until(tmp_path, (tmp_path / "state" / "previewing").exists, "slow-preview")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == driver.EXIT_CANCELLED, stderr

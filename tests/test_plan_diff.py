@@ -27,6 +27,12 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
+def helm_env() -> dict[str, str]:
+    """This environment with helm named absolutely: the copy of the tree has no .venv of its own."""
+    helm = Path(os.environ.get("ECOMIND_HELM") or Path(sys.executable).parent / "helm").absolute()
+    return {**os.environ, "ECOMIND_HELM": str(helm)}
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     """This tree as it is (committed or not) as the base commit of a repository of its own."""
@@ -43,10 +49,9 @@ def repo(tmp_path_factory) -> Path:
     git(root, "tag", "base")
     # The base against itself, through the worktree (this interpreter: the same lock): no change,
     # and the base's plans kept where every test below compares with them.
-    helm = Path(os.environ.get("ECOMIND_HELM") or Path(sys.executable).parent / "helm").absolute()
     result = subprocess.run([sys.executable, "-m", "offline.diff", "--base", "base", "--stack", "dev", "--out",
-                             str(root / "out" / "itself")], cwd=root, env={**os.environ, "ECOMIND_HELM": str(helm)},
-                            capture_output=True, text=True, timeout=600)
+                             str(root / "out" / "itself")], cwd=root, env=helm_env(), capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr
     assert "### `dev`: $0.00 a month" in result.stdout and "No change." in result.stdout
     assert not (root / "build" / "diff" / "base-source").exists(), "the worktree is removed after"
@@ -67,10 +72,8 @@ def change(repo: Path, branch: str, path: str, old: str, new: str, *flags: str) 
     target.write_text(text.replace(old, new, 1))
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-am", branch)
     out = repo / "out" / branch
-    helm = Path(os.environ.get("ECOMIND_HELM") or Path(sys.executable).parent / "helm").absolute()
-    env = {**os.environ, "ECOMIND_HELM": str(helm)}
     result = subprocess.run([sys.executable, "-m", "offline.diff", "--base", "base", "--stack", "dev", "--out",
-                             str(out), *flags], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+                             str(out), *flags], cwd=repo, env=helm_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode in (0, 3), result.stderr
     return (result.returncode, json.loads((out / "dev.diff.json").read_text()), (out / "diff.md").read_text(),
             result.stderr)

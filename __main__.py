@@ -111,7 +111,7 @@ app_firewall = WebFirewall("app-firewall", WebFirewallArgs(scope="REGIONAL", **f
 load_balancer = ApplicationLoadBalancer("web", ApplicationLoadBalancerArgs(
     vpc_id=network.vpc_id, vpc_cidr=stack.network.vpc_cidr, public_subnet_ids=network.public_subnet_ids,
     private_subnet_ids=network.private_subnet_ids, targets_security_group_id=cluster.cluster_security_group_id,
-    deregistration_delay_seconds=DEREGISTRATION_DELAY_SECONDS, access_log_bucket=storage.logs.bucket_name,
+    deregistration_delay_seconds=DEREGISTRATION_DELAY_SECONDS, access_log_bucket=storage.logs.log_target_name,
     region=stack.region, host=app_host, hosted_zone_id=stack.edge.hosted_zone_id, failover_host=failover_host,
     web_acl_arn=app_firewall.web_acl_arn if app_firewall else None, **common))
 services = ClusterServices("services", ClusterServicesArgs(
@@ -170,7 +170,8 @@ telemetry = ClusterTelemetry("telemetry", ClusterTelemetryArgs(
     region=stack.region, account_id=account_id, log_retention_days=stack.network.log_retention_days,
     topic_arn=monitoring.topic_arn, namespace=RELEASE_NAMESPACE, workloads=DEPLOYMENTS,
     node_capacity=sum(group.max_size for group in stack.cluster.node_groups), tags=stack.tags,
-    workloads_ready=cluster.workloads_ready, protect=protect))
+    # Its webhook and agent Services need the load balancer controller's Service webhook serving.
+    workloads_ready=[*cluster.workloads_ready, *services.webhooks_ready], protect=protect))
 # Every service's health path through the ALB (canaryIntervalMinutes): from AWS's network to the public
 # name, or from the private subnets to the internal ALB.
 canary = HealthCanary("canary", HealthCanaryArgs(

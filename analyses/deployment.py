@@ -34,6 +34,14 @@ LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 POD_SCHEDULING_ADDONS = frozenset({"coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver", "metrics-server",
                                    "snapshot-controller", "amazon-cloudwatch-observability", "adot",
                                    "aws-mountpoint-s3-csi-driver", "aws-guardduty-agent"})
+# EKS add-ons that CREATE Services (the controller's webhook admits CREATE only): metrics-server
+# (its metrics-server Service) and amazon-cloudwatch-observability (its operator's webhook Service
+# and the agent Services the operator makes). coredns only updates the kube-dns Service EKS made
+# with the cluster; aws-ebs-csi-driver creates none by default; vpc-cni and kube-proxy are
+# DaemonSets. Sources: the add-ons' charts (kubernetes-sigs/metrics-server, aws-observability/
+# helm-charts 6.4.0), aws/eks-charts webhook.yaml at 3.5.0 (operations [CREATE], no namespace
+# exempt), and aws-samples deployments recording CREATE_FAILED for the observability add-on.
+ADDONS_CREATING_SERVICES = frozenset({"metrics-server", "amazon-cloudwatch-observability"})
 # API groups whose kinds Kubernetes serves itself; any other group needs a CRD first.
 BUILT_IN_GROUPS = frozenset({"core", "apps", "batch", "policy", "autoscaling", "networking.k8s.io",
                              "storage.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
@@ -125,12 +133,31 @@ def _custom_resources_after_their_crds(plan: Plan):
 def _after_fail_closed_webhooks(plan: Plan):
     controllers = [r for r in plan.of_type(RELEASE) if r.inputs.get("chart") == LOAD_BALANCER_CONTROLLER_CHART]
     for controller in controllers:
+        before_controller = plan.upstream_of(controller)
         for resource in plan.resources:
             creates_services = resource.type in (RELEASE, "kubernetes:core/v1:Service",
                                                  "kubernetes:networking.k8s.io/v1:Ingress")
             if creates_services and resource.urn != controller.urn and controller.urn not in plan.upstream_of(
                     resource):
                 yield resource.urn, "installed without waiting for the load balancer controller's webhooks"
+            # An add-on done before the controller's chart registers the webhook is safe too.
+            elif (resource.type == ADDON and resource.inputs.get("addonName") in ADDONS_CREATING_SERVICES
+                  and resource.urn not in before_controller and controller.urn not in plan.upstream_of(resource)):
+                yield resource.urn, (f"the {resource.inputs['addonName']} add-on creates Services beside the load "
+                                     "balancer controller, whose webhook refuses them until it serves")
+
+
+def _logging_after_bucket_policy(plan: Plan):
+    policies = {r.inputs.get("bucket"): r for r in plan.of_type("aws:s3/bucketPolicy:BucketPolicy")}
+    for balancer in plan.of_type("aws:lb/loadBalancer:LoadBalancer"):
+        logs = balancer.inputs.get("accessLogs") or {}
+        if not logs.get("enabled"):
+            continue
+        policy = policies.get(logs.get("bucket"))
+        if policy is None:
+            yield balancer.urn, f"logs to {logs.get('bucket')}, which has no bucket policy letting ELB write"
+        elif policy.urn not in plan.upstream_of(balancer):
+            yield balancer.urn, f"enables access logs before {policy.name} lets ELB write to {logs.get('bucket')}"
 
 
 def _irsa_roles_before_workloads(plan: Plan):
@@ -251,9 +278,13 @@ RULES = (
     Rule("custom-resources-after-crds", "A custom resource waits for the release that installs its CRD.",
          "Helm docs, Custom Resource Definitions: the API server rejects a kind with no CRD (no matches for kind)",
          _custom_resources_after_their_crds),
-    Rule("after-load-balancer-webhooks", "Releases, Services and Ingresses wait for the load balancer controller.",
+    Rule("after-load-balancer-webhooks", "Releases, Services, Ingresses and add-ons that create Services wait for "
+         "the load balancer controller.",
          "aws/eks-charts stable/aws-load-balancer-controller/templates/webhook.yaml (mservice.elbv2.k8s.aws, "
          "failurePolicy Fail); kubernetes-sigs/aws-load-balancer-controller#4140", _after_fail_closed_webhooks),
+    Rule("logging-after-bucket-policy", "A load balancer enables access logs only once its bucket's policy exists.",
+         "ELB user guide, \"Enable access logs for your Application Load Balancer\": enabling them writes a test "
+         "object and fails with Access Denied until the bucket policy allows it", _logging_after_bucket_policy),
     Rule("irsa-role-before-workload", "A workload's IRSA role exists, trusts an OIDC provider, and comes first.",
          "EKS user guide, IAM roles for service accounts: the pod identity webhook injects the role at pod start",
          _irsa_roles_before_workloads),

@@ -96,6 +96,10 @@ class SecureBucket(pulumi.ComponentResource):
     """ARN of the bucket."""
     regional_domain_name: pulumi.Output[str]
     """Regional endpoint, the origin CloudFront reaches it by."""
+    log_target_name: pulumi.Output[str]
+    """The bucket's name, resolving only once its policy is in place: for a service that checks it
+    may write when logging is switched on (ELB writes a test object and fails the change otherwise,
+    ELB user guide, "Enable access logs for your Application Load Balancer")."""
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:storage:SecureBucket", name, None, opts)
@@ -167,6 +171,7 @@ class SecureBucket(pulumi.ComponentResource):
         """The bucket policy: TLS-only, then `statements`."""
         document = pulumi.Output.all(self.bucket_arn, statements).apply(
             lambda args: docs.document(docs.tls_only_statement(args[0]), *args[1]))
-        aws.s3.BucketPolicy(f"{self._name}-policy", bucket=self._bucket.id, policy=pulumi.Output.json_dumps(document),
-                            **self._placed,
-                            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._public_access_block]))
+        policy = aws.s3.BucketPolicy(f"{self._name}-policy", bucket=self._bucket.id,
+                                     policy=pulumi.Output.json_dumps(document), **self._placed,
+                                     opts=pulumi.ResourceOptions(parent=self, depends_on=[self._public_access_block]))
+        self.log_target_name = pulumi.Output.all(self.bucket_name, policy.id).apply(lambda names: names[0])

@@ -186,13 +186,6 @@ class ClusterServices(pulumi.ComponentResource):
                                  depends_on: Sequence[pulumi.Resource] = ()) -> k8s.helm.v3.Release:
             return release(service, spec, namespace, values, [load_balancers, *depends_on])
 
-        # metrics-server, for the HPAs: the EKS add-on, so AWS keeps it matched to the cluster.
-        metrics = aws.eks.Addon(
-            f"{name}-metrics-server", cluster_name=args.cluster_name, addon_name="metrics-server",
-            addon_version=args.addon_versions["metrics-server"], resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE", tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.workloads_ready)))
-
         # The controller's chart registers a mutating webhook on every Service CREATE in every
         # namespace, failurePolicy Fail (aws/eks-charts stable/aws-load-balancer-controller
         # templates/webhook.yaml, mservice.elbv2.k8s.aws; values enableServiceMutatorWebhook and
@@ -219,6 +212,15 @@ class ClusterServices(pulumi.ComponentResource):
                                                    docs.target_group_binding_policy(args.target_group_arns))}},
             **SYSTEM_PLACEMENT,
         })
+
+        # metrics-server, for the HPAs: the EKS add-on, so AWS keeps it matched to the cluster. It
+        # creates the metrics-server Service, which the controller's webhook must admit first (an
+        # add-on beside the controller fails CREATE_FAILED: aws-samples PRs recording the race).
+        metrics = aws.eks.Addon(
+            f"{name}-metrics-server", cluster_name=args.cluster_name, addon_name="metrics-server",
+            addon_version=args.addon_versions["metrics-server"], resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE", tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.workloads_ready, load_balancers]))
 
         eso_namespace = k8s.core.v1.Namespace(f"{name}-external-secrets", metadata={"name": "external-secrets"},
                                               opts=on_cluster)

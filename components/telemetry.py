@@ -103,7 +103,9 @@ class ClusterTelemetryArgs:
     tags: Mapping[str, str]
     """Stack tags, on every resource here."""
     workloads_ready: Sequence[pulumi.Resource] = ()
-    """The node groups (`Cluster.workloads_ready`): the add-on's pods need nodes to become healthy."""
+    """The node groups (`Cluster.workloads_ready`): the add-on's pods need nodes to become healthy;
+    and the load balancer controller (`ClusterServices.webhooks_ready`), whose fail-closed Service
+    webhook must serve before the add-on creates its webhook and agent Services."""
     protect: bool = False
     """Pulumi `protect` on the logs key (on in prod)."""
 

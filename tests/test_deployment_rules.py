@@ -23,7 +23,7 @@ def test_the_real_plans_break_no_rule(stack, overrides):
 
 
 def test_every_rule_names_an_upstream_source():
-    assert len(deployment.RULES) == 10
+    assert len(deployment.RULES) == 11
     assert len({r.id for r in deployment.RULES}) == len(deployment.RULES)
     for rule in deployment.RULES:
         assert rule.description and len(rule.source) > 20, rule.id
@@ -54,6 +54,9 @@ def without_dependency(plan: Plan, select, dropped) -> Plan:
 
 def named(typ: str, name: str | None = None):
     return lambda r: r.type == typ and (name is None or r.name == name)
+
+
+CONTROLLER = "services-aws-load-balancer-controller"
 
 
 def addon(name: str):
@@ -95,9 +98,10 @@ def kafka_without_idempotence(plan):
 FIXTURES = {
     "pod-addons-after-nodes": [coredns_inside_the_cluster,
                                lambda p: without_dependency(p, addon("coredns"), NODE_GROUP),
-                               # It waits for the nodes through CoreDNS too: drop both edges.
+                               # It waits for the nodes through CoreDNS and the controller too: drop all.
                                lambda p: without_dependency(p, addon("metrics-server"),
-                                                            lambda r: NODE_GROUP(r) or addon("coredns")(r))],
+                                                            lambda r: NODE_GROUP(r) or addon("coredns")(r)
+                                                            or named(RELEASE, CONTROLLER)(r))],
     "kubernetes-after-nodes": [lambda p: without_dependency(p, named("pulumi:providers:kubernetes"),
                                                             lambda r: NODE_GROUP(r) or addon("coredns")(r))],
     "custom-resources-after-crds": [
@@ -105,7 +109,14 @@ FIXTURES = {
                                      named(RELEASE, "services-external-secrets"))],
     "after-load-balancer-webhooks": [
         lambda p: without_dependency(p, named(RELEASE, "services-cluster-autoscaler"),
-                                     named(RELEASE, "services-aws-load-balancer-controller"))],
+                                     named(RELEASE, "services-aws-load-balancer-controller")),
+        # M2/KM5: the add-ons that create Services, created beside the controller.
+        lambda p: without_dependency(p, addon("metrics-server"), named(RELEASE, CONTROLLER)),
+        lambda p: without_dependency(p, addon("amazon-cloudwatch-observability"), named(RELEASE, CONTROLLER))],
+    # M1: the ALB switched its access logs on before the log bucket's policy let ELB write.
+    "logging-after-bucket-policy": [
+        lambda p: without_dependency(p, named("aws:lb/loadBalancer:LoadBalancer"),
+                                     named("aws:s3/bucketPolicy:BucketPolicy"))],
     "irsa-role-before-workload": [
         lambda p: without_dependency(p, named(RELEASE, "services-cluster-autoscaler"),
                                      named("aws:iam/role:Role", "services-cluster-autoscaler-role"))],

@@ -11,10 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyses import capacity, cost, deployment, guardrails, names, region_loss, rollout, schedule, zone_loss
+from analyses import (
+    aws_semantics,
+    capacity,
+    cost,
+    deployment,
+    guardrails,
+    names,
+    region_loss,
+    rollout,
+    schedule,
+    zone_loss,
+)
 from analyses.model import Plan
 
-ANALYSES = (cost, capacity, schedule, guardrails, zone_loss, region_loss, rollout, deployment, names)
+ANALYSES = (cost, capacity, schedule, guardrails, zone_loss, region_loss, rollout, deployment, aws_semantics, names)
 
 
 def run(plan: Plan, sections: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:

@@ -230,7 +230,7 @@ def running_fraction(plan: Plan, api: str, key: str, value: Any) -> float:
             continue
         minute, hour, _, _, days, _ = schedule.inputs["scheduleExpression"].removeprefix("cron(").rstrip(")").split()
         stopping = target["arn"].lower().endswith(("stopdbinstance", "stopcanary")) or (
-            payload.get("scalingConfig", {}).get("desiredSize") == 0)
+            payload.get("ScalingConfig", {}).get("DesiredSize") == 0)
         times["stop" if stopping else "start"] = (int(hour) + int(minute) / 60, days)
     if set(times) != {"stop", "start"}:
         return 1.0
@@ -244,7 +244,7 @@ def _node_group(e: _Estimator, r: PlannedResource) -> None:
     nodes = r.inputs["scalingConfig"]["desiredSize"]
     spot = r.inputs.get("capacityType") == "SPOT"
     price = e.prices[f"ec2.{instance}"]
-    running = running_fraction(e.plan, "eks:", "nodegroupName", r.inputs.get("nodeGroupName"))
+    running = running_fraction(e.plan, "eks:", "NodegroupName", r.inputs.get("nodeGroupName"))
     hours = nodes * HOURS_PER_MONTH * running
     kind = f"spot (assumed {int(SPOT_FRACTION * 100)}% of on-demand)" if spot else "on-demand"
     when = f", {running:.0%} of the week (office hours)" if running < 1 else ""
@@ -267,7 +267,7 @@ def _nat(e: _Estimator, r: PlannedResource) -> None:
 def _rds(e: _Estimator, r: PlannedResource) -> None:
     multi = r.inputs.get("multiAz") is True
     # A stopped instance bills its storage, not its hours (RDS user guide, "Stopping an instance").
-    running = running_fraction(e.plan, "rds:", "DBInstanceIdentifier", r.inputs.get("identifier"))
+    running = running_fraction(e.plan, "rds:", "DbInstanceIdentifier", r.inputs.get("identifier"))
     e.add(r, f"rds.{r.inputs['instanceClass']}.{'multi' if multi else 'single'}", HOURS_PER_MONTH * running,
           f"{running:.0%} of the week (office hours)" if running < 1 else "")
     e.add(r, f"rds.gp3.gb.{'multi' if multi else 'single'}", r.inputs["allocatedStorage"])
@@ -381,7 +381,7 @@ def _addon(e: _Estimator, r: PlannedResource) -> None:
     pods = capacity.pods_running(e.plan, nodes)
     # Nothing is collected from stopped nodes: the share of node-hours the groups run.
     running = sum(g.inputs["scalingConfig"]["desiredSize"] * running_fraction(
-        e.plan, "eks:", "nodegroupName", g.inputs.get("nodeGroupName")) for g in groups) / nodes
+        e.plan, "eks:", "NodegroupName", g.inputs.get("nodeGroupName")) for g in groups) / nodes
     per_minute = nodes * OBSERVATIONS_PER_NODE + pods * OBSERVATIONS_PER_POD
     e.add(r, "cloudwatch.containerinsights.observation.m", per_minute * MINUTES_PER_MONTH * running / 1e6,
           f"{nodes} nodes x {OBSERVATIONS_PER_NODE} + {pods} pods x {OBSERVATIONS_PER_POD} a minute"

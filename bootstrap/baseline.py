@@ -84,12 +84,14 @@ def trail_key_policy(account: str, region: str) -> dict:
 
 def alert_key_policy(account: str) -> dict:
     """The alert topic's key: EventBridge encrypts what it publishes (SNS developer guide,
-    "Encryption at rest": a CMK policy for the publishing service)."""
+    "Encryption at rest": a CMK policy for the publishing service). No aws:SourceAccount: EventBridge
+    does not send the source keys in the KMS calls of its delivery to an encrypted topic, so such a
+    condition drops every alert silently (analyses/service_principals.py, events.amazonaws.com);
+    the topic policy holds delivery to the one rule."""
     return guarded.key_policy(
         account,
         {"Sid": "EventBridgePublishes", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
-         "Condition": {"StringEquals": {"aws:SourceAccount": account}}})
+         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*"})
 
 
 def key_destruction_pattern() -> dict:

@@ -51,17 +51,18 @@ STACK_MANAGED_POLICIES = (
     "AmazonSSMManagedInstanceCore", "AmazonEKS_CNI_Policy", "service-role/AmazonEBSCSIDriverPolicy",
     "service-role/AmazonRDSEnhancedMonitoringRole",
 )
-# Services the stack passes its roles to: EKS (cluster role, node role, add-on roles), CodeBuild
-# (the runner project), VPC flow logs (the delivery role), RDS Enhanced Monitoring and the
-# Synthetics canary. Which name
-# RDS presents for the monitoring role (its service principal, or rds.amazonaws.com, the caller)
-# was not confirmed in the documentation read: both are allowed until a real deployment shows it.
-# The canary's role goes to Synthetics, which hands it to the Lambda function it makes; which of
-# the two names iam:PassedToService carries for CreateCanary was not confirmed either: both.
-# EventBridge Scheduler takes dev's office-hours role.
+# Services the stack passes its roles to (the iam:PassedToService each Create call checks; the plan's
+# rule passrole-coverage, analyses/aws_semantics.py PASSED_ROLES, reads every role a platform
+# resource hands over against this list): EKS (cluster role, node role, add-on roles), CodeBuild
+# (the runner project), VPC flow logs (the delivery role), RDS Enhanced Monitoring, the Synthetics
+# canary, EventBridge Scheduler (dev's office-hours role) and S3 replication (the region-loss
+# copies' roles: PutBucketReplication passes the role to s3.amazonaws.com, S3 user guide, "Setting
+# up permissions for live replication"). Which name RDS presents for the monitoring role (its
+# service principal, or rds.amazonaws.com, the caller) and which CreateCanary presents (Synthetics,
+# or Lambda, which runs the canary) were not confirmed in the documentation read: both are allowed.
 PASSED_TO_SERVICES = ("eks.amazonaws.com", "codebuild.amazonaws.com", "vpc-flow-logs.amazonaws.com",
                       "monitoring.rds.amazonaws.com", "rds.amazonaws.com", "synthetics.amazonaws.com",
-                      "lambda.amazonaws.com", "scheduler.amazonaws.com")
+                      "lambda.amazonaws.com", "scheduler.amazonaws.com", "s3.amazonaws.com")
 # Service-linked roles the stack's services create on first use.
 SERVICE_LINKED_ROLES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "elasticloadbalancing.amazonaws.com",
                         "autoscaling.amazonaws.com", "kafka.amazonaws.com", "rds.amazonaws.com",

@@ -19,7 +19,7 @@ import guarded
 import pulumi
 import pulumi_aws as aws
 from baseline import AccountBaseline, AccountBaselineArgs
-from delivery import StackDelivery, StackDeliveryArgs, deploy_role_name, preview_role_name, state_bucket_denials
+from delivery import StackDelivery, StackDeliveryArgs, state_bucket_denials
 from repository import RepositoryDelivery, RepositoryDeliveryArgs
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
@@ -126,17 +126,9 @@ class Foundation(pulumi.ComponentResource):
             raise pulumi.RunError(f"invalid FoundationArgs.recovery_stacks = {list(args.recovery_stacks)}: each is "
                                   "a stack of its own, not one of stacks")
         every_stack = [*args.stacks, *args.recovery_stacks]
-        ci_roles = pulumi.Output.from_input(args.account_id).apply(lambda account: {
-            stack: [f"arn:aws:iam::{account}:role/{deploy_role_name(stack)}",
-                    f"arn:aws:iam::{account}:role/{preview_role_name(stack)}"] for stack in every_stack})
         secrets_provider, copy = f"awskms://{SECRETS_KEY_ALIAS}", None
         if args.dr_region:
-            secrets_provider, copy = self._region_copies(name, args, bucket, state_key, versioning, key_policy, tags,
-                                                         ci_roles)
-        aws.s3.BucketPolicy(f"{name}-state", bucket=bucket.id, policy=pulumi.Output.all(bucket.arn, ci_roles).apply(
-            lambda a: json.dumps({"Version": "2012-10-17", "Statement": [
-                guarded.deny_insecure_transport(a[0]), *state_bucket_denials(a[0], a[1])]})),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]))
+            secrets_provider, copy = self._region_copies(name, args, bucket, state_key, versioning, key_policy, tags)
 
         # GitHub's OIDC provider; AWS validates its certificates itself, the thumbprint is kept
         # for the API's sake (IAM user guide, "Configure GitHub OIDC").
@@ -160,6 +152,24 @@ class Foundation(pulumi.ComponentResource):
         delivery = {stack: stack_delivery(stack, args.region, bucket.arn, keys) for stack in args.stacks}
         delivery.update({stack: stack_delivery(stack, args.dr_region, copy.bucket.arn, copy.key_arns)
                          for stack in args.recovery_stacks})
+        # The state buckets' Deny statements name every CI role: from the roles' own ARNs, so that each
+        # policy is sent after the roles exist (S3 refuses a policy naming a principal that does not:
+        # "Invalid principal in policy"; analyses/aws_semantics.py, principals-exist).
+        ci_roles = pulumi.Output.all(*(pulumi.Output.all(d.deploy_role_arn, d.preview_role_arn)
+                                       for d in delivery.values())).apply(
+            lambda arns: dict(zip(delivery, arns, strict=True)))
+        aws.s3.BucketPolicy(f"{name}-state", bucket=bucket.id, policy=pulumi.Output.all(bucket.arn, ci_roles).apply(
+            lambda a: json.dumps({"Version": "2012-10-17", "Statement": [
+                guarded.deny_insecure_transport(a[0]), *state_bucket_denials(a[0], a[1])]})),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]))
+        if copy is not None:
+            # The same rules as the source's: TLS only, and each stack's CI roles reach only its own
+            # objects (a recovery stack's own state is written here).
+            aws.s3.BucketPolicy(f"{name}-state-copy", bucket=copy.bucket.id, region=args.dr_region,
+                                policy=pulumi.Output.all(copy.bucket.arn, ci_roles).apply(
+                                    lambda a: json.dumps({"Version": "2012-10-17", "Statement": [
+                                        guarded.deny_insecure_transport(a[0]), *state_bucket_denials(a[0], a[1])]})),
+                                opts=child)
         if args.manage_repository:
             RepositoryDelivery(f"{name}-repository", RepositoryDeliveryArgs(
                 repository=args.repository, stacks=every_stack,
@@ -176,7 +186,7 @@ class Foundation(pulumi.ComponentResource):
 
     def _region_copies(self, name: str, args: FoundationArgs, bucket: aws.s3.Bucket, state_key: aws.kms.Key,
                        versioning: aws.s3.BucketVersioning, key_policy: pulumi.Output[str],
-                       tags: dict[str, str], ci_roles: pulumi.Output[dict]) -> tuple[str, StateCopy]:
+                       tags: dict[str, str]) -> tuple[str, StateCopy]:
         """What recovering from a region loss needs before anything else: the state (replicated,
         Object Lock kept, under a key there), a secrets provider both regions can use, and the
         images (ECR replication: one configuration for the whole registry, which is why the
@@ -204,12 +214,6 @@ class Foundation(pulumi.ComponentResource):
         # Replicated versions keep their retention; the copy locks what it receives the same way, and
         # old versions leave it as they leave the source.
         lock_and_expire(f"{name}-state-copy", copy, copy_versioning, args.noncurrent_state_days, self, region=dr)
-        # The same rules as the source's: TLS only, and each stack's CI roles reach only its own
-        # objects (a recovery stack's own state is written here).
-        aws.s3.BucketPolicy(f"{name}-state-copy", bucket=copy.id, region=dr, policy=pulumi.Output.all(
-            copy.arn, ci_roles).apply(lambda a: json.dumps({"Version": "2012-10-17", "Statement": [
-                guarded.deny_insecure_transport(a[0]), *state_bucket_denials(a[0], a[1])]})),
-            opts=child)
         role = aws.iam.Role(
             f"{name}-state-replication", description=f"Replicates Pulumi state to {dr}",
             assume_role_policy=pulumi.Output.from_input(args.account_id).apply(lambda a: json.dumps({
@@ -239,26 +243,32 @@ class Foundation(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning, copy_versioning, policy]))
         # Replicas get their repositories from this template: immutable tags and a key in drRegion,
         # instead of the registry's AES256 default (ECR user guide, "Repository creation templates").
-        # ECR's replication service-linked role makes those repositories, so the key lets it use
-        # the key for ECR only (the statement's form as for other service-linked roles; the exact
-        # actions ECR asks for were not read).
+        # A template with a KMS key or resource tags needs a role of its own ("Creating a repository
+        # creation template": customRoleArn; the template's service-linked role may only
+        # CreateRepository): ECR assumes it to create each repository and the key's grants. The key
+        # names no service-linked role: ECR's replication role exists only after the first
+        # PutReplicationConfiguration, and KMS refuses a policy naming a principal that does not
+        # exist (docs/adr/0021). The account statement lets the template role's IAM policy reach it.
         images_key = aws.kms.Key(
             f"{name}-images-copy", description=f"Encrypts the replicated EcoMind images in {dr}",
-            enable_key_rotation=True, deletion_window_in_days=30, region=dr, tags=tags, opts=kept,
-            policy=pulumi.Output.from_input(args.account_id).apply(lambda a: json.dumps(guarded.key_policy(a, {
-                "Sid": "EcrReplicationUsesTheKey", "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{a}:role/aws-service-role/replication.ecr.amazonaws.com/"
-                                     "AWSServiceRoleForECRReplication"},
-                "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"kms:ViaService": f"ecr.{dr}.amazonaws.com"}}}))))
+            enable_key_rotation=True, deletion_window_in_days=30, region=dr, tags=tags, opts=kept, policy=key_policy)
+        template_role = aws.iam.Role(
+            f"{name}-images-copy-template", description=f"Creates the replicated EcoMind repositories in {dr}",
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            tags=tags, opts=child)
+        template_policy = aws.iam.RolePolicy(
+            f"{name}-images-copy-template", role=template_role.id,
+            policy=pulumi.Output.all(args.account_id, images_key.arn).apply(
+                lambda a: json.dumps(image_template_policy(a[0], dr, a[1]))), opts=child)
         aws.ecr.RepositoryCreationTemplate(
             f"{name}-images-copy", prefix="ecomind-", applied_fors=["REPLICATION"], region=dr,
             description="Replicated EcoMind images: immutable tags, encrypted with the copy's key",
-            image_tag_mutability="IMMUTABLE",
+            image_tag_mutability="IMMUTABLE", custom_role_arn=template_role.arn,
             encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
                 encryption_type="KMS", kms_key=images_key.arn)],
-            resource_tags={**tags, "purpose": "region-loss copy of images"}, opts=child)
+            resource_tags={**tags, "purpose": "region-loss copy of images"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[template_policy]))
         aws.ecr.ReplicationConfiguration(
             f"{name}-images", replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
                 rules=[aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
@@ -292,6 +302,20 @@ def lock_and_expire(name: str, bucket: aws.s3.Bucket, versioning: aws.s3.BucketV
             abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                 days_after_initiation=7))],
         opts=after)
+
+
+def image_template_policy(account: str, region: str, key_arn: str) -> dict:
+    """The repository creation template's role: create and tag the replicated ecomind- repositories
+    and let ECR use the copy's key for them (ECR user guide, "Create a custom policy for repository
+    creation templates": ecr:CreateRepository, ecr:ReplicateImage, ecr:TagResource, kms:CreateGrant,
+    kms:RetireGrant, kms:DescribeKey), on exactly those repositories and that key."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "CreateTheReplicatedRepositories", "Effect": "Allow",
+         "Action": ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
+         "Resource": f"arn:aws:ecr:{region}:{account}:repository/ecomind-*"},
+        {"Sid": "GrantEcrTheCopysKey", "Effect": "Allow",
+         "Action": ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"], "Resource": key_arn},
+    ]}
 
 
 def state_replication_policy(source: str, source_key: str, copy: str, copy_key: str, region: str,

@@ -3,10 +3,17 @@ canary outside office hours (setting officeHours) and starts them again, so that
 for the hours they serve. The EKS control plane, MSK, NAT and the ALB cannot stop; they run on.
 
 Each schedule calls one AWS API through Scheduler's universal target
-(`arn:aws:scheduler:::aws-sdk:<service>:<action>`, EventBridge Scheduler user guide, "Using
-universal targets") with the execution role below. A payload is the API's request with its
-members spelled as the service's model spells them (botocore's service-2.json: EKS's are
-lowerCamelCase, clusterName and scalingConfig.minSize; RDS's DBInstanceIdentifier):
+(`arn:aws:scheduler:::aws-sdk:<service>:<apiAction>`, EventBridge Scheduler user guide, "Using
+universal targets") with the execution role below. A payload is the API's request in the casing
+the AWS SDKs' request objects give it, PascalCase with acronyms as words (`ClusterName`,
+`ScalingConfig.MinSize`, `DbInstanceIdentifier`), as Step Functions' AWS SDK integrations take
+it ("Parameters ... are expressed in PascalCase, even if the native service API is in
+camelCase", Step Functions developer guide, "AWS SDK service integrations"). The Scheduler page
+does not spell the casing out; real runs do: CreateSchedule answers "Request payload is missing
+the following field(s): ClusterName, NodegroupName" to botocore's camelCase members, and public
+configurations record `DbInstanceIdentifier` working where RDS's own `DBInstanceIdentifier` does
+not. botocore's model says which members exist; its member names are not this contract
+(analyses/aws_semantics.py, rule request-shapes, checks every payload):
 - eks UpdateNodegroupConfig: every node group to 0 nodes, then back to its sizes. The groups'
   scaling is the autoscaler's, not Pulumi's (components/cluster.py ignore_scaling_changes), so an
   `up` in between changes nothing. The autoscaler runs on the system nodes, which stop too, so it
@@ -112,9 +119,12 @@ class OfficeHoursSchedule(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role", description="Stops and starts the stack outside office hours",
             **stack_role(args.account_id),
+            # Scheduler presents its schedule GROUP as aws:SourceArn, never a schedule: "Do not scope
+            # the aws:SourceArn statement to a specific schedule or a schedule name prefix"
+            # (EventBridge Scheduler user guide, "Confused deputy prevention", since 2023-09-07).
             assume_role_policy=pulumi.Output.json_dumps(docs.service_trust_policy(
                 "scheduler.amazonaws.com", args.account_id,
-                f"arn:aws:scheduler:{args.region}:{{account}}:schedule/{self.group_name}/*")),
+                f"arn:aws:scheduler:{args.region}:{{account}}:schedule-group/{self.group_name}")),
             tags={**args.tags, "Name": f"{name}-role"}, opts=child)
         policy = aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=pulumi.Output.json_dumps(
             docs.office_hours_policy(args.account_id, args.region, key.key_arn, args.cluster_name,
@@ -139,11 +149,11 @@ class OfficeHoursSchedule(pulumi.ComponentResource):
             for action, sizes, hour, minute in (("stop", (0, 0), evening, STOP_MINUTE),
                                                 ("start", (g.min_size, g.desired_size), morning, START_MINUTE)):
                 schedule(f"{g.group}-{action}", "eks:updateNodegroupConfig", {
-                    "clusterName": args.cluster_name, "nodegroupName": node_group_name(g.group),
-                    "scalingConfig": {"minSize": sizes[0], "desiredSize": sizes[1], "maxSize": g.max_size}},
+                    "ClusterName": args.cluster_name, "NodegroupName": node_group_name(g.group),
+                    "ScalingConfig": {"MinSize": sizes[0], "DesiredSize": sizes[1], "MaxSize": g.max_size}},
                     minute, hour)
         if args.database_identifier:
-            database = {"DBInstanceIdentifier": args.database_identifier}
+            database = {"DbInstanceIdentifier": args.database_identifier}
             schedule("database-stop", "rds:stopDBInstance", database, STOP_MINUTE, evening)
             schedule("database-start", "rds:startDBInstance", database, START_MINUTE, morning)
         if args.canary_name:

@@ -36,6 +36,16 @@ def service_trust_policy(service: str, account_id: pulumi.Input[str],
     return pulumi.Output.from_input(account_id).apply(build)
 
 
+def lambda_trust_policy() -> Document:
+    """A Lambda execution role (a canary's): Lambda assumes it with no source keys documented, so the
+    trust is the documented one with no condition (Lambda developer guide, "Defining Lambda function
+    permissions with an execution role"; CloudWatch user guide, "Required roles and permissions for
+    canaries": "All IAM roles for canaries must include the following trust policy statement"). A
+    condition Lambda does not satisfy would deny every run; who may hand the role to a function is
+    the deploy role's iam:PassRole, scoped to the stack's path."""
+    return document({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
+
+
 def ec2_trust_policy() -> Document:
     """Node instance roles: EC2 assumes them for the instance profile (no SourceAccount on EC2)."""
     return document({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
@@ -127,25 +137,36 @@ def cloudwatch_logs_key_statement(region: str, account_id: pulumi.Input[str], lo
 
 def autoscaling_volume_key_statements(account_id: pulumi.Input[str]) -> pulumi.Output[list[Document]]:
     """Managed node groups launch through EC2 Auto Scaling, whose service-linked role must be
-    able to use the CMK for the encrypted root volumes (AWS EBS encryption docs); grants only
-    for AWS resources."""
+    able to use the CMK for the encrypted root volumes (EC2 Auto Scaling user guide, "Required AWS
+    KMS key policy for use with encrypted volumes"); grants only for AWS resources.
+
+    The role is matched by aws:PrincipalArn under a `*` principal instead of being named: it exists
+    only after the account's first Auto Scaling group, which here is the node group this key must
+    precede, and KMS refuses a policy naming a principal that does not exist
+    (MalformedPolicyDocumentException; terraform-aws-modules/terraform-aws-eks#3013). Creating
+    the role in the stack instead fails in every account that already has it ("has been taken in
+    this account"), and two stacks share an account (docs/adr/0021)."""
     def build(account: str) -> list[Document]:
-        role = (f"arn:{PARTITION}:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/"
-                "AWSServiceRoleForAutoScaling")
+        only_the_role = {
+            "ArnEquals": {"aws:PrincipalArn": f"arn:{PARTITION}:iam::{account}:role/aws-service-role/"
+                                              "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"},
+            "StringEquals": {"aws:PrincipalAccount": account},
+        }
         return [{
             "Sid": "AutoScalingUsesKeyForNodeVolumes",
             "Effect": "Allow",
-            "Principal": {"AWS": role},
+            "Principal": {"AWS": "*"},
             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
                        "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
             "Resource": "*",
+            "Condition": only_the_role,
         }, {
             "Sid": "AutoScalingGrantsForAttachedVolumes",
             "Effect": "Allow",
-            "Principal": {"AWS": role},
+            "Principal": {"AWS": "*"},
             "Action": "kms:CreateGrant",
             "Resource": "*",
-            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            "Condition": {**only_the_role, "Bool": {"kms:GrantIsForAWSResource": "true"}},
         }]
     return pulumi.Output.from_input(account_id).apply(build)
 

@@ -174,9 +174,7 @@ class HealthCanary(pulumi.ComponentResource):
 
         role = aws.iam.Role(
             f"{name}-role", description=f"Runs the {args.canary_name} canary", **stack_role(args.account_id),
-            assume_role_policy=pulumi.Output.json_dumps(docs.service_trust_policy(
-                "lambda.amazonaws.com", args.account_id,
-                f"arn:aws:lambda:{args.region}:{{account}}:function:cwsyn-{args.canary_name}-*")),
+            assume_role_policy=json.dumps(docs.lambda_trust_policy()),
             tags=tagged(f"{name}-role"), opts=child)
         aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=pulumi.Output.json_dumps(docs.canary_policy(
             artifacts.bucket_arn, key.key_arn, log_groups, args.account_id, args.region,

@@ -52,6 +52,13 @@ AUTONAME_RULES: dict[str, tuple[int, bool]] = {
     "aws:lb/targetGroup:TargetGroup": (32, False),
 }
 DEFAULT_AUTONAME_RULE = (255, False)
+# The names AWS gives the service-linked roles this project creates explicitly (IAM user guide,
+# "AWS services that work with IAM", each service's service-linked role page).
+SERVICE_LINKED_ROLE_NAMES = {
+    "autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling",
+    "replication.ecr.amazonaws.com": "AWSServiceRoleForECRReplication",
+    "config.amazonaws.com": "AWSServiceRoleForConfig",
+}
 AUTONAME_SUFFIX_LENGTH = 7
 
 
@@ -100,8 +107,18 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "aws:kms/alias:Alias":
             state.update(arn=self._arn("kms", physical))
         elif typ == "aws:iam/role:Role":
-            state.update(arn=self._arn("iam", f"role/{physical}", regional=False), name=physical,
+            # IAM puts the role's path into its ARN: arn:aws:iam::<account>:role/<path><name> (IAM user
+            # guide, "IAM identifiers"), which is what PassRole and principal grants match.
+            path = str(inputs.get("path") or "/").lstrip("/")
+            state.update(arn=self._arn("iam", f"role/{path}{physical}", regional=False), name=physical,
                          uniqueId=f"AROA{_digest(name, 17).upper()}")
+        elif typ == "aws:iam/serviceLinkedRole:ServiceLinkedRole":
+            service = str(inputs.get("awsServiceName"))
+            role = SERVICE_LINKED_ROLE_NAMES.get(service, f"AWSServiceRoleFor{service.split('.')[0].title()}")
+            state.update(arn=self._arn("iam", f"role/aws-service-role/{service}/{role}", regional=False), name=role)
+        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(inputs.get("url", name)).removeprefix("https://")
+            state.update(arn=self._arn("iam", f"oidc-provider/{host}", regional=False))
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             state.update(arn=self._arn("logs", f"log-group:{physical}"), name=physical)
         elif typ == "aws:ec2/eip:Eip":
@@ -190,6 +207,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
             uuid = f"{_digest(name, 8)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 12)}"
             state.update(arn=self._arn("synthetics", f"canary:{canary}"), status="RUNNING",
                          engineArn=self._arn("lambda", f"function:cwsyn-{canary[:21]}-{uuid}:1"))
+        elif typ == "aws:cloudwatch/eventRule:EventRule":
+            # EventBridge's ARN form: arn:aws:events:<region>:<account>:rule/<name> (EventBridge API reference).
+            state.update(arn=self._arn("events", f"rule/{physical}"), name=physical)
         elif typ == "aws:route53/record:Record":
             state.update(fqdn=str(inputs.get("name", name)).rstrip("."))
         elif typ.startswith("aws:"):

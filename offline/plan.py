@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import functools
 import json
+import re
 import runpy
 import sys
 from collections.abc import Sequence
@@ -47,7 +49,7 @@ def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[s
     plan = engine.run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
                       project=config.project, stack=stack, config=config.values,
                       secret_keys=config.secret_keys, mocks=PlatformMocks(region), preview=preview)
-    plan = dataclasses.replace(plan, settings=analysis_settings(typed))
+    plan = dataclasses.replace(plan, settings={**analysis_settings(typed), **delivery_settings(stack, config.values)})
     if render:
         from offline import render as rendering
 
@@ -59,7 +61,8 @@ BOOTSTRAP_DIR = PROJECT_DIR / "bootstrap"
 BOOTSTRAP_STACK = "main"
 # The bootstrap has no zones, add-ons or Kubernetes objects, and its names are the account's (one
 # bootstrap per account, never per stack): what it is judged by.
-BOOTSTRAP_ANALYSES = ("cost",)
+BOOTSTRAP_ANALYSES = ("cost", "aws_semantics")
+PLATFORM_PROJECT = "ecomind-infra"
 
 
 def plan_bootstrap(overrides: Sequence[str] = (), stack_file: Path | None = None):
@@ -77,7 +80,42 @@ def plan_bootstrap(overrides: Sequence[str] = (), stack_file: Path | None = None
     # Priced as an account's baseline: no budget of its own (the stacks' budgets exclude it).
     return dataclasses.replace(plan, settings={"environment": "bootstrap", "monthly_budget_usd": None,
                                                "usage": {"nat_gb": 0, "log_gb": 0, "storage_gb": 0, "cdn_gb": 0},
-                                               "region": region})
+                                               "region": region,
+                                               "prerequisite_principals": declared_role_arns(config.values)})
+
+
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
+
+
+def declared_role_arns(values: dict) -> list[str]:
+    """Role ARNs a stack file declares (settings naming roles other projects or people made): what a
+    policy may name without the plan creating it (analyses/aws_semantics.py, principals-exist)."""
+    found = []
+    for value in values.values():
+        for item in (yaml.safe_load(value) if isinstance(value, str) and value.startswith("[") else value,):
+            for text in item if isinstance(item, list) else [item]:
+                if isinstance(text, str) and _ROLE_ARN.fullmatch(text):
+                    found.append(text)
+    return sorted(set(found))
+
+
+@functools.cache
+def _bootstrap_plan():
+    return plan_bootstrap()
+
+
+def delivery_settings(stack: str, values: dict) -> dict:
+    """What the bootstrap's plan grants this stack, for the rules that read both plans: the deploy
+    role's inline policies (which roles it may pass, to which services) and every role the bootstrap
+    creates (principals the stack's policies may name)."""
+    bootstrap = _bootstrap_plan()
+    roles = {r.urn: r for r in bootstrap.of_type("aws:iam/role:Role")}
+    deploy = next((r for r in roles.values() if r.inputs.get("name") == f"{PLATFORM_PROJECT}-{stack}-deploy"), None)
+    policies = [json.loads(p.inputs["policy"]) for p in bootstrap.of_type("aws:iam/rolePolicy:RolePolicy")
+                if deploy is not None and deploy.urn in p.property_dependencies.get("role", [])]
+    created = {r.arn for r in roles.values() if r.arn}
+    return {"delivery": {"deploy_role_arn": deploy.arn, "deploy_role_policies": policies} if deploy else None,
+            "prerequisite_principals": sorted(created | set(declared_role_arns(values)))}
 
 
 def bootstrap_dr_region() -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import settings
 from components.cluster import CONTROL_PLANE_LOG_TYPES, IMDS_HOP_LIMIT
@@ -179,14 +180,16 @@ def test_ebs_csi_addon_is_pinned_uses_irsa_and_waits_for_nodes(stack_plan):
     versions = settings.ADDON_VERSIONS[eks(stack_plan).inputs["version"]]
     assert addon.inputs["addonVersion"] == versions["aws-ebs-csi-driver"]
     role = stack_plan.one(ROLE, "cluster-ebs-csi-role")
-    assert role.urn in addon.dependencies and ":role/cluster-ebs-csi-role" in addon.inputs["serviceAccountRoleArn"]
+    assert role.urn in addon.dependencies
+    assert f":role/ecomind-infra/{stack_plan.stack}/cluster-ebs-csi-role" in addon.inputs["serviceAccountRoleArn"]
     assert all(g.urn in addon.dependencies for g in stack_plan.of_type(NODE_GROUP))
 
 
 def test_vpc_cni_runs_on_its_irsa_role_and_nodes_wait_for_it(stack_plan):
     cni = stack_plan.one("eks:index:VpcCniAddon")
     role = stack_plan.one(ROLE, "cluster-vpc-cni-role")
-    assert role.urn in cni.dependencies and ":role/cluster-vpc-cni-role" in cni.inputs["serviceAccountRoleArn"]
+    assert role.urn in cni.dependencies
+    assert f":role/ecomind-infra/{stack_plan.stack}/cluster-vpc-cni-role" in cni.inputs["serviceAccountRoleArn"]
     trust = statements(policy(role, "assumeRolePolicy"))[0]
     subjects = [v for k, v in trust["Condition"]["StringEquals"].items() if k.endswith(":sub")]
     assert subjects == ["system:serviceaccount:kube-system:aws-node"]
@@ -267,13 +270,20 @@ def test_launch_templates_require_imdsv2_with_hop_limit_one_and_encrypt_gp3_root
         assert group.inputs["launchTemplate"]["id"] == resource_id_for(LAUNCH_TEMPLATE, template.name)
 
 
-def test_volume_key_lets_auto_scaling_encrypt_node_volumes(stack_plan):
+def test_volume_key_lets_auto_scaling_encrypt_node_volumes_without_naming_its_role(stack_plan):
+    """The Auto Scaling service-linked role may not exist when the key is created (B1): it is matched
+    by aws:PrincipalArn in this account, never named as a principal KMS would validate."""
     key = stack_plan.one(KEY, "cluster-volumes-key")
-    principals = {s["Principal"].get("AWS") for s in statements(policy(key, "policy"))}
-    assert ("arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/"
-            "AWSServiceRoleForAutoScaling") in principals
-    grant = next(s for s in statements(policy(key, "policy")) if s["Action"] == "kms:CreateGrant")
-    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    granted = [s for s in statements(policy(key, "policy")) if s["Sid"].startswith("AutoScaling")]
+    role = "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    assert len(granted) == 2
+    for statement in granted:
+        assert statement["Principal"] == {"AWS": "*"}
+        assert statement["Condition"]["ArnEquals"] == {"aws:PrincipalArn": role}
+        assert statement["Condition"]["StringEquals"] == {"aws:PrincipalAccount": "111122223333"}
+    grant = next(s for s in granted if s["Action"] == "kms:CreateGrant")
+    assert grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+    assert "AWSServiceRoleForAutoScaling" not in json.dumps([s["Principal"] for s in statements(policy(key, "policy"))])
 
 
 def test_prod_protects_the_cluster_and_its_keys(prod_plan, dev_plan):

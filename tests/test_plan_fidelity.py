@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from analyses import aws_semantics
 from offline import fidelity
 from offline.plan import plan_one, plan_stack, stack_files
 from tests.conftest import PROJECT_DIR, planned
@@ -62,7 +63,7 @@ def test_every_analysis_has_one_entry_point_and_a_section():
     sections = [a.SECTION for a in analyses.ANALYSES]
     assert len(set(sections)) == len(sections)
     assert {"cost", "capacity", "schedule", "policy", "az_loss", "region_loss", "rollout", "deployment",
-            "physical_names"} == set(sections)
+            "aws_semantics", "physical_names"} == set(sections)
     document = analyses.run(planned("dev"))
     assert list(document) == sections and all(isinstance(s.get("failures", []), list) for s in document.values())
 
@@ -71,7 +72,7 @@ def test_make_plans_covers_every_stack_file():
     assert stack_files() == ["dev", "prod", "prod-dr"]
 
 
-def test_a_copied_stack_with_its_own_cidr_shares_no_name_with_the_others(tmp_path):
+def test_a_copied_stack_with_its_own_cidr_shares_no_name_with_the_others(tmp_path, capsys):
     from analyses import names
 
     copy = tmp_path / "Pulumi.qa.yaml"
@@ -80,7 +81,13 @@ def test_a_copied_stack_with_its_own_cidr_shares_no_name_with_the_others(tmp_pat
     sections = {}
     for stack, stack_file in (("dev", None), ("prod", None), ("qa", copy)):
         code, sections[stack] = plan_one(stack, stack_file, (), tmp_path / "plan")
-        assert code == 0
+        assert code == (0 if stack != "qa" else 3)
+        errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+        # A stack the bootstrap does not know has no deploy role to pass its roles: that, and only that.
+        assert errors == ([] if stack != "qa" else [
+            "error: aws/passrole-coverage: the bootstrap's plan creates no deploy role for stack 'qa': add the stack "
+            "to its stacks (bootstrap/Pulumi.main.yaml), whose deploy role passes the stack's roles (stack) "
+            f"[source: {aws_semantics.RULES[1].source}]"])
     assert len(sections["qa"]["explicit"]) >= 40
     assert names.collisions_between(sections) == []
 

@@ -257,7 +257,8 @@ def test_backup_role_trusts_the_instances_service_account_and_reaches_only_its_b
                        bucket: {"s3:ListBucket", "s3:GetBucketLocation"},
                        key: {"kms:Decrypt", "kms:GenerateDataKey"}}
     annotation = spec(plan)["serviceAccountTemplate"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-    assert re.fullmatch(r"arn:aws:iam::\d{12}:role/database-backups-role-[0-9a-f]+", annotation), annotation
+    role_arn = rf"arn:aws:iam::\d{{12}}:role/ecomind-infra/{stack}/database-backups-role-[0-9a-f]+"
+    assert re.fullmatch(role_arn, annotation), annotation
 
 
 def test_a_recovery_is_a_new_cluster_restored_from_the_old_one_to_a_point_in_time():

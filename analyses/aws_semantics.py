@@ -1,0 +1,327 @@
+"""What AWS itself refuses or silently ignores, checked over the plan's policies and payloads.
+
+The mock engine accepts any principal, any condition and any payload. AWS does not: a key policy
+naming a role that does not exist yet is MalformedPolicyDocumentException, a role the deploy role
+may not pass is AccessDenied, a trust conditioned on a source the service never presents denies
+every AssumeRole, a Scheduler payload in the wrong casing is a ValidationException at run time.
+Each rule names its source and fails `make plan` with one line per violation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from analyses import service_principals
+from analyses.model import Plan, PlannedResource
+from analyses.policy_statements import listed, statements
+
+SECTION = "aws_semantics"
+
+ROLE = "aws:iam/role:Role"
+SERVICE_LINKED_ROLE = "aws:iam/serviceLinkedRole:ServiceLinkedRole"
+EKS_CLUSTER = "eks:index:Cluster"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+KEY_TYPES = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey", "aws:kms/keyPolicy:KeyPolicy")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
+_ACCOUNT_ROOT = re.compile(r"(arn:aws[a-z-]*:iam::)?\d{12}(:root)?")
+_EKS_OIDC = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/\w+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    source: str
+    check: Callable[[Plan], Iterator[tuple[str | None, str]]]
+
+
+# --- Principals exist -------------------------------------------------------------------------
+
+def _produced_upstream(plan: Plan, resource: PlannedResource) -> dict[str, PlannedResource]:
+    """ARNs of what `resource` waits for: a principal among them exists when its policy is sent."""
+    by_urn = {r.urn: r for r in plan.resources}
+    return {by_urn[u].arn: by_urn[u] for u in plan.upstream_of(resource) if by_urn[u].arn}
+
+
+def _principals_exist(plan: Plan):
+    prerequisites = set(plan.settings.get("prerequisite_principals", {}))
+    everything = {r.arn: r for r in plan.resources if r.arn}
+    for statement in statements(plan):
+        named = [("AWS", p) for p in statement.principals("AWS")] + [
+            ("Federated", p) for p in statement.principals("Federated")]
+        if not named:
+            continue
+        upstream = _produced_upstream(plan, statement.resource)
+        for kind, principal in named:
+            if principal == "*" or _ACCOUNT_ROOT.fullmatch(principal) or principal in upstream:
+                continue
+            if kind == "Federated" and _EKS_OIDC.fullmatch(principal) and any(
+                    plan.by_urn(u).type == EKS_CLUSTER and plan.by_urn(u).inputs.get("createOidcProvider")
+                    for u in plan.upstream_of(statement.resource)):
+                continue  # pulumi-eks creates the provider inside the cluster (cluster.ts createOidcProvider)
+            if principal in prerequisites:
+                continue
+            where = f"{statement.field} {statement.sid}"
+            if principal in everything:
+                yield statement.resource.urn, (f"{where} names {principal}, created in this plan by "
+                                               f"{everything[principal].name} but not before it (no dependency)")
+            elif "/aws-service-role/" in principal:
+                yield statement.resource.urn, (f"{where} names the service-linked role {principal}, which exists "
+                                               "only once something creates it: create it explicitly first "
+                                               "(aws.iam.ServiceLinkedRole) or grant by aws:PrincipalArn")
+            else:
+                yield statement.resource.urn, f"{where} names {principal}, which no plan creates or declares"
+
+
+# --- PassRole coverage ----------------------------------------------------------------------
+
+# Which service receives a role passed in each input (the iam:PassedToService it is checked
+# against). A role ARN in an input missing here fails the plan until its row is added.
+PASSED_ROLES: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
+    ("eks:index:Cluster", "serviceRole"): (("eks.amazonaws.com",), "EKS user guide, \"Amazon EKS cluster IAM role\""),
+    ("eks:index:ManagedNodeGroup", "nodeRoleArn"): (
+        ("eks.amazonaws.com",), "EKS user guide, \"Amazon EKS node IAM role\" (CreateNodegroup passes nodeRole)"),
+    ("eks:index:ManagedNodeGroup", "nodeRole"): (("eks.amazonaws.com",), "as nodeRoleArn"),
+    ("aws:eks/addon:Addon", "serviceAccountRoleArn"): (("eks.amazonaws.com",), "EKS API reference, CreateAddon"),
+    ("eks:index:VpcCniAddon", "serviceAccountRoleArn"): (("eks.amazonaws.com",), "as aws:eks/addon:Addon"),
+    ("aws:codebuild/project:Project", "serviceRole"): (
+        ("codebuild.amazonaws.com",), "CodeBuild user guide, \"Allow a user to pass a role to CodeBuild\""),
+    ("aws:ec2/flowLog:FlowLog", "iamRoleArn"): (
+        ("vpc-flow-logs.amazonaws.com",), "VPC user guide, \"IAM role for publishing flow logs\" (iam:PassRole)"),
+    ("aws:ec2/flowLog:FlowLog", "deliverCrossAccountRole"): (("vpc-flow-logs.amazonaws.com",), "as iamRoleArn"),
+    ("aws:rds/instance:Instance", "monitoringRoleArn"): (
+        ("monitoring.rds.amazonaws.com", "rds.amazonaws.com"),
+        "RDS user guide, \"Setting up and enabling Enhanced Monitoring\"; which name CreateDBInstance checks is "
+        "not documented: both are granted (bootstrap/delivery.py)"),
+    ("aws:synthetics/canary:Canary", "executionRoleArn"): (
+        ("synthetics.amazonaws.com", "lambda.amazonaws.com"),
+        "CloudWatch user guide, \"Required roles and permissions for canaries\" (iam:PassRole); the name "
+        "CreateCanary checks is not documented: both are granted"),
+    ("aws:scheduler/schedule:Schedule", "target.roleArn"): (
+        ("scheduler.amazonaws.com",), "EventBridge Scheduler user guide, \"Set up the execution role\" (iam:PassRole)"),
+    ("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "role"): (
+        ("s3.amazonaws.com",), "S3 user guide, \"Setting up permissions for live replication\": iam:PassRole of the "
+        "replication role to s3.amazonaws.com"),
+    ("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "customRoleArn"): (
+        ("ecr.amazonaws.com",), "ECR user guide, \"Repository creation templates\" (IAM role for the template)"),
+}
+
+
+def _role_inputs(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, value) of every string in `value` that is a role ARN or a resource reference."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _role_inputs(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _role_inputs(item, path)
+
+
+def _allows(statement: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> bool:
+    """Whether an Allow statement grants `action` on `resource` under `context` (StringEquals and
+    StringLike conditions only: what the deploy role's grants use)."""
+    if statement.get("Effect") != "Allow":
+        return False
+    if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in listed(statement.get("Action"))):
+        return False
+    if not any(fnmatch.fnmatchcase(resource, r) for r in listed(statement.get("Resource"))):
+        return False
+    for operator, block in (statement.get("Condition") or {}).items():
+        for key, values in block.items():
+            actual = context.get(key.lower())
+            if operator == "StringEquals" and actual not in listed(values):
+                return False
+            if operator == "StringLike" and not any(fnmatch.fnmatchcase(actual or "", v) for v in listed(values)):
+                return False
+            if operator not in ("StringEquals", "StringLike"):
+                return False
+    return True
+
+
+# An input that hands a role to the service: named for a role (serviceRole, nodeRoleArn,
+# target.roleArn, role), not a principal it only names (an access entry's principalArn).
+_ROLE_INPUT = re.compile(r"(?i)(.*[a-z])?role(arn)?")
+
+
+def _passed_roles(plan: Plan) -> Iterator[tuple[PlannedResource, str, str]]:
+    """(resource, input path, role ARN) of every role an AWS resource hands to its service. IAM's own
+    resources attach or name roles, and a Kubernetes object's role ARN is IRSA's annotation, which
+    the pod assumes itself: neither passes a role."""
+    roles = {r.urn: r.arn for r in plan.of_type(ROLE)}
+    for resource in plan.resources:
+        if not resource.type.startswith(("aws:", "eks:")) or resource.type.startswith("aws:iam/"):
+            continue
+        for path, value in _role_inputs(resource.inputs):
+            path = path.removesuffix(".resourceRef")  # a resource reference, flattened to its URN
+            arn = roles.get(value) or (value if _ROLE_ARN.fullmatch(value) else None)
+            if arn and "/aws-service-role/" not in arn and _ROLE_INPUT.fullmatch(path.rsplit(".", 1)[-1]):
+                yield resource, path, arn
+
+
+def _passrole_coverage(plan: Plan):
+    delivery = plan.settings.get("delivery")
+    if plan.settings.get("environment") == "bootstrap":
+        return  # run by an administrator ("run once, by an administrator": bootstrap/__main__.py)
+    passed = list(_passed_roles(plan))
+    if passed and not delivery:
+        yield None, (f"the bootstrap's plan creates no deploy role for stack '{plan.stack}': add the stack to "
+                     "its stacks (bootstrap/Pulumi.main.yaml), whose deploy role passes the stack's roles")
+        return
+    for resource, path, arn in passed:
+        row = PASSED_ROLES.get((resource.type, path))
+        if row is None:
+            yield resource.urn, (f"{path} passes {arn} to a service this rule does not know: add "
+                                 f"({resource.type!r}, {path!r}) to PASSED_ROLES with the service and its source")
+            continue
+        services, _ = row
+        # Where the service checked is not documented, every candidate must be granted.
+        for service in services:
+            granted = any(_allows(s, "iam:PassRole", arn, {"iam:passedtoservice": service})
+                          for document in delivery["deploy_role_policies"] for s in listed(document["Statement"]))
+            if not granted:
+                yield resource.urn, (f"{path}: the deploy role {delivery['deploy_role_arn']} may not pass {arn} "
+                                     f"to {service} (bootstrap/delivery.py PASSED_TO_SERVICES)")
+
+
+# --- Conditions a service really sends -------------------------------------------------------
+
+_SOURCE_KEYS = ("aws:sourcearn", "aws:sourceaccount")
+
+
+def _service_conditions(plan: Plan):
+    for statement in statements(plan):
+        for service in statement.principals("Service"):
+            row = service_principals.row(service, key_policy=statement.resource.type in KEY_TYPES)
+            if row is None:
+                yield statement.resource.urn, (f"{statement.sid} trusts {service}, which has no row in "
+                                               "analyses/service_principals.py: add what it presents, with the source")
+                continue
+            for _, key, values in statement.conditions():
+                if key == "aws:sourceaccount" and not row.source_account:
+                    yield statement.resource.urn, (f"{statement.sid}: {service} sends no aws:SourceAccount "
+                                                   f"({row.source})")
+                elif key == "aws:sourcearn":
+                    wrong = [v for v in values if not row.arn_matches(v)]
+                    if wrong:
+                        yield statement.resource.urn, (f"{statement.sid}: {service} never presents aws:SourceArn "
+                                                       f"{wrong[0]} ({row.source})")
+
+
+# --- Request shapes of indirect calls --------------------------------------------------------
+
+# Scheduler's universal target calls `aws-sdk:<service>:<apiAction>` with the Input as the request
+# object of the AWS SDKs: members in PascalCase with acronyms as words (ClusterName, ScalingConfig,
+# DbInstanceIdentifier), whatever the API's own casing. Step Functions' AWS SDK integrations say
+# so ("Parameters ... are expressed in PascalCase, even if the native service API is in
+# camelCase", Step Functions developer guide, "AWS SDK service integrations"); the Scheduler user
+# guide ("Using universal targets") does not, but real runs record CreateSchedule refusing the
+# camelCase body ("missing the following field(s): ClusterName, NodegroupName") and taking
+# DbInstanceIdentifier, not RDS's DBInstanceIdentifier. Which members an operation has is read from
+# botocore's service model; botocore's member NAMES (clusterName, DBInstanceIdentifier) are not
+# what Scheduler accepts, so each is compared in the SDK request casing (`request_member`).
+_SDK_TARGET = re.compile(r"arn:aws:scheduler:::aws-sdk:(?P<service>[a-z0-9-]+):(?P<action>[a-zA-Z0-9]+)")
+
+
+@functools.cache
+def _service_model(service: str):
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+def pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def request_member(name: str) -> str:
+    """A model member as the SDK request objects spell it: words split at case changes, each
+    capitalised, an acronym as a word (DBInstanceIdentifier -> DbInstanceIdentifier)."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", name)).split()
+    return "".join(word[:1].upper() + word[1:].lower() for word in words)
+
+
+def _shape_errors(shape, value: Any, path: str) -> Iterator[str]:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            yield f"{path or 'input'}: expected an object ({shape.name})"
+            return
+        members = {request_member(m): (m, s) for m, s in shape.members.items()}
+        for key, item in value.items():
+            if key not in members:
+                near = [p for p in members if p.lower() == key.lower()]
+                hint = f" (Scheduler takes {near[0]})" if near else ""
+                yield f"{path + '.' if path else ''}{key}: not a member of {shape.name}{hint}"
+            else:
+                yield from _shape_errors(members[key][1], item, f"{path + '.' if path else ''}{key}")
+        for required in shape.required_members:
+            if request_member(required) not in value:
+                yield f"{path + '.' if path else ''}{request_member(required)}: required by {shape.name}, missing"
+    elif kind == "list":
+        if not isinstance(value, list):
+            yield f"{path}: expected a list"
+        else:
+            for item in value:
+                yield from _shape_errors(shape.member, item, f"{path}[]")
+    elif kind in ("integer", "long") and (isinstance(value, bool) or not isinstance(value, int)):
+        yield f"{path}: expected an integer"
+    elif kind == "string" and not isinstance(value, str):
+        yield f"{path}: expected a string"
+    elif kind == "boolean" and not isinstance(value, bool):
+        yield f"{path}: expected true or false"
+
+
+def _request_shapes(plan: Plan):
+    for schedule in plan.of_type(SCHEDULE):
+        target = schedule.inputs.get("target") or {}
+        match = _SDK_TARGET.fullmatch(str(target.get("arn", "")))
+        if not match:
+            continue
+        operation = pascal(match["action"])
+        try:
+            model = _service_model(match["service"])
+            shape = model.operation_model(operation).input_shape
+        except Exception:  # botocore's UnknownServiceError / OperationNotFoundError
+            yield schedule.urn, f"aws-sdk:{match['service']}:{match['action']} is no operation botocore's model knows"
+            continue
+        payload = json.loads(target.get("input") or "{}")
+        for error in _shape_errors(shape, payload, ""):
+            yield schedule.urn, f"{match['service']}:{match['action']} input {error}"
+
+
+RULES = (
+    Rule("principals-exist", "Every principal a policy names exists before the policy is sent.",
+         "KMS developer guide, \"Key policies\" (MalformedPolicyDocumentException for a principal that does not "
+         "exist); IAM user guide, \"Invalid principal in policy\"; terraform-aws-modules/terraform-aws-eks#3013",
+         _principals_exist),
+    Rule("passrole-coverage", "The deploy role may pass every role the stack hands to a service.",
+         "IAM user guide, \"Granting a user permissions to pass a role to an AWS service\" (iam:PassedToService)",
+         _passrole_coverage),
+    Rule("service-conditions", "Trust and resource-policy conditions name what the service really sends.",
+         "analyses/service_principals.py, one source per service", _service_conditions),
+    Rule("request-shapes", "Scheduler universal-target payloads are the operation's request, in PascalCase.",
+         "EventBridge Scheduler user guide, \"Using universal targets\"; botocore service models for the members",
+         _request_shapes),
+)
+
+
+def violations(plan: Plan) -> list[dict[str, Any]]:
+    return [{"rule": rule.id, "urn": urn, "message": message, "source": rule.source}
+            for rule in RULES for urn, message in rule.check(plan)]
+
+
+def analyse(plan: Plan) -> dict[str, Any]:
+    """The `aws_semantics` section: every rule's violations, each a failure of the plan."""
+    found = violations(plan)
+    failures = [f"aws/{v['rule']}: {v['message']} ({v['urn'] or 'stack'}) [source: {v['source']}]" for v in found]
+    return {"rules": [{"id": r.id, "description": r.description, "source": r.source} for r in RULES],
+            "violations": found, "failures": failures,
+            "summary": [f"AWS semantics: {len(RULES)} rules, {len(found)} violations"]}

@@ -89,13 +89,15 @@ streaming = Streaming("streaming", StreamingArgs(
 cache = Cache("cache", CacheArgs(
     settings=stack.cache, replication_group_id=name, availability_zone_names=network.availability_zone_names,
     secrets_key_arn=secrets.key_arn, secret_prefix=secret_prefix, copies=copies, **data_plane, **common))
-# A WAF web ACL in front of each public entry point: CloudFront always, the ALB when it is
-# internet-facing (with a domain and its certificate; without one the ALB is internal).
+# A WAF web ACL in front of each public entry point: CloudFront (with the assets CDN), the ALB when
+# it is internet-facing (with a domain and its certificate; without one the ALB is internal).
 firewall = {"region": stack.region, "log_retention_days": stack.network.log_retention_days, **common}
-cdn_firewall = WebFirewall("cdn-firewall", WebFirewallArgs(scope="CLOUDFRONT", **firewall))
-cdn = AssetsCdn("cdn", AssetsCdnArgs(
-    settings=stack.edge, access_log_bucket_name=storage.logs.bucket_name,
-    access_log_bucket_arn=storage.logs.bucket_arn, web_acl_arn=cdn_firewall.web_acl_arn, **common))
+cdn = None
+if stack.edge.cdn:
+    cdn_firewall = WebFirewall("cdn-firewall", WebFirewallArgs(scope="CLOUDFRONT", **firewall))
+    cdn = AssetsCdn("cdn", AssetsCdnArgs(
+        settings=stack.edge, access_log_bucket_name=storage.logs.bucket_name,
+        access_log_bucket_arn=storage.logs.bucket_arn, web_acl_arn=cdn_firewall.web_acl_arn, **common))
 # A recovery stack runs the source's released images, which ECR replication already copied here.
 repository_urls = replicated_repository_urls(recovery.repository_prefix, account_id, stack.region) if recovery \
     else Registry("registry", RegistryArgs(prefix=f"ecomind-{stack.stack}", **common)).repository_urls
@@ -256,10 +258,14 @@ export("kafkaClusterArn", "ARN of the MSK cluster (the IAM grants name its topic
 export("cache", "`{host, port, authSecretArn}` for `REDIS_ADDR` / `REDIS_URL` (TLS and AUTH).",
        {"host": cache.host, "port": cache.port, "authSecretArn": cache.auth_secret_arn})
 export("reportsBucket", "Bucket of the api's reports and the worker's exports.", storage.reports.bucket_name)
-export("assetsBucket", "Bucket the UI build uploads its static assets to.", cdn.assets.bucket_name)
+if cdn:
+    export("assetsBucket", "assetsCdn only: bucket the UI build uploads its static assets to.", cdn.assets.bucket_name)
 export("accessLogBucket", "Bucket of S3 server access logs and CloudFront standard logs.", storage.logs.bucket_name)
-export("assetsUrl", "https URL the UI loads its assets from (the custom domain when one is set).", cdn.public_url)
-export("cdnDomain", "CloudFront domain of the assets distribution (dxxxx.cloudfront.net).", cdn.distribution_domain)
+export("assetsUrl", "URL the UI loads its assets from: the CDN's (its custom domain when one is set), or without "
+       "assetsCdn the application's own URL.", cdn.public_url if cdn else load_balancer.url)
+if cdn:
+    export("cdnDomain", "assetsCdn only: CloudFront domain of the assets distribution (dxxxx.cloudfront.net).",
+           cdn.distribution_domain)
 export("ecrRepositories", "ECR repository URL per service (gateway, api, worker, ui); a recovery stack's are the "
        "source's replicas.", repository_urls)
 export("secretArns", "Secrets Manager ARNs External Secrets reads: `jwt`, `gatewayHmac`, `database`, `cache`.",

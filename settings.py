@@ -197,6 +197,10 @@ KAFKA_INSTANCE_TYPES = ("kafka.t3.small", "kafka.m7g.large", "kafka.m7g.xlarge",
 CACHE_NODE_TYPES = ("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium", "cache.m7g.large",
                     "cache.r7g.large")
 CDN_PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+# CloudFront's certificates (ACM), CLOUDFRONT-scope WAF ACLs and vended log delivery are made in
+# us-east-1 only (CloudFront developer guide, "Requirements for using SSL/TLS certificates with
+# CloudFront"; WAF developer guide, "Using AWS WAF with CloudFront").
+CLOUDFRONT_REGION = "us-east-1"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 
@@ -363,6 +367,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Generation of the gateway's request signing key: `make rotate-secret SECRET=gateway-hmac` raises it "
             "by one; the previous key keeps verifying (GATEWAY_HMAC_SECRET_PREVIOUS).", 1),
     Setting("cdnPriceClass", "string", "CloudFront price class of the UI assets distribution.", "PriceClass_All"),
+    Setting("assetsCdn", "boolean",
+            "Serve the UI's static assets from S3 through CloudFront (with its certificate, WAF and logs, which "
+            "exist only in us-east-1). false: the UI serves them itself through the ALB; a recovery stack outside "
+            "us-east-1 must set false, so that it needs nothing of the region whose loss it answers.", True),
     Setting("drRegion", "string",
             "Region that holds copies of the database backups and the application secrets, each under a key "
             "there (docs/DISASTER_RECOVERY.md, region loss); none: no copies, which prod refuses.", "us-west-2"),
@@ -594,6 +602,8 @@ class EdgeSettings:
     canary_interval_minutes: int = 5
     host_label: str = ""
     """Appended to each host's first label (app-dr.<domain>); empty: app.<domain>."""
+    cdn: bool = True
+    """The assets distribution and its us-east-1 pieces (setting assetsCdn); False: the UI serves its assets."""
 
     def _host(self, name: str) -> str | None:
         return f"{name}{'-' + self.host_label if self.host_label else ''}.{self.domain}" if self.domain else None
@@ -1044,8 +1054,12 @@ def _signing_keys(v: Mapping[str, Any]) -> SigningKeySettings:
                               gateway_hmac_generation=_generation(v, "gatewayHmacKeyGeneration"))
 
 
-def _edge(v: Mapping[str, Any]) -> EdgeSettings:
+def _edge(v: Mapping[str, Any], region: str) -> EdgeSettings:
     price_class = _one_of("cdnPriceClass", v["cdnPriceClass"], CDN_PRICE_CLASSES)
+    if v["assetsCdn"] and v["recoverFromStack"] and region != CLOUDFRONT_REGION:
+        raise _fail("assetsCdn", True, f"a recovery stack in {region} cannot depend on {CLOUDFRONT_REGION}, where "
+                    "CloudFront's certificate, WAF and log delivery must be made: set false (the UI serves its "
+                    "assets through the ALB)")
     domain, zone = v["publicDomain"], v["publicHostedZoneId"]
     if bool(domain) != bool(zone):
         key, value = ("publicHostedZoneId", zone) if domain else ("publicDomain", domain)
@@ -1061,7 +1075,7 @@ def _edge(v: Mapping[str, Any]) -> EdgeSettings:
     if label and not _DNS_LABEL.match(label):
         raise _fail("publicHostLabel", label, "expected a lower-case DNS label such as dr, or empty")
     return EdgeSettings(price_class=price_class, domain=domain or None, hosted_zone_id=zone or None,
-                        canary_interval_minutes=interval, host_label=label)
+                        canary_interval_minutes=interval, host_label=label, cdn=v["assetsCdn"])
 
 
 def _app(v: Mapping[str, Any]) -> AppSettings:
@@ -1355,7 +1369,7 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         database=database,
         streaming=_streaming(v, environment, zone_count, retention),
         cache=_cache(v, environment, zone_count, retention),
-        edge=_edge(v),
+        edge=_edge(v, region),
         app=_app(v),
         cost=_cost(v),
         load=_load(v),

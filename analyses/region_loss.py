@@ -162,6 +162,15 @@ def _bucket_store(plan: Plan, purpose: str, store: str) -> Store:
     return Store(store, "none", f"{purpose}: everything", None)
 
 
+def outside_its_region(plan: Plan) -> list:
+    """In a recovery stack, what is placed in another region than the stack's (a resource's
+    `region` argument): every such resource needs that region's endpoints, which the loss the
+    stack answers may take away (review H4: CloudFront's certificate, WAF and logs in us-east-1)."""
+    if not plan.settings.get("recovery") or not plan.settings.get("region"):
+        return []
+    return [r for r in plan.resources if r.custom and r.inputs.get("region") not in (None, plan.settings["region"])]
+
+
 def analyse(plan: Plan) -> dict[str, Any]:
     table = stores(plan)
     # In a recovery stack's plan the restore is a resource, on the platform's critical path.
@@ -179,5 +188,8 @@ def analyse(plan: Plan) -> dict[str, Any]:
                f"+ DNS {DNS_MINUTES} min)"]
     failures = ([f"region-loss: the estimated RTO ({rto} min) exceeds the {RTO_TARGET_MINUTES}-minute target"]
                 if rto is not None and rto > RTO_TARGET_MINUTES else [])
+    failures += [f"region-loss/recovery-in-its-region: {r.type} {r.name} is made in {r.inputs['region']}, not the "
+                 f"recovery stack's {plan.settings['region']}: it needs the region whose loss the stack answers "
+                 "[source: docs/DISASTER_RECOVERY.md, \"A lost region\"]" for r in outside_its_region(plan)]
     return {"stores": [dataclasses.asdict(s) for s in table], "rto_minutes": rto, "blocked_by": blocked,
             "rto_target_minutes": RTO_TARGET_MINUTES, "failures": failures, "summary": summary}

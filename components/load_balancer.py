@@ -311,20 +311,27 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
     @staticmethod
     def _certificate(name: str, args: ApplicationLoadBalancerArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         """An ACM certificate for the host (and the failover host), validated through a record per
-        name in the stack's zone. allow_overwrite: ACM asks for the same record when the same account
-        validates the same name again (the source stack's certificate of the failover host)."""
+        name in the stack's zone. ACM asks one account for the same record for a name in every region
+        (ACM user guide, "DNS validation": the CNAME is specific to the domain and the account, and
+        works in any region), so the failover host's record is the source stack's: a recovery stack
+        validates with it and never owns it, so that destroying the recovery stack cannot delete what
+        the source's renewals need (review M3; terraform-aws-modules/terraform-aws-acm#84).
+        allow_overwrite: a record left by an earlier certificate of the stack's own name is taken over."""
         names = [args.host, *([args.failover_host] if args.failover_host else [])]
         certificate = aws.acm.Certificate(
             f"{name}-certificate", domain_name=args.host, subject_alternative_names=names[1:] or None,
             validation_method="DNS", key_algorithm="EC_prime256v1", tags={**args.tags, "Name": args.host}, opts=child)
-        records = []
+        fqdns = []
         for index, domain in enumerate(names):
             option = certificate.domain_validation_options.apply(
                 lambda options, d=domain: next(o for o in options if o.domain_name == d))
-            records.append(aws.route53.Record(
+            if domain == args.failover_host:
+                fqdns.append(option.resource_record_name.apply(lambda record: record.rstrip(".")))
+                continue
+            fqdns.append(aws.route53.Record(
                 f"{name}-certificate-validation" + (f"-{index}" if index else ""), zone_id=args.hosted_zone_id,
                 name=option.resource_record_name, type=option.resource_record_type,
-                records=[option.resource_record_value], ttl=300, allow_overwrite=True, opts=child))
+                records=[option.resource_record_value], ttl=300, allow_overwrite=True, opts=child).fqdn)
         return aws.acm.CertificateValidation(
-            f"{name}-certificate", certificate_arn=certificate.arn, validation_record_fqdns=[r.fqdn for r in records],
+            f"{name}-certificate", certificate_arn=certificate.arn, validation_record_fqdns=fqdns,
             opts=child).certificate_arn

@@ -131,6 +131,7 @@ def analysis_settings(s) -> dict:
     usage = s.cost
     return {
         "environment": s.environment,
+        "region": s.region,
         "monthly_budget_usd": usage.monthly_budget_usd,
         "usage": {"nat_gb": usage.nat_gb, "log_gb": usage.log_gb, "storage_gb": usage.storage_gb,
                   "cdn_gb": usage.cdn_gb, "database_gb": usage.database_gb},

@@ -19,8 +19,9 @@ def test_shape(stack_plan):
     document = json.loads(json.dumps(stack_plan.as_json()))
     assert list(document) == ["project", "stack", "resources", "outputs", "settings", "manifests"]
     assert {d["kind"] for d in document["manifests"]["ecomind-release"]} >= {"Deployment", "TargetGroupBinding", "Job"}
-    assert set(document["settings"]) == {"environment", "monthly_budget_usd", "usage", "load", "state_copy_region",
-                                         "cluster_access", "recovery", "delivery", "prerequisite_principals"}
+    assert set(document["settings"]) == {"environment", "region", "monthly_budget_usd", "usage", "load",
+                                         "state_copy_region", "cluster_access", "recovery", "delivery",
+                                         "prerequisite_principals"}
     assert document["project"] == "ecomind-infra" and document["stack"] == stack_plan.stack
     for resource in document["resources"]:
         assert list(resource) == RESOURCE_KEYS

@@ -88,18 +88,36 @@ def test_the_services_use_the_sources_reports_copy(plan, recovery):
 
 
 def test_its_names_are_its_own_and_its_alb_answers_for_the_primary_host_without_taking_its_record(plan):
-    """app-dr.<domain> and assets-dr.<domain> are the recovery stack's; app.<domain> stays prod's
+    """app-dr.<domain> is the recovery stack's (it has no assets CDN); app.<domain> stays prod's
     record until the runbook's switch, while the certificate and host rules already cover it."""
     [certificate] = [c for c in plan.of_type("aws:acm/certificate:Certificate") if "region" not in c.inputs]
     assert certificate.inputs["domainName"] == "app-dr.ecomind.example.com"
     assert certificate.inputs["subjectAlternativeNames"] == ["app.ecomind.example.com"]
     validations = plan.one("aws:acm/certificateValidation:CertificateValidation", "web-certificate")
     assert len(validations.inputs["validationRecordFqdns"]) == 2
+    # M3: the primary host's validation record is prod's (ACM's record is per domain and account);
+    # this stack validates with it and owns only its own name's.
+    [own] = [r for r in plan.of_type("aws:route53/record:Record") if r.name.startswith("web-certificate-validation")]
+    prod_record = planned("prod").one("aws:route53/record:Record", "web-certificate-validation")
+    assert own.inputs["name"] != prod_record.inputs["name"]
+    assert prod_record.inputs["name"].rstrip(".") in validations.inputs["validationRecordFqdns"]
     aliases = {r.inputs["name"] for r in plan.of_type("aws:route53/record:Record") if r.inputs.get("aliases")}
-    assert aliases == {"app-dr.ecomind.example.com", "assets-dr.ecomind.example.com"}
+    assert aliases == {"app-dr.ecomind.example.com"}
     hosts = {tuple(c["hostHeader"]["values"]) for rule in plan.of_type("aws:lb/listenerRule:ListenerRule")
              for c in rule.inputs["conditions"] if "hostHeader" in c}
     assert hosts == {("app-dr.ecomind.example.com", "app.ecomind.example.com")}
+
+
+def test_it_makes_nothing_in_the_region_whose_loss_it_answers(plan):
+    """H4: no CDN (its certificate, WAF and logs exist only in us-east-1); the UI serves its assets."""
+    assert region_loss.outside_its_region(plan) == []
+    assert not plan.of_type("aws:cloudfront/distribution:Distribution")
+    assert plan.outputs["assetsUrl"] == plan.outputs["appUrl"] and "cdnDomain" not in plan.outputs
+    certificate = next(r for r in plan.resources if r.type == "aws:acm/certificate:Certificate")
+    moved = dataclasses.replace(plan, resources=[
+        dataclasses.replace(certificate, inputs={**certificate.inputs, "region": "us-east-1"}), *plan.resources])
+    [failure] = [f for f in region_loss.analyse(moved)["failures"] if "recovery-in-its-region" in f]
+    assert "aws:acm/certificate:Certificate web-certificate is made in us-east-1" in failure
 
 
 def test_outside_us_east_1_the_canary_is_the_outside_check(plan):
@@ -149,7 +167,7 @@ def recovery_config(**changes: str) -> dict[str, str]:
     values = {"recoverFromStack": "prod", "drRegion": "none",
               "recoveryDatabaseBackupArn": "arn:aws:rds:us-west-2:111122223333:auto-backup:ab-EXAMPLE01",
               "recoveryCopiesKeyArn": "arn:aws:kms:us-west-2:111122223333:key/4f1c2a9e-7b3d-4e8f-a6c5-0d9e8f7a6b5c",
-              "recoveryReportsBucket": "reports-copy-example", **changes}
+              "recoveryReportsBucket": "reports-copy-example", "assetsCdn": "false", **changes}
     return minimal_config("prod", **{k: v for k, v in values.items() if v is not None})
 
 
@@ -171,6 +189,8 @@ def recovery_config(**changes: str) -> dict[str, str]:
     ({"recoverFromStack": None, "recoveryDatabaseBackupArn": None, "recoveryCopiesKeyArn": None,
       "recoveryReportsBucket": None}, "drRegion", "prod keeps copies in a second region"),
     ({"publicHostLabel": "DR"}, "publicHostLabel", "lower-case DNS label"),
+    # H4: CloudFront's certificate, WAF and logs can only be made in us-east-1.
+    ({"assetsCdn": "true"}, "assetsCdn", "a recovery stack in us-west-2 cannot depend on us-east-1"),
 ])
 def test_a_recovery_stack_set_wrongly_is_refused_naming_the_setting(changes, key, rule):
     with pytest.raises(settings.ConfigError) as refused:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import guarded
 import pulumi
@@ -51,6 +51,9 @@ class AccountBaselineArgs:
     """Tags of the key, the bucket, the trail, the detector and the analyzer."""
     alert_email: str | None = None
     """Address the key-destruction alert goes to (None: the topic has no subscriber yet)."""
+    watched_regions: Sequence[str] = ()
+    """Other regions that hold the account's keys (drRegion): their key-destruction events are
+    forwarded to the home region's alert."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.trail_retention_days <= 36500:
@@ -221,8 +224,39 @@ class AccountBaseline(pulumi.ComponentResource):
                 "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish", "Resource": a[0],
                 "Condition": {"ArnEquals": {"aws:SourceArn": a[1]}}}]})), opts=child)
         aws.cloudwatch.EventTarget(f"{name}-key-destruction", rule=rule.name, arn=topic.arn, opts=child)
+        self._forward_key_destruction(name, args, account)
         if args.alert_email:
             aws.sns.TopicSubscription(f"{name}-alerts-email", topic=topic.arn, protocol="email",
                                       endpoint=args.alert_email, opts=child)
         self.trail_bucket_name = bucket.bucket
         self.register_outputs({"trail_bucket_name": self.trail_bucket_name})
+
+    def _forward_key_destruction(self, name: str, args: AccountBaselineArgs, account: pulumi.Output[str]) -> None:
+        """EventBridge sees a KMS call in the region where it was made only (EventBridge user guide,
+        "Events from AWS services delivered via AWS CloudTrail"), so each other region that holds keys
+        (the DR copies', the secrets replica, the images copy's) gets the same rule, forwarding to the
+        home region's default bus (EventBridge user guide, "Sending and receiving events between AWS
+        Regions": a bus in another region is a target, with a role that may PutEvents on it), where
+        the alert rule above matches the forwarded event unchanged (review m1)."""
+        if not args.watched_regions:
+            return
+        child = pulumi.ResourceOptions(parent=self)
+        home_bus = account.apply(lambda a: f"arn:aws:events:{args.region}:{a}:event-bus/default")
+        role = aws.iam.Role(
+            f"{name}-key-destruction-forwarding", description="Forwards other regions' key-destruction events home",
+            assume_role_policy=account.apply(lambda a: json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": a}}}]})),
+            tags=dict(args.tags), opts=child)
+        policy = aws.iam.RolePolicy(f"{name}-key-destruction-forwarding", role=role.id, policy=home_bus.apply(
+            lambda bus: json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "PutOnTheHomeBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}]})),
+            opts=child)
+        for region in args.watched_regions:
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-key-destruction-{region}", region=region,
+                description=f"A KMS key in {region} was scheduled for deletion or disabled: forwarded home",
+                event_pattern=json.dumps(key_destruction_pattern()), tags=dict(args.tags), opts=child)
+            aws.cloudwatch.EventTarget(f"{name}-key-destruction-{region}", region=region, rule=rule.name,
+                                       arn=home_bus, role_arn=role.arn,
+                                       opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))

@@ -137,7 +137,8 @@ class Foundation(pulumi.ComponentResource):
             thumbprint_lists=["6938fd4d98bab03faadb97b34396831e3780aea1"], tags=tags, opts=child)
         AccountBaseline(f"{name}-baseline", AccountBaselineArgs(
             account_id=args.account_id, region=args.region, trail_bucket_name=f"{args.state_bucket_name}-trail",
-            trail_retention_days=args.trail_retention_days, tags=tags, alert_email=args.security_alert_email),
+            trail_retention_days=args.trail_retention_days, tags=tags, alert_email=args.security_alert_email,
+            watched_regions=[args.dr_region] if args.dr_region else []),
             opts=child)
         keys = [state_key.arn, secrets_key.arn]
 

@@ -125,7 +125,8 @@ def test_switching_the_deploy_job_to_another_environment_gets_that_environment_n
 
 def test_trusts_pin_the_subject_exactly_except_the_merge_queue_pattern(plan):
     for role in plan.of_type("aws:iam/role:Role"):
-        if role.name in ("ecomind-state-replication", "ecomind-images-copy-template"):  # services' roles
+        if role.name in ("ecomind-state-replication", "ecomind-images-copy-template",
+                         "ecomind-baseline-key-destruction-forwarding"):  # services' roles
             continue
         for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
             if statement["Action"] == "sts:AssumeRole":
@@ -433,6 +434,24 @@ def test_account_wide_defaults_block_public_buckets_and_encrypt_ebs(plan):
     assert plan.one("aws:ebs/encryptionByDefault:EncryptionByDefault").inputs["enabled"] is True
 
 
+def test_a_key_destroyed_in_the_second_region_raises_the_same_alert(plan):
+    """m1: EventBridge sees a KMS call only in its own region; the DR region's keys are watched there
+    and their events forwarded to the home bus, where the alert rule matches them."""
+    home = plan.one("aws:cloudwatch/eventRule:EventRule", "ecomind-baseline-key-destruction")
+    away = plan.one("aws:cloudwatch/eventRule:EventRule", "ecomind-baseline-key-destruction-us-west-2")
+    assert away.inputs["region"] == "us-west-2" and "region" not in home.inputs
+    assert away.inputs["eventPattern"] == home.inputs["eventPattern"]
+    target = plan.one("aws:cloudwatch/eventTarget:EventTarget", "ecomind-baseline-key-destruction-us-west-2").inputs
+    assert target["region"] == "us-west-2" and target["rule"].startswith("ecomind-baseline-key-destruction-us-west-2")
+    assert target["arn"] == "arn:aws:events:us-east-1:111122223333:event-bus/default"
+    role = plan.one("aws:iam/role:Role", "ecomind-baseline-key-destruction-forwarding")
+    assert target["roleArn"] == role.arn
+    [put] = document(plan, "aws:iam/rolePolicy:RolePolicy", "ecomind-baseline-key-destruction-forwarding")["Statement"]
+    assert (put["Action"], put["Resource"]) == ("events:PutEvents", target["arn"])
+    keys_there = [k for k in plan.of_type("aws:kms/key:Key") if k.inputs.get("region") == "us-west-2"]
+    assert keys_there, "the second region holds keys: what this watches"
+
+
 def test_anyone_scheduling_a_key_deletion_or_disabling_a_key_raises_an_alert(plan):
     rule = plan.one("aws:cloudwatch/eventRule:EventRule", "ecomind-baseline-key-destruction")
     assert json.loads(rule.inputs["eventPattern"]) == {
@@ -440,7 +459,7 @@ def test_anyone_scheduling_a_key_deletion_or_disabling_a_key_raises_an_alert(pla
         "detail": {"eventSource": ["kms.amazonaws.com"], "eventName": ["ScheduleKeyDeletion", "DisableKey"]}}
     topic = plan.one("aws:sns/topic:Topic", "ecomind-baseline-alerts")
     assert topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:")
-    target = plan.one("aws:cloudwatch/eventTarget:EventTarget").inputs
+    target = plan.one("aws:cloudwatch/eventTarget:EventTarget", "ecomind-baseline-key-destruction").inputs
     assert target["arn"] == topic.arn
     [publish] = document(plan, "aws:sns/topicPolicy:TopicPolicy", "ecomind-baseline-alerts")["Statement"]
     assert publish["Condition"] == {"ArnEquals": {"aws:SourceArn": rule.arn}}

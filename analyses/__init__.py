@@ -18,6 +18,7 @@ from analyses import (
     deployment,
     guardrails,
     names,
+    pins,
     region_loss,
     rollout,
     schedule,
@@ -25,7 +26,8 @@ from analyses import (
 )
 from analyses.model import Plan
 
-ANALYSES = (cost, capacity, schedule, guardrails, zone_loss, region_loss, rollout, deployment, aws_semantics, names)
+ANALYSES = (cost, capacity, schedule, guardrails, zone_loss, region_loss, rollout, deployment, aws_semantics, pins,
+            names)
 
 
 def run(plan: Plan, sections: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:

@@ -114,47 +114,62 @@ PASSED_ROLES: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
 
 
 def _role_inputs(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """(path, value) of every string in `value` that is a role ARN or a resource reference."""
+    """(path, value) of every string in `value`, a map's keys as path segments (an access entry's
+    map key becomes `*`, so that one row serves every entry)."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _role_inputs(item, f"{path}.{key}" if path else key)
+            segment = "*" if path.endswith("accessEntries") else key
+            yield from _role_inputs(item, f"{path}.{segment}" if path else segment)
     elif isinstance(value, list):
         for item in value:
             yield from _role_inputs(item, path)
 
 
-def _allows(statement: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> bool:
-    """Whether an Allow statement grants `action` on `resource` under `context` (StringEquals and
-    StringLike conditions only: what the deploy role's grants use)."""
-    if statement.get("Effect") != "Allow":
-        return False
+def _matches(statement: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> bool:
+    """Whether a statement applies to `action` on `resource` under `context` (IAM's evaluation of
+    Action, Resource and the string and ARN operators; a key missing from the context fails its
+    condition unless the operator ends in IfExists; any other operator is taken not to match, so an
+    Allow this cannot read grants nothing). IAM user guide, "Policy evaluation logic" and
+    "Condition operators"."""
     if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in listed(statement.get("Action"))):
         return False
     if not any(fnmatch.fnmatchcase(resource, r) for r in listed(statement.get("Resource"))):
         return False
     for operator, block in (statement.get("Condition") or {}).items():
+        base, if_exists = operator.removesuffix("IfExists"), operator.endswith("IfExists")
         for key, values in block.items():
             actual = context.get(key.lower())
-            if operator == "StringEquals" and actual not in listed(values):
+            if actual is None:
+                if if_exists:
+                    continue
                 return False
-            if operator == "StringLike" and not any(fnmatch.fnmatchcase(actual or "", v) for v in listed(values)):
+            if base in ("StringEquals", "ArnEquals") and actual not in listed(values):
                 return False
-            if operator not in ("StringEquals", "StringLike"):
+            if base in ("StringLike", "ArnLike") and not any(fnmatch.fnmatchcase(actual, v) for v in listed(values)):
+                return False
+            if base not in ("StringEquals", "ArnEquals", "StringLike", "ArnLike"):
                 return False
     return True
 
 
-# An input that hands a role to the service: named for a role (serviceRole, nodeRoleArn,
-# target.roleArn, role), not a principal it only names (an access entry's principalArn).
-_ROLE_INPUT = re.compile(r"(?i)(.*[a-z])?role(arn)?")
+def _granted(documents: list[dict[str, Any]], action: str, resource: str, context: dict[str, str]) -> bool:
+    """An Allow applies and no Deny does (an explicit deny wins)."""
+    found = [s for d in documents for s in listed(d.get("Statement")) if _matches(s, action, resource, context)]
+    return any(s.get("Effect") == "Allow" for s in found) and not any(s.get("Effect") == "Deny" for s in found)
+
+
+# Inputs that name a role without handing it to the service (no iam:PassRole): an access entry's
+# principal (EKS user guide, "Create access entries": the principal is granted access, not passed).
+NAMED_NOT_PASSED = {("eks:index:Cluster", "accessEntries.*.principalArn")}
 
 
 def _passed_roles(plan: Plan) -> Iterator[tuple[PlannedResource, str, str]]:
-    """(resource, input path, role ARN) of every role an AWS resource hands to its service. IAM's own
-    resources attach or name roles, and a Kubernetes object's role ARN is IRSA's annotation, which
-    the pod assumes itself: neither passes a role."""
+    """(resource, input path, role ARN) of every role ARN or role reference in an AWS resource's
+    inputs. IAM's own resources attach or name roles, and a Kubernetes object's role ARN is IRSA's
+    annotation, which the pod assumes itself: neither passes a role. Every other place a role
+    stands must be in PASSED_ROLES or NAMED_NOT_PASSED."""
     roles = {r.urn: r.arn for r in plan.of_type(ROLE)}
     for resource in plan.resources:
         if not resource.type.startswith(("aws:", "eks:")) or resource.type.startswith("aws:iam/"):
@@ -162,7 +177,8 @@ def _passed_roles(plan: Plan) -> Iterator[tuple[PlannedResource, str, str]]:
         for path, value in _role_inputs(resource.inputs):
             path = path.removesuffix(".resourceRef")  # a resource reference, flattened to its URN
             arn = roles.get(value) or (value if _ROLE_ARN.fullmatch(value) else None)
-            if arn and "/aws-service-role/" not in arn and _ROLE_INPUT.fullmatch(path.rsplit(".", 1)[-1]):
+            if arn and "/aws-service-role/" not in arn and not any(
+                    resource.type == typ and fnmatch.fnmatchcase(path, pattern) for typ, pattern in NAMED_NOT_PASSED):
                 yield resource, path, arn
 
 
@@ -184,8 +200,7 @@ def _passrole_coverage(plan: Plan):
         services, _ = row
         # Where the service checked is not documented, every candidate must be granted.
         for service in services:
-            granted = any(_allows(s, "iam:PassRole", arn, {"iam:passedtoservice": service})
-                          for document in delivery["deploy_role_policies"] for s in listed(document["Statement"]))
+            granted = _granted(delivery["deploy_role_policies"], "iam:PassRole", arn, {"iam:passedtoservice": service})
             if not granted:
                 yield resource.urn, (f"{path}: the deploy role {delivery['deploy_role_arn']} may not pass {arn} "
                                      f"to {service} (bootstrap/delivery.py PASSED_TO_SERVICES)")
@@ -204,15 +219,21 @@ def _service_conditions(plan: Plan):
                 yield statement.resource.urn, (f"{statement.sid} trusts {service}, which has no row in "
                                                "analyses/service_principals.py: add what it presents, with the source")
                 continue
-            for _, key, values in statement.conditions():
+            for operator, key, values in statement.conditions():
+                if operator.startswith(("StringNot", "ArnNot")) or operator == "Null":
+                    continue  # a key the service does not send satisfies a negated condition
                 if key == "aws:sourceaccount" and not row.source_account:
                     yield statement.resource.urn, (f"{statement.sid}: {service} sends no aws:SourceAccount "
                                                    f"({row.source})")
                 elif key == "aws:sourcearn":
                     wrong = [v for v in values if not row.arn_matches(v)]
+                    exact = operator.removesuffix("IfExists") in ("StringEquals", "ArnEquals")
                     if wrong:
                         yield statement.resource.urn, (f"{statement.sid}: {service} never presents aws:SourceArn "
                                                        f"{wrong[0]} ({row.source})")
+                    elif exact and any("*" in v or "?" in v for v in values):
+                        yield statement.resource.urn, (f"{statement.sid}: {operator} compares aws:SourceArn with "
+                                                       "a pattern literally: use ArnLike")
 
 
 # --- Request shapes of indirect calls --------------------------------------------------------
@@ -242,10 +263,14 @@ def pascal(name: str) -> str:
 
 
 def request_member(name: str) -> str:
-    """A model member as the SDK request objects spell it: words split at case changes, each
-    capitalised, an acronym as a word (DBInstanceIdentifier -> DbInstanceIdentifier)."""
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", name)).split()
-    return "".join(word[:1].upper() + word[1:].lower() for word in words)
+    """A model member as the SDK request objects spell it (the AWS SDK for Java v2's member names,
+    which Step Functions' and Scheduler's AWS SDK integrations take): the first letter raised, and a
+    leading acronym lowered after its first letter (DBInstanceIdentifier -> DbInstanceIdentifier,
+    clusterName -> ClusterName); an acronym further in is kept (EnableIAMDatabaseAuthentication)."""
+    leading = re.match(r"[A-Z]{2,}(?=[A-Z][a-z]|\d|$)", name)
+    if leading:
+        name = leading[0][0] + leading[0][1:].lower() + name[leading.end():]
+    return name[:1].upper() + name[1:]
 
 
 def _shape_errors(shape, value: Any, path: str) -> Iterator[str]:
@@ -297,6 +322,43 @@ def _request_shapes(plan: Plan):
             yield schedule.urn, f"{match['service']}:{match['action']} input {error}"
 
 
+# Arguments the provider sends unchecked, against the constraints the API's model gives them (botocore's
+# service model: pattern, length, enum). A value the API refuses fails the real `up` only.
+ARGUMENT_CONSTRAINTS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "prefix"):
+        ("ecr", "CreateRepositoryCreationTemplate", "prefix"),
+    ("aws:ecr/repository:Repository", "name"): ("ecr", "CreateRepository", "repositoryName"),
+    ("aws:scheduler/schedule:Schedule", "name"): ("scheduler", "CreateSchedule", "Name"),
+    ("aws:scheduler/schedule:Schedule", "groupName"): ("scheduler", "CreateSchedule", "GroupName"),
+    ("aws:scheduler/scheduleGroup:ScheduleGroup", "name"): ("scheduler", "CreateScheduleGroup", "Name"),
+    ("aws:synthetics/canary:Canary", "name"): ("synthetics", "CreateCanary", "Name"),
+    ("aws:msk/cluster:Cluster", "clusterName"): ("kafka", "CreateClusterV2", "ClusterName"),
+}
+
+
+def _constraint_errors(value: str, shape) -> list[str]:
+    meta = shape.metadata
+    errors = []
+    if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+        errors.append(f"does not match the API's pattern {meta['pattern']}")
+    if len(value) < meta.get("min", 0) or len(value) > meta.get("max", len(value)):
+        errors.append(f"is {len(value)} characters; the API takes {meta.get('min', 0)} to {meta.get('max')}")
+    if shape.enum and value not in shape.enum:
+        errors.append(f"is none of {', '.join(shape.enum)}")
+    return errors
+
+
+def _argument_constraints(plan: Plan):
+    for resource in plan.resources:
+        for (typ, field), (service, operation, member) in ARGUMENT_CONSTRAINTS.items():
+            value = resource.inputs.get(field) if resource.type == typ else None
+            if not isinstance(value, str):
+                continue
+            shape = _service_model(service).operation_model(operation).input_shape.members[member]
+            for error in _constraint_errors(value, shape):
+                yield resource.urn, f"{field} {value!r} {error} ({service} {operation} {member})"
+
+
 RULES = (
     Rule("principals-exist", "Every principal a policy names exists before the policy is sent.",
          "KMS developer guide, \"Key policies\" (MalformedPolicyDocumentException for a principal that does not "
@@ -310,6 +372,9 @@ RULES = (
     Rule("request-shapes", "Scheduler universal-target payloads are the operation's request, in PascalCase.",
          "EventBridge Scheduler user guide, \"Using universal targets\"; botocore service models for the members",
          _request_shapes),
+    Rule("argument-constraints", "Arguments the provider does not check meet the API's own constraints.",
+         "botocore service models (pattern, length, enum of each member); e.g. ECR API reference, "
+         "CreateRepositoryCreationTemplate prefix", _argument_constraints),
 )
 
 

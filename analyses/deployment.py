@@ -42,6 +42,7 @@ POD_SCHEDULING_ADDONS = frozenset({"coredns", "aws-ebs-csi-driver", "aws-efs-csi
 # helm-charts 6.4.0), aws/eks-charts webhook.yaml at 3.5.0 (operations [CREATE], no namespace
 # exempt), and aws-samples deployments recording CREATE_FAILED for the observability add-on.
 ADDONS_CREATING_SERVICES = frozenset({"metrics-server", "amazon-cloudwatch-observability"})
+ADDONS_CREATING_NO_SERVICE = frozenset({"coredns", "aws-ebs-csi-driver", "vpc-cni", "kube-proxy"})
 # API groups whose kinds Kubernetes serves itself; any other group needs a CRD first.
 BUILT_IN_GROUPS = frozenset({"core", "apps", "batch", "policy", "autoscaling", "networking.k8s.io",
                              "storage.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
@@ -140,6 +141,10 @@ def _after_fail_closed_webhooks(plan: Plan):
             if creates_services and resource.urn != controller.urn and controller.urn not in plan.upstream_of(
                     resource):
                 yield resource.urn, "installed without waiting for the load balancer controller's webhooks"
+            elif resource.type == ADDON and resource.inputs.get("addonName") not in (
+                    ADDONS_CREATING_SERVICES | ADDONS_CREATING_NO_SERVICE):
+                yield resource.urn, (f"the {resource.inputs.get('addonName')} add-on is in neither "
+                                     "ADDONS_CREATING_SERVICES nor ADDONS_CREATING_NO_SERVICE: read what it creates")
             # An add-on done before the controller's chart registers the webhook is safe too.
             elif (resource.type == ADDON and resource.inputs.get("addonName") in ADDONS_CREATING_SERVICES
                   and resource.urn not in before_controller and controller.urn not in plan.upstream_of(resource)):

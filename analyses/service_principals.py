@@ -52,9 +52,10 @@ SERVICES: dict[str, ServiceRow] = {
         "execution role's trust names lambda.amazonaws.com with no condition; Lambda documents no "
         "aws:SourceArn or aws:SourceAccount for assuming it (unverified beyond the guide's silence)"),
     "s3.amazonaws.com": ServiceRow(
-        True, r"arn:aws:s3:::[a-z0-9.-]+",
-        "S3 user guide, \"Setting up permissions for live replication\": the replication role's trust "
-        "may condition aws:SourceAccount and aws:SourceArn on the SOURCE bucket's ARN"),
+        False, None,
+        "S3 user guide, \"Setting up permissions for live replication\": the replication role's documented "
+        "trust has no condition; no AWS page says S3 sends aws:SourceAccount or aws:SourceArn when it "
+        "assumes it (unverified either way), and a condition it does not meet fails replication silently"),
     "vpc-flow-logs.amazonaws.com": ServiceRow(
         True, _arn("ec2", r"vpc-flow-log/(fl-[0-9a-f]+|\*)"),
         "VPC user guide, \"IAM role for publishing flow logs to CloudWatch Logs\" (confused deputy): "
@@ -72,9 +73,9 @@ SERVICES: dict[str, ServiceRow] = {
         "CloudTrail user guide, \"Amazon S3 bucket policy for CloudTrail\" and \"Configure AWS KMS key "
         "policies for CloudTrail\": aws:SourceArn arn:aws:cloudtrail:<region>:<account>:trail/<name>"),
     "config.amazonaws.com": ServiceRow(
-        True, None,
-        "AWS Config developer guide, \"Permissions for the Amazon S3 bucket\": the delivery bucket policy "
-        "conditions AWS:SourceAccount only"),
+        True, _arn("config", r"\*"),
+        "AWS Config developer guide, \"Permissions for the Amazon S3 bucket\" and \"Permissions for the KMS "
+        "key\": AWS:SourceAccount, and AWS:SourceArn arn:aws:config:<region>:<account>:*"),
     "delivery.logs.amazonaws.com": ServiceRow(
         True, _arn("logs", r"\*"),
         "CloudWatch Logs user guide, \"Logs sent to Amazon S3\" (vended logs): aws:SourceAccount and "
@@ -100,17 +101,18 @@ SERVICES: dict[str, ServiceRow] = {
         "EventBridge user guide, \"Permissions for Amazon SNS\": aws:SourceArn of the rule",
         in_key_policies=ServiceRow(
             False, None,
-            "AWS MDAA construct documentation, citing the SNS developer guide (\"Configure AWS KMS "
-            "permissions for AWS services\"): aws:SourceAccount and aws:SourceArn are not supported in a "
-            "KMS key policy for EventBridge's delivery to an encrypted topic; every notification is dropped")),
+            "SNS developer guide, \"Configure AWS KMS permissions for AWS services\" (its key policy for "
+            "EventBridge has no condition), and AWS's MDAA construct documentation, which cites it: aws:SourceAccount "
+            "and aws:SourceArn are not sent in EventBridge's KMS calls for an encrypted topic; every notification "
+            "is dropped")),
     "ec2.amazonaws.com": ServiceRow(
         False, None,
         "EC2 user guide, \"IAM roles for Amazon EC2\": the instance role's trust has no condition; EC2 "
         "sends no source keys when an instance profile's role is assumed"),
     "eks.amazonaws.com": ServiceRow(
-        False, None,
-        "EKS user guide, \"Amazon EKS cluster IAM role\": the trust names eks.amazonaws.com with "
-        "sts:AssumeRole and sts:TagSession, no condition"),
+        True, _arn("eks", rf"cluster/({_NAME}|\*)"),
+        "EKS user guide, \"Amazon EKS cluster IAM role\" (confused deputy): aws:SourceArn of the cluster "
+        "(arn:aws:eks:<region>:<account>:cluster/<name>) and aws:SourceAccount"),
     "ecr.amazonaws.com": ServiceRow(
         False, None,
         "ECR user guide, \"Repository creation templates\" (IAM role for the template): the role's trust "

@@ -217,10 +217,10 @@ class Foundation(pulumi.ComponentResource):
         lock_and_expire(f"{name}-state-copy", copy, copy_versioning, args.noncurrent_state_days, self, region=dr)
         role = aws.iam.Role(
             f"{name}-state-replication", description=f"Replicates Pulumi state to {dr}",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(lambda a: json.dumps({
-                "Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": a}}}]})),
+            # S3's documented replication trust carries no condition, and no AWS page says S3 sends
+            # the source keys when it assumes the role (analyses/service_principals.py, s3.amazonaws.com).
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
             tags=tags, opts=child)
         policy = aws.iam.RolePolicy(
             f"{name}-state-replication", role=role.id,
@@ -262,14 +262,18 @@ class Foundation(pulumi.ComponentResource):
             f"{name}-images-copy-template", role=template_role.id,
             policy=pulumi.Output.all(args.account_id, images_key.arn).apply(
                 lambda a: json.dumps(image_template_policy(a[0], dr, a[1]))), opts=child)
-        aws.ecr.RepositoryCreationTemplate(
-            f"{name}-images-copy", prefix="ecomind-", applied_fors=["REPLICATION"], region=dr,
-            description="Replicated EcoMind images: immutable tags, encrypted with the copy's key",
-            image_tag_mutability="IMMUTABLE", custom_role_arn=template_role.arn,
-            encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
-                encryption_type="KMS", kms_key=images_key.arn)],
-            resource_tags={**tags, "purpose": "region-loss copy of images"},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[template_policy]))
+        # A template's prefix is a namespace: `ecomind-prod` serves `ecomind-prod/<service>` (ECR API
+        # reference, CreateRepositoryCreationTemplate: prefix, whose pattern refuses a trailing '-'),
+        # so one template per stack whose registry (`ecomind-<stack>/`, components/registry.py) replicates.
+        for stack in args.stacks:
+            aws.ecr.RepositoryCreationTemplate(
+                f"{name}-images-copy-{stack}", prefix=f"ecomind-{stack}", applied_fors=["REPLICATION"], region=dr,
+                description=f"Replicated {stack} images: immutable tags, encrypted with the copy's key",
+                image_tag_mutability="IMMUTABLE", custom_role_arn=template_role.arn,
+                encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                    encryption_type="KMS", kms_key=images_key.arn)],
+                resource_tags={**tags, "purpose": "region-loss copy of images"},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[template_policy]))
         aws.ecr.ReplicationConfiguration(
             f"{name}-images", replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
                 rules=[aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(

@@ -96,10 +96,6 @@ class SecureBucket(pulumi.ComponentResource):
     """ARN of the bucket."""
     regional_domain_name: pulumi.Output[str]
     """Regional endpoint, the origin CloudFront reaches it by."""
-    log_target_name: pulumi.Output[str]
-    """The bucket's name, resolving only once its policy is in place: for a service that checks it
-    may write when logging is switched on (ELB writes a test object and fails the change otherwise,
-    ELB user guide, "Enable access logs for your Application Load Balancer")."""
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:storage:SecureBucket", name, None, opts)
@@ -174,4 +170,14 @@ class SecureBucket(pulumi.ComponentResource):
         policy = aws.s3.BucketPolicy(f"{self._name}-policy", bucket=self._bucket.id,
                                      policy=pulumi.Output.json_dumps(document), **self._placed,
                                      opts=pulumi.ResourceOptions(parent=self, depends_on=[self._public_access_block]))
-        self.log_target_name = pulumi.Output.all(self.bucket_name, policy.id).apply(lambda names: names[0])
+        self._log_target_name = pulumi.Output.all(self.bucket_name, policy.id).apply(lambda names: names[0])
+
+    @property
+    def log_target_name(self) -> pulumi.Output[str]:
+        """The bucket's name, resolving only once its policy is in place: for a service that checks it
+        may write when logging is switched on (ELB writes a test object and fails the change otherwise,
+        ELB user guide, "Enable access logs for your Application Load Balancer")."""
+        if not hasattr(self, "_log_target_name"):
+            raise pulumi.RunError(f"SecureBucket {self._name}: log_target_name is read before attach_policy; "
+                                  "a deferred policy must be attached first")
+        return self._log_target_name

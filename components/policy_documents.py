@@ -46,6 +46,15 @@ def lambda_trust_policy() -> Document:
     return document({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
 
 
+def s3_replication_trust_policy() -> Document:
+    """S3 replication's role, as the S3 user guide documents it ("Setting up permissions for live
+    replication": the trust names s3.amazonaws.com with no condition). No AWS page says S3 presents
+    aws:SourceAccount or aws:SourceArn when it assumes the role, and one it does not send fails every
+    replication silently (status FAILED, no error at `up`); who may hand the role to a bucket is the
+    deploy role's iam:PassRole to s3.amazonaws.com, scoped to the stack's path."""
+    return document({"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"})
+
+
 def ec2_trust_policy() -> Document:
     """Node instance roles: EC2 assumes them for the instance profile (no SourceAccount on EC2)."""
     return document({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})

@@ -6,6 +6,7 @@ exception this project does not need for data: the copies are written there, not
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 
 import pulumi
@@ -57,7 +58,7 @@ def replicate_bucket(name: str, source: SecureBucket, *, source_key_arn: pulumi.
         protect=protect, object_lock_days=object_lock_days), opts=child)
     role = aws.iam.Role(
         f"{name}-replication", description=f"Replicates {purpose} to {copies.region}", **stack_role(account_id),
-        assume_role_policy=pulumi.Output.json_dumps(docs.service_trust_policy("s3.amazonaws.com", account_id)),
+        assume_role_policy=json.dumps(docs.s3_replication_trust_policy()),
         tags={**tags, "Name": f"{name}-replication"}, opts=child)
     policy = aws.iam.RolePolicy(f"{name}-replication", role=role.id, policy=pulumi.Output.json_dumps(
         docs.bucket_replication_policy(source.bucket_arn, source_key_arn, source_region, replica.bucket_arn,

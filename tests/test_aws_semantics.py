@@ -212,6 +212,72 @@ def test_scheduler_payloads_are_the_sdk_request_in_its_casing(dev_plan):
 
 @pytest.mark.parametrize(("member", "expected"), [
     ("DBInstanceIdentifier", "DbInstanceIdentifier"), ("clusterName", "ClusterName"), ("AlarmNames", "AlarmNames"),
-    ("KMSKeyId", "KmsKeyId"), ("minSize", "MinSize"), ("Name", "Name")])
+    ("KMSKeyId", "KmsKeyId"), ("minSize", "MinSize"), ("Name", "Name"),
+    ("EnableIAMDatabaseAuthentication", "EnableIAMDatabaseAuthentication")])
 def test_members_are_spelled_as_the_sdk_request_objects_spell_them(member, expected):
     assert aws_semantics.request_member(member) == expected
+
+
+# --- argument-constraints ---------------------------------------------------------------------
+
+def test_replicated_repositories_get_a_template_per_stack_namespace(bootstrap_plan):
+    """ECR's prefix is a namespace (`ecomind-prod` serves `ecomind-prod/<service>`) and its pattern
+    refuses a trailing '-': `ecomind-` failed the real create and would have matched no repository."""
+    templates = [r for r in bootstrap_plan.resources if r.type.endswith("RepositoryCreationTemplate")]
+    assert sorted(t.inputs["prefix"] for t in templates) == ["ecomind-dev", "ecomind-prod"]
+    broken = rules_broken(with_input(bootstrap_plan, templates[0].name, "prefix", "ecomind-"))
+    [message] = broken["argument-constraints"]
+    assert message.startswith("prefix 'ecomind-' does not match the API's pattern")
+
+
+def test_a_schedule_name_over_the_apis_length_fails(dev_plan):
+    schedule = next(iter(dev_plan.of_type(aws_semantics.SCHEDULE)))
+    broken = rules_broken(with_input(dev_plan, schedule.name, "name", "x" * 65))
+    assert "is 65 characters; the API takes 1 to 64" in broken["argument-constraints"][0]
+
+
+# --- what the rules must not let through ------------------------------------------------------
+
+def test_an_explicit_deny_on_passrole_wins_over_the_allow(prod_plan):
+    delivery = json.loads(json.dumps(prod_plan.settings["delivery"]))
+    delivery["deploy_role_policies"].append({"Statement": [{"Effect": "Deny", "Action": "iam:PassRole",
+                                                            "Resource": "*"}]})
+    broken = rules_broken(dataclasses.replace(prod_plan, settings={**prod_plan.settings, "delivery": delivery}))
+    passed = {arn for _, _, arn in aws_semantics._passed_roles(prod_plan)}
+    assert passed and {arn for arn in passed if any(arn in m for m in broken["passrole-coverage"])} == passed
+
+
+def test_a_condition_on_a_key_the_request_lacks_grants_nothing_unless_ifexists():
+    statement = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+                 "Condition": {"StringLike": {"iam:AssociatedResourceArn": "arn:aws:eks:*"}}}
+    assert not aws_semantics._granted([{"Statement": [statement]}], "iam:PassRole", "arn:x", {})
+    statement["Condition"] = {"StringLikeIfExists": {"iam:AssociatedResourceArn": "arn:aws:eks:*"}}
+    assert aws_semantics._granted([{"Statement": [statement]}], "iam:PassRole", "arn:x", {})
+    statement["Condition"] = {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}
+    assert not aws_semantics._granted([{"Statement": [statement]}], "iam:PassRole", "arn:x", {})
+
+
+def test_an_exact_match_on_a_source_arn_pattern_fails(dev_plan):
+    trust = document(dev_plan, "office-hours-role", "assumeRolePolicy")
+    condition = trust["Statement"][0]["Condition"]
+    condition["ArnEquals"] = {"aws:SourceArn": condition.pop("ArnLike")["aws:SourceArn"][:-3] + "*"}
+    broken = rules_broken(with_input(dev_plan, "office-hours-role", "assumeRolePolicy", json.dumps(trust)))
+    assert broken["service-conditions"] == ["(no Sid): ArnEquals compares aws:SourceArn with a pattern literally: "
+                                            "use ArnLike"]
+
+
+def test_the_replication_roles_carry_s3s_documented_trust(prod_plan, bootstrap_plan):
+    """No AWS page says S3 sends source keys when it assumes the replication role (review F2)."""
+    documented = [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    roles = [r for r in prod_plan.of_type("aws:iam/role:Role") if r.name.endswith("-replication")]
+    assert roles and all(json.loads(r.inputs["assumeRolePolicy"])["Statement"] == documented for r in roles)
+    assert document(bootstrap_plan, "ecomind-state-replication", "assumeRolePolicy")["Statement"] == documented
+
+
+def test_a_role_in_an_input_that_names_no_role_still_needs_a_row(dev_plan):
+    role = next(r for r in dev_plan.of_type("aws:iam/role:Role"))
+    extra = PlannedResource(urn="urn:pulumi:dev::ecomind-infra::aws:ec2/instance:Instance::x",
+                            type="aws:ec2/instance:Instance", name="x", custom=True, parent=None,
+                            dependencies=[], protect=False, inputs={"iamInstanceProfile": role.arn})
+    broken = rules_broken(dataclasses.replace(dev_plan, resources=[*dev_plan.resources, extra]))
+    assert "add ('aws:ec2/instance:Instance', 'iamInstanceProfile') to PASSED_ROLES" in broken["passrole-coverage"][0]

@@ -331,12 +331,16 @@ def test_a_region_loss_leaves_the_state_readable_and_the_config_decryptable(plan
     assert image_rule["destinations"][0]["region"] == "us-west-2"
     assert image_rule["repositoryFilters"] == [{"filter": "ecomind-", "filterType": "PREFIX_MATCH"}]
     # The replicas' repositories: immutable tags, a key in drRegion (not the AES256 default).
-    template = plan.one("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "ecomind-images-copy").inputs
-    assert (template["prefix"], template["appliedFors"], template["region"]) == ("ecomind-", ["REPLICATION"],
-                                                                                 "us-west-2")
-    assert template["imageTagMutability"] == "IMMUTABLE"
-    assert template["encryptionConfigurations"] == [
-        {"encryptionType": "KMS", "kmsKey": plan.one("aws:kms/key:Key", "ecomind-images-copy").arn}]
+    # One template per stack namespace: a prefix is `ecomind-prod`, serving `ecomind-prod/<service>`.
+    for stack in ("dev", "prod"):
+        template = plan.one("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",
+                            f"ecomind-images-copy-{stack}").inputs
+        assert (template["prefix"], template["appliedFors"], template["region"]) == (
+            f"ecomind-{stack}", ["REPLICATION"], "us-west-2")
+        assert template["imageTagMutability"] == "IMMUTABLE"
+        assert template["encryptionConfigurations"] == [
+            {"encryptionType": "KMS", "kmsKey": plan.one("aws:kms/key:Key", "ecomind-images-copy").arn}]
+        assert template["customRoleArn"] == plan.one("aws:iam/role:Role", "ecomind-images-copy-template").arn
 
 
 # --- The repository's side ----------------------------------------------------------------------------

@@ -175,3 +175,11 @@ def test_every_analysis_reports_on_a_broken_plan_instead_of_crashing(rule, index
 
     sections = analyses.run(FIXTURES[rule][index](planned("dev")))
     assert any(line.startswith(f"deployment/{rule}: ") for line in sections["deployment"]["failures"])
+
+
+def test_an_add_on_nobody_has_read_fails_until_it_is_classified():
+    """Which add-ons create Services is a table; one missing from both lists is not assumed safe."""
+    plan = changed(planned("dev"), addon("metrics-server"), lambda i: i.update(addonName="adot"))
+    found = [v["message"] for v in deployment.violations(plan) if v["rule"] == "after-load-balancer-webhooks"]
+    assert found == ["the adot add-on is in neither ADDONS_CREATING_SERVICES nor ADDONS_CREATING_NO_SERVICE: "
+                     "read what it creates"]

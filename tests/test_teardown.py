@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -202,3 +203,15 @@ def test_a_destroy_that_meets_a_lock_twice_then_cni_interfaces_still_runs_its_la
     code, calls = drive(tmp_path, monkeypatch, aws, "destroy", "--stack", "dev", scenario="destroy-locked-then-fails")
     assert code == 0
     assert len(destroys(calls)) == 5  # the application, two locked, the DependencyViolation, the one that ran
+
+
+def test_the_pinned_provider_removes_guardduty_s_endpoint_and_group_from_a_vpc_it_deletes():
+    """GuardDuty runtime monitoring makes a VPC endpoint and a security group in every VPC with a
+    cluster, outside the state (review M5); the teardown relies on the provider deleting them
+    (terraform-provider-aws #46953). A provider without that cleanup would fail the VPC's delete."""
+    import pulumi_aws
+
+    vpc = (Path(pulumi_aws.__file__).parent / "ec2" / "vpc.py").read_text()
+    subnet = (Path(pulumi_aws.__file__).parent / "ec2" / "subnet.py").read_text()
+    assert "removes these GuardDuty-managed VPC endpoints and security groups" in vpc
+    assert "dissociates the subnet from these GuardDuty-managed VPC endpoints" in subnet

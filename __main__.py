@@ -53,7 +53,8 @@ cluster = Cluster("cluster", ClusterArgs(
 data_plane = {"vpc_id": network.vpc_id, "data_subnet_ids": network.data_subnet_ids,
               "client_security_group_id": cluster.cluster_security_group_id, "region": stack.region}
 # The region-loss copies' key in drRegion (prod); dev keeps none (docs/DISASTER_RECOVERY.md).
-copies = copy_region(stack.dr_region, account_id=account_id, tags=stack.tags, protect=protect) if stack.dr_region \
+copies = copy_region(stack.dr_region, account_id=account_id, tags=stack.tags, protect=protect,
+                     log_retention_days=stack.network.log_retention_days) if stack.dr_region \
     else None
 # A recovery stack (recoverFromStack) builds on another stack's copies in this region: its backups,
 # secret replicas, reports copy and replicated images (docs/DISASTER_RECOVERY.md, region loss).

@@ -247,6 +247,19 @@ def cloudfront_key_statement(distribution_arn: str) -> Document:
     }
 
 
+def server_access_log_statement(logs_bucket_arn: str, account_id: str) -> Document:
+    """S3 server access logs of this account's buckets may land under s3/ (S3 user guide,
+    "Permissions for log delivery": the logging service principal, with aws:SourceAccount)."""
+    return {
+        "Sid": "S3ServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{logs_bucket_arn}/s3/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }
+
+
 def access_log_delivery_statements(logs_bucket_arn: str, account_id: str, load_balancer_logs: tuple[str, str]
                                    ) -> list[Document]:
     """S3 server access logs, CloudFront's vended access logs (CloudWatch Logs delivery) and the
@@ -261,14 +274,7 @@ def access_log_delivery_statements(logs_bucket_arn: str, account_id: str, load_b
         "Principal": {"AWS": elb_principal},
         "Action": "s3:PutObject",
         "Resource": f"{logs_bucket_arn}/{prefix}/AWSLogs/{account_id}/*",
-    }, {
-        "Sid": "S3ServerAccessLogs",
-        "Effect": "Allow",
-        "Principal": {"Service": "logging.s3.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": f"{logs_bucket_arn}/s3/*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-    }, {
+    }, server_access_log_statement(logs_bucket_arn, account_id), {
         "Sid": "CloudFrontAccessLogs",
         "Effect": "Allow",
         "Principal": {"Service": "delivery.logs.amazonaws.com"},

@@ -28,18 +28,30 @@ class CopyRegion:
     """The region of the copies (setting drRegion)."""
     key_arn: pulumi.Input[str]
     """The CMK in that region that encrypts every copy (`copy_region`)."""
+    log_bucket_name: pulumi.Input[str] | None = None
+    """The access-log bucket in that region, where each copy's server access logs go (S3 delivers them
+    to a bucket in the source bucket's own region only); None: the copies log nowhere."""
 
     def __post_init__(self) -> None:
         if self.region not in REGION_AVAILABILITY_ZONE_IDS:
             refuse(self, "region", "expected a supported region: " + ", ".join(REGION_AVAILABILITY_ZONE_IDS))
 
 
-def copy_region(region: str, *, account_id: pulumi.Input[str], tags: Mapping[str, str], protect: bool) -> CopyRegion:
-    """The key in `region` for the stack's copies there."""
+def copy_region(region: str, *, account_id: pulumi.Input[str], tags: Mapping[str, str], protect: bool,
+                log_retention_days: int) -> CopyRegion:
+    """The key in `region` for the stack's copies there, and the bucket their access logs go to: S3
+    server access logs reach a bucket in the same region only, with SSE-S3 encryption (S3 user guide,
+    "Enabling Amazon S3 server access logging", destination bucket requirements), and a recovery
+    stack serves from these copies (review G1)."""
     key = EncryptionKey("dr-copies", EncryptionKeyArgs(
         description=f"Encrypts the stack's region-loss copies in {region}: database backups and secrets",
         account_id=account_id, tags=tags, protect=protect, region=region))
-    return CopyRegion(region=region, key_arn=key.key_arn)
+    logs = SecureBucket("dr-access-logs", SecureBucketArgs(
+        purpose=f"access logs of the region-loss copies in {region}", kms_key_arn=None, tags=tags, region=region,
+        expire_after_days=log_retention_days, deferred_policy=True, protect=protect))
+    logs.attach_policy(pulumi.Output.all(logs.bucket_arn, account_id).apply(
+        lambda a: [docs.server_access_log_statement(a[0], a[1])]))
+    return CopyRegion(region=region, key_arn=key.key_arn, log_bucket_name=logs.bucket_name)
 
 
 def replicate_bucket(name: str, source: SecureBucket, *, source_key_arn: pulumi.Input[str], copies: CopyRegion,
@@ -55,7 +67,7 @@ def replicate_bucket(name: str, source: SecureBucket, *, source_key_arn: pulumi.
     child = pulumi.ResourceOptions(parent=parent)
     replica = SecureBucket(f"{name}-copy", SecureBucketArgs(
         purpose=f"{purpose} (region-loss copy)", kms_key_arn=copies.key_arn, tags=tags, region=copies.region,
-        protect=protect, object_lock_days=object_lock_days), opts=child)
+        access_log_bucket=copies.log_bucket_name, protect=protect, object_lock_days=object_lock_days), opts=child)
     role = aws.iam.Role(
         f"{name}-replication", description=f"Replicates {purpose} to {copies.region}", **stack_role(account_id),
         assume_role_policy=json.dumps(docs.s3_replication_trust_policy()),

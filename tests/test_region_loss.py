@@ -4,6 +4,7 @@ region-loss table the plan prints (analyses/region_loss.py)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -56,6 +57,24 @@ def test_the_reports_bucket_replicates_to_an_encrypted_copy_with_a_role_for_exac
 
 def table(plan) -> dict[str, dict]:
     return {s["store"]: s for s in region_loss.analyse(plan)["stores"]}
+
+
+def test_every_copy_logs_its_access_to_a_bucket_in_its_own_region(prod_plan):
+    """G1: S3 delivers server access logs to a bucket in the source bucket's region only, with SSE-S3;
+    the copies in drRegion (which a recovery stack serves from) log to one there."""
+    logs = prod_plan.one("aws:s3/bucket:Bucket", "dr-access-logs")
+    assert logs.inputs["region"] == "us-west-2"
+    encryption = prod_plan.one("aws:s3/bucketServerSideEncryptionConfiguration:"
+                               "BucketServerSideEncryptionConfiguration", "dr-access-logs-encryption")
+    assert encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    copies = [b for b in prod_plan.of_type("aws:s3/bucket:Bucket") if b.name.endswith("-copy")]
+    assert copies
+    for copy in copies:
+        logging = prod_plan.one("aws:s3/bucketLogging:BucketLogging", f"{copy.name}-access-logs")
+        assert (logging.inputs["region"], logging.inputs["targetBucket"]) == ("us-west-2", logs.id)
+    [statement] = [s for s in json.loads(prod_plan.one("aws:s3/bucketPolicy:BucketPolicy", "dr-access-logs-policy")
+                                         .inputs["policy"])["Statement"] if s["Sid"] == "S3ServerAccessLogs"]
+    assert statement["Principal"] == {"Service": "logging.s3.amazonaws.com"}
 
 
 def test_the_region_loss_table_gives_each_store_its_copy_rpo_and_time(prod_plan):

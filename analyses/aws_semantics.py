@@ -359,6 +359,36 @@ def _argument_constraints(plan: Plan):
                 yield resource.urn, f"{field} {value!r} {error} ({service} {operation} {member})"
 
 
+# Top-level keys each EKS add-on build's configuration schema is known to take: the add-on's schema
+# (`aws eks describe-addon-configuration`), not its Helm chart's values, decides; a key it does not
+# take fails CreateAddon. No public copy of the schema of these builds was found, so each key is
+# backed by add-on configurations recorded as applied (console defaults, describe-addon-configuration
+# excerpts in public configurations); confirm with describe-addon-configuration before a first up.
+ADDON_CONFIGURATION_KEYS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
+    ("amazon-cloudwatch-observability", "v6.4.0-eksbuild.1"): (
+        frozenset({"containerLogs", "dcgmExporter", "neuronMonitor", "applicationSignals", "agent", "manager",
+                   "tolerations", "admissionWebhooks", "containerInsights"}),
+        "recorded add-on configurations of v4.4.0-eksbuild.1 (console default: agent, containerLogs, "
+        "dcgmExporter, neuronMonitor, manager, tolerations, admissionWebhooks) and v6.3.0-eksbuild.1 "
+        "(applicationSignals, containerInsights); the v6.4.0-eksbuild.1 schema itself was not read"),
+}
+
+
+def _addon_configuration(plan: Plan):
+    for addon in plan.of_type("aws:eks/addon:Addon"):
+        sent = addon.inputs.get("configurationValues")
+        if not sent:
+            continue
+        name, version = addon.inputs.get("addonName"), addon.inputs.get("addonVersion")
+        known = ADDON_CONFIGURATION_KEYS.get((name, version))
+        if known is None:
+            yield addon.urn, (f"{name} {version} is sent a configuration, but no schema keys are recorded for that "
+                              "build: add them to ADDON_CONFIGURATION_KEYS from describe-addon-configuration")
+            continue
+        for key in sorted(set(json.loads(sent)) - known[0]):
+            yield addon.urn, f"{name} {version}: {key!r} is not a key its configuration is known to take ({known[1]})"
+
+
 RULES = (
     Rule("principals-exist", "Every principal a policy names exists before the policy is sent.",
          "KMS developer guide, \"Key policies\" (MalformedPolicyDocumentException for a principal that does not "
@@ -375,6 +405,9 @@ RULES = (
     Rule("argument-constraints", "Arguments the provider does not check meet the API's own constraints.",
          "botocore service models (pattern, length, enum of each member); e.g. ECR API reference, "
          "CreateRepositoryCreationTemplate prefix", _argument_constraints),
+    Rule("addon-configuration", "An EKS add-on is sent only the configuration keys its build takes.",
+         "EKS user guide, \"Determine fields you can customize for Amazon EKS add-ons\" "
+         "(describe-addon-configuration: the add-on's schema, not the chart's values)", _addon_configuration),
 )
 
 

@@ -42,8 +42,10 @@ LOG_KINDS = ("application", "dataplane", "host", "performance")
 # applicationSignals, manager.applicationSignals.autoMonitor at 6.4.0); no GPU or Neuron exporters
 # on nodes that have neither. `agent.config` is left out: the chart's generated config is the one
 # with enhanced_container_insights on (_helpers.tpl cloudwatch-agent.build-default-config).
-# Whether the add-on's own schema takes every chart key was not checked
-# (`aws eks describe-addon-configuration`); a refused key fails the add-on's create, loudly.
+# The add-on's own schema decides what it takes, not the chart's values: no public copy of the
+# v6.4.0-eksbuild.1 schema was found, so each key sent is one recorded add-on configurations were
+# applied with (analyses/aws_semantics.py ADDON_CONFIGURATION_KEYS, rule addon-configuration);
+# `aws eks describe-addon-configuration` confirms them before a first up.
 CONFIGURATION = {
     "containerLogs": {"enabled": True},
     "applicationSignals": {"enabled": False},

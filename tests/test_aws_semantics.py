@@ -281,3 +281,20 @@ def test_a_role_in_an_input_that_names_no_role_still_needs_a_row(dev_plan):
                             dependencies=[], protect=False, inputs={"iamInstanceProfile": role.arn})
     broken = rules_broken(dataclasses.replace(dev_plan, resources=[*dev_plan.resources, extra]))
     assert "add ('aws:ec2/instance:Instance', 'iamInstanceProfile') to PASSED_ROLES" in broken["passrole-coverage"][0]
+
+
+# --- addon-configuration ----------------------------------------------------------------------
+
+def test_the_observability_add_on_is_sent_only_keys_its_build_is_known_to_take(dev_plan):
+    """M4: the add-on's schema decides, not its chart's values (`hostNetwork` is a chart value the
+    add-on does not offer); a build with no recorded keys fails until someone records them."""
+    addon = next(r for r in dev_plan.of_type("aws:eks/addon:Addon")
+                 if r.inputs["addonName"] == "amazon-cloudwatch-observability")
+    sent = json.loads(addon.inputs["configurationValues"])
+    assert set(sent) <= aws_semantics.ADDON_CONFIGURATION_KEYS[(addon.inputs["addonName"],
+                                                                addon.inputs["addonVersion"])][0]
+    chart_only = with_input(dev_plan, addon.name, "configurationValues", json.dumps({**sent, "hostNetwork": True}))
+    [message] = rules_broken(chart_only)["addon-configuration"]
+    assert "'hostNetwork' is not a key its configuration is known to take" in message
+    other_build = with_input(dev_plan, addon.name, "addonVersion", "v6.5.0-eksbuild.1")
+    assert "no schema keys are recorded for that build" in rules_broken(other_build)["addon-configuration"][0]

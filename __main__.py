@@ -164,6 +164,8 @@ monitoring = Monitoring("monitoring", MonitoringArgs(
     database_allocated_gib=stack.database.allocated_storage_gib, kafka_cluster_name=name,
     kafka_brokers=stack.streaming.broker_count, cache_group_id=name, cache_nodes=stack.cache.node_count,
     nat_gateway_ids=network.nat_gateway_ids, nat_gb_per_month=stack.cost.nat_gb, tags=stack.tags,
+    # AWS Budgets' one endpoint is in us-east-1: a recovery stack elsewhere makes no budget.
+    budget=recovery is None or stack.region == settings.GLOBAL_SERVICES_REGION,
     depends_on=[database, streaming, cache], protect=protect))
 
 # Container Insights and container logs, and alarms on the pods and nodes they report.

@@ -197,10 +197,12 @@ KAFKA_INSTANCE_TYPES = ("kafka.t3.small", "kafka.m7g.large", "kafka.m7g.xlarge",
 CACHE_NODE_TYPES = ("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium", "cache.m7g.large",
                     "cache.r7g.large")
 CDN_PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
-# CloudFront's certificates (ACM), CLOUDFRONT-scope WAF ACLs and vended log delivery are made in
-# us-east-1 only (CloudFront developer guide, "Requirements for using SSL/TLS certificates with
-# CloudFront"; WAF developer guide, "Using AWS WAF with CloudFront").
-CLOUDFRONT_REGION = "us-east-1"
+# Where the global services' regional pieces live: CloudFront's certificates (ACM), CLOUDFRONT-scope
+# WAF ACLs and vended log delivery are made in us-east-1 only (CloudFront developer guide,
+# "Requirements for using SSL/TLS certificates with CloudFront"; WAF developer guide, "Using AWS WAF
+# with CloudFront"), and AWS Budgets has one endpoint, signed for us-east-1 (botocore endpoints.json,
+# budgets, aws-global). A recovery stack for that region's loss needs none of them.
+GLOBAL_SERVICES_REGION = "us-east-1"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 
@@ -1056,8 +1058,8 @@ def _signing_keys(v: Mapping[str, Any]) -> SigningKeySettings:
 
 def _edge(v: Mapping[str, Any], region: str) -> EdgeSettings:
     price_class = _one_of("cdnPriceClass", v["cdnPriceClass"], CDN_PRICE_CLASSES)
-    if v["assetsCdn"] and v["recoverFromStack"] and region != CLOUDFRONT_REGION:
-        raise _fail("assetsCdn", True, f"a recovery stack in {region} cannot depend on {CLOUDFRONT_REGION}, where "
+    if v["assetsCdn"] and v["recoverFromStack"] and region != GLOBAL_SERVICES_REGION:
+        raise _fail("assetsCdn", True, f"a recovery stack in {region} cannot depend on {GLOBAL_SERVICES_REGION}, where "
                     "CloudFront's certificate, WAF and log delivery must be made: set false (the UI serves its "
                     "assets through the ALB)")
     domain, zone = v["publicDomain"], v["publicHostedZoneId"]

@@ -128,28 +128,42 @@ def _role_inputs(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 def _matches(statement: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> bool:
-    """Whether a statement applies to `action` on `resource` under `context` (IAM's evaluation of
-    Action, Resource and the string and ARN operators; a key missing from the context fails its
-    condition unless the operator ends in IfExists; any other operator is taken not to match, so an
-    Allow this cannot read grants nothing). IAM user guide, "Policy evaluation logic" and
-    "Condition operators"."""
-    if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in listed(statement.get("Action"))):
+    """Whether a statement applies to `action` on `resource` under `context`, as IAM evaluates Action,
+    NotAction, Resource, NotResource and the string and ARN operators (a key missing from the context
+    fails its condition unless the operator ends in IfExists). IAM user guide, "Policy evaluation
+    logic" and "Condition operators". What this cannot read is resolved against the grant: an Allow
+    is taken not to apply, a Deny to apply, so an unreadable statement never makes a role look able."""
+    deny = statement.get("Effect") == "Deny"
+
+    def any_match(patterns: Any, value: str, fold: bool = False) -> bool:
+        return any(fnmatch.fnmatchcase(value.lower() if fold else value, p.lower() if fold else p)
+                   for p in listed(patterns))
+
+    if "NotAction" in statement:
+        if any_match(statement["NotAction"], action, fold=True):
+            return False
+    elif not any_match(statement.get("Action"), action, fold=True):
         return False
-    if not any(fnmatch.fnmatchcase(resource, r) for r in listed(statement.get("Resource"))):
+    if "NotResource" in statement:
+        if any_match(statement["NotResource"], resource):
+            return False
+    elif not any_match(statement.get("Resource"), resource):
         return False
     for operator, block in (statement.get("Condition") or {}).items():
         base, if_exists = operator.removesuffix("IfExists"), operator.endswith("IfExists")
+        if base not in ("StringEquals", "ArnEquals", "StringLike", "ArnLike"):
+            if deny:
+                continue  # an operator this cannot read: the Deny is taken to apply
+            return False
         for key, values in block.items():
             actual = context.get(key.lower())
             if actual is None:
                 if if_exists:
                     continue
                 return False
-            if base in ("StringEquals", "ArnEquals") and actual not in listed(values):
+            if base == "StringEquals" and actual not in listed(values):
                 return False
-            if base in ("StringLike", "ArnLike") and not any(fnmatch.fnmatchcase(actual, v) for v in listed(values)):
-                return False
-            if base not in ("StringEquals", "ArnEquals", "StringLike", "ArnLike"):
+            if base in ("StringLike", "ArnLike", "ArnEquals") and not any_match(values, actual):
                 return False
     return True
 
@@ -227,13 +241,15 @@ def _service_conditions(plan: Plan):
                                                    f"({row.source})")
                 elif key == "aws:sourcearn":
                     wrong = [v for v in values if not row.arn_matches(v)]
-                    exact = operator.removesuffix("IfExists") in ("StringEquals", "ArnEquals")
+                    # ArnEquals takes wildcards like ArnLike; StringEquals compares them literally
+                    # (IAM user guide, "Condition operators": ARN and string operators).
+                    exact = operator.removesuffix("IfExists") == "StringEquals"
                     if wrong:
                         yield statement.resource.urn, (f"{statement.sid}: {service} never presents aws:SourceArn "
                                                        f"{wrong[0]} ({row.source})")
                     elif exact and any("*" in v or "?" in v for v in values):
                         yield statement.resource.urn, (f"{statement.sid}: {operator} compares aws:SourceArn with "
-                                                       "a pattern literally: use ArnLike")
+                                                       "a pattern literally: use ArnLike or ArnEquals")
 
 
 # --- Request shapes of indirect calls --------------------------------------------------------

@@ -21,7 +21,10 @@ from analyses.model import Plan
 
 SECTION = "pins"
 
-PRIMARY, RUN, GUESS = "primary", "recorded run", "guess"
+PRIMARY, TAG, RUN, GUESS = "primary", "source tag", "recorded run", "guess"
+"""primary: the publisher's own list (index, table, changelog); source tag: the release's tag in its
+source repository, the published index not read; recorded run: a public record of a deployment;
+guess: seen nowhere authoritative. Every kind but primary is listed on each plan."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +62,12 @@ SIGHTINGS: dict[tuple[str, str], Sighting] = {
     ("chart:external-secrets", "2.9.0"): Sighting(PRIMARY, "external-secrets tag helm-chart-2.9.0; its index.yaml"),
     ("chart:cluster-autoscaler", "9.59.0"): Sighting(
         PRIMARY, "kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0; gh-pages index.yaml"),
-    ("chart:reloader", "2.2.16"): Sighting(PRIMARY, "stakater/Reloader tag chart-v2.2.16 (its chart index not read)"),
-    ("chart:cert-manager", "v1.21.1"): Sighting(PRIMARY, "cert-manager/cert-manager tag v1.21.1 (charts.jetstack.io "
-                                                         "index not read)"),
+    ("chart:reloader", "2.2.16"): Sighting(TAG, "stakater/Reloader tag chart-v2.2.16 (its chart index not read)"),
+    ("chart:cert-manager", "v1.21.1"): Sighting(TAG, "cert-manager/cert-manager tag v1.21.1 (charts.jetstack.io "
+                                                     "index not read)"),
+    ("runtime:synthetics", "syn-nodejs-puppeteer-15.0"): Sighting(
+        RUN, "the CloudWatch user guide's runtime list (\"Runtime versions using Node.js and Puppeteer\", stored copy "
+        "read 2026-12-01), not `aws synthetics describe-runtime-versions` (components/synthetics.py)"),
     ("chart:cloudnative-pg", "0.29.0"): Sighting(PRIMARY, "cloudnative-pg/charts tag cloudnative-pg-v0.29.0"),
     ("chart:plugin-barman-cloud", "0.7.0"): Sighting(
         PRIMARY, "cloudnative-pg/charts tag plugin-barman-cloud-v0.7.0; gh-pages index"),
@@ -94,7 +100,10 @@ def pinned(plan: Plan) -> Iterator[tuple[str, str, str]]:
             yield f"addon:{i.get('addonName')}", i.get("addonVersion"), r.urn
         elif t in ("eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup") and i.get("releaseVersion"):
             yield "ami-release", i["releaseVersion"], r.urn
-        elif t == "kubernetes:helm.sh/v3:Release" and (i.get("repositoryOpts") or {}).get("repo"):
+        elif t == "aws:synthetics/canary:Canary":
+            yield "runtime:synthetics", i.get("runtimeVersion"), r.urn
+        elif t == "kubernetes:helm.sh/v3:Release" and ((i.get("repositoryOpts") or {}).get("repo")
+                                                       or str(i.get("chart", "")).startswith("oci://")):
             yield f"chart:{i.get('chart')}", i.get("version"), r.urn
             tag = (i.get("values") or {}).get("image", {}).get("tag") if isinstance(
                 (i.get("values") or {}).get("image"), dict) else None

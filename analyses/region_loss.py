@@ -162,13 +162,31 @@ def _bucket_store(plan: Plan, purpose: str, store: str) -> Store:
     return Store(store, "none", f"{purpose}: everything", None)
 
 
-def outside_its_region(plan: Plan) -> list:
-    """In a recovery stack, what is placed in another region than the stack's (a resource's
-    `region` argument): every such resource needs that region's endpoints, which the loss the
-    stack answers may take away (review H4: CloudFront's certificate, WAF and logs in us-east-1)."""
-    if not plan.settings.get("recovery") or not plan.settings.get("region"):
+# Global services whose one control plane is in us-east-1, by type prefix: a recovery stack outside
+# that region creates none of them (their create fails while it is lost). IAM roles and Route 53
+# records are the exception the runbook accepts and explains (docs/DISASTER_RECOVERY.md, "A lost
+# region": their data planes keep serving, and the roles the stack needs first exist already).
+GLOBAL_CONTROL_PLANE_TYPES = {
+    "aws:budgets/": "AWS Budgets (one endpoint, budgets.amazonaws.com, signed for us-east-1)",
+    "aws:cloudfront/": "CloudFront (its certificates, WAF and log delivery in us-east-1)",
+    "aws:shield/": "Shield Advanced (us-east-1 control plane)",
+    "aws:globalaccelerator/": "Global Accelerator (us-west-2 control plane only)",
+}
+
+
+def outside_its_region(plan: Plan) -> list[tuple[Any, str]]:
+    """In a recovery stack, what needs another region than the stack's: a resource placed elsewhere
+    (its `region` argument; review H4: CloudFront's certificate, WAF and logs in us-east-1), or one
+    of a global service whose control plane is in us-east-1 (AWS Budgets). (resource, where)."""
+    region = plan.settings.get("region")
+    if not plan.settings.get("recovery") or not region:
         return []
-    return [r for r in plan.resources if r.custom and r.inputs.get("region") not in (None, plan.settings["region"])]
+    found = [(r, r.inputs["region"]) for r in plan.resources
+             if r.custom and r.inputs.get("region") not in (None, region)]
+    if region != "us-east-1":
+        found += [(r, service) for r in plan.resources for prefix, service in GLOBAL_CONTROL_PLANE_TYPES.items()
+                  if r.type.startswith(prefix)]
+    return found
 
 
 def analyse(plan: Plan) -> dict[str, Any]:
@@ -188,8 +206,8 @@ def analyse(plan: Plan) -> dict[str, Any]:
                f"+ DNS {DNS_MINUTES} min)"]
     failures = ([f"region-loss: the estimated RTO ({rto} min) exceeds the {RTO_TARGET_MINUTES}-minute target"]
                 if rto is not None and rto > RTO_TARGET_MINUTES else [])
-    failures += [f"region-loss/recovery-in-its-region: {r.type} {r.name} is made in {r.inputs['region']}, not the "
-                 f"recovery stack's {plan.settings['region']}: it needs the region whose loss the stack answers "
-                 "[source: docs/DISASTER_RECOVERY.md, \"A lost region\"]" for r in outside_its_region(plan)]
+    failures += [f"region-loss/recovery-in-its-region: {r.type} {r.name} needs {where}, not only the recovery "
+                 f"stack's {plan.settings['region']}: the region whose loss the stack answers "
+                 "[source: docs/DISASTER_RECOVERY.md, \"A lost region\"]" for r, where in outside_its_region(plan)]
     return {"stores": [dataclasses.asdict(s) for s in table], "rto_minutes": rto, "blocked_by": blocked,
             "rto_target_minutes": RTO_TARGET_MINUTES, "failures": failures, "summary": summary}

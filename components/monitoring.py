@@ -85,6 +85,10 @@ class MonitoringArgs:
     """Stack tags, applied to the key, topic, budget and alarms."""
     depends_on: Sequence[pulumi.Resource] = ()
     """Resources the alarms wait for (the data services they watch); the default waits for none."""
+    budget: bool = True
+    """Whether the stack has its AWS Budgets budget. AWS Budgets has one endpoint, in us-east-1
+    (budgets.amazonaws.com, signed for us-east-1: botocore endpoints, aws-global), so a recovery
+    stack for that region's loss makes none; its cost is priced by make plan instead."""
     protect: bool = False
     """Pulumi `protect` on the alert topic's key (on in prod); the default leaves it deletable."""
 
@@ -148,23 +152,8 @@ class Monitoring(pulumi.ComponentResource):
                                       endpoint=args.alert_email, opts=child)
         # Costs are filtered by the stack tag every resource carries (activate it as a cost
         # allocation tag once per account, or the budget sees the whole account).
-        aws.budgets.Budget(
-            f"{name}-monthly-cost",
-            name=f"ecomind-{args.stack}-monthly",
-            budget_type="COST",
-            limit_amount=str(max(args.thresholds_usd)),
-            limit_unit="USD",
-            time_unit="MONTHLY",
-            cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:stack${args.stack}"])],
-            notifications=[aws.budgets.BudgetNotificationArgs(
-                comparison_operator="GREATER_THAN", threshold=float(threshold), threshold_type="ABSOLUTE_VALUE",
-                notification_type="ACTUAL", subscriber_sns_topic_arns=[topic.arn])
-                for threshold in args.thresholds_usd] + [aws.budgets.BudgetNotificationArgs(
-                    comparison_operator="GREATER_THAN", threshold=100.0, threshold_type="PERCENTAGE",
-                    notification_type="FORECASTED", subscriber_sns_topic_arns=[topic.arn])],
-            tags=args.tags,
-            opts=child,
-        )
+        if args.budget:
+            self._budget(name, args, topic, child)
 
         alarm_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         self.alarm_names = []
@@ -210,3 +199,24 @@ class Monitoring(pulumi.ComponentResource):
 
         self.topic_arn = topic.arn
         self.register_outputs({"topic_arn": self.topic_arn})
+
+    @staticmethod
+    def _budget(name: str, args: MonitoringArgs, topic: aws.sns.Topic, child: pulumi.ResourceOptions) -> None:
+        """The monthly cost budget: an alert at each threshold, and when the forecast passes the limit."""
+        aws.budgets.Budget(
+            f"{name}-monthly-cost",
+            name=f"ecomind-{args.stack}-monthly",
+            budget_type="COST",
+            limit_amount=str(max(args.thresholds_usd)),
+            limit_unit="USD",
+            time_unit="MONTHLY",
+            cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:stack${args.stack}"])],
+            notifications=[aws.budgets.BudgetNotificationArgs(
+                comparison_operator="GREATER_THAN", threshold=float(threshold), threshold_type="ABSOLUTE_VALUE",
+                notification_type="ACTUAL", subscriber_sns_topic_arns=[topic.arn])
+                for threshold in args.thresholds_usd] + [aws.budgets.BudgetNotificationArgs(
+                    comparison_operator="GREATER_THAN", threshold=100.0, threshold_type="PERCENTAGE",
+                    notification_type="FORECASTED", subscriber_sns_topic_arns=[topic.arn])],
+            tags=args.tags,
+            opts=child,
+        )

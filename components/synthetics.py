@@ -217,12 +217,14 @@ class HealthCanary(pulumi.ComponentResource):
                 timeout_in_seconds=TIMEOUT_SECONDS, memory_in_mb=MEMORY_MB, active_tracing=False,
                 environment_variables={"ECOMIND_BASE_URL": args.url, "ECOMIND_CHECKS": json.dumps(checks())}),
             # start_canary, as the provider applies it (terraform-provider-aws internal/service/synthetics/
-            # canary.go at 008508f): an update of anything but tags stops a running canary, applies, and
-            # starts it again only when true; a refresh never reads the run state back. So in a stack with
-            # office hours, an evening `up` that changes the canary starts it for the night (review m2):
-            # it fails against the stopped stack with its alarms quiet, and the morning's StartCanary finds
-            # it running. false would instead leave a canary changed by a daytime `up` stopped until the
-            # next morning, its missing data paging: the lesser harm is kept, knowingly.
+            # canary.go at 008508f): an update of anything but tags stops the canary if the state says it
+            # runs, applies, and starts it again only when true; the state's status is what the last read
+            # saw (a refresh, or the last update). So in a stack with office hours, an evening `up` that
+            # changes the canary starts it for the night (review m2): it fails against the stopped stack
+            # with its alarms quiet, and the morning's StartCanary finds it running. false would instead
+            # leave a canary changed by a daytime `up` stopped until the next morning, its missing data
+            # paging: the lesser harm is kept, knowingly. After a manual refresh at night, a daytime
+            # change may skip the stop and wait on the canary's state: refresh it again by day first.
             vpc_config=vpc_config, start_canary=True, delete_lambda=True,
             success_retention_period=SUCCESS_RETENTION_DAYS, failure_retention_period=FAILURE_RETENTION_DAYS,
             tags=tagged(args.canary_name),

@@ -257,13 +257,29 @@ def test_a_condition_on_a_key_the_request_lacks_grants_nothing_unless_ifexists()
     assert not aws_semantics._granted([{"Statement": [statement]}], "iam:PassRole", "arn:x", {})
 
 
-def test_an_exact_match_on_a_source_arn_pattern_fails(dev_plan):
+def test_a_string_match_on_a_source_arn_pattern_fails_and_an_arn_match_does_not(dev_plan):
+    """StringEquals compares a wildcard literally; ArnEquals and ArnLike both take wildcards."""
     trust = document(dev_plan, "office-hours-role", "assumeRolePolicy")
     condition = trust["Statement"][0]["Condition"]
-    condition["ArnEquals"] = {"aws:SourceArn": condition.pop("ArnLike")["aws:SourceArn"][:-3] + "*"}
+    pattern = condition.pop("ArnLike")["aws:SourceArn"][:-3] + "*"
+    condition["StringEquals"] = {**condition["StringEquals"], "aws:SourceArn": pattern}
     broken = rules_broken(with_input(dev_plan, "office-hours-role", "assumeRolePolicy", json.dumps(trust)))
-    assert broken["service-conditions"] == ["(no Sid): ArnEquals compares aws:SourceArn with a pattern literally: "
-                                            "use ArnLike"]
+    assert broken["service-conditions"] == ["(no Sid): StringEquals compares aws:SourceArn with a pattern literally: "
+                                            "use ArnLike or ArnEquals"]
+    del condition["StringEquals"]["aws:SourceArn"]
+    condition["ArnEquals"] = {"aws:SourceArn": pattern}
+    fine = with_input(dev_plan, "office-hours-role", "assumeRolePolicy", json.dumps(trust))
+    assert "service-conditions" not in rules_broken(fine)
+
+
+def test_a_deny_this_cannot_read_is_taken_to_apply():
+    allow = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}
+    for deny in ({"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*",
+                  "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}},
+                 {"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"},
+                 {"Effect": "Deny", "Action": "iam:*", "NotResource": "arn:aws:iam::1:role/other"}):
+        assert not aws_semantics._granted([{"Statement": [allow, deny]}], "iam:PassRole", "arn:x", {}), deny
+    assert aws_semantics._granted([{"Statement": [allow]}], "iam:PassRole", "arn:x", {})
 
 
 def test_the_replication_roles_carry_s3s_documented_trust(prod_plan, bootstrap_plan):

@@ -450,6 +450,9 @@ def test_a_key_destroyed_in_the_second_region_raises_the_same_alert(plan):
     assert target["arn"] == "arn:aws:events:us-east-1:111122223333:event-bus/default"
     role = plan.one("aws:iam/role:Role", "ecomind-baseline-key-destruction-forwarding")
     assert target["roleArn"] == role.arn
+    assert trust(plan, "ecomind-baseline-key-destruction-forwarding") == [{
+        "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}}}]
     [put] = document(plan, "aws:iam/rolePolicy:RolePolicy", "ecomind-baseline-key-destruction-forwarding")["Statement"]
     assert (put["Action"], put["Resource"]) == ("events:PutEvents", target["arn"])
     keys_there = [k for k in plan.of_type("aws:kms/key:Key") if k.inputs.get("region") == "us-west-2"]

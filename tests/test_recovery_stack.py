@@ -117,7 +117,19 @@ def test_it_makes_nothing_in_the_region_whose_loss_it_answers(plan):
     moved = dataclasses.replace(plan, resources=[
         dataclasses.replace(certificate, inputs={**certificate.inputs, "region": "us-east-1"}), *plan.resources])
     [failure] = [f for f in region_loss.analyse(moved)["failures"] if "recovery-in-its-region" in f]
-    assert "aws:acm/certificate:Certificate web-certificate is made in us-east-1" in failure
+    assert "aws:acm/certificate:Certificate web-certificate needs us-east-1" in failure
+
+
+def test_it_makes_no_budget_whose_one_endpoint_is_in_us_east_1(plan, prod_plan):
+    """AWS Budgets is global with its endpoint in us-east-1: a recovery stack makes none, and the
+    region-loss rule fails one that would."""
+    assert not plan.of_type("aws:budgets/budget:Budget") and prod_plan.of_type("aws:budgets/budget:Budget")
+    budget = dataclasses.replace(prod_plan.one("aws:budgets/budget:Budget"), dependencies=[], parent=None,
+                                 property_dependencies={})
+    with_budget = dataclasses.replace(plan, resources=[*plan.resources, budget])
+    [failure] = [f for f in region_loss.analyse(with_budget)["failures"] if "recovery-in-its-region" in f]
+    assert failure.startswith("region-loss/recovery-in-its-region: aws:budgets/budget:Budget monitoring-monthly-cost "
+                              "needs AWS Budgets")
 
 
 def test_outside_us_east_1_the_canary_is_the_outside_check(plan):

@@ -205,10 +205,11 @@ def test_a_destroy_that_meets_a_lock_twice_then_cni_interfaces_still_runs_its_la
     assert len(destroys(calls)) == 5  # the application, two locked, the DependencyViolation, the one that ran
 
 
-def test_the_pinned_provider_removes_guardduty_s_endpoint_and_group_from_a_vpc_it_deletes():
+def test_the_provider_pin_is_one_whose_vpc_delete_documents_the_guardduty_cleanup():
     """GuardDuty runtime monitoring makes a VPC endpoint and a security group in every VPC with a
     cluster, outside the state (review M5); the teardown relies on the provider deleting them
-    (terraform-provider-aws #46953). A provider without that cleanup would fail the VPC's delete."""
+    (terraform-provider-aws #46953). This guards the pin against a provider that does not say so;
+    the cleanup itself runs only against AWS."""
     import pulumi_aws
 
     vpc = (Path(pulumi_aws.__file__).parent / "ec2" / "vpc.py").read_text()

@@ -9,17 +9,17 @@ Each rule names its source and fails `make plan` with one line per violation.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from analyses import service_principals
+from analyses import rulebook, service_principals
 from analyses.model import Plan, PlannedResource
 from analyses.policy_statements import listed, statements
+from analyses.rulebook import Rule
 
 SECTION = "aws_semantics"
 
@@ -31,14 +31,6 @@ KEY_TYPES = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey", "aws:kms/keyPol
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
 _ACCOUNT_ROOT = re.compile(r"(arn:aws[a-z-]*:iam::)?\d{12}(:root)?")
 _EKS_OIDC = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/\w+")
-
-
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    id: str
-    description: str
-    source: str
-    check: Callable[[Plan], Iterator[tuple[str | None, str]]]
 
 
 # --- Principals exist -------------------------------------------------------------------------
@@ -428,14 +420,9 @@ RULES = (
 
 
 def violations(plan: Plan) -> list[dict[str, Any]]:
-    return [{"rule": rule.id, "urn": urn, "message": message, "source": rule.source}
-            for rule in RULES for urn, message in rule.check(plan)]
+    return rulebook.violations(RULES, plan)
 
 
 def analyse(plan: Plan) -> dict[str, Any]:
     """The `aws_semantics` section: every rule's violations, each a failure of the plan."""
-    found = violations(plan)
-    failures = [f"aws/{v['rule']}: {v['message']} ({v['urn'] or 'stack'}) [source: {v['source']}]" for v in found]
-    return {"rules": [{"id": r.id, "description": r.description, "source": r.source} for r in RULES],
-            "violations": found, "failures": failures,
-            "summary": [f"AWS semantics: {len(RULES)} rules, {len(found)} violations"]}
+    return rulebook.section(RULES, plan, prefix="aws", title="AWS semantics")

@@ -9,14 +9,15 @@ controller, names its upstream source, and fails `make plan` with one line per v
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import settings
+from analyses import rulebook
 from analyses.model import Plan, PlannedResource
+from analyses.rulebook import Rule
 
 SECTION = "deployment"
 
@@ -62,14 +63,6 @@ DEPLOY_ACCESS_POLICY = settings.ADMIN_ACCESS_POLICY
 PREVIEW_ACCESS_POLICY = settings.READ_ONLY_ACCESS_POLICY
 EKS_UNSUPPORTED_ZONE_IDS = settings.EKS_UNSUPPORTED_ZONE_IDS
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/")
-
-
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    id: str
-    description: str
-    source: str
-    check: Callable[[Plan], Iterator[tuple[str | None, str]]]
 
 
 def _upstream_types(plan: Plan, resource: PlannedResource) -> set[str]:
@@ -312,15 +305,9 @@ RULES = (
 
 
 def violations(plan: Plan) -> list[dict[str, Any]]:
-    return [{"rule": rule.id, "urn": urn, "message": message, "source": rule.source}
-            for rule in RULES for urn, message in rule.check(plan)]
+    return rulebook.violations(RULES, plan)
 
 
 def analyse(plan: Plan) -> dict[str, Any]:
     """The `deployment` section: every rule's violations, each a failure of the plan."""
-    found = violations(plan)
-    failures = [f"deployment/{v['rule']}: {v['message']} ({v['urn'] or 'stack'}) [source: {v['source']}]"
-                for v in found]
-    return {"rules": [{"id": r.id, "description": r.description, "source": r.source} for r in RULES],
-            "violations": found, "failures": failures,
-            "summary": [f"Deployment semantics: {len(RULES)} rules, {len(found)} violations"]}
+    return rulebook.section(RULES, plan, prefix="deployment", title="Deployment semantics")

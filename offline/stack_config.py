@@ -7,8 +7,10 @@ Values reach the program as strings (lists and maps as JSON), as the engine pass
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,51 @@ import yaml
 
 class StackConfigError(Exception):
     """The project or stack file is malformed, in the way the CLI would refuse it."""
+
+
+# What a stack file may hold at its top level (pulumi/pulumi sdk/go/common/workspace/project.go,
+# ProjectStack at 1b59498): the CLI reads these and ignores anything else, silently. Of them this
+# project refuses `encryptionsalt` (the passphrase provider) and `environment` (Pulumi ESC, which
+# the s3 backend does not serve: pkg/cmd/pulumi/config/io.go errBackendNoEnvironments).
+STACK_FILE_KEYS = ("secretsprovider", "encryptedkey", "config")
+REFUSED_STACK_FILE_KEYS = {
+    "environment": "Pulumi ESC environments need Pulumi Cloud; the s3 backend refuses them: set values in config",
+    "encryptionsalt": "that is the passphrase secrets provider; the stacks use the bootstrap's KMS key",
+}
+SECRETS_PROVIDER_URL = re.compile(r"awskms://(alias/[\w/-]+|[0-9a-f-]{36}|arn:aws[\w-]*:kms:[\w-]+:\d{12}:\S+)"
+                                  r"\?region=[a-z]{2}(-[a-z]+)+-\d")
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretsProvider:
+    url: str
+    """`secretsprovider:`, an awskms:// URL with its region."""
+    encrypted_key: str
+    """`encryptedkey:`, the data key as KMS encrypted it at `stack init`; empty before."""
+
+
+def secrets_provider(stack_file: Path) -> SecretsProvider:
+    """The stack file's secrets provider, refused in one line when the CLI would fall back to the
+    passphrase provider (no `secretsprovider:`) or could not use it (pkg/cmd/pulumi/stack/secrets.go;
+    pkg/secrets/cloud/manager.go: a non-empty encryptedkey must be the base64 of a KMS ciphertext)."""
+    data = _read_yaml(stack_file)
+    url, key = data.get("secretsprovider"), data.get("encryptedkey")
+    if not isinstance(url, str) or not SECRETS_PROVIDER_URL.fullmatch(url):
+        raise StackConfigError(f"{stack_file.name}: secretsprovider = {url!r}: expected the bootstrap's awskms:// "
+                               "URL with ?region= (without it the CLI uses a passphrase and stops: 'passphrase must "
+                               "be set')")
+    if not isinstance(key, str):
+        raise StackConfigError(f"{stack_file.name}: encryptedkey = {key!r}: expected the line `pulumi stack init "
+                               "--secrets-provider` writes (or \"\" before the stack's first init)")
+    if key:
+        try:
+            decoded = base64.b64decode(key, validate=True)
+        except ValueError:
+            decoded = b""
+        if len(decoded) < 32:
+            raise StackConfigError(f"{stack_file.name}: encryptedkey is not the base64 of a KMS ciphertext; put back "
+                                   "the line `pulumi stack init` wrote, or \"\" to make a new data key")
+    return SecretsProvider(url=url, encrypted_key=key)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +131,14 @@ def load(project_dir: Path, stack: str, stack_file: Path | None = None,
     project, declarations, values = project_declarations(project_dir / "Pulumi.yaml")
     stack_file = stack_file or project_dir / f"Pulumi.{stack}.yaml"
     secret_keys: list[str] = []
-    for key, value in (_read_yaml(stack_file).get("config") or {}).items():
+    data = _read_yaml(stack_file)
+    for key in data:
+        if key in REFUSED_STACK_FILE_KEYS:
+            raise StackConfigError(f"{stack_file.name}: '{key}' is refused: {REFUSED_STACK_FILE_KEYS[key]}")
+        if key not in STACK_FILE_KEYS:
+            raise StackConfigError(f"{stack_file.name}: '{key}' is not a stack file key (the CLI would ignore it); "
+                                   f"expected {', '.join(STACK_FILE_KEYS)}")
+    for key, value in (data.get("config") or {}).items():
         full_key = _full_key(project, key)
         if isinstance(value, dict) and set(value) == {"secure"}:
             value = f"offline-placeholder-for-{full_key}"

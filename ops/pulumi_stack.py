@@ -24,8 +24,10 @@ it is named with --allow-replace; a signal is passed to the CLI once, as a grace
 overlapped), 5 refused, 6 environment, 7 pending operations, 8 cancelled; each ending writes a
 summary with the repair steps (docs/DEPLOYMENT.md, "When a run stops").
 
-Environment: PULUMI_BACKEND_URL (for example s3://<state bucket>) and PULUMI_SECRETS_PROVIDER
-(for example awskms://alias/ecomind-pulumi-secrets), both from the bootstrap stack's outputs.
+Environment: PULUMI_BACKEND_URL (for example s3://<state bucket>, the bootstrap's output stateUrl).
+The secrets provider is the stack file's own (`secretsprovider:`, as the CLI reads it); the
+program's and the policy pack's virtualenvs are `make install`'s, made from the hashed locks before
+any credential is taken: the driver asks the CLI for provider plugins only (docs/adr/0022).
 The engine's output streams as it goes; a Markdown summary goes to $GITHUB_STEP_SUMMARY (when
 set) and to --summary-file, for a pull-request comment.
 """
@@ -47,6 +49,7 @@ from pathlib import Path
 from pulumi import automation as auto
 from pulumi.automation import errors
 
+from offline import stack_config
 from ops import state_backend
 from ops.cli import Cancellation, CancelledError, GuardedCommand
 
@@ -160,10 +163,38 @@ class SetupError(Exception):
 CREATING_COMMANDS = ("up", "preview")
 
 
+# The virtualenvs the CLI runs the program and the policy pack in (Pulumi.yaml's and
+# policies/PulumiPolicy.yaml's `virtualenv`), which `make install` creates from the hashed locks.
+# The CLI creates neither for a local policy pack (pulumi/pulumi pkg/engine/update.go loads it,
+# pkg/resource/plugin/plugin.go runs <pack>/<virtualenv>/bin/python), and its own `pulumi install`
+# would upgrade pip, setuptools and wheel unpinned (sdk/python/toolchain/pip.go).
+VIRTUALENVS = (PROJECT_DIR / ".venv", PROJECT_DIR / "policies" / ".venv")
+
+
+def check_virtualenvs() -> None:
+    missing = [str(v.relative_to(PROJECT_DIR)) for v in VIRTUALENVS if not (v / "bin" / "python").exists()]
+    if missing:
+        raise SetupError(f"no virtualenv {', '.join(missing)}: run `make install` first, before taking AWS "
+                         "credentials (from the hashed locks; the CLI installs nothing for the policy pack)")
+
+
+def stack_secrets_provider(name: str) -> stack_config.SecretsProvider:
+    """The stack file's secrets provider: what the CLI uses for an existing stack (it never reads an
+    environment variable for it) and what `stack init` is given for a new one."""
+    try:
+        return stack_config.secrets_provider(PROJECT_DIR / f"Pulumi.{name}.yaml")
+    except stack_config.StackConfigError as error:
+        raise SetupError(str(error), error) from None
+
+
 def stack_for(name: str, env: Mapping[str, str], cancellation: Cancellation, create: bool = True):
+    check_virtualenvs()
+    provider = stack_secrets_provider(name)
     workspace = auto.LocalWorkspace(
         work_dir=str(PROJECT_DIR),
-        secrets_provider=env["PULUMI_SECRETS_PROVIDER"],
+        # Used by `pulumi stack init` only (Automation API create_stack); an existing stack's
+        # provider is the stack file's secretsprovider, which the CLI reads itself.
+        secrets_provider=provider.url,
         env_vars={"PULUMI_BACKEND_URL": env["PULUMI_BACKEND_URL"]},
         pulumi_command=_command(cancellation),
     )
@@ -176,8 +207,9 @@ def stack_for(name: str, env: Mapping[str, str], cancellation: Cancellation, cre
         raise SetupError(f"selecting stack '{name}' in {env['PULUMI_BACKEND_URL']} failed: "
                          f"{_last_error_line(error)}", error) from None
     try:
-        # Installs the language dependencies and the provider plugins the program declares.
-        workspace.install()
+        # The provider plugins the program declares; no language dependencies (`--no-dependencies`):
+        # the virtualenvs are make install's, from the hashed locks.
+        workspace.install(no_dependencies=True)
     except errors.CommandError as error:
         raise SetupError(f"`pulumi install` failed: {_last_error_line(error)}", error) from None
     return stack
@@ -663,9 +695,9 @@ class Driver:
                   f"--confirm {args.stack}", file=sys.stderr)
             report.set(f"refused: stack {args.stack} is protected (environment prod)", EXIT_REFUSED)
             raise StopError
-        missing = [name for name in ("PULUMI_BACKEND_URL", "PULUMI_SECRETS_PROVIDER") if not self.env.get(name)]
+        missing = [name for name in ("PULUMI_BACKEND_URL",) if not self.env.get(name)]
         if missing:
-            print(f"error: set {', '.join(missing)} (the bootstrap stack's outputs)", file=sys.stderr)
+            print(f"error: set {', '.join(missing)} (the bootstrap stack's output stateUrl)", file=sys.stderr)
             report.set(f"environment: {', '.join(missing)} not set", EXIT_ENVIRONMENT)
             raise StopError
         self.stack = stack_for(args.stack, self.env, self.cancellation, create=args.command in CREATING_COMMANDS)

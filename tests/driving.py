@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.conftest import PROJECT_DIR
 
 FAKE_DIR = PROJECT_DIR / "tests" / "fake_pulumi"
-SECRETS = "awskms://alias/ecomind-pulumi-secrets"
+SECRETS = "awskms://alias/ecomind-pulumi-secrets-mr?region=us-east-1"  # Pulumi.dev.yaml secretsprovider
 NI = "--non-interactive"  # the Automation API's first flag on every command it runs
 BROKERS = "urn:pulumi:dev::ecomind-infra::ecomind:data:Streaming$aws:msk/cluster:Cluster::streaming-kafka"
 
@@ -27,7 +27,7 @@ def environment(tmp_path: Path, scenario: str = "ok", backend: bool = True, depl
     # The fake runs on this interpreter (it speaks gRPC through the Pulumi SDK's protos).
     path = os.pathsep.join([str(FAKE_DIR), str(Path(sys.executable).parent), os.environ["PATH"]])
     env = {**os.environ, "PATH": path, "FAKE_PULUMI_LOG": str(tmp_path / "calls.jsonl"),
-           "FAKE_PULUMI_SCENARIO": scenario, "PULUMI_SECRETS_PROVIDER": SECRETS,
+           "FAKE_PULUMI_SCENARIO": scenario,
            "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md"), "ECOMIND_LOCK_RETRY_SECONDS": "0"}
     env.pop("PULUMI_BACKEND_URL", None)
     env.pop("FAKE_DEPLOYED_VERSION", None)

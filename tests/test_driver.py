@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import PROJECT_DIR
 from tests.driving import NI, SECRETS, backend_of, commands, drive
 
-SETUP = [["version"], [NI, "stack", "select", "--stack", "dev"], [NI, "install"]]
+SETUP = [["version"], [NI, "stack", "select", "--stack", "dev"], [NI, "install", "--no-dependencies"]]
 # Before any operation: the checkpoint, for operations an interrupted update left pending.
 CHECKPOINT = [NI, "stack", "export", "--show-secrets", "--stack", "dev"]
 # The guardrails of make plan, applied by the engine to every real preview and up.

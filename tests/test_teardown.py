@@ -116,7 +116,7 @@ def drive(tmp_path, monkeypatch, session, *args, scenario="ok", sleep=lambda _: 
                        "ECOMIND_TEARDOWN_WAIT_SECONDS": "30"}.items():
         monkeypatch.setenv(key, value)
     (tmp_path / "state").mkdir()
-    env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_SECRETS_PROVIDER": "awskms://alias/s"}
+    env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}"}
     code = pulumi_stack.main([*args, "--summary-file", str(tmp_path / "summary.md")], env=env,
                              output=lambda _: None, sleep=sleep,
                              session_factory=lambda region: connect() if connect else session)

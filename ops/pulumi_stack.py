@@ -48,10 +48,11 @@ from pathlib import Path
 
 from pulumi import automation as auto
 from pulumi.automation import errors
+from semver import VersionInfo
 
 from offline import stack_config
 from ops import state_backend
-from ops.cli import Cancellation, CancelledError, GuardedCommand
+from ops.cli import MINIMUM_CLI_VERSION, Cancellation, CancelledError, GuardedCommand
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -217,7 +218,7 @@ def stack_for(name: str, env: Mapping[str, str], cancellation: Cancellation, cre
 
 def _command(cancellation: Cancellation) -> GuardedCommand:
     try:
-        return GuardedCommand(cancellation)
+        return GuardedCommand(cancellation, version=VersionInfo.parse(MINIMUM_CLI_VERSION))
     except (OSError, errors.CommandError, auto.InvalidVersionError) as error:
         raise SetupError(f"the Pulumi CLI could not be run: {error}", error) from None
 

@@ -1,6 +1,7 @@
 """EcoMind's platform on AWS, one stack per environment: read settings, build, export."""
 
 import pulumi
+import pulumi_aws as aws
 
 import settings
 from components.app_access import RAW_TOPIC, ApplicationAccess, ApplicationAccessArgs
@@ -45,8 +46,11 @@ common = {"account_id": account_id, "tags": stack.tags, "protect": protect}
 
 network = Network("network", NetworkArgs(
     settings=stack.network, region=stack.region, cluster_name=name, **common))
+# The program's AWS provider, made explicit for pulumi-eks's components: configured as the stack's
+# default provider is (aws:region, aws:allowedAccountIds), at the plugin version pulumi-aws pins here.
+aws_provider = aws.Provider("aws", region=stack.region, allowed_account_ids=[account_id])
 cluster = Cluster("cluster", ClusterArgs(
-    settings=stack.cluster, region=stack.region, vpc_id=network.vpc_id,
+    settings=stack.cluster, region=stack.region, vpc_id=network.vpc_id, aws_provider=aws_provider,
     public_subnet_ids=network.public_subnet_ids, private_subnet_ids=network.private_subnet_ids, **common))
 
 # Every data service admits exactly one source: the security group of the EKS nodes and pods.

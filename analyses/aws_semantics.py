@@ -397,6 +397,28 @@ def _addon_configuration(plan: Plan):
             yield addon.urn, f"{name} {version}: {key!r} is not a key its configuration is known to take ({known[1]})"
 
 
+# pulumi-eks's components are Node programs that bundle their own @pulumi/aws (7.25.0 at pulumi-eks
+# v4.3.x, nodejs/eks/package.json; the v4.4.0 pin not read): a child with no provider from its
+# component runs on a default provider of that version, a second aws plugin the CLI downloads at
+# run time, configured only from stack config (pulumi/pulumi pkg/resource/deploy/providers
+# provider.go DefaultName). pulumi-eks's Cluster also makes its own Kubernetes provider from its
+# kubeconfig (cluster.ts), at its bundled @pulumi/kubernetes: that second kubernetes plugin no
+# option removes (docs/adr/0022).
+MULTI_LANGUAGE_PACKAGES = {"eks": "aws"}
+
+
+def _component_providers(plan: Plan):
+    explicit = {r.urn for r in plan.resources if r.type == "pulumi:providers:aws"}
+    for resource in plan.resources:
+        package = resource.type.split(":", 1)[0]
+        needed = MULTI_LANGUAGE_PACKAGES.get(package)
+        if needed and resource.providers.get(needed) not in explicit:
+            yield resource.urn, (f"{resource.type} {resource.name} gives its {needed} children no provider of this "
+                                 f"program: they run on a default provider of the {needed} version {package} "
+                                 "bundles, a second plugin downloaded at run time (pass providers={"
+                                 f"'{needed}': ...}})")
+
+
 RULES = (
     Rule("principals-exist", "Every principal a policy names exists before the policy is sent.",
          "KMS developer guide, \"Key policies\" (MalformedPolicyDocumentException for a principal that does not "
@@ -413,6 +435,9 @@ RULES = (
     Rule("argument-constraints", "Arguments the provider does not check meet the API's own constraints.",
          "botocore service models (pattern, length, enum of each member); e.g. ECR API reference, "
          "CreateRepositoryCreationTemplate prefix", _argument_constraints),
+    Rule("component-providers", "pulumi-eks's components run their AWS children on this program's provider.",
+         "pulumi/pulumi-eks nodejs/eks/package.json (bundled @pulumi/aws) and cluster.ts (children inherit the "
+         "component's providers); pulumi/pulumi pkg/resource/deploy/providers/provider.go", _component_providers),
     Rule("addon-configuration", "An EKS add-on is sent only the configuration keys its build takes.",
          "EKS user guide, \"Determine fields you can customize for Amazon EKS add-ons\" "
          "(describe-addon-configuration: the add-on's schema, not the chart's values)", _addon_configuration),

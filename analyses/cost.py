@@ -70,6 +70,7 @@ CONFIG_ITEMS = 10_000            # configuration items a month recorded continuo
 FREE_TYPES = {
     "pulumi:pulumi:Stack": "not a cloud resource",
     "pulumi:providers:kubernetes": "not a cloud resource",
+    "pulumi:providers:aws": "not a cloud resource",
     "kubernetes:core/v1:Namespace": "a Kubernetes object; its pods run on priced nodes",
     "kubernetes:external-secrets.io/v1:ClusterSecretStore": "a Kubernetes object",
     "kubernetes:external-secrets.io/v1:ExternalSecret": "a Kubernetes object",

@@ -35,6 +35,9 @@ class PlannedResource:
     property_dependencies: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     """Per top-level input, the URNs its value came from (the engine's propertyDependencies):
     what `offline.terraform_plan` turns into Terraform references."""
+    providers: dict[str, str] = dataclasses.field(default_factory=dict)
+    """A component's providers by package (its `providers=` option, which a multi-language component
+    such as pulumi-eks's hands to its children), as provider URNs."""
     aliases: list[str] = dataclasses.field(default_factory=list)
     """The URNs the resource was known by before (its `aliases=`, resolved as the engine resolves
     alias specs): a plan diff reads a deleted URN among them as a rename, not a delete."""

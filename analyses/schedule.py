@@ -33,6 +33,7 @@ CREATION_SECONDS: Mapping[str, tuple[int, str]] = {
     "aws:iam/role:Role": (10, "assumption: IAM is eventually consistent within seconds"),
     "kubernetes:helm.sh/v3:Release": (180, "assumption: controller charts roll out in 1-3 minutes with atomic waits"),
     "pulumi:providers:kubernetes": (0, "local"),
+    "pulumi:providers:aws": (0, "local"),
     "kubernetes:postgresql.cnpg.io/v1:Cluster": (600, "assumption: CloudNativePG brings up a primary, then clones "
                                                       "each standby in turn; minutes for an empty database"),
     "aws:codebuild/project:Project": (15, "assumption"),

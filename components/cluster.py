@@ -69,6 +69,12 @@ class ClusterArgs:
     """Prod: `protect` and EKS deletion protection on the cluster, `protect` on its three keys; the
     default (dev) leaves them deletable."""
 
+    aws_provider: aws.Provider | None = None
+    """The program's AWS provider, handed to pulumi-eks's components so that their children (the EKS
+    cluster, node groups, add-ons, roles) run on the provider plugin this program pins and its
+    configuration, not on a default provider of the @pulumi/aws version pulumi-eks bundles (a second
+    plugin, downloaded at run time). None: pulumi-eks's own default provider."""
+
     def __post_init__(self) -> None:
         s = self.settings
         check_name(self, "settings.name", CLUSTER_NAME,
@@ -169,6 +175,11 @@ class Cluster(pulumi.ComponentResource):
         control_plane_policy = aws.iam.RolePolicyAttachment(
             f"{name}-control-plane-AmazonEKSClusterPolicy", role=control_plane_role.name,
             policy_arn=docs.managed_policy_arn("AmazonEKSClusterPolicy"), opts=child)
+        # pulumi-eks's components are multi-language: a provider reaches their children only through
+        # `providers` (pulumi/pulumi-eks nodejs/eks/cluster/cluster.ts: children inherit the
+        # component's providers; sdk/python resource.py moves a provider of another package there).
+        eks_providers = pulumi.ResourceOptions(
+            providers={"aws": args.aws_provider} if args.aws_provider else None)
         cluster = eks.Cluster(
             f"{name}-eks",
             name=s.name,
@@ -210,8 +221,8 @@ class Cluster(pulumi.ComponentResource):
                 resolve_conflicts_on_update=eks.ResolveConflictsOnUpdate.OVERWRITE),
             tags=tags,
             cluster_tags=tagged(s.name),
-            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(
-                depends_on=[log_group, control_plane_policy])),
+            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions.merge(
+                eks_providers, pulumi.ResourceOptions(depends_on=[log_group, control_plane_policy]))),
         )
         # A string that resolves only once the cluster exists, so dependants wait for it.
         self.cluster_name = cluster.kubeconfig_json.apply(lambda _: s.name)
@@ -231,7 +242,7 @@ class Cluster(pulumi.ComponentResource):
             resolve_conflicts_on_create=eks.ResolveConflictsOnCreate.OVERWRITE,
             resolve_conflicts_on_update=eks.ResolveConflictsOnUpdate.OVERWRITE,
             tags=[tags],
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, eks_providers),
         )
 
         node_role = aws.iam.Role(
@@ -247,7 +258,8 @@ class Cluster(pulumi.ComponentResource):
 
         node_groups = [
             self._node_group(name, group, cluster, node_role, volumes_key, args, tagged,
-                             pulumi.ResourceOptions(parent=self, depends_on=[vpc_cni]))
+                             pulumi.ResourceOptions.merge(eks_providers,
+                                                          pulumi.ResourceOptions(parent=self, depends_on=[vpc_cni])))
             for group in s.node_groups
         ]
 

@@ -65,6 +65,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=inputs,
             # A provider reference is "<urn>::<id>".
             provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+            # A provider reference is "<urn>::<id>"; the SDK spells a top-level provider's URN with the
+            # root stack in its type chain, which the engine's URNs leave out.
+            providers={package: reference.rsplit("::", 1)[0].replace("pulumi:pulumi:Stack$", "")
+                       for package, reference in request.providers.items()},
             arn=_plain_arn(response),
             id=response.id or None,
             property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()

@@ -11,7 +11,7 @@ import pytest
 from analyses import aws_semantics
 from analyses.model import Plan, PlannedResource
 from offline.plan import plan_bootstrap
-from tests.conftest import planned
+from tests.conftest import planned, stack_settings
 
 ACCOUNT = "111122223333"
 
@@ -314,3 +314,22 @@ def test_the_observability_add_on_is_sent_only_keys_its_build_is_known_to_take(d
     assert "'hostNetwork' is not a key its configuration is known to take" in message
     other_build = with_input(dev_plan, addon.name, "addonVersion", "v6.5.0-eksbuild.1")
     assert "no schema keys are recorded for that build" in rules_broken(other_build)["addon-configuration"][0]
+
+
+# --- component-providers ----------------------------------------------------------------------
+
+def test_pulumi_eks_components_run_their_aws_children_on_the_programs_provider(stack_plan):
+    """Review P3: without it, pulumi-eks's children run on a default provider of the @pulumi/aws it
+    bundles, a second plugin downloaded at run time."""
+    [provider] = stack_plan.of_type("pulumi:providers:aws")
+    config = stack_settings(stack_plan.stack)
+    assert provider.inputs["region"] == config.region
+    assert json.loads(provider.inputs["allowedAccountIds"]) == [config.account_id]
+    components = [r for r in stack_plan.resources if r.type.startswith("eks:index:")]
+    assert {r.type for r in components} == {"eks:index:Cluster", "eks:index:ManagedNodeGroup", "eks:index:VpcCniAddon"}
+    assert all(r.providers == {"aws": provider.urn} for r in components)
+    cluster = next(r for r in components if r.type == "eks:index:Cluster")
+    without = dataclasses.replace(stack_plan, resources=[dataclasses.replace(r, providers={}) if r is cluster else r
+                                                         for r in stack_plan.resources])
+    [message] = rules_broken(without)["component-providers"]
+    assert message.startswith("eks:index:Cluster cluster-eks gives its aws children no provider of this program")

@@ -12,7 +12,7 @@ from offline import engine
 from tests.conftest import run_component
 
 RESOURCE_KEYS = ["urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs", "provider", "arn",
-                 "id", "property_dependencies", "aliases"]
+                 "id", "property_dependencies", "providers", "aliases"]
 
 
 def test_shape(stack_plan):
@@ -35,6 +35,7 @@ def test_every_urn_the_plan_writes_names_a_planned_resource(stack_plan):
     for resource in stack_plan.resources:
         assert resource.parent is None or resource.parent in urns
         assert set(resource.dependencies) <= urns
+        assert set(resource.providers.values()) <= urns
         for key, sources in resource.property_dependencies.items():
             assert set(sources) <= set(resource.dependencies) and key in resource.inputs, (resource.urn, key)
         assert resource.provider is None or resource.provider in urns

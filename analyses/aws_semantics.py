@@ -419,6 +419,35 @@ def _component_providers(plan: Plan):
                                  f"'{needed}': ...}})")
 
 
+def sdk_plugin_version(package: str) -> str | None:
+    """The plugin version the installed SDK of `package` asks its default provider for
+    (pulumi_<package>/pulumi-plugin.json)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec(f"pulumi_{package.replace('-', '_')}")
+    if spec is None or spec.origin is None:
+        return None
+    plugin = Path(spec.origin).parent / "pulumi-plugin.json"
+    return json.loads(plugin.read_text()).get("version") if plugin.exists() else None
+
+
+def _one_version_per_provider(plan: Plan):
+    versions: dict[str, dict[str, str]] = {}
+    for resource in plan.resources:
+        if resource.type.startswith("pulumi:providers:") and resource.version:
+            versions.setdefault(resource.type.split(":")[2], {})[resource.version] = resource.urn
+        elif resource.custom and resource.provider is None and not resource.type.startswith("pulumi:"):
+            package = resource.type.split(":", 1)[0]
+            version = sdk_plugin_version(package)
+            if version:
+                versions.setdefault(package, {}).setdefault(version, resource.urn)
+    for package, found in sorted(versions.items()):
+        if len(found) > 1:
+            yield None, (f"{package} runs at {len(found)} plugin versions ({', '.join(sorted(found))}): each is a "
+                         f"plugin the CLI downloads, configured apart; one provider version per package")
+
+
 RULES = (
     Rule("principals-exist", "Every principal a policy names exists before the policy is sent.",
          "KMS developer guide, \"Key policies\" (MalformedPolicyDocumentException for a principal that does not "
@@ -438,6 +467,9 @@ RULES = (
     Rule("component-providers", "pulumi-eks's components run their AWS children on this program's provider.",
          "pulumi/pulumi-eks nodejs/eks/package.json (bundled @pulumi/aws) and cluster.ts (children inherit the "
          "component's providers); pulumi/pulumi pkg/resource/deploy/providers/provider.go", _component_providers),
+    Rule("one-version-per-provider", "Each provider package runs at one plugin version: explicit providers and "
+         "default ones.", "pulumi/pulumi pkg/resource/deploy/providers/provider.go (a default provider per version)",
+         _one_version_per_provider),
     Rule("addon-configuration", "An EKS add-on is sent only the configuration keys its build takes.",
          "EKS user guide, \"Determine fields you can customize for Amazon EKS add-ons\" "
          "(describe-addon-configuration: the add-on's schema, not the chart's values)", _addon_configuration),

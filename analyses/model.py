@@ -35,6 +35,8 @@ class PlannedResource:
     property_dependencies: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     """Per top-level input, the URNs its value came from (the engine's propertyDependencies):
     what `offline.terraform_plan` turns into Terraform references."""
+    version: str | None = None
+    """The plugin version a provider resource asks for (the SDK's, for a provider it makes)."""
     providers: dict[str, str] = dataclasses.field(default_factory=dict)
     """A component's providers by package (its `providers=` option, which a multi-language component
     such as pulumi-eks's hands to its children), as provider URNs."""

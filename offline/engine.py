@@ -67,6 +67,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
             # A provider reference is "<urn>::<id>"; the SDK spells a top-level provider's URN with the
             # root stack in its type chain, which the engine's URNs leave out.
+            version=(request.version or None) if request.type.startswith("pulumi:providers:") else None,
             providers={package: reference.rsplit("::", 1)[0].replace("pulumi:pulumi:Stack$", "")
                        for package, reference in request.providers.items()},
             arn=_plain_arn(response),

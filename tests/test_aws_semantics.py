@@ -333,3 +333,13 @@ def test_pulumi_eks_components_run_their_aws_children_on_the_programs_provider(s
                                                          for r in stack_plan.resources])
     [message] = rules_broken(without)["component-providers"]
     assert message.startswith("eks:index:Cluster cluster-eks gives its aws children no provider of this program")
+
+
+def test_two_versions_of_one_provider_fail_the_plan(dev_plan):
+    """Review P3's class: an explicit provider at another version than the SDK's default one."""
+    [provider] = dev_plan.of_type("pulumi:providers:aws")
+    assert provider.version == aws_semantics.sdk_plugin_version("aws") == "7.51.1"
+    older = dataclasses.replace(dev_plan, resources=[dataclasses.replace(r, version="7.25.0") if r is provider else r
+                                                     for r in dev_plan.resources])
+    [message] = rules_broken(older)["one-version-per-provider"]
+    assert message.startswith("aws runs at 2 plugin versions (7.25.0, 7.51.1)")

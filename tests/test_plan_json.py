@@ -12,7 +12,7 @@ from offline import engine
 from tests.conftest import run_component
 
 RESOURCE_KEYS = ["urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs", "provider", "arn",
-                 "id", "property_dependencies", "providers", "aliases"]
+                 "id", "property_dependencies", "version", "providers", "aliases"]
 
 
 def test_shape(stack_plan):

@@ -467,8 +467,9 @@ RULES = (
     Rule("component-providers", "pulumi-eks's components run their AWS children on this program's provider.",
          "pulumi/pulumi-eks nodejs/eks/package.json (bundled @pulumi/aws) and cluster.ts (children inherit the "
          "component's providers); pulumi/pulumi pkg/resource/deploy/providers/provider.go", _component_providers),
-    Rule("one-version-per-provider", "Each provider package runs at one plugin version: explicit providers and "
-         "default ones.", "pulumi/pulumi pkg/resource/deploy/providers/provider.go (a default provider per version)",
+    Rule("one-version-per-provider", "Each provider package the plan shows runs at one plugin version: explicit "
+         "providers and default ones (what a multi-language component makes inside is not in the plan; "
+         "component-providers covers its AWS children).", "pulumi/pulumi pkg/resource/deploy/providers/provider.go (a default provider per version)",
          _one_version_per_provider),
     Rule("addon-configuration", "An EKS add-on is sent only the configuration keys its build takes.",
          "EKS user guide, \"Determine fields you can customize for Amazon EKS add-ons\" "

@@ -78,6 +78,8 @@ class StateCopy:
     bucket: aws.s3.Bucket
     key_arns: list[pulumi.Output[str]]
     """The copy's key and the secrets provider's replica there."""
+    secrets_key_arn: pulumi.Output[str]
+    """The multi-Region secrets provider's primary, in the home region: the stacks' secrets provider."""
 
 
 STATE_LOCK_DAYS = 30
@@ -140,7 +142,11 @@ class Foundation(pulumi.ComponentResource):
             trail_retention_days=args.trail_retention_days, tags=tags, alert_email=args.security_alert_email,
             watched_regions=[args.dr_region] if args.dr_region else []),
             opts=child)
-        keys = [state_key.arn, secrets_key.arn]
+        # The stacks' secrets provider is the multi-Region key where there is one (their stack files'
+        # secretsprovider): the CLI decrypts the stack's data key with it on every run, a preview's
+        # included (pulumi/pulumi pkg/secrets/cloud/manager.go). The older key stays readable for stacks
+        # not yet moved to it (docs/UPGRADING.md).
+        keys = [state_key.arn, secrets_key.arn, *([copy.secrets_key_arn] if copy else [])]
 
         def stack_delivery(stack: str, region: str, state_bucket_arn: pulumi.Input[str],
                            key_arns: list[pulumi.Input[str]]) -> StackDelivery:
@@ -283,7 +289,7 @@ class Foundation(pulumi.ComponentResource):
                         filter="ecomind-", filter_type="PREFIX_MATCH")])]),
             opts=child)
         return (f"awskms://{MULTI_REGION_SECRETS_KEY_ALIAS}?region={args.region}",
-                StateCopy(bucket=copy, key_arns=[copy_key.arn, replica.arn]))
+                StateCopy(bucket=copy, key_arns=[copy_key.arn, replica.arn], secrets_key_arn=secrets.arn))
 
 
 def lock_and_expire(name: str, bucket: aws.s3.Bucket, versioning: aws.s3.BucketVersioning, noncurrent_days: int,

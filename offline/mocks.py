@@ -98,10 +98,16 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
         if typ == "eks:index:Cluster":
             state.update(self._eks_cluster(inputs.get("name") or name))
-        elif typ == "aws:kms/key:Key":
+        elif typ in ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey"):
+            # A key lives in its own region (the resource's `region` argument); a replica's ARN is
+            # its primary's key ID in the replica's region (KMS developer guide, "Multi-Region keys").
             digest = _digest(name, 32)
             resource_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
-            state.update(arn=self._arn("kms", f"key/{resource_id}"), keyId=resource_id)
+            primary = str(inputs.get("primaryKeyArn", ""))
+            if primary:
+                resource_id = primary.rsplit("/", 1)[-1] or resource_id
+            region = inputs.get("region") or self.region
+            state.update(arn=f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}", keyId=resource_id)
         elif typ == "aws:ec2/subnet:Subnet" and "availabilityZoneId" in inputs:
             state.update(availabilityZone=self.zone_name(inputs["availabilityZoneId"]))
         elif typ == "aws:kms/alias:Alias":

@@ -29,8 +29,9 @@ ENGINE_COMMANDS = {"preview", "up", "refresh", "destroy", "import"}
 
 # The oldest CLI this repository runs on: the bootstrap's object-typed settings (reviewerTeamIds)
 # need v3.187.0 (pulumi/pulumi#20129 added the type to Pulumi.yaml in v3.186.0, #20132 checks its
-# values from v3.187.0); what the driver uses is older (`pulumi install --no-dependencies`,
-# `refresh --preview-only` without a lock from v3.105.0). The workflows pin a CLI at least this
+# values from v3.187.0); what the driver uses is older (`pulumi install --no-dependencies` from
+# v3.113.0, `refresh --preview-only` without a lock from v3.105.0). policies/PulumiPolicy.yaml's
+# requiredPulumiVersion makes the CLI itself refuse an older one for the pack. The workflows pin a CLI at least this
 # (tests/test_cli_rules.py), and the driver refuses an older one before it runs anything.
 MINIMUM_CLI_VERSION = "3.187.0"
 

@@ -188,6 +188,18 @@ def stack_secrets_provider(name: str) -> stack_config.SecretsProvider:
         raise SetupError(str(error), error) from None
 
 
+def uncommitted_data_key(name: str, provider: stack_config.SecretsProvider, deployment: Mapping | None) -> str | None:
+    """Why an existing stack cannot run from this checkout: its state records the data key `stack init`
+    made (deployment.secrets_providers.state.encryptedkey) while the stack file's `encryptedkey:` is
+    still empty, so the CLI would make a new one each run (kms:Encrypt, which the preview roles lack)
+    and write it to a checkout nobody commits (pulumi/pulumi pkg/secrets/cloud/manager.go)."""
+    recorded = ((deployment or {}).get("secrets_providers") or {}).get("state", {}).get("encryptedkey")
+    if provider.encrypted_key or not recorded:
+        return None
+    return (f"Pulumi.{name}.yaml's encryptedkey is empty but the stack's state has its data key: commit "
+            f"`encryptedkey: {recorded}` to the stack file (docs/DEPLOYMENT.md, \"Create a stack\")")
+
+
 def stack_for(name: str, env: Mapping[str, str], cancellation: Cancellation, create: bool = True):
     check_virtualenvs()
     provider = stack_secrets_provider(name)
@@ -480,7 +492,13 @@ class Driver:
             return []
 
     def check_pending(self, command: str) -> None:
-        pending = self.pending()
+        deployment = self.stack.export_stack().deployment
+        why = uncommitted_data_key(self.args.stack, stack_secrets_provider(self.args.stack), deployment)
+        if why:
+            print(f"error: {why}", file=sys.stderr)
+            self.report.set(f"environment: {why}", EXIT_ENVIRONMENT)
+            raise StopError
+        pending = state_backend.pending_operations(deployment)
         if not pending:
             return
         creates = [op for op in pending if op.kind == "creating"]

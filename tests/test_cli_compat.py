@@ -44,17 +44,19 @@ def test_make_install_creates_the_virtualenv_policypulumi_yaml_names_from_the_ha
                for line in (POLICIES / "requirements.txt").read_text().splitlines() if line.strip())
 
 
-def test_the_pack_runs_in_its_virtualenv_with_what_its_lock_pins():
-    """make test made it (`install` is a prerequisite): the pack's imports resolve there."""
+def test_the_pack_loads_in_its_virtualenv_with_what_its_lock_pins():
+    """make test made it (`install` is a prerequisite): the pack's rules load there, as the CLI's
+    `python -m pulumi.policy` would load them, with the lock's pulumi and pulumi-policy."""
     python = POLICIES / ".venv" / "bin" / "python"
     assert python.exists(), "run `make install`"
     pins = dict(re.findall(r"^([a-z0-9-]+)==([^\s\\]+)", (POLICIES / "requirements.txt").read_text(), re.M))
-    out = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('pulumi'), "
-                          "m.version('pulumi-policy'))"], capture_output=True, text=True, check=True).stdout.split()
-    assert out == [pins["pulumi"], pins["pulumi-policy"]]
+    out = subprocess.run([str(python), "-c", "import importlib.metadata as m, pulumi_policy, ecomind_rules; "
+                          "print(m.version('pulumi'), m.version('pulumi-policy'), len(ecomind_rules.RULES))"],
+                         cwd=POLICIES, capture_output=True, text=True, check=True).stdout.split()
+    assert out[:2] == [pins["pulumi"], pins["pulumi-policy"]] and int(out[2]) > 50
 
 
-def test_a_missing_virtualenv_stops_the_driver_before_the_cli_in_one_line(monkeypatch, tmp_path):
+def test_the_virtualenv_check_refuses_a_missing_one_in_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(pulumi_stack, "VIRTUALENVS", (tmp_path / "absent",))
     monkeypatch.setattr(pulumi_stack, "PROJECT_DIR", tmp_path)
     with pytest.raises(pulumi_stack.SetupError, match=re.escape("no virtualenv absent: run `make install` first")):
@@ -112,6 +114,48 @@ def test_the_driver_takes_the_secrets_provider_from_the_stack_file_and_refuses_o
         pulumi_stack.stack_secrets_provider("qa")
 
 
+@pytest.fixture(scope="module")
+def bootstrap_plan():
+    from offline.plan import plan_bootstrap
+
+    return plan_bootstrap()
+
+
+@pytest.mark.parametrize("stack", stack_files())
+def test_each_stacks_ci_roles_may_use_the_key_its_stack_file_names(bootstrap_plan, stack):
+    """The CLI decrypts the stack's data key with the secretsprovider's key on every run, a preview's
+    included (pkg/secrets/cloud/manager.go): the preview role needs kms:Decrypt on exactly that key,
+    the deploy role Encrypt and GenerateDataKey too (a new stack's key is made by stack init)."""
+    provider = stack_config.secrets_provider(PROJECT_DIR / f"Pulumi.{stack}.yaml")
+    alias, region = re.fullmatch(r"awskms://(alias/[\w/-]+)\?region=([\w-]+)", provider.url).groups()
+    plan_region = bootstrap_plan.settings["region"]
+    [target] = [a.inputs["targetKeyId"] for a in bootstrap_plan.of_type("aws:kms/alias:Alias")
+                if a.inputs["name"] == alias and a.inputs.get("region", plan_region) == region]
+    [key] = [k.arn for k in bootstrap_plan.resources if k.type in ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey")
+             and k.id == target and (k.inputs.get("region") or plan_region) == region]
+    for purpose, actions in (("preview", {"kms:Decrypt"}), ("deploy", {"kms:Decrypt", "kms:Encrypt",
+                                                                       "kms:GenerateDataKey"})):
+        policy = next(r for r in bootstrap_plan.of_type("aws:iam/rolePolicy:RolePolicy")
+                      if r.name == f"ecomind-{stack}-{purpose}-state")
+        granted = {a for st in yaml.safe_load(policy.inputs["policy"])["Statement"]
+                   if key in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+                   for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+        assert actions <= granted, (stack, purpose, key)
+
+
+def test_the_driver_refuses_an_existing_stack_whose_data_key_was_never_committed():
+    """With encryptedkey empty the CLI makes a new data key each run (kms:Encrypt, which a preview
+    role lacks) and writes the stack file; the state's own key is the line to commit."""
+    empty = stack_config.SecretsProvider(url="awskms://alias/k?region=us-east-1", encrypted_key="")
+    deployment = {"secrets_providers": {"type": "cloud", "state": {"url": empty.url, "encryptedkey": "AQICAHh0ZXN0"}}}
+    why = pulumi_stack.uncommitted_data_key("dev", empty, deployment)
+    assert why.startswith("Pulumi.dev.yaml's encryptedkey is empty but the stack's state has its data key: "
+                          "commit `encryptedkey: AQICAHh0ZXN0`")
+    assert pulumi_stack.uncommitted_data_key("dev", empty, None) is None  # a new stack: stack init writes it
+    committed = stack_config.SecretsProvider(url=empty.url, encrypted_key="AQICAHh0ZXN0")
+    assert pulumi_stack.uncommitted_data_key("dev", committed, deployment) is None
+
+
 # --- the workflows: install, then credentials ---------------------------------------------------
 
 def test_every_job_that_takes_credentials_installs_both_virtualenvs_first_and_sets_no_secrets_provider():
@@ -128,8 +172,27 @@ def test_every_job_that_takes_credentials_installs_both_virtualenvs_first_and_se
     assert checked >= 4
 
 
-def test_the_runbook_never_needs_a_passphrase():
+def test_the_runbook_never_needs_a_passphrase_for_a_platform_stack():
+    """Only the bootstrap's own first stack, local before its bucket exists, uses a passphrase."""
     runbook = (PROJECT_DIR / "docs" / "DEPLOYMENT.md").read_text()
+    runbook = runbook[runbook.index("## 2. Create a stack"):]
     assert "make install" in runbook and "--secrets-provider" in runbook
     assert "PULUMI_SECRETS_PROVIDER" not in runbook and "PULUMI_CONFIG_PASSPHRASE" not in runbook
     assert Path(PROJECT_DIR / "README.md").read_text().count("PULUMI_SECRETS_PROVIDER") == 0
+
+
+def test_a_driver_run_on_a_stack_whose_state_has_the_uncommitted_data_key_stops_naming_the_line(tmp_path):
+    from tests.driving import drive
+
+    result, calls = drive(tmp_path, "refresh", "--stack", "dev", scenario="data-key-in-state")
+    assert result.returncode == pulumi_stack.EXIT_ENVIRONMENT, result.stderr
+    assert "commit `encryptedkey: AQICAHhkYXRha2V5` to the stack file" in result.stderr
+    assert not any(c.get("args", [])[1:2] == ["refresh"] for c in calls)
+
+
+@pytest.mark.parametrize("stack", stack_files())
+def test_the_explicit_aws_provider_has_every_aws_setting_the_stack_file_gives_the_default_one(stack):
+    """An explicit provider ignores aws:* stack settings: any the stack files set must reach it too
+    (__main__.py makes it from aws:region and aws:allowedAccountIds)."""
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert {key for key in config if key.startswith("aws:")} <= {"aws:region", "aws:allowedAccountIds"}

@@ -46,9 +46,13 @@ def test_the_bootstraps_object_settings_need_the_minimum_cli_and_the_workflows_p
     (lambda d: d["config"].update({"aws:region": {"type": "string", "value": "us-east-1"}}),
      "another namespace's key takes a value only"),
     (lambda d: d["runtime"]["options"].update(toolchain="pipenv"), "unsupported toolchain option"),
-    (lambda d: d["runtime"]["options"].update(venv=".venv"), "runtime.options.venv: not an option"),
+    (lambda d: d["runtime"]["options"].update(venv=".venv"), "runtime.options.venv: not an option of the Python "
+                                                               "runtime, ignored by the CLI"),
+    (lambda d: d["runtime"]["options"].update(typechecker="pytype"), "unsupported typechecker"),
+    (lambda d: d["config"]["owner"].update(description=5), "description must be a string"),
+    (lambda d: d["config"]["systemNodeInstanceTypes"].update(default='["t4g.medium"]'), "expected an array"),
 ])
-def test_a_project_file_the_cli_would_refuse_is_refused(tmp_path, edit, problem):
+def test_a_project_file_the_cli_refuses_or_ignores_part_of_is_reported(tmp_path, edit, problem):
     data = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
     edit(data)
     path = tmp_path / "Pulumi.yaml"
@@ -60,11 +64,12 @@ def test_a_project_file_the_cli_would_refuse_is_refused(tmp_path, edit, problem)
 @pytest.mark.parametrize(("key", "value", "problem"), [
     ("ecomind-infra:availabilityZoneCount", "three", "expected an integer (declared integer"),
     ("ecomind-infra:workloadNodeGroupPerZone", "maybe", "expected true or false"),
-    ("ecomind-infra:clusterAdminRoleArns", [1, 2], "item 0: expected a string"),
+    ("ecomind-infra:workloadNodeGroupPerZone", "yes", "expected true or false"),
+    ("ecomind-infra:clusterAdminRoleArns", [["nested"]], "item 0: expected a string"),
     ("ecomind-infra:owner", None, "no value"),
     ("a:b:c", "x", "not a <namespace>:<name> key"),
 ])
-def test_a_stack_value_the_cli_would_refuse_is_refused(tmp_path, key, value, problem):
+def test_a_stack_value_the_cli_refuses_or_warns_about_is_reported(tmp_path, key, value, problem):
     data = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     data["config"][key] = value
     stack = tmp_path / "Pulumi.dev.yaml"
@@ -92,3 +97,26 @@ def test_the_bootstrap_names_its_dependencies_as_the_hashed_lock_it_runs_with():
     lock = (PROJECT_DIR / "requirements.lock").read_text()
     imported = {"pulumi", "pulumi-aws", "pulumi-github"}
     assert all(f"\n{name}==" in lock for name in imported)
+
+
+@pytest.mark.parametrize(("kind", "value"), [("string", 5), ("integer", "+5"), ("boolean", "true"),
+                                             ("array", '["a"]')])
+def test_what_the_cli_accepts_is_accepted(kind, value):
+    assert cli_rules.value_problem(kind, value, {"type": "string"}) is None
+    assert cli_rules.CONFIG_KEY.fullmatch("ecomind-infra:config:owner")
+
+
+def test_the_pack_asks_for_the_minimum_cli_and_the_driver_refuses_an_older_one(tmp_path):
+    import subprocess
+
+    from ops import pulumi_stack
+    from tests.driving import argv, environment
+
+    pack = yaml.safe_load((PROJECT_DIR / "policies" / "PulumiPolicy.yaml").read_text())
+    assert pack["requiredPulumiVersion"] == f">={MINIMUM_CLI_VERSION}"
+    env = {**environment(tmp_path), "FAKE_PULUMI_VERSION": "v3.186.0"}
+    env.pop("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", None)
+    result = subprocess.run(argv(tmp_path, "preview", "--stack", "dev"), cwd=PROJECT_DIR, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == pulumi_stack.EXIT_ENVIRONMENT, result.stderr
+    assert "the Pulumi CLI could not be run" in result.stderr and "3.187.0" in result.stderr

@@ -469,7 +469,8 @@ RULES = (
          "component's providers); pulumi/pulumi pkg/resource/deploy/providers/provider.go", _component_providers),
     Rule("one-version-per-provider", "Each provider package the plan shows runs at one plugin version: explicit "
          "providers and default ones (what a multi-language component makes inside is not in the plan; "
-         "component-providers covers its AWS children).", "pulumi/pulumi pkg/resource/deploy/providers/provider.go (a default provider per version)",
+         "component-providers covers its AWS children).",
+         "pulumi/pulumi pkg/resource/deploy/providers/provider.go (a default provider per version)",
          _one_version_per_provider),
     Rule("addon-configuration", "An EKS add-on is sent only the configuration keys its build takes.",
          "EKS user guide, \"Determine fields you can customize for Amazon EKS add-ons\" "

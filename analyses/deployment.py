@@ -158,6 +158,33 @@ def _logging_after_bucket_policy(plan: Plan):
             yield balancer.urn, f"enables access logs before {policy.name} lets ELB write to {logs.get('bucket')}"
 
 
+SAFE_TO_EVICT_LOCAL_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
+POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "Job", "ReplicaSet")
+
+
+def _scale_down_with_local_storage(plan: Plan):
+    """Cluster Autoscaler keeps every node that runs a pod with an emptyDir it was not told is
+    scratch, unless its skip-nodes-with-local-storage flag is off."""
+    autoscalers = [r for r in plan.of_type(RELEASE) if r.inputs.get("chart") == "cluster-autoscaler"]
+    if not autoscalers or all(
+            str((r.inputs.get("values") or {}).get("extraArgs", {}).get("skip-nodes-with-local-storage")).lower()
+            == "false" for r in autoscalers):
+        return
+    for release, documents in sorted(plan.manifests.items()):
+        for document in documents:
+            if document.get("kind") not in POD_TEMPLATE_KINDS:
+                continue
+            template = document["spec"].get("jobTemplate", {}).get("spec", document["spec"])["template"]
+            local = {v["name"] for v in template["spec"].get("volumes", []) if "emptyDir" in v}
+            named = {n.strip() for n in ((template.get("metadata") or {}).get("annotations") or {}).get(
+                SAFE_TO_EVICT_LOCAL_VOLUMES, "").split(",") if n.strip()}
+            if local - named:
+                yield (next((r.urn for r in plan.of_type(RELEASE) if r.name == release), None),
+                       f"{document['kind']} {document['metadata']['name']}: emptyDir "
+                       f"{', '.join(sorted(local - named))} not in {SAFE_TO_EVICT_LOCAL_VOLUMES}, so no node it "
+                       "runs on is ever scaled down")
+
+
 def _irsa_roles_before_workloads(plan: Plan):
     roles = {r.arn: r for r in plan.of_type(ROLE) if r.arn}
     for resource in plan.resources:
@@ -283,6 +310,10 @@ RULES = (
     Rule("logging-after-bucket-policy", "A load balancer enables access logs only once its bucket's policy exists.",
          "ELB user guide, \"Enable access logs for your Application Load Balancer\": enabling them writes a test "
          "object and fails with Access Denied until the bucket policy allows it", _logging_after_bucket_policy),
+    Rule("scale-down-with-local-storage", "Pods with emptyDir volumes name them as safe to evict, or the "
+         "autoscaler does not skip nodes with local storage.",
+         "kubernetes/autoscaler cluster-autoscaler-1.36.1 utils/drain/drain.go and config/flags/flags.go "
+         "(skip-nodes-with-local-storage, default true)", _scale_down_with_local_storage),
     Rule("irsa-role-before-workload", "A workload's IRSA role exists, trusts an OIDC provider, and comes first.",
          "EKS user guide, IAM roles for service accounts: the pod identity webhook injects the role at pod start",
          _irsa_roles_before_workloads),

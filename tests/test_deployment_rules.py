@@ -23,7 +23,7 @@ def test_the_real_plans_break_no_rule(stack, overrides):
 
 
 def test_every_rule_names_an_upstream_source():
-    assert len(deployment.RULES) == 11
+    assert len(deployment.RULES) == 12
     assert len({r.id for r in deployment.RULES}) == len(deployment.RULES)
     for rule in deployment.RULES:
         assert rule.description and len(rule.source) > 20, rule.id
@@ -95,6 +95,15 @@ def kafka_without_idempotence(plan):
     return changed(plan, lambda r: r.type == "aws:iam/rolePolicy:RolePolicy" and r.name == "app-gateway-kafka", change)
 
 
+def ui_without_safe_to_evict(plan):
+    """KM1 reverted: the UI's pods keep their emptyDirs unnamed for Cluster Autoscaler."""
+    manifests = copy.deepcopy(plan.manifests)
+    for document in manifests["ecomind-release"]:
+        if document["kind"] == "Deployment" and document["metadata"]["name"] == "ecomind-ui":
+            document["spec"]["template"]["metadata"]["annotations"].pop(deployment.SAFE_TO_EVICT_LOCAL_VOLUMES)
+    return dataclasses.replace(plan, manifests=manifests)
+
+
 FIXTURES = {
     "pod-addons-after-nodes": [coredns_inside_the_cluster,
                                lambda p: without_dependency(p, addon("coredns"), NODE_GROUP),
@@ -113,6 +122,7 @@ FIXTURES = {
         # M2/KM5: the add-ons that create Services, created beside the controller.
         lambda p: without_dependency(p, addon("metrics-server"), named(RELEASE, CONTROLLER)),
         lambda p: without_dependency(p, addon("amazon-cloudwatch-observability"), named(RELEASE, CONTROLLER))],
+    "scale-down-with-local-storage": [ui_without_safe_to_evict],
     # M1: the ALB switched its access logs on before the log bucket's policy let ELB write.
     "logging-after-bucket-policy": [
         lambda p: without_dependency(p, named("aws:lb/loadBalancer:LoadBalancer"),
@@ -183,3 +193,13 @@ def test_an_add_on_nobody_has_read_fails_until_it_is_classified():
     found = [v["message"] for v in deployment.violations(plan) if v["rule"] == "after-load-balancer-webhooks"]
     assert found == ["the adot add-on is in neither ADDONS_CREATING_SERVICES nor ADDONS_CREATING_NO_SERVICE: "
                      "read what it creates"]
+
+
+def test_the_autoscaler_flag_off_lets_unnamed_emptydirs_pass():
+    """The alternative the rule accepts: skip-nodes-with-local-storage false on the autoscaler."""
+    broken = ui_without_safe_to_evict(planned("dev"))
+    flag_off = changed(broken, named(RELEASE, "services-cluster-autoscaler"),
+                       lambda i: i["values"]["extraArgs"].update({"skip-nodes-with-local-storage": False}))
+    assert not [v for v in deployment.violations(flag_off) if v["rule"] == "scale-down-with-local-storage"]
+    [violation] = [v for v in deployment.violations(broken) if v["rule"] == "scale-down-with-local-storage"]
+    assert violation["message"].startswith("Deployment ecomind-ui: emptyDir next-cache, tmp not in ")

@@ -125,6 +125,11 @@ spec:
     metadata:
       labels:
         {{- include "ecomind.labels" . | nindent 8 }}
+      annotations:
+        # Cluster Autoscaler removes no node whose pods use local storage unless each such volume is
+        # named here (kubernetes/autoscaler cluster-autoscaler-1.36.1 utils/drain/drain.go; the flag
+        # skip-nodes-with-local-storage defaults to true): /tmp and the UI's cache are scratch.
+        cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes: {{ ternary "tmp,next-cache" "tmp" (eq .component "ui") | quote }}
     spec:
       serviceAccountName: {{ include "ecomind.name" . }}
       # IRSA's token is projected by the EKS pod identity webhook; the Kubernetes API token is not needed.

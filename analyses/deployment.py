@@ -280,6 +280,13 @@ def chart_budgets(values: dict, path: str = "values") -> Iterator[tuple[str, int
 
 
 def _drains_can_finish(plan: Plan):
+    for release, documents in sorted(plan.manifests.items()):
+        for document in documents:
+            if document.get("kind") == "PodDisruptionBudget" and document["spec"].get(
+                    "unhealthyPodEvictionPolicy") != "AlwaysAllow":
+                yield (next((r.urn for r in plan.of_type(RELEASE) if r.name == release), None),
+                       f"PodDisruptionBudget {document['metadata']['name']}: an unready pod blocks every drain "
+                       "(set unhealthyPodEvictionPolicy: AlwaysAllow)")
     for release in plan.of_type(RELEASE):
         for path, replicas, budget in chart_budgets(release.inputs.get("values", {})):
             if "maxUnavailable" in budget:
@@ -330,7 +337,8 @@ RULES = (
          "MSK developer guide, IAM access control: WriteDataIdempotently on the cluster; KIP-679",
          _idempotent_producers),
     Rule("drains-can-finish", "No disruption budget forbids every eviction.",
-         "Kubernetes docs, Specifying a Disruption Budget; CloudNativePG docs/src/kubernetes_upgrade.md",
+         "Kubernetes docs, Specifying a Disruption Budget (Unhealthy Pod Eviction Policy); CloudNativePG "
+         "docs/src/kubernetes_upgrade.md",
          _drains_can_finish),
 )
 

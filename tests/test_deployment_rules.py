@@ -95,6 +95,15 @@ def kafka_without_idempotence(plan):
     return changed(plan, lambda r: r.type == "aws:iam/rolePolicy:RolePolicy" and r.name == "app-gateway-kafka", change)
 
 
+def budget_without_unhealthy_eviction(plan):
+    """A budget that counts unready pods: one crash-looping pod blocks every drain of its node."""
+    manifests = copy.deepcopy(plan.manifests)
+    for document in manifests["ecomind-release"]:
+        if document["kind"] == "PodDisruptionBudget":
+            document["spec"].pop("unhealthyPodEvictionPolicy")
+    return dataclasses.replace(plan, manifests=manifests)
+
+
 def ui_without_safe_to_evict(plan):
     """KM1 reverted: the UI's pods keep their emptyDirs unnamed for Cluster Autoscaler."""
     manifests = copy.deepcopy(plan.manifests)
@@ -141,7 +150,8 @@ FIXTURES = {
     "drains-can-finish": [
         lambda p: changed(p, named(RELEASE, "services-external-secrets"),
                           lambda i: i["values"].update(replicaCount=1, podDisruptionBudget={"enabled": True,
-                                                                                            "minAvailable": 1}))],
+                                                                                            "minAvailable": 1})),
+        budget_without_unhealthy_eviction],
 }
 
 

@@ -35,15 +35,10 @@ LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 POD_SCHEDULING_ADDONS = frozenset({"coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver", "metrics-server",
                                    "snapshot-controller", "amazon-cloudwatch-observability", "adot",
                                    "aws-mountpoint-s3-csi-driver", "aws-guardduty-agent"})
-# EKS add-ons that CREATE Services (the controller's webhook admits CREATE only): metrics-server
-# (its metrics-server Service) and amazon-cloudwatch-observability (its operator's webhook Service
-# and the agent Services the operator makes). coredns only updates the kube-dns Service EKS made
-# with the cluster; aws-ebs-csi-driver creates none by default; vpc-cni and kube-proxy are
-# DaemonSets. Sources: the add-ons' charts (kubernetes-sigs/metrics-server, aws-observability/
-# helm-charts 6.4.0), aws/eks-charts webhook.yaml at 3.5.0 (operations [CREATE], no namespace
-# exempt), and aws-samples deployments recording CREATE_FAILED for the observability add-on.
-ADDONS_CREATING_SERVICES = frozenset({"metrics-server", "amazon-cloudwatch-observability"})
-ADDONS_CREATING_NO_SERVICE = frozenset({"coredns", "aws-ebs-csi-driver", "vpc-cni", "kube-proxy"})
+# Every EKS add-on is either done before the load balancer controller's chart registers its
+# fail-closed Service webhook (CREATE, every namespace: aws/eks-charts webhook.yaml at 3.5.0) or
+# waits for the controller to serve: one mechanism, no list of which add-ons make Services to keep in
+# sync (aws-samples deployments record CREATE_FAILED for an add-on created beside it).
 # API groups whose kinds Kubernetes serves itself; any other group needs a CRD first.
 BUILT_IN_GROUPS = frozenset({"core", "apps", "batch", "policy", "autoscaling", "networking.k8s.io",
                              "storage.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
@@ -134,15 +129,11 @@ def _after_fail_closed_webhooks(plan: Plan):
             if creates_services and resource.urn != controller.urn and controller.urn not in plan.upstream_of(
                     resource):
                 yield resource.urn, "installed without waiting for the load balancer controller's webhooks"
-            elif resource.type == ADDON and resource.inputs.get("addonName") not in (
-                    ADDONS_CREATING_SERVICES | ADDONS_CREATING_NO_SERVICE):
-                yield resource.urn, (f"the {resource.inputs.get('addonName')} add-on is in neither "
-                                     "ADDONS_CREATING_SERVICES nor ADDONS_CREATING_NO_SERVICE: read what it creates")
             # An add-on done before the controller's chart registers the webhook is safe too.
-            elif (resource.type == ADDON and resource.inputs.get("addonName") in ADDONS_CREATING_SERVICES
-                  and resource.urn not in before_controller and controller.urn not in plan.upstream_of(resource)):
-                yield resource.urn, (f"the {resource.inputs['addonName']} add-on creates Services beside the load "
-                                     "balancer controller, whose webhook refuses them until it serves")
+            elif (resource.type in (ADDON, "eks:index:VpcCniAddon") and resource.urn not in before_controller
+                  and controller.urn not in plan.upstream_of(resource)):
+                yield resource.urn, (f"the {resource.inputs.get('addonName', 'vpc-cni')} add-on is created beside "
+                                     "the load balancer controller, whose webhook refuses its Services until it serves")
 
 
 def _logging_after_bucket_policy(plan: Plan):

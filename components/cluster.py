@@ -123,7 +123,8 @@ class Cluster(pulumi.ComponentResource):
     addon_role_arns: dict[str, pulumi.Output[str]]
     """IRSA role per add-on that has one (vpc-cni, aws-ebs-csi-driver)."""
     workloads_ready: list[pulumi.Resource]
-    """The node groups and CoreDNS: whatever schedules pods or resolves names waits for these."""
+    """The node groups, CoreDNS and the EBS CSI driver: whatever schedules pods, resolves names or
+    claims volumes waits for these."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:platform:Cluster", name, None, opts)
@@ -281,7 +282,7 @@ class Cluster(pulumi.ComponentResource):
             managed_policy_arns=[docs.managed_policy_arn("service-role/AmazonEBSCSIDriverPolicy")],
             inline_policies={"volume-key": docs.ebs_volume_key_policy(volumes_key.key_arn)}, opts=child)
         # EKS reports the add-on active only once its controller runs, which needs nodes.
-        aws.eks.Addon(
+        ebs_csi = aws.eks.Addon(
             f"{name}-aws-ebs-csi-driver",
             cluster_name=self.cluster_name,
             addon_name="aws-ebs-csi-driver",
@@ -293,7 +294,10 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups),
         )
 
-        self.workloads_ready = [*node_groups, coredns]
+        # The EBS CSI driver is done before anything else runs on the cluster: claims need it, and
+        # so every add-on is either done before the load balancer controller's fail-closed Service
+        # webhook exists or waits for it to serve (analyses/deployment.py, after-load-balancer-webhooks).
+        self.workloads_ready = [*node_groups, coredns, ebs_csi]
         self.kubeconfig_json = pulumi.Output.secret(cluster.kubeconfig_json)
         self.cluster_security_group_id = cluster.cluster_security_group_id
         self.node_role_arn = node_role.arn

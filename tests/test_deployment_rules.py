@@ -116,9 +116,11 @@ def ui_without_safe_to_evict(plan):
 FIXTURES = {
     "pod-addons-after-nodes": [coredns_inside_the_cluster,
                                lambda p: without_dependency(p, addon("coredns"), NODE_GROUP),
-                               # It waits for the nodes through CoreDNS and the controller too: drop all.
+                               # It waits for the nodes through CoreDNS, the EBS CSI driver and the
+                               # controller too: drop all.
                                lambda p: without_dependency(p, addon("metrics-server"),
                                                             lambda r: NODE_GROUP(r) or addon("coredns")(r)
+                                                            or addon("aws-ebs-csi-driver")(r)
                                                             or named(RELEASE, CONTROLLER)(r))],
     "kubernetes-after-nodes": [lambda p: without_dependency(p, named("pulumi:providers:kubernetes"),
                                                             lambda r: NODE_GROUP(r) or addon("coredns")(r))],
@@ -197,12 +199,16 @@ def test_every_analysis_reports_on_a_broken_plan_instead_of_crashing(rule, index
     assert any(line.startswith(f"deployment/{rule}: ") for line in sections["deployment"]["failures"])
 
 
-def test_an_add_on_nobody_has_read_fails_until_it_is_classified():
-    """Which add-ons create Services is a table; one missing from both lists is not assumed safe."""
-    plan = changed(planned("dev"), addon("metrics-server"), lambda i: i.update(addonName="adot"))
-    found = [v["message"] for v in deployment.violations(plan) if v["rule"] == "after-load-balancer-webhooks"]
-    assert found == ["the adot add-on is in neither ADDONS_CREATING_SERVICES nor ADDONS_CREATING_NO_SERVICE: "
-                     "read what it creates"]
+def test_any_add_on_created_beside_the_controller_fails_whatever_it_is():
+    """One mechanism for every add-on: no list of which ones create Services to keep in sync."""
+    plan = planned("dev")
+    ebs = next(r for r in plan.of_type("aws:eks/addon:Addon") if r.inputs["addonName"] == "aws-ebs-csi-driver")
+    provider = next(r for r in plan.of_type("pulumi:providers:kubernetes"))
+    cut = dataclasses.replace(provider, dependencies=[d for d in provider.dependencies if d != ebs.urn])
+    beside = dataclasses.replace(plan, resources=[cut if r is provider else r for r in plan.resources])
+    found = [v["message"] for v in deployment.violations(beside) if v["rule"] == "after-load-balancer-webhooks"]
+    assert found == ["the aws-ebs-csi-driver add-on is created beside the load balancer controller, whose webhook "
+                     "refuses its Services until it serves"]
 
 
 def test_the_autoscaler_flag_off_lets_unnamed_emptydirs_pass():

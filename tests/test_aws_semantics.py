@@ -133,13 +133,16 @@ def test_without_s3_among_the_passed_services_every_bucket_copy_fails(prod_plan)
     assert any("storage-reports-replication" in m for m in broken["passrole-coverage"])
 
 
-def test_a_role_input_the_rule_does_not_know_fails_until_its_row_is_added(dev_plan):
+@pytest.mark.parametrize(("typ", "field"), [
+    ("aws:sfn/stateMachine:StateMachine", "roleArn"),
+    # An input that is not named like a role still needs a row.
+    ("aws:ec2/instance:Instance", "iamInstanceProfile")])
+def test_a_role_input_the_rule_does_not_know_fails_until_its_row_is_added(dev_plan, typ, field):
     role = next(r for r in dev_plan.of_type("aws:iam/role:Role"))
-    extra = PlannedResource(urn="urn:pulumi:dev::ecomind-infra::aws:sfn/stateMachine:StateMachine::x",
-                            type="aws:sfn/stateMachine:StateMachine", name="x", custom=True, parent=None,
-                            dependencies=[], protect=False, inputs={"roleArn": role.arn})
+    extra = PlannedResource(urn=f"urn:pulumi:dev::ecomind-infra::{typ}::x", type=typ, name="x", custom=True,
+                            parent=None, dependencies=[], protect=False, inputs={field: role.arn})
     broken = rules_broken(dataclasses.replace(dev_plan, resources=[*dev_plan.resources, extra]))
-    assert "add ('aws:sfn/stateMachine:StateMachine', 'roleArn') to PASSED_ROLES" in broken["passrole-coverage"][0]
+    assert f"add ({typ!r}, {field!r}) to PASSED_ROLES" in broken["passrole-coverage"][0]
 
 
 # --- service-conditions -----------------------------------------------------------------------
@@ -288,15 +291,6 @@ def test_the_replication_roles_carry_s3s_documented_trust(prod_plan, bootstrap_p
     roles = [r for r in prod_plan.of_type("aws:iam/role:Role") if r.name.endswith("-replication")]
     assert roles and all(json.loads(r.inputs["assumeRolePolicy"])["Statement"] == documented for r in roles)
     assert document(bootstrap_plan, "ecomind-state-replication", "assumeRolePolicy")["Statement"] == documented
-
-
-def test_a_role_in_an_input_that_names_no_role_still_needs_a_row(dev_plan):
-    role = next(r for r in dev_plan.of_type("aws:iam/role:Role"))
-    extra = PlannedResource(urn="urn:pulumi:dev::ecomind-infra::aws:ec2/instance:Instance::x",
-                            type="aws:ec2/instance:Instance", name="x", custom=True, parent=None,
-                            dependencies=[], protect=False, inputs={"iamInstanceProfile": role.arn})
-    broken = rules_broken(dataclasses.replace(dev_plan, resources=[*dev_plan.resources, extra]))
-    assert "add ('aws:ec2/instance:Instance', 'iamInstanceProfile') to PASSED_ROLES" in broken["passrole-coverage"][0]
 
 
 # --- addon-configuration ----------------------------------------------------------------------

@@ -11,8 +11,9 @@ readiness gate" and the deployment guide; Kubernetes "Pod Lifecycle", terminatio
 - a new pod is ready only once its target is healthy (readiness gate, injected in namespaces
   labelled elbv2.k8s.aws/pod-readiness-gate-inject=enabled);
 - on termination the controller deregisters the target. Until that reaches the ALB
-  (PROPAGATION_SECONDS, assumed), new requests still arrive. The preStop sleep keeps the pod
-  serving for longer than that, and for the ALB's deregistration delay while it drains;
+  (PROPAGATION_SECONDS, assumed), new requests still arrive: the preStop sleep is strictly longer
+  than that. The ALB then lets in-flight requests finish for its deregistration delay, so the pod
+  serves (preStop, then the app's drain) at least until propagation plus that delay;
 - the grace period covers preStop plus the app's own drain, so nothing is killed mid-request;
 - maxUnavailable 0: old pods go only as new ones are ready, in waves of maxSurge that finish
   inside the release's Helm timeout.
@@ -148,8 +149,9 @@ def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]
     if delay is None:
         rollout.append("its TargetGroupBinding names no target group of this stack, so the ALB's deregistration "
                        "delay is unknown")
-    elif delay > pre_stop + drain_seconds:
-        rollout.append(f"the ALB drains for {delay} s but the pod stops serving after {pre_stop + drain_seconds} s")
+    elif PROPAGATION_SECONDS + delay > pre_stop + drain_seconds:
+        rollout.append(f"the ALB drains for {delay} s after a {PROPAGATION_SECONDS} s propagation, but the pod stops "
+                       f"serving after {pre_stop + drain_seconds} s")
     if grace < pre_stop + drain_seconds:
         rollout.append(f"grace period {grace} s is shorter than preStop {pre_stop} s plus the app's drain "
                        f"{drain_seconds} s: pods are killed mid-request")

@@ -87,6 +87,9 @@ REMOVALS: dict[str, tuple[Callable, str]] = {
                                     "waves of 1"),
     "deregistration delay": (set_deregistration_delay(None), "drains for 300 s"),
     "deregistration delay to match": (set_deregistration_delay(120), "drains for 120 s"),
+    # 30 s of drain after a 10 s propagation is 40 s; a pod serving 39 s drops the last second's requests.
+    "drain that covers the propagation": (lambda p: container(p)["lifecycle"]["preStop"]["sleep"].update(seconds=29),
+                                          "stops serving after 39 s"),
     "binding to the stack's target group": (bind_elsewhere, "names no target group of this stack"),
     "disruption budget": (drop_budget, "no PodDisruptionBudget"),
     "replicas per zone": (lambda p: next(h for h in documents(p, "HorizontalPodAutoscaler")

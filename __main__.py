@@ -79,7 +79,10 @@ if timescale:
         settings=timescale, oidc=cluster.oidc, cluster_security_group_id=cluster.cluster_security_group_id,
         volume_key_arn=cluster.volume_key_arn, secrets_key_arn=secrets.key_arn,
         secret_name=f"{secret_prefix}database-owner", access_log_bucket=storage.logs.bucket_name, copies=copies,
-        region=stack.region, **common))
+        region=stack.region,
+        # Stopped at night (officeHours): the base backup runs in the working day, as RDS's does.
+        **({"backup_hour_utc": int(stack.office_hours.backup_window[:2])} if stack.office_hours else {}),
+        **common))
 else:
     database = Database("database", DatabaseArgs(
         settings=stack.database, identifier=name, secrets_key_arn=secrets.key_arn, copies=copies,

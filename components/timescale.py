@@ -60,9 +60,8 @@ APPLICATION_NAMESPACE = "ecomind"
 PLUGIN = "barman-cloud.cloudnative-pg.io"
 STORAGE_CLASS = "ecomind-db-gp3"
 IMAGE_CATALOG = "timescaledb"
-# CloudNativePG's six-field cron (seconds first): a base backup every day at 03:00 UTC, the
-# RDS engine's backup window. WAL is archived continuously in between.
-BACKUP_SCHEDULE = "0 0 3 * * *"
+# A base backup every day (TimescaleDatabaseArgs.backup_hour_utc: 03:00 UTC, the RDS engine's
+# window, or the working day's in a stack stopped at night). WAL is archived continuously in between.
 # TimescaleDB's image runs PostgreSQL as uid/gid 1000, not CloudNativePG's default 26.
 IMAGE_UID = 1000
 # Pulumi waits for the operator to report the cluster Ready before the application release
@@ -102,6 +101,9 @@ class TimescaleDatabaseArgs:
     (setting drRegion): a recovery there restores from the copy; None: no copies."""
     region: str = "us-east-1"
     """Region of the stack (the source side of the backups' replication)."""
+    backup_hour_utc: int = 3
+    """Hour (UTC) of the daily base backup: 03:00 by default, the RDS engine's window; a stack stopped
+    at night (officeHours) takes its working day's backup window, since nothing runs at 03:00 there."""
 
     def __post_init__(self) -> None:
         t = self.settings
@@ -236,8 +238,13 @@ def cluster_spec(t: TimescaleSettings, role_arn: str) -> dict[str, Any]:
     return spec
 
 
-def scheduled_backup(t: TimescaleSettings) -> dict[str, Any]:
-    return {"schedule": BACKUP_SCHEDULE, "cluster": {"name": t.cluster_name}, "method": "plugin",
+def backup_schedule(hour_utc: int) -> str:
+    """CloudNativePG's six-field cron (seconds first) for a daily base backup at `hour_utc`."""
+    return f"0 0 {hour_utc} * * *"
+
+
+def scheduled_backup(t: TimescaleSettings, hour_utc: int = 3) -> dict[str, Any]:
+    return {"schedule": backup_schedule(hour_utc), "cluster": {"name": t.cluster_name}, "method": "plugin",
             "pluginConfiguration": {"name": PLUGIN}, "backupOwnerReference": "self", "immediate": True,
             "target": "prefer-standby"}
 
@@ -414,7 +421,7 @@ class TimescaleDatabase(pulumi.ComponentResource):
                                       "pulumi.com/timeoutSeconds": str(READY_TIMEOUT_SECONDS)},
                          protect=args.protect)
         custom("daily-backup", "postgresql.cnpg.io/v1", "ScheduledBackup", f"{t.cluster_name}-daily",
-               scheduled_backup(t), cluster)
+               scheduled_backup(t, args.backup_hour_utc), cluster)
         self._ready = [cluster]
         self.register_outputs({"host": self.endpoint.host, "secret_arn": self.endpoint.secret_arn,
                                "backup_bucket": self.backup_bucket_name})

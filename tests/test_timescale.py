@@ -217,7 +217,13 @@ def test_wal_and_daily_base_backups_go_to_the_kms_encrypted_backup_bucket(stack)
     assert archiver["parameters"]["barmanObjectName"] == plan.one(OBJECT_STORE).inputs["metadata"]["name"]
     backup = spec(plan, SCHEDULED_BACKUP)
     assert backup["method"] == "plugin" and backup["cluster"]["name"] == "ecomind-db"
-    assert backup["schedule"] == "0 0 3 * * *"
+    # Dev stops at night (officeHours): its base backup runs in the working day, as RDS's backup
+    # window does (settings OfficeHours.backup_window, 11:00 UTC); prod's at 03:00 UTC.
+    hours = stack_settings(stack).office_hours
+    assert backup["schedule"] == ("0 0 11 * * *" if stack == "dev" else "0 0 3 * * *")
+    assert (hours is None) == (stack == "prod")
+    if hours:
+        assert backup["schedule"].split()[2] == hours.backup_window[:2].lstrip("0")
     encryption = next(r for r in plan.of_type(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
         if r.name.startswith("database-backups"))

@@ -34,6 +34,9 @@ DEREGISTRATION_DELAY_SECONDS = 30
 ROLLOUT = {"preStopSleepSeconds": 40, "appDrainSeconds": 10, "maxSurge": "50%"}
 
 
+RELOADER_NAMESPACE = "reloader"
+
+
 def reloader_values(namespace: str) -> dict[str, Any]:
     """Reloader restarts a Deployment when a Secret its `secret.reloader.stakater.com/reload`
     annotation names changes: External Secrets rewrites those Secrets when Secrets Manager's value
@@ -167,8 +170,10 @@ class EcomindRelease(pulumi.ComponentResource):
         # Beside the EcoMind release, not before it (a secret that changes in the minutes of a
         # first install is the only one it could miss); its Role in this namespace needs the
         # namespace first.
-        chart_release(f"{name}-reloader", "reloader", RELOADER, "kube-system", reloader_values(NAMESPACE),
-                                 on_cluster, depends_on=[namespace, *args.depends_on])
+        # In a namespace of its own: scoped mode gives Reloader Roles in its release namespace too
+        # (templates/role.yaml at 2.2.16), and in kube-system that would let it read every Secret there.
+        chart_release(f"{name}-reloader", "reloader", RELOADER, RELOADER_NAMESPACE, reloader_values(NAMESPACE),
+                      on_cluster, depends_on=[namespace, *args.depends_on], create_namespace=True)
         environment_values = Path(CHART_DIR) / f"values-{args.environment}.yaml"
         release = k8s.helm.v3.Release(
             f"{name}-release",

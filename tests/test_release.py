@@ -96,7 +96,8 @@ def test_chart_values_is_pure_and_complete():
     ("services-aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER, "kube-system"),
     ("services-external-secrets", EXTERNAL_SECRETS, "external-secrets"),
     ("services-cluster-autoscaler", CLUSTER_AUTOSCALER, "kube-system"),
-    ("ecomind-reloader", RELOADER, "kube-system"),
+    # Its own namespace: scoped mode's Roles in kube-system would read every Secret there.
+    ("ecomind-reloader", RELOADER, "reloader"),
 ])
 def test_cluster_services_are_pinned_upstream_charts(stack_plan, name, spec, namespace):
     inputs = stack_plan.one(RELEASE, name).inputs

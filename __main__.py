@@ -157,7 +157,8 @@ values = pulumi.Output.all(
     cache_secret_arn=o["cache_secret_arn"], jwt_secret_arn=o["jwt_secret_arn"],
     gateway_hmac_secret_arn=o["hmac_secret_arn"], role_arns=o["role_arns"],
     public_cidrs=stack.network.subnets.public, private_cidrs=stack.network.subnets.private,
-    data_cidrs=stack.network.subnets.data, vpc_cidr=stack.network.vpc_cidr, host=app_host,
+    data_cidrs=stack.network.subnets.data, vpc_cidr=stack.network.vpc_cidr,
+    service_cidr=settings.KUBERNETES_SERVICE_CIDR, host=app_host,
     target_group_arns=o["target_group_arns"], vpc_id=o["vpc_id"],
 )))
 release = EcomindRelease("ecomind", EcomindReleaseArgs(

@@ -209,6 +209,11 @@ _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 # Public subnets hold only load balancers and NAT gateways, data subnets only RDS, MSK and
 # ElastiCache ENIs: a /24 (251 usable addresses, AWS reserves 5) per zone is ample for both.
 # Private subnets hold nodes and, with the VPC CNI, every pod's IP: that size is a setting.
+# The cluster's Kubernetes service (ClusterIP) range, set rather than left to EKS, which picks
+# 172.20.0.0/16 or 10.100.0.0/16 by the VPC's range (EKS API reference, KubernetesNetworkConfigRequest
+# serviceIpv4Cidr; only at cluster creation): the chart's network policies name it, so that egress to
+# AWS's public APIs on 443 cannot reach an in-cluster Service, a webhook's among them.
+KUBERNETES_SERVICE_CIDR = "172.20.0.0/16"
 PUBLIC_SUBNET_PREFIX_LENGTH = 24
 DATA_SUBNET_PREFIX_LENGTH = 24
 
@@ -1312,6 +1317,9 @@ def load(raw_config: Mapping[str, Any], *, stack: str, region: str | None,
         raise _fail("vpcCidr", v["vpcCidr"], "prefix length must be between /16 and /24 (the VPC limits)")
     if not vpc.is_private:
         raise _fail("vpcCidr", v["vpcCidr"], "must be a private (RFC 1918) range")
+    if vpc.overlaps(ipaddress.IPv4Network(KUBERNETES_SERVICE_CIDR)):
+        raise _fail("vpcCidr", v["vpcCidr"], f"overlaps the clusters' Kubernetes service range "
+                    f"{KUBERNETES_SERVICE_CIDR}, which EKS refuses")
     private_prefix = v["privateSubnetPrefixLength"]
     if not 16 <= private_prefix <= 27:
         raise _fail("privateSubnetPrefixLength", private_prefix, "must be between 16 and 27")

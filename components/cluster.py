@@ -24,7 +24,7 @@ from components.args import (
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.irsa import OidcProvider, irsa_role_for
 from components.naming import node_group_name, stack_role
-from settings import ClusterSettings, NodeGroupSettings
+from settings import KUBERNETES_SERVICE_CIDR, ClusterSettings, NodeGroupSettings
 
 # All five control-plane log types (EKS "Control plane logging"); audit and authenticator are
 # the ones an incident review needs, the others are cheap at this cluster's size.
@@ -192,6 +192,9 @@ class Cluster(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             public_subnet_ids=list(args.public_subnet_ids),
             private_subnet_ids=list(args.private_subnet_ids),
+            # Fixed so that the chart's network policies can keep pods' 443 egress off every Service
+            # (settings.KUBERNETES_SERVICE_CIDR; only settable at creation).
+            kubernetes_service_ip_address_range=KUBERNETES_SERVICE_CIDR,
             endpoint_private_access=True,
             endpoint_public_access=bool(s.public_access_cidrs),
             public_access_cidrs=list(s.public_access_cidrs) or None,

@@ -86,6 +86,9 @@ class ChartInputs:
     """Private subnets: where an internal ALB's nodes are."""
     data_cidrs: Sequence[str]
     vpc_cidr: str
+    service_cidr: str
+    """The cluster's Kubernetes service range (settings.KUBERNETES_SERVICE_CIDR): kept out of the pods'
+    egress to AWS's APIs, with the VPC's range."""
     host: str | None
     """The host EcoMind answers on over HTTPS (app.<domain>); None without a domain."""
     target_group_arns: Mapping[str, str]
@@ -118,7 +121,7 @@ def chart_values(i: ChartInputs) -> dict[str, Any]:
         # internal, in the private subnets (components/load_balancer.py). Its nodes are where
         # the pods' traffic comes from.
         "network": {"loadBalancerCidrs": list(i.public_cidrs if i.host else i.private_cidrs),
-                    "dataCidrs": list(i.data_cidrs), "vpcCidr": i.vpc_cidr},
+                    "dataCidrs": list(i.data_cidrs), "vpcCidr": i.vpc_cidr, "serviceCidr": i.service_cidr},
         "loadBalancer": {"targetGroupArns": dict(i.target_group_arns), "vpcId": i.vpc_id},
         "ui": {"apiUrl": f"https://{i.host}" if i.host else ""},
         "rollout": dict(ROLLOUT),

@@ -297,6 +297,17 @@ def test_network_policies_deny_by_default_and_allow_only_the_app_flows(stack):
     ui_egress = policies["ecomind-ui"]["egress"]
     assert len(ui_egress) == 1 and ui_egress[0]["ports"] == [{"protocol": "TCP", "port": 8000}]
 
+    # 443 to AWS's public APIs, never into the VPC nor to a Service's ClusterIP (a webhook's among
+    # them): the VPC CNI's policy agent sees the ClusterIP before kube-proxy translates it.
+    import settings
+
+    cluster = planned(stack).one("eks:index:Cluster")
+    assert cluster.inputs["kubernetesServiceIpAddressRange"] == settings.KUBERNETES_SERVICE_CIDR
+    for name in ("ecomind-gateway", "ecomind-api", "ecomind-worker"):
+        [public] = [t["ipBlock"] for rule in policies[name]["egress"] for t in rule["to"]
+                    if t.get("ipBlock", {}).get("cidr") == "0.0.0.0/0"]
+        assert public["except"] == [stack_values(stack)["network"]["vpcCidr"], settings.KUBERNETES_SERVICE_CIDR]
+
 
 # Selectors of the Services CloudNativePG makes for a cluster, and the labels of its instance
 # pods (cloudnative-pg pkg/specs/services.go and pods.go at v1.30.0).

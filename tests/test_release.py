@@ -80,7 +80,8 @@ def test_chart_values_is_pure_and_complete():
         cache_host="c", cache_port=6379, reports_bucket="reports", secret_store_name="store",
         database_secret_arn="a1", cache_secret_arn="a2", jwt_secret_arn="a3", gateway_hmac_secret_arn="a4",
         role_arns={"api": "r1"}, public_cidrs=["10.0.0.0/24"], private_cidrs=["10.0.8.0/21"],
-        data_cidrs=["10.0.1.0/24"], vpc_cidr="10.0.0.0/16", host=None, target_group_arns={"api": "tg-api"},
+        data_cidrs=["10.0.1.0/24"], vpc_cidr="10.0.0.0/16", service_cidr="172.20.0.0/16", host=None,
+        target_group_arns={"api": "tg-api"},
         vpc_id="vpc-1")
     first, second = chart_values(inputs), chart_values(inputs)
     assert first == second

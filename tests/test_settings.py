@@ -131,6 +131,7 @@ def test_vpc_cidr_with_host_bits_names_the_block_meant():
 
 def test_public_vpc_range_is_refused():
     assert "RFC 1918" in error_of(raw(vpcCidr="8.8.0.0/16"))
+    assert "overlaps the clusters' Kubernetes service range 172.20.0.0/16" in error_of(raw(vpcCidr="172.20.0.0/18"))
 
 
 @pytest.mark.parametrize("vpc,private", [

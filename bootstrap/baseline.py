@@ -244,9 +244,8 @@ class AccountBaseline(pulumi.ComponentResource):
         home_bus = account.apply(lambda a: f"arn:aws:events:{args.region}:{a}:event-bus/default")
         role = aws.iam.Role(
             f"{name}-key-destruction-forwarding", description="Forwards other regions' key-destruction events home",
-            assume_role_policy=account.apply(lambda a: json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": a}}}]})),
+            assume_role_policy=account.apply(lambda a: json.dumps(guarded.service_trust(
+                "events.amazonaws.com", StringEquals={"aws:SourceAccount": a}))),
             tags=dict(args.tags), opts=child)
         policy = aws.iam.RolePolicy(f"{name}-key-destruction-forwarding", role=role.id, policy=home_bus.apply(
             lambda bus: json.dumps({"Version": "2012-10-17", "Statement": [{

@@ -225,8 +225,7 @@ class Foundation(pulumi.ComponentResource):
             f"{name}-state-replication", description=f"Replicates Pulumi state to {dr}",
             # S3's documented replication trust carries no condition, and no AWS page says S3 sends
             # the source keys when it assumes the role (analyses/service_principals.py, s3.amazonaws.com).
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            assume_role_policy=json.dumps(guarded.service_trust("s3.amazonaws.com")),
             tags=tags, opts=child)
         policy = aws.iam.RolePolicy(
             f"{name}-state-replication", role=role.id,
@@ -261,8 +260,7 @@ class Foundation(pulumi.ComponentResource):
             enable_key_rotation=True, deletion_window_in_days=30, region=dr, tags=tags, opts=kept, policy=key_policy)
         template_role = aws.iam.Role(
             f"{name}-images-copy-template", description=f"Creates the replicated EcoMind repositories in {dr}",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            assume_role_policy=json.dumps(guarded.service_trust("ecr.amazonaws.com")),
             tags=tags, opts=child)
         template_policy = aws.iam.RolePolicy(
             f"{name}-images-copy-template", role=template_role.id,

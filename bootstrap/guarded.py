@@ -22,6 +22,13 @@ def key_policy(account: str, *statements: dict) -> dict:
     ]}
 
 
+def service_trust(service: str, **condition: dict) -> dict:
+    """A role's trust in one AWS service, with `condition` when the service is known to send it
+    (the platform's analyses/service_principals.py holds what each service sends, with sources)."""
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    return {"Version": "2012-10-17", "Statement": [{**statement, **({"Condition": condition} if condition else {})}]}
+
+
 def deny_insecure_transport(bucket_arn: str) -> dict:
     return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
             "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}

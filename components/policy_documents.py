@@ -36,23 +36,17 @@ def service_trust_policy(service: str, account_id: pulumi.Input[str],
     return pulumi.Output.from_input(account_id).apply(build)
 
 
-def lambda_trust_policy() -> Document:
-    """A Lambda execution role (a canary's): Lambda assumes it with no source keys documented, so the
-    trust is the documented one with no condition (Lambda developer guide, "Defining Lambda function
-    permissions with an execution role"; CloudWatch user guide, "Required roles and permissions for
-    canaries": "All IAM roles for canaries must include the following trust policy statement"). A
-    condition Lambda does not satisfy would deny every run; who may hand the role to a function is
-    the deploy role's iam:PassRole, scoped to the stack's path."""
-    return document({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
-
-
-def s3_replication_trust_policy() -> Document:
-    """S3 replication's role, as the S3 user guide documents it ("Setting up permissions for live
-    replication": the trust names s3.amazonaws.com with no condition). No AWS page says S3 presents
-    aws:SourceAccount or aws:SourceArn when it assumes the role, and one it does not send fails every
-    replication silently (status FAILED, no error at `up`); who may hand the role to a bucket is the
-    deploy role's iam:PassRole to s3.amazonaws.com, scoped to the stack's path."""
-    return document({"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"})
+def documented_service_trust(service: str) -> Document:
+    """A role's trust in one service with no condition, where the service's own documentation gives it
+    so and no AWS page says it sends source keys when it assumes the role; a condition it does not
+    meet would deny every use, silently (analyses/service_principals.py, rule service-conditions):
+    - lambda.amazonaws.com, a canary's execution role (Lambda developer guide, "Defining Lambda
+      function permissions with an execution role"; CloudWatch user guide, "Required roles and
+      permissions for canaries");
+    - s3.amazonaws.com, a replication role (S3 user guide, "Setting up permissions for live
+      replication"), where a failed assume shows only as replication status FAILED.
+    Who may hand such a role to the service is the deploy role's iam:PassRole, scoped to the stack's path."""
+    return document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
 
 
 def ec2_trust_policy() -> Document:

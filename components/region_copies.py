@@ -70,7 +70,7 @@ def replicate_bucket(name: str, source: SecureBucket, *, source_key_arn: pulumi.
         access_log_bucket=copies.log_bucket_name, protect=protect, object_lock_days=object_lock_days), opts=child)
     role = aws.iam.Role(
         f"{name}-replication", description=f"Replicates {purpose} to {copies.region}", **stack_role(account_id),
-        assume_role_policy=json.dumps(docs.s3_replication_trust_policy()),
+        assume_role_policy=json.dumps(docs.documented_service_trust("s3.amazonaws.com")),
         tags={**tags, "Name": f"{name}-replication"}, opts=child)
     policy = aws.iam.RolePolicy(f"{name}-replication", role=role.id, policy=pulumi.Output.json_dumps(
         docs.bucket_replication_policy(source.bucket_arn, source_key_arn, source_region, replica.bucket_arn,

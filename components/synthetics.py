@@ -174,7 +174,7 @@ class HealthCanary(pulumi.ComponentResource):
 
         role = aws.iam.Role(
             f"{name}-role", description=f"Runs the {args.canary_name} canary", **stack_role(args.account_id),
-            assume_role_policy=json.dumps(docs.lambda_trust_policy()),
+            assume_role_policy=json.dumps(docs.documented_service_trust("lambda.amazonaws.com")),
             tags=tagged(f"{name}-role"), opts=child)
         aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=pulumi.Output.json_dumps(docs.canary_policy(
             artifacts.bucket_arn, key.key_arn, log_groups, args.account_id, args.region,

@@ -63,11 +63,6 @@ def test_the_virtualenv_check_refuses_a_missing_one_in_one_line(monkeypatch, tmp
         pulumi_stack.check_virtualenvs()
 
 
-def test_the_driver_asks_the_cli_for_plugins_only():
-    source = (PROJECT_DIR / "ops" / "pulumi_stack.py").read_text()
-    assert "workspace.install(no_dependencies=True)" in source and "workspace.install()" not in source
-
-
 # --- secrets provider ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stack", stack_files())

@@ -239,8 +239,10 @@ def start_up_until(tmp_path, ready, scenario: str = "slow", own_group: bool = Fa
 
 
 def start_slow_up(tmp_path, own_group: bool = False, scenario: str = "slow") -> subprocess.Popen:
-    # The fake CLI holds the lock: the update runs.
-    return start_up_until(tmp_path, lambda: list(lock_dir(tmp_path).glob("*.json")), scenario, own_group)
+    # The fake CLI holds the lock and its update runs (its signal handlers are in place: under load
+    # a signal between the lock and the handlers ended the fake before it could record it).
+    return start_up_until(tmp_path, lambda: list(lock_dir(tmp_path).glob("*.json"))
+                          and (tmp_path / "state" / "updating").exists(), scenario, own_group)
 
 
 def signals_the_cli_got(tmp_path) -> list[str]:

@@ -120,7 +120,7 @@ app_firewall = WebFirewall("app-firewall", WebFirewallArgs(scope="REGIONAL", **f
 # The stack's own ALB; the chart binds the services' pods to its target groups.
 load_balancer = ApplicationLoadBalancer("web", ApplicationLoadBalancerArgs(
     vpc_id=network.vpc_id, vpc_cidr=stack.network.vpc_cidr, public_subnet_ids=network.public_subnet_ids,
-    private_subnet_ids=network.private_subnet_ids, targets_security_group_id=cluster.cluster_security_group_id,
+    targets_security_group_id=cluster.cluster_security_group_id,
     deregistration_delay_seconds=DEREGISTRATION_DELAY_SECONDS, access_log_bucket=storage.logs.log_target_name,
     region=stack.region, host=app_host, hosted_zone_id=stack.edge.hosted_zone_id, failover_host=failover_host,
     web_acl_arn=app_firewall.web_acl_arn if app_firewall else None, **common))
@@ -156,7 +156,7 @@ values = pulumi.Output.all(
     secret_store_name=services.secret_store_name, database_secret_arn=o["database_secret_arn"],
     cache_secret_arn=o["cache_secret_arn"], jwt_secret_arn=o["jwt_secret_arn"],
     gateway_hmac_secret_arn=o["hmac_secret_arn"], role_arns=o["role_arns"],
-    public_cidrs=stack.network.subnets.public, private_cidrs=stack.network.subnets.private,
+    load_balancer_cidrs=stack.network.subnets.public,
     data_cidrs=stack.network.subnets.data, vpc_cidr=stack.network.vpc_cidr,
     service_cidr=settings.KUBERNETES_SERVICE_CIDR, host=app_host,
     target_group_arns=o["target_group_arns"], vpc_id=o["vpc_id"],

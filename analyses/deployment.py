@@ -9,6 +9,7 @@ controller, names its upstream source, and fails `make plan` with one line per v
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterator
@@ -176,6 +177,31 @@ def _scale_down_with_local_storage(plan: Plan):
                        "runs on is ever scaled down")
 
 
+def _network_policies(plan: Plan) -> Iterator[tuple[str | None, dict]]:
+    """(URN of what creates it, NetworkPolicy) for every policy the stack deploys, charts included."""
+    for release, documents in sorted(plan.manifests.items()):
+        urn = next((r.urn for r in plan.of_type(RELEASE) if r.name == release), None)
+        yield from ((urn, d) for d in documents if d.get("kind") == "NetworkPolicy")
+    for resource in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+        yield resource.urn, resource.inputs
+
+
+def _ingress_admits_no_pod_range(plan: Plan):
+    """With the VPC CNI every pod takes an address of its node's subnet, so an ipBlock that covers
+    a node subnet admits every pod of the cluster, whatever the policy's selectors say."""
+    cidrs = {s.id: s.inputs.get("cidrBlock") for s in plan.of_type("aws:ec2/subnet:Subnet")}
+    pod_ranges = {ipaddress.ip_network(cidrs[i]) for g in plan.of_type("eks:index:ManagedNodeGroup")
+                  for i in g.inputs.get("subnetIds") or [] if cidrs.get(i)}
+    for urn, policy in _network_policies(plan):
+        for rule in policy.get("spec", {}).get("ingress") or []:
+            for source in rule.get("from") or []:
+                block = (source.get("ipBlock") or {}).get("cidr")
+                overlap = sorted(str(r) for r in pod_ranges if block and ipaddress.ip_network(block).overlaps(r))
+                if overlap:
+                    yield urn, (f"NetworkPolicy {policy['metadata']['name']} admits {block}, which holds the pods "
+                                f"of node subnet(s) {', '.join(overlap)}: any pod of the cluster gets in")
+
+
 def _irsa_roles_before_workloads(plan: Plan):
     roles = {r.arn: r for r in plan.of_type(ROLE) if r.arn}
     for resource in plan.resources:
@@ -312,6 +338,9 @@ RULES = (
          "autoscaler does not skip nodes with local storage.",
          "kubernetes/autoscaler cluster-autoscaler-1.36.1 utils/drain/drain.go and config/flags/flags.go "
          "(skip-nodes-with-local-storage, default true)", _scale_down_with_local_storage),
+    Rule("ingress-admits-no-pod-range", "No NetworkPolicy admits by an address range that holds the cluster's "
+         "pods.", "EKS user guide, \"Assign IPs to Pods with the Amazon VPC CNI\" (pods take addresses of their node's "
+         "subnet); Kubernetes docs, Network Policies (ipBlock)", _ingress_admits_no_pod_range),
     Rule("irsa-role-before-workload", "A workload's IRSA role exists, trusts an OIDC provider, and comes first.",
          "EKS user guide, IAM roles for service accounts: the pod identity webhook injects the role at pod start",
          _irsa_roles_before_workloads),

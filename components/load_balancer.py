@@ -8,9 +8,12 @@ Created here rather than by the controller from an Ingress, so that the plan, th
 checkov judge the ALB and its target groups, alarms can name them, and a destroy removes them in
 the graph's order instead of chasing what a controller made.
 
-Without a domain (dev) there is no certificate, so the ALB is internal, in the private subnets,
-and serves plain HTTP to the VPC only; with one it is internet-facing in the public subnets,
-HTTPS only (HTTP redirects), behind the REGIONAL web ACL.
+Without a domain (dev) there is no certificate, so the ALB is internal and serves plain HTTP to
+the VPC only; with one it is internet-facing, HTTPS only (HTTP redirects), behind the REGIONAL web
+ACL. Either way its nodes are in the public subnets, which hold no pod: the NetworkPolicies admit
+the ALB's traffic by those subnets' CIDRs, and in the private subnets every pod's address would
+match them too. An internal ALB gets no public address wherever it is (ELB user guide,
+"Load balancer scheme": internal nodes have private IP addresses only).
 """
 
 from __future__ import annotations
@@ -90,9 +93,8 @@ class ApplicationLoadBalancerArgs:
     vpc_cidr: str
     """The VPC's CIDR: who reaches an internal ALB."""
     public_subnet_ids: Sequence[pulumi.Input[str]]
-    """Public subnets, one per zone: where an internet-facing ALB's nodes are."""
-    private_subnet_ids: Sequence[pulumi.Input[str]]
-    """Private subnets, one per zone: where an internal ALB's nodes are."""
+    """Public subnets, one per zone: where the ALB's nodes are, internal or internet-facing (they
+    hold no pod, so the pods' NetworkPolicies can admit the ALB by these subnets' CIDRs)."""
     targets_security_group_id: pulumi.Input[str]
     """Security group of the nodes, whose ENIs carry the pod IPs the target groups hold
     (`Cluster.cluster_security_group_id`): it admits the ALB on the backends' ports only."""
@@ -132,7 +134,6 @@ class ApplicationLoadBalancerArgs:
             refuse(self, "vpc_cidr", "expected the VPC's IPv4 CIDR, such as 10.20.0.0/16")
         # An ALB needs subnets in at least two zones (ELB API reference, CreateLoadBalancer, Subnets).
         check_ids(self, "public_subnet_ids", minimum=2, what="one per zone, at least 2")
-        check_ids(self, "private_subnet_ids", minimum=2, what="one per zone, at least 2")
         if is_plain(self.targets_security_group_id) and not self.targets_security_group_id.startswith("sg-"):
             refuse(self, "targets_security_group_id", "expected a security group ID (sg-...) or an Output")
         delay = self.deregistration_delay_seconds
@@ -228,7 +229,7 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
 
         balancer = aws.lb.LoadBalancer(
             f"{name}-alb", load_balancer_type="application", internal=not public,
-            subnets=list(args.public_subnet_ids if public else args.private_subnet_ids),
+            subnets=list(args.public_subnet_ids),
             security_groups=[group.id], ip_address_type="ipv4",
             # Headers that are not valid HTTP are dropped, not passed on (request smuggling).
             drop_invalid_header_fields=True, desync_mitigation_mode="strictest",

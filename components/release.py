@@ -80,10 +80,9 @@ class ChartInputs:
     jwt_secret_arn: str
     gateway_hmac_secret_arn: str
     role_arns: Mapping[str, str]
-    public_cidrs: Sequence[str]
-    """Public subnets: where an internet-facing ALB's nodes are."""
-    private_cidrs: Sequence[str]
-    """Private subnets: where an internal ALB's nodes are."""
+    load_balancer_cidrs: Sequence[str]
+    """The ALB's subnets (the public ones, internal or not: components/load_balancer.py), which
+    hold no pod: the only sources the services' NetworkPolicies admit on their HTTP ports."""
     data_cidrs: Sequence[str]
     vpc_cidr: str
     service_cidr: str
@@ -117,10 +116,8 @@ def chart_values(i: ChartInputs) -> dict[str, Any]:
             "gatewayHmacSecretArn": i.gateway_hmac_secret_arn,
         },
         "serviceAccounts": {service: {"roleArn": arn} for service, arn in i.role_arns.items()},
-        # With a domain the ALB is internet-facing in the public subnets; without one (dev) it is
-        # internal, in the private subnets (components/load_balancer.py). Its nodes are where
-        # the pods' traffic comes from.
-        "network": {"loadBalancerCidrs": list(i.public_cidrs if i.host else i.private_cidrs),
+        # The ALB's nodes are where the pods' HTTP traffic comes from (targets are pod IPs).
+        "network": {"loadBalancerCidrs": list(i.load_balancer_cidrs),
                     "dataCidrs": list(i.data_cidrs), "vpcCidr": i.vpc_cidr, "serviceCidr": i.service_cidr},
         "loadBalancer": {"targetGroupArns": dict(i.target_group_arns), "vpcId": i.vpc_id},
         "ui": {"apiUrl": f"https://{i.host}" if i.host else ""},

@@ -158,7 +158,7 @@ def valid(cls: type, r: types.SimpleNamespace) -> dict[str, Any]:
             region=REGION, vpc_id="vpc-1", target_group_arns=[TARGET_GROUP_ARN], secret_arns=[SECRET_ARN],
             secrets_key_arn=KEY_ARN, tags=TAGS, workloads_ready=[r.resource], secret_namespaces=["ecomind"]),
         ApplicationLoadBalancerArgs: lambda: dict(
-            vpc_id="vpc-1", vpc_cidr="10.20.0.0/16", public_subnet_ids=SUBNETS, private_subnet_ids=SUBNETS,
+            vpc_id="vpc-1", vpc_cidr="10.20.0.0/16", public_subnet_ids=SUBNETS,
             targets_security_group_id="sg-1", deregistration_delay_seconds=30, access_log_bucket="logs", region=REGION,
             host="app.ecomind.example.com", hosted_zone_id="Z0123456789EXAMPLEAB", web_acl_arn=REGIONAL_ACL,
             **common),
@@ -399,7 +399,6 @@ CASES: list[tuple[type, str, Override]] = [
     (ApplicationLoadBalancerArgs, "vpc_id", to("vpc_id", "")),
     (ApplicationLoadBalancerArgs, "vpc_cidr", to("vpc_cidr", "10.20.0.0")),
     (ApplicationLoadBalancerArgs, "public_subnet_ids", to("public_subnet_ids", SUBNETS[:1])),
-    (ApplicationLoadBalancerArgs, "private_subnet_ids", to("private_subnet_ids", "subnet-1")),
     (ApplicationLoadBalancerArgs, "targets_security_group_id", to("targets_security_group_id", "cluster")),
     (ApplicationLoadBalancerArgs, "deregistration_delay_seconds", to("deregistration_delay_seconds", 3601)),
     (ApplicationLoadBalancerArgs, "deregistration_delay_seconds", to("deregistration_delay_seconds", "30")),

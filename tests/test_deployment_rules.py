@@ -23,7 +23,7 @@ def test_the_real_plans_break_no_rule(stack, overrides):
 
 
 def test_every_rule_names_an_upstream_source():
-    assert len(deployment.RULES) == 12
+    assert len(deployment.RULES) == 13
     assert len({r.id for r in deployment.RULES}) == len(deployment.RULES)
     for rule in deployment.RULES:
         assert rule.description and len(rule.source) > 20, rule.id
@@ -113,6 +113,17 @@ def ui_without_safe_to_evict(plan):
     return dataclasses.replace(plan, manifests=manifests)
 
 
+def alb_beside_the_pods(plan):
+    """km reverted: dev's internal ALB in the private subnets, so the policies admit the pods' ranges."""
+    private = [s.inputs["cidrBlock"] for s in plan.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name]
+    manifests = copy.deepcopy(plan.manifests)
+    for document in manifests["ecomind-release"]:
+        for rule in document["spec"].get("ingress", []) if document["kind"] == "NetworkPolicy" else []:
+            if any("ipBlock" in source for source in rule.get("from", [])):
+                rule["from"] = [{"ipBlock": {"cidr": cidr}} for cidr in private]
+    return dataclasses.replace(plan, manifests=manifests)
+
+
 FIXTURES = {
     "pod-addons-after-nodes": [coredns_inside_the_cluster,
                                lambda p: without_dependency(p, addon("coredns"), NODE_GROUP),
@@ -138,6 +149,7 @@ FIXTURES = {
     "logging-after-bucket-policy": [
         lambda p: without_dependency(p, named("aws:lb/loadBalancer:LoadBalancer"),
                                      named("aws:s3/bucketPolicy:BucketPolicy"))],
+    "ingress-admits-no-pod-range": [alb_beside_the_pods],
     "irsa-role-before-workload": [
         lambda p: without_dependency(p, named(RELEASE, "services-cluster-autoscaler"),
                                      named("aws:iam/role:Role", "services-cluster-autoscaler-role"))],

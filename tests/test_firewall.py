@@ -59,7 +59,7 @@ def test_prod_puts_its_internet_facing_alb_behind_a_regional_acl():
     assert "ruleActionOverrides" not in cdn_common["statement"]["managedRuleGroupStatement"]
 
 
-def test_without_a_certificate_the_alb_is_internal_in_the_private_subnets():
+def test_without_a_certificate_the_alb_is_internal_in_the_subnets_that_hold_no_pod():
     dev = planned("dev")
     assert [a.name for a in dev.of_type(ACL)] == ["cdn-firewall-acl"], "no public ALB, no ALB ACL"
     values = dev.one(RELEASE, "ecomind-release").inputs["values"]
@@ -68,6 +68,8 @@ def test_without_a_certificate_the_alb_is_internal_in_the_private_subnets():
     assert not dev.of_type("aws:acm/certificate:Certificate")
     subnets = {kind: [s for s in dev.of_type("aws:ec2/subnet:Subnet") if f"-{kind}-" in s.name]
                for kind in ("private", "public")}
-    assert sorted(alb["subnets"]) == sorted(s.id for s in subnets["private"]) and subnets["public"]
+    # In the private subnets the ALB's CIDRs would be every pod's too, and the NetworkPolicies that
+    # admit them would admit any pod in the cluster.
+    assert sorted(alb["subnets"]) == sorted(s.id for s in subnets["public"]) and subnets["private"]
     # The NetworkPolicies admit the subnets the ALB's nodes are in, and no others.
-    assert sorted(values["network"]["loadBalancerCidrs"]) == sorted(s.inputs["cidrBlock"] for s in subnets["private"])
+    assert sorted(values["network"]["loadBalancerCidrs"]) == sorted(s.inputs["cidrBlock"] for s in subnets["public"])

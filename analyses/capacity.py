@@ -38,6 +38,11 @@ INGEST_TOPICS = 2                # each event is written twice: events.raw, then
 CONNECTIONS_PER_PROCESS = 15
 OPERATOR_CONNECTIONS = 5
 DATABASE_CLIENTS = ("api", "worker")
+# A release rolls every Deployment at once and each new pod opens its pool before an old one
+# closes (maxSurge, maxUnavailable 0): the clients at their HPA maximum plus the surge must fit
+# under max_connections with a fifth to spare (an operator's psql, a second migration, a
+# connection the server has not yet reaped).
+CONNECTION_HEADROOM = 1.2
 # Bytes the database keeps per ingested event after rollup (rows and indexes, amortised), kept
 # for a year: an assumption about EcoMind's schema.
 STORED_BYTES_PER_EVENT = 200
@@ -152,10 +157,16 @@ class Row:
     basis: str
     smaller: str | None = None
     """A smaller size of the same ladder, named when the tier is far over its load."""
+    needed: float = 1.0
+    """The headroom below which the tier fails."""
 
     @property
     def headroom(self) -> float:
         return math.inf if self.load == 0 else self.capacity / self.load
+
+    @property
+    def short(self) -> bool:
+        return self.headroom < self.needed
 
 
 def _peaks(load: Mapping[str, int]) -> dict[str, float]:
@@ -302,11 +313,12 @@ def _kafka_rows(plan: Plan, load: Mapping[str, int], peaks: Mapping[str, float])
 
 def _database_rows(plan: Plan, load: Mapping[str, int], peaks: Mapping[str, float]) -> list[Row]:
     deployments = _deployments(plan)
-    clients = sum(deployments[s]["most"] for s in DATABASE_CLIENTS if s in deployments)
+    clients = sum(math.ceil(deployments[s]["most"] * (1 + SURGE)) for s in DATABASE_CLIENTS if s in deployments)
     connections = clients * CONNECTIONS_PER_PROCESS + 1 + OPERATOR_CONNECTIONS
     stored_gb = load["ingest_calls_per_day"] * STORED_BYTES_PER_EVENT * DATABASE_RETENTION_DAYS / 1e9
     cpu = (peaks["ingest"] * DATABASE_CPU_SECONDS_PER_EVENT + peaks["api"] * DATABASE_CPU_SECONDS_PER_API_CALL)
-    basis = f"{clients} client pods at most x {CONNECTIONS_PER_PROCESS} (SQLAlchemy pool) + migrations + operators"
+    basis = (f"{clients} client pods (HPA maximum + {SURGE:.0%} surge) x {CONNECTIONS_PER_PROCESS} (SQLAlchemy pool) "
+             f"+ migrations + operators; needs {CONNECTION_HEADROOM}x")
     rows = []
     for instance in plan.of_type("aws:rds/instance:Instance"):
         klass = instance.inputs["instanceClass"]
@@ -315,7 +327,7 @@ def _database_rows(plan: Plan, load: Mapping[str, int], peaks: Mapping[str, floa
         smaller = _smaller(RDS_CLASSES, klass, key=lambda shape: (shape[0], shape[2]))
         rows += [
             Row("database connections", limit, connections, "connections",
-                f"{klass} max_connections (RDS default formula); {basis}"),
+                f"{klass} max_connections (RDS default formula); {basis}", needed=CONNECTION_HEADROOM),
             Row("database storage", instance.inputs.get("maxAllocatedStorage") or instance.inputs["allocatedStorage"],
                 stored_gb, "GB", f"storage autoscaling ceiling; {STORED_BYTES_PER_EVENT} B an event kept "
                 f"{DATABASE_RETENTION_DAYS} days (assumed)"),
@@ -330,7 +342,8 @@ def _database_rows(plan: Plan, load: Mapping[str, int], peaks: Mapping[str, floa
         cpu_limit = _cpu(((spec.get("resources") or {}).get("requests") or {}).get("cpu", "1"))
         size = _gib(spec["storage"]["size"])
         rows += [
-            Row("database connections", limit, connections, "connections", f"max_connections {limit}; {basis}"),
+            Row("database connections", limit, connections, "connections", f"max_connections {limit}; {basis}",
+                needed=CONNECTION_HEADROOM),
             Row("database storage", size, stored_gb, "GB",
                 f"{spec['storage']['size']} per instance; {STORED_BYTES_PER_EVENT} B an event kept "
                 f"{DATABASE_RETENTION_DAYS} days (assumed)"),
@@ -393,8 +406,9 @@ def analyse(plan: Plan) -> dict[str, Any]:
     if not load:
         return {"rows": [], "failures": [], "summary": []}
     found = rows(plan, load)
-    failures = [f"capacity: {r.tier} below the load: {_format(r.capacity)} {r.unit} for {_format(r.load)} at peak "
-                f"({r.basis})" for r in found if r.headroom < 1]
+    failures = [f"capacity: {r.tier} below {'' if r.needed == 1 else f'{r.needed:g}x '}the load: "
+                f"{_format(r.capacity)} {r.unit} for "
+                f"{_format(r.load)} at peak ({r.basis})" for r in found if r.short]
     advisories = [f"{r.tier}: {r.headroom:,.0f}x the load; {r.smaller} is the next size down"
                   for r in found if r.smaller and r.headroom > OVER_PROVISIONED]
     peaks = _peaks(load)
@@ -403,7 +417,7 @@ def analyse(plan: Plan) -> dict[str, Any]:
                f"{load['api_calls_per_day']:,} api calls a day, peak x{load['peak_factor']}: "
                f"{peaks['ingest']:.1f} ingest and {peaks['api']:.1f} api req/s; analyses/capacity.py):",
                *(f"  {r.tier:<{width}}  {_format(r.capacity):>9} / {_format(r.load):>9} {r.unit:<11} "
-                 f"{'BELOW' if r.headroom < 1 else f'{r.headroom:,.1f}x':>8}  {r.basis}" for r in found),
+                 f"{'BELOW' if r.short else f'{r.headroom:,.1f}x':>8}  {r.basis}" for r in found),
                *(f"  advisory: {a}" for a in advisories)]
     return {"load": dict(load), "rows": [{**dataclasses.asdict(r), "headroom": round(r.headroom, 2)
                                           if math.isfinite(r.headroom) else None} for r in found],

@@ -115,7 +115,7 @@ def _verdicts(plan: Mapping) -> dict[str, str]:
     for row in plan.get("capacity", {}).get("rows", []):
         headroom = row.get("headroom")
         out[f"capacity: {row['tier']}"] = ("no headroom figure" if headroom is None else
-                                           f"{'below the load' if headroom < 1 else 'enough'} (headroom {headroom})")
+                                           f"{'short' if headroom < row.get('needed', 1) else 'enough'} (headroom {headroom})")
     for violation in plan.get("deployment", {}).get("violations", []):
         rule = violation.get("rule") or violation.get("policy") or "?"
         where = violation.get("resource") or violation.get("urn") or "the stack"

@@ -42,6 +42,17 @@ def test_the_in_cluster_engine_is_judged_on_its_own_nodes_and_connections():
     assert section(plan)["failures"] == []
 
 
+def test_database_connections_count_the_rollout_surge_and_need_a_fifth_to_spare():
+    """dev on db.t4g.micro (about 100 connections): the api and worker pools at their HPA maximum
+    plus the rollout's surge (6 + 2 pods x 15) do not fit; at 1.1x they would fit but still fail."""
+    micro = planned("dev", ("databaseInstanceClass=db.t4g.micro",))
+    [row] = [r for r in capacity.rows(micro, micro.settings["load"]) if r.tier == "database connections"]
+    assert row.load == (6 + 2) * capacity.CONNECTIONS_PER_PROCESS + 1 + capacity.OPERATOR_CONNECTIONS
+    assert any(f.startswith("capacity: database connections below 1.2x the load") for f in section(micro)["failures"])
+    tight = dataclasses.replace(row, capacity=row.load * 1.1)
+    assert 1 < tight.headroom and tight.short
+
+
 def test_peak_rates_follow_the_load_settings():
     peaks = capacity._peaks({"ingest_calls_per_day": 864_000, "api_calls_per_day": 86_400, "peak_factor": 5,
                              "event_bytes": 1024})

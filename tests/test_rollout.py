@@ -83,8 +83,9 @@ REMOVALS: dict[str, tuple[Callable, str]] = {
                      "grace period 30 s"),
     "maxUnavailable 0": (lambda p: deployment(p)["spec"]["strategy"]["rollingUpdate"].update(maxUnavailable=1),
                          "maxUnavailable"),
-    "surge that fits the timeout": (lambda p: deployment(p)["spec"]["strategy"]["rollingUpdate"].update(maxSurge=1),
-                                    "waves of 1"),
+    # The gateway, which scales to 12 in prod: 12 waves of one pod outlast the release's timeout.
+    "surge that fits the timeout": (lambda p: deployment(p, "ecomind-gateway")["spec"]["strategy"][
+        "rollingUpdate"].update(maxSurge=1), "ecomind-gateway: a rollout can drop requests: 12 waves of 1"),
     "deregistration delay": (set_deregistration_delay(None), "drains for 300 s"),
     "deregistration delay to match": (set_deregistration_delay(120), "drains for 120 s"),
     # 30 s of drain after a 10 s propagation is 40 s; a pod serving 39 s drops the last second's requests.
@@ -131,7 +132,8 @@ def test_removing_a_fix_fails_prods_plan_with_the_service_and_the_reason(fix):
     change, words = REMOVALS[fix]
     failures = rollout.analyse(mutated(change))["failures"]
     assert failures, f"removing the {fix} went unnoticed"
-    assert any(words in line and ("ecomind-api" in line or "migrations" in line) for line in failures), failures
+    assert any(words in line and ("ecomind-" in words or "ecomind-api" in line or "migrations" in line)
+               for line in failures), failures
 
 
 def test_an_unrendered_release_is_a_failure_not_a_pass():

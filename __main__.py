@@ -139,7 +139,7 @@ services = ClusterServices("services", ClusterServicesArgs(
 
 if isinstance(database, TimescaleDatabase):
     database.install(services.provider, services.secret_store_name, depends_on=services.ready,
-                     charts_after=services.webhooks_ready)
+                     charts_after=[*services.webhooks_ready, *services.autoscaler_ready])
 
 values = pulumi.Output.all(
     repositories=repository_urls, database_host=database.endpoint.host,

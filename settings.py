@@ -28,6 +28,8 @@ from typing import Any
 
 import pulumi
 
+from node_room import NODE_INSTANCE_SHAPES, database_instance_room
+
 PROJECT = "ecomind-infra"
 
 # --- Reference data, each with its source -------------------------------------------------
@@ -115,32 +117,6 @@ REGION_AVAILABILITY_ZONE_IDS: Mapping[str, tuple[str, ...]] = {
 # use1-az3 also lacks current-generation instance types (EC2 user guide, "Regions and Zones").
 EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
 
-# Instance types a node group may use: CPU architecture (which decides the AL2023 AMI type),
-# vCPUs and GiB of memory. Source: AWS EC2 instance type pages. The cost model prices exactly
-# this list.
-NODE_INSTANCE_SHAPES: Mapping[str, tuple[str, int, int]] = {
-    "t3.medium": ("x86_64", 2, 4),
-    "t3.large": ("x86_64", 2, 8),
-    "t3.xlarge": ("x86_64", 4, 16),
-    "t3a.large": ("x86_64", 2, 8),
-    "m6i.large": ("x86_64", 2, 8),
-    "m6i.xlarge": ("x86_64", 4, 16),
-    "m7i.large": ("x86_64", 2, 8),
-    "m7i.xlarge": ("x86_64", 4, 16),
-    "m7i.2xlarge": ("x86_64", 8, 32),
-    "c7i.xlarge": ("x86_64", 4, 8),
-    "r7i.large": ("x86_64", 2, 16),
-    "t4g.small": ("arm64", 2, 2),
-    "t4g.medium": ("arm64", 2, 4),
-    "t4g.large": ("arm64", 2, 8),
-    "t4g.xlarge": ("arm64", 4, 16),
-    "m6g.large": ("arm64", 2, 8),
-    "m7g.medium": ("arm64", 1, 4),
-    "m7g.large": ("arm64", 2, 8),
-    "m7g.xlarge": ("arm64", 4, 16),
-    "r7g.medium": ("arm64", 1, 8),
-    "r7g.large": ("arm64", 2, 16),
-}
 NODE_INSTANCE_TYPES: Mapping[str, str] = {name: shape[0] for name, shape in NODE_INSTANCE_SHAPES.items()}
 
 # Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy API).
@@ -184,11 +160,6 @@ RDS_PRELOAD_LIBRARIES = ("pg_stat_statements", "auto_explain", "pg_cron", "pg_pa
 DATABASE_ENGINES = ("rds", "timescaledb")
 TIMESCALEDB_IMAGE = "timescale/timescaledb-ha:pg17.11-ts2.30.1"
 MIN_TIMESCALEDB_BACKUP_DAYS = {"dev": 7, "prod": 30}
-# What a node keeps for the kubelet, the OS and the daemon sets (VPC CNI, kube-proxy, EBS CSI
-# node plugin): EKS's AL2023 reservation is ~0.07 vCPU and ~0.6-1.2 GiB on these sizes, rounded
-# up so that the database pod always fits beside them.
-NODE_RESERVED_MILLICORES = 500
-NODE_RESERVED_GIB = 2
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 DB_INSTANCE_CLASSES = ("db.t4g.micro", "db.t4g.small", "db.t4g.medium", "db.t4g.large", "db.m7g.large", "db.m7g.xlarge",
@@ -334,7 +305,8 @@ SETTINGS: tuple[Setting, ...] = (
             "timescaledb engine: EC2 instance type of the database nodes (one tainted node group per zone).",
             "t4g.medium"),
     Setting("timescaledbCpuMillicores", "integer",
-            "timescaledb engine: CPU each instance requests and is limited to, millicores.", 1400),
+            "timescaledb engine: CPU each instance requests and is limited to, millicores (with the node's "
+            "DaemonSets and the backup sidecar, at most 1150 on a t4g.medium).", 1000),
     Setting("timescaledbMemoryGib", "integer",
             "timescaledb engine: memory each instance requests and is limited to, GiB.", 2),
     Setting("timescaledbStorageGib", "integer",
@@ -968,15 +940,16 @@ def _timescale(v: Mapping[str, Any], environment: str, zones: int) -> TimescaleS
         raise _fail("timescaledbInstances", instances,
                     f"must be between 1 and availabilityZoneCount ({zones}): one instance per zone")
     node_type = _one_of("timescaledbNodeInstanceType", v["timescaledbNodeInstanceType"], NODE_INSTANCE_SHAPES)
-    _, vcpus, memory = NODE_INSTANCE_SHAPES[node_type]
-    cpu_limit, memory_limit = vcpus * 1000 - NODE_RESERVED_MILLICORES, memory - NODE_RESERVED_GIB
+    # An instance shares its node with the node's DaemonSets and its pod with the backup sidecar.
+    room = database_instance_room(node_type)
+    cpu_limit, memory_limit = int(room.cpu), int(room.memory // 1024)
+    leaves = (f"what a {node_type} node leaves after the kubelet's reservation, its DaemonSets and the backup "
+              "sidecar: node_room.py")
     cpu, gib = v["timescaledbCpuMillicores"], v["timescaledbMemoryGib"]
     if not 250 <= cpu <= cpu_limit:
-        raise _fail("timescaledbCpuMillicores", cpu,
-                    f"must be between 250 and {cpu_limit} (what a {node_type} node leaves after its own reservation)")
+        raise _fail("timescaledbCpuMillicores", cpu, f"must be between 250 and {cpu_limit} ({leaves})")
     if not 1 <= gib <= memory_limit:
-        raise _fail("timescaledbMemoryGib", gib,
-                    f"must be between 1 and {memory_limit} (what a {node_type} node leaves after its own reservation)")
+        raise _fail("timescaledbMemoryGib", gib, f"must be between 1 and {memory_limit} ({leaves})")
     for key, low in (("timescaledbStorageGib", 10), ("timescaledbWalStorageGib", 5)):
         if not low <= v[key] <= 16384:
             raise _fail(key, v[key], f"must be between {low} and 16384 (gp3 volume limits)")

@@ -18,6 +18,7 @@ from analyses import (
     deployment,
     guardrails,
     names,
+    packing,
     pins,
     region_loss,
     rollout,
@@ -26,8 +27,8 @@ from analyses import (
 )
 from analyses.model import Plan
 
-ANALYSES = (cost, capacity, schedule, guardrails, zone_loss, region_loss, rollout, deployment, aws_semantics, pins,
-            names)
+ANALYSES = (cost, capacity, packing, schedule, guardrails, zone_loss, region_loss, rollout, deployment, aws_semantics,
+            pins, names)
 
 
 def run(plan: Plan, sections: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:

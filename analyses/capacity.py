@@ -1,12 +1,13 @@
 """Whether each tier carries the stack's load (settings load*), and with how much headroom.
 
 For every tier the plan sizes, the capacity the planned size gives and the load at the busiest
-minute, in the same unit: requests a second per service, events a second for the worker, CPU,
-memory and pod slots of the node groups, Kafka ingress, partitions and storage per broker,
+minute, in the same unit: requests a second per service, events a second for the worker, Kafka
+ingress, partitions and storage per broker,
 database connections, storage and baseline CPU, cache memory. Headroom is capacity over load: a
 tier below 1 fails `make plan`; one more than OVER_PROVISIONED times the load, where the ladder
 has a smaller size, is reported (advisory). Every per-unit figure names its source; the ones
-that are assumptions about EcoMind's code say so, and a load test is what replaces them.
+that are assumptions about EcoMind's code say so, and a load test is what replaces them. Whether
+the pods fit on the nodes, node by node, is analyses/packing.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from analyses import packing
 from analyses.model import Plan
 
 SECTION = "capacity"
@@ -95,57 +97,8 @@ CACHE_RESERVED = {"cache.t4g.micro": 0.5, "cache.t4g.small": 0.3}
 DEFAULT_CACHE_RESERVED = 0.25
 GIB = 1024 ** 3
 
-# --- Nodes -------------------------------------------------------------------------------------------
-# Pods a node takes with the VPC CNI (ENIs x (addresses - 1) + 2): awslabs/amazon-eks-ami
-# instance-info (formerly eni-max-pods.txt), read at nodeadm v20260724.
-MAX_PODS: Mapping[str, int] = {
-    "t3.medium": 17, "t3.large": 35, "t3.xlarge": 58, "t3a.large": 35, "m6i.large": 29, "m6i.xlarge": 58,
-    "m7i.large": 29, "m7i.xlarge": 58, "m7i.2xlarge": 58, "c7i.xlarge": 58, "r7i.large": 29,
-    "t4g.small": 11, "t4g.medium": 17, "t4g.large": 35, "t4g.xlarge": 58, "m6g.large": 29, "m7g.medium": 8,
-    "m7g.large": 29,
-    "m7g.xlarge": 58, "r7g.medium": 8, "r7g.large": 29,
-}
-# What the kubelet keeps back on AL2023 (nodeadm, v20260724): memory 11 MiB a pod slot + 255 MiB,
-# the 100 MiB hard eviction threshold; CPU 6% of the first core, 1% of the second, 0.5% of the
-# third and fourth, 0.25% of the rest.
-EVICTION_MIB = 100
-
-
-def _reserved_cpu_millicores(vcpus: int) -> float:
-    steps = [60, 10, 5, 5]
-    return sum(steps[:vcpus]) + max(0, vcpus - 4) * 2.5
-
-
-# Pods on every node (requests: CPU millicores, memory MiB), at the versions the stacks pin:
-# kube-proxy and aws-node (EKS add-ons: 100m; 25m for each of aws-node's two containers),
-# ebs-csi-node (aws-ebs-csi-driver chart 2.64.0 values, the newest tag in the upstream mirror),
-# the CloudWatch agent and Fluent Bit (amazon-cloudwatch-observability chart 6.4.0 values).
-DAEMONSETS: Mapping[str, tuple[int, int]] = {
-    "kube-proxy": (100, 0), "aws-node": (50, 0), "ebs-csi-node": (30, 104), "cloudwatch-agent": (250, 128),
-    "fluent-bit": (50, 25),
-}
-# The cluster's controllers besides the release (replicas, CPU m, memory MiB each), as their charts
-# or add-ons request: CoreDNS (Kubernetes' manifest; the EKS build not read), EBS CSI controller
-# (chart 2.64.0), metrics-server (EKS add-on; upstream chart 100m/200Mi; 2 replicas assumed),
-# the CloudWatch operator (chart 6.4.0), Reloader, and the load balancer controller, External
-# Secrets' three parts and Cluster Autoscaler as components/cluster_services.py CONTROLLER_RESOURCES
-# requests them (tests/test_capacity.py holds the two to the planned releases' values). Charts
-# that set no request upstream are counted at UNSET_REQUEST, what such a controller uses.
-UNSET_REQUEST = (50, 128)
-SYSTEM_PODS: Mapping[str, tuple[int, int, int]] = {
-    "coredns": (2, 100, 70), "ebs-csi-controller": (2, 60, 232), "metrics-server": (2, 100, 200),
-    "cloudwatch-operator": (1, 100, 64), "reloader": (2, 10, 64),
-    "aws-load-balancer-controller": (2, 50, 128), "external-secrets": (2, 20, 96),
-    "external-secrets-webhook": (2, 10, 64), "external-secrets-cert-controller": (2, 10, 64),
-    "cluster-autoscaler": (1, 100, 300),
-}
-# The in-cluster engine's controllers (CloudNativePG operator 0.29.0, barman-cloud plugin 0.7.0,
-# cert-manager v1.21.1's three parts): no request upstream either.
-TIMESCALE_SYSTEM_PODS: Mapping[str, tuple[int, int, int]] = {
-    "cloudnative-pg": (1, *UNSET_REQUEST), "barman-cloud": (1, *UNSET_REQUEST), "cert-manager": (3, *UNSET_REQUEST),
-}
 # A rolling update adds up to maxSurge of each Deployment (components/release.py ROLLOUT: 50%).
-SURGE = 0.5
+SURGE = packing.SURGE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,23 +129,9 @@ def _peaks(load: Mapping[str, int]) -> dict[str, float]:
     return {k: v * load["peak_factor"] for k, v in per_second.items()}
 
 
-def _deployments(plan: Plan) -> dict[str, dict[str, Any]]:
-    """The release's Deployments by service, with their replicas at most (HPA max, or replicas)."""
-    manifests = plan.manifests.get("ecomind-release", [])
-    scalers = {h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"] for h in manifests
-               if h["kind"] == "HorizontalPodAutoscaler"}
-    found = {}
-    for d in (m for m in manifests if m["kind"] == "Deployment"):
-        name = d["metadata"]["name"]
-        service = d["metadata"]["labels"].get("app.kubernetes.io/component", name.rsplit("-", 1)[-1])
-        found[service] = {"name": name, "most": scalers.get(name, d["spec"].get("replicas", 1)),
-                          "least": d["spec"].get("replicas", 1), "spec": d["spec"]["template"]["spec"]}
-    return found
-
-
 def _service_rows(plan: Plan, peaks: Mapping[str, float], partitions: int) -> list[Row]:
     rows = []
-    for service, deployment in sorted(_deployments(plan).items()):
+    for service, deployment in sorted(packing.deployments(plan).items()):
         if service in REQUESTS_PER_REPLICA:
             load = peaks["ingest"] if service == "gateway" else peaks[service]
             rows.append(Row(f"{service} requests", deployment["most"] * REQUESTS_PER_REPLICA[service], load, "req/s",
@@ -203,80 +142,6 @@ def _service_rows(plan: Plan, peaks: Mapping[str, float], partitions: int) -> li
                             f"{consumers} consumers (replicas, at most the partitions) x {EVENTS_PER_WORKER}/s "
                             "(assumed)"))
     return rows
-
-
-def _requests(spec: Mapping[str, Any]) -> tuple[float, float]:
-    """A pod's CPU (millicores) and memory (MiB) requests."""
-    cpu = memory = 0.0
-    for container in spec.get("containers", []):
-        requests = (container.get("resources") or {}).get("requests") or {}
-        cpu += _cpu(requests.get("cpu", "0")) * 1000
-        memory += _gib(requests.get("memory", "0Mi")) * 1024
-    return cpu, memory
-
-
-def _allocatable(instance_type: str) -> tuple[float, float, int]:
-    """CPU millicores, memory MiB and pod slots a node of `instance_type` offers to pods."""
-    from settings import NODE_INSTANCE_SHAPES  # the shapes of every type the stacks may use
-
-    _, vcpus, gib = NODE_INSTANCE_SHAPES[instance_type]
-    pods = MAX_PODS[instance_type]
-    return (vcpus * 1000 - _reserved_cpu_millicores(vcpus), gib * 1024 - (11 * pods + 255) - EVICTION_MIB, pods)
-
-
-def _node_rows(plan: Plan) -> list[Row]:
-    groups = {}
-    for group in plan.of_type("eks:index:ManagedNodeGroup"):
-        role = (group.inputs.get("labels") or {}).get("ecomind.io/node-group", "workload")
-        # A group of several types (Spot) is judged at its smallest.
-        smallest = min(group.inputs["instanceTypes"], key=lambda t: _allocatable(t)[:2])
-        groups.setdefault(role, []).append((smallest, group.inputs["scalingConfig"]))
-    daemon_cpu = sum(cpu for cpu, _ in DAEMONSETS.values())
-    daemon_memory = sum(memory for _, memory in DAEMONSETS.values())
-    rows = []
-
-    def judge(role: str, size: str, pods: list[tuple[int, float, float]], basis: str) -> None:
-        nodes = [(_allocatable(t), config[size]) for t, config in groups.get(role, [])]
-        count = sum(n for _, n in nodes)
-        if not count:
-            return
-        cpu = sum(a[0] * n for a, n in nodes)
-        memory = sum(a[1] * n for a, n in nodes)
-        slots = sum(a[2] * n for a, n in nodes)
-        types = ", ".join(sorted({t for t, _ in groups[role]}))
-        needed_cpu = sum(n * c for n, c, _ in pods) + daemon_cpu * count
-        needed_memory = sum(n * m for n, _, m in pods) + daemon_memory * count
-        needed_pods = sum(n for n, _, _ in pods) + len(DAEMONSETS) * count
-        where = f"{count} x {types} at {size.removesuffix('Size')} size"
-        rows.extend([
-            Row(f"{role} nodes cpu", cpu / 1000, needed_cpu / 1000, "vCPU", f"{where}; {basis}"),
-            Row(f"{role} nodes memory", memory / 1024, needed_memory / 1024, "GiB", f"{where}; {basis}"),
-            Row(f"{role} nodes pods", slots, needed_pods, "pods", f"{where}; VPC CNI pod slots"),
-        ])
-
-    release = [(math.ceil(d["most"] * (1 + SURGE)), *_requests(d["spec"])) for d in _deployments(plan).values()]
-    judge("workload", "maxSize", release, "the release at its HPA maximum plus a 50% surge, and the DaemonSets")
-    system = [*SYSTEM_PODS.values(), *(TIMESCALE_SYSTEM_PODS.values()
-                                      if plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster") else ())]
-    judge("system", "desiredSize", list(system), "the cluster's controllers and the DaemonSets, without a scale-up")
-    for cluster in plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster"):
-        spec = cluster.inputs["spec"]
-        requests = (spec.get("resources") or {}).get("requests") or {}
-        instance = [(spec.get("instances", 1), _cpu(requests.get("cpu", "0")) * 1000,
-                     _gib(requests.get("memory", "0Mi")) * 1024)]
-        judge("database", "desiredSize", instance, "one PostgreSQL instance a node, and the DaemonSets")
-    return rows
-
-
-def pods_running(plan: Plan, nodes: int) -> int:
-    """Pods the cluster runs at rest: the release's replicas, the controllers, a DaemonSet pod a node."""
-    release = sum(d["least"] for d in _deployments(plan).values())
-    system = sum(n for n, _, _ in SYSTEM_PODS.values())
-    databases = plan.of_type("kubernetes:postgresql.cnpg.io/v1:Cluster")
-    if databases:
-        system += sum(n for n, _, _ in TIMESCALE_SYSTEM_PODS.values())
-        system += sum(c.inputs["spec"].get("instances", 1) for c in databases)
-    return release + system + len(DAEMONSETS) * nodes
 
 
 def _kafka_rows(plan: Plan, load: Mapping[str, int], peaks: Mapping[str, float]) -> list[Row]:
@@ -312,7 +177,7 @@ def _kafka_rows(plan: Plan, load: Mapping[str, int], peaks: Mapping[str, float])
 
 
 def _database_rows(plan: Plan, load: Mapping[str, int], peaks: Mapping[str, float]) -> list[Row]:
-    deployments = _deployments(plan)
+    deployments = packing.deployments(plan)
     clients = sum(math.ceil(deployments[s]["most"] * (1 + SURGE)) for s in DATABASE_CLIENTS if s in deployments)
     connections = clients * CONNECTIONS_PER_PROCESS + 1 + OPERATOR_CONNECTIONS
     stored_gb = load["ingest_calls_per_day"] * STORED_BYTES_PER_EVENT * DATABASE_RETENTION_DAYS / 1e9
@@ -393,7 +258,7 @@ def rows(plan: Plan, load: Mapping[str, int]) -> list[Row]:
     peaks = _peaks(load)
     raw = [t for t in plan.of_type("aws:msk/topic:Topic") if t.inputs["name"] == "events.raw"]
     partitions = raw[0].inputs["partitionCount"] if raw else 0
-    return [*_service_rows(plan, peaks, partitions), *_node_rows(plan), *_kafka_rows(plan, load, peaks),
+    return [*_service_rows(plan, peaks, partitions), *_kafka_rows(plan, load, peaks),
             *_database_rows(plan, load, peaks), *_cache_rows(plan, load)]
 
 

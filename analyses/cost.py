@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from analyses import capacity
+from analyses import packing
 from analyses.model import Plan, PlannedResource
 from settings import WEEKDAYS
 
@@ -379,7 +379,7 @@ def _addon(e: _Estimator, r: PlannedResource) -> None:
         return
     groups = e.plan.of_type("eks:index:ManagedNodeGroup")
     nodes = sum(g.inputs["scalingConfig"]["desiredSize"] for g in groups)
-    pods = capacity.pods_running(e.plan, nodes)
+    pods = packing.pods_running(e.plan, nodes)
     # Nothing is collected from stopped nodes: the share of node-hours the groups run.
     running = sum(g.inputs["scalingConfig"]["desiredSize"] * running_fraction(
         e.plan, "eks:", "NodegroupName", g.inputs.get("nodeGroupName")) for g in groups) / nodes

@@ -163,6 +163,9 @@ class ClusterServices(pulumi.ComponentResource):
     webhooks_ready: list[pulumi.Resource]
     """What any other chart must wait for: the load balancer controller, whose fail-closed
     webhooks admit every Service (docs/adr/0012)."""
+    autoscaler_ready: list[pulumi.Resource]
+    """What a chart whose pods may need a node Cluster Autoscaler adds waits for (the release is
+    in `ready`; the plan's packing counts those pods on added nodes)."""
 
     def __init__(self, name: str, args: ClusterServicesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:platform:ClusterServices", name, None, opts)
@@ -257,7 +260,7 @@ class ClusterServices(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[external_secrets])))
 
         autoscaler_account = "cluster-autoscaler"
-        after_load_balancers("cluster-autoscaler", CLUSTER_AUTOSCALER, "kube-system", {
+        autoscaler = after_load_balancers("cluster-autoscaler", CLUSTER_AUTOSCALER, "kube-system", {
             "cloudProvider": "aws", "awsRegion": args.region,
             "autoDiscovery": {"clusterName": args.cluster_name_literal},
             "image": {"tag": args.autoscaler_image_tag},
@@ -270,6 +273,8 @@ class ClusterServices(pulumi.ComponentResource):
             **SYSTEM_PLACEMENT,
         })
 
-        self.ready = [load_balancers, external_secrets, store, metrics]
+        # The autoscaler too: what comes after may need a node it adds (analyses/packing.py).
+        self.ready = [load_balancers, external_secrets, store, metrics, autoscaler]
+        self.autoscaler_ready = [autoscaler]
         self.webhooks_ready = [load_balancers]
         self.register_outputs({"secret_store_name": self.secret_store_name})

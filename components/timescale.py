@@ -38,6 +38,7 @@ from components.irsa import OidcProvider, irsa_role_for
 from components.naming import stack_prefix
 from components.region_copies import CopyRegion, replicate_bucket
 from components.secrets import GENERATED_SECRET_LENGTH, rotation_tag, store_secret
+from node_room import BACKUP_SIDECAR
 from settings import TimescaleSettings
 
 # Charts, pinned, each to the newest release in its repository's published index; the renovate.json
@@ -147,8 +148,11 @@ def object_store(t: TimescaleSettings, bucket: str) -> dict[str, Any]:
             "wal": {"compression": "gzip", "maxParallel": 4},
             "data": {"compression": "gzip", "jobs": 2},
         },
+        # The sidecar the plugin injects into every instance pod asks this much (node_room.py, which
+        # the settings and the plan's packing count it by).
         "instanceSidecarConfiguration": {"resources": {
-            "requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}},
+            "requests": {"cpu": f"{BACKUP_SIDECAR.cpu:.0f}m", "memory": f"{BACKUP_SIDECAR.memory:.0f}Mi"},
+            "limits": {"memory": f"{2 * BACKUP_SIDECAR.memory:.0f}Mi"}}},
     }
 
 

@@ -114,8 +114,9 @@ def _verdicts(plan: Mapping) -> dict[str, str]:
                     "safe" if verdict["safe"] else f"unsafe ({verdict['reason']})")
     for row in plan.get("capacity", {}).get("rows", []):
         headroom = row.get("headroom")
+        verdict = "short" if headroom is not None and headroom < row.get("needed", 1) else "enough"
         out[f"capacity: {row['tier']}"] = ("no headroom figure" if headroom is None else
-                                           f"{'short' if headroom < row.get('needed', 1) else 'enough'} (headroom {headroom})")
+                                           f"{verdict} (headroom {headroom})")
     for violation in plan.get("deployment", {}).get("violations", []):
         rule = violation.get("rule") or violation.get("policy") or "?"
         where = violation.get("resource") or violation.get("urn") or "the stack"

@@ -87,7 +87,7 @@ def test_an_image_tag_change_is_one_input_and_no_cost(repo):
         ("ecomind-release", [{"path": "values.image.tag", "old": "2026.11.20-3f2a1bc", "new": "2026.11.27-0abc123"}])]
     assert result["created"] == result["deleted"] == result["danger"] == []
     assert result["cost"]["delta"] == 0.0
-    assert "### `dev`: $0.00 a month; new total $326.07" in text
+    assert "### `dev`: $0.00 a month; new total $326.57" in text
     assert "`values.image.tag`: `2026.11.20-3f2a1bc` → `2026.11.27-0abc123`" in text
 
 

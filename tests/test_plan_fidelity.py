@@ -62,7 +62,7 @@ def test_every_analysis_has_one_entry_point_and_a_section():
 
     sections = [a.SECTION for a in analyses.ANALYSES]
     assert len(set(sections)) == len(sections)
-    assert {"cost", "capacity", "schedule", "policy", "az_loss", "region_loss", "rollout", "deployment",
+    assert {"cost", "capacity", "packing", "schedule", "policy", "az_loss", "region_loss", "rollout", "deployment",
             "aws_semantics", "pins", "physical_names"} == set(sections)
     document = analyses.run(planned("dev"))
     assert list(document) == sections and all(isinstance(s.get("failures", []), list) for s in document.values())

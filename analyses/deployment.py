@@ -151,30 +151,49 @@ def _logging_after_bucket_policy(plan: Plan):
 
 
 SAFE_TO_EVICT_LOCAL_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
+SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "Job", "ReplicaSet")
 
 
+def local_volumes(pod_spec: dict[str, Any]) -> set[str]:
+    """Volumes Cluster Autoscaler calls local storage: hostPath, and emptyDir not in memory
+    (cluster-autoscaler-1.36.1 utils/drain/drain.go isLocalVolume; FAQ: medium Memory is not)."""
+    return {v["name"] for v in pod_spec.get("volumes", [])
+            if "hostPath" in v or ("emptyDir" in v and (v["emptyDir"] or {}).get("medium") != "Memory")}
+
+
 def _scale_down_with_local_storage(plan: Plan):
-    """Cluster Autoscaler keeps every node that runs a pod with an emptyDir it was not told is
-    scratch, unless its skip-nodes-with-local-storage flag is off."""
+    """Every local volume of every pod the charts render is named in the annotation Cluster
+    Autoscaler reads (split on ',' exactly as it does, no trimming), or the pod is safe to evict. With
+    the autoscaler's skip-nodes-with-local-storage on, an unnamed one keeps its node forever; with
+    it off (this stack, for the add-ons' pods no configuration can annotate), the annotation is the
+    chart's statement that the volume is scratch the autoscaler may drop. A hostPath never is."""
     autoscalers = [r for r in plan.of_type(RELEASE) if r.inputs.get("chart") == "cluster-autoscaler"]
-    if not autoscalers or all(
-            str((r.inputs.get("values") or {}).get("extraArgs", {}).get("skip-nodes-with-local-storage")).lower()
-            == "false" for r in autoscalers):
+    if not autoscalers:
         return
+    skipping = any(str((r.inputs.get("values") or {}).get("extraArgs", {}).get("skip-nodes-with-local-storage",
+                                                                              True)).lower() != "false"
+                   for r in autoscalers)
     for release, documents in sorted(plan.manifests.items()):
+        urn = next((r.urn for r in plan.of_type(RELEASE) if r.name == release), None)
         for document in documents:
             if document.get("kind") not in POD_TEMPLATE_KINDS:
                 continue
             template = document["spec"].get("jobTemplate", {}).get("spec", document["spec"])["template"]
-            local = {v["name"] for v in template["spec"].get("volumes", []) if "emptyDir" in v}
-            named = {n.strip() for n in ((template.get("metadata") or {}).get("annotations") or {}).get(
-                SAFE_TO_EVICT_LOCAL_VOLUMES, "").split(",") if n.strip()}
-            if local - named:
-                yield (next((r.urn for r in plan.of_type(RELEASE) if r.name == release), None),
-                       f"{document['kind']} {document['metadata']['name']}: emptyDir "
-                       f"{', '.join(sorted(local - named))} not in {SAFE_TO_EVICT_LOCAL_VOLUMES}, so no node it "
-                       "runs on is ever scaled down")
+            annotations = (template.get("metadata") or {}).get("annotations") or {}
+            where = f"{document['kind']} {document['metadata']['name']}"
+            host = sorted(v["name"] for v in template["spec"].get("volumes", []) if "hostPath" in v)
+            if host:
+                yield urn, f"{where}: hostPath {', '.join(host)} is node state no autoscaler may drop"
+            if annotations.get(SAFE_TO_EVICT) == "true":
+                continue
+            named = set(annotations.get(SAFE_TO_EVICT_LOCAL_VOLUMES, "").split(","))
+            unnamed = local_volumes(template["spec"]) - named
+            if unnamed:
+                effect = ("so no node it runs on is ever scaled down" if skipping else
+                          "yet the autoscaler (skip-nodes-with-local-storage false) drops it as scratch")
+                volumes = ", ".join(sorted(unnamed))
+                yield urn, f"{where}: emptyDir {volumes} not in {SAFE_TO_EVICT_LOCAL_VOLUMES}, {effect}"
 
 
 def _network_policies(plan: Plan) -> Iterator[tuple[str | None, dict]]:

@@ -268,8 +268,14 @@ class ClusterServices(pulumi.ComponentResource):
             "rbac": {"serviceAccount": {"create": True, "name": autoscaler_account, "annotations": {
                 "eks.amazonaws.com/role-arn": role("cluster-autoscaler", "kube-system", autoscaler_account,
                                                    docs.cluster_autoscaler_policy(args.cluster_name_literal))}}},
+            # skip-nodes-with-local-storage off: the EKS add-ons' controllers (metrics-server's
+            # tmp-dir, the EBS CSI controller's socket-dir) are emptyDir pods no configuration key
+            # this stack has verified can annotate, and they may run on workload nodes, which then
+            # never scale down (utils/drain/drain.go at cluster-autoscaler-1.36.1). Every local
+            # volume in the stack is scratch; the chart still names its own (deployment rule
+            # scale-down-with-local-storage), and budgets still bound each eviction.
             "extraArgs": {"balance-similar-node-groups": True, "skip-nodes-with-system-pods": False,
-                          "expander": "least-waste"},
+                          "skip-nodes-with-local-storage": False, "expander": "least-waste"},
             **SYSTEM_PLACEMENT,
         })
 

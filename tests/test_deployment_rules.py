@@ -223,11 +223,29 @@ def test_any_add_on_created_beside_the_controller_fails_whatever_it_is():
                      "refuses its Services until it serves"]
 
 
-def test_the_autoscaler_flag_off_lets_unnamed_emptydirs_pass():
-    """The alternative the rule accepts: skip-nodes-with-local-storage false on the autoscaler."""
+def test_unnamed_emptydirs_fail_whichever_way_the_autoscaler_treats_local_storage():
+    """The stack turns skip-nodes-with-local-storage off (the add-ons' emptyDirs); an unnamed volume in
+    the chart still fails, since the annotation is what says the autoscaler may drop it."""
     broken = ui_without_safe_to_evict(planned("dev"))
-    flag_off = changed(broken, named(RELEASE, "services-cluster-autoscaler"),
-                       lambda i: i["values"]["extraArgs"].update({"skip-nodes-with-local-storage": False}))
-    assert not [v for v in deployment.violations(flag_off) if v["rule"] == "scale-down-with-local-storage"]
-    [violation] = [v for v in deployment.violations(broken) if v["rule"] == "scale-down-with-local-storage"]
-    assert violation["message"].startswith("Deployment ecomind-ui: emptyDir next-cache, tmp not in ")
+    flag_on = changed(broken, named(RELEASE, "services-cluster-autoscaler"),
+                      lambda i: i["values"]["extraArgs"].pop("skip-nodes-with-local-storage"))
+    [off] = [v for v in deployment.violations(broken) if v["rule"] == "scale-down-with-local-storage"]
+    [on] = [v for v in deployment.violations(flag_on) if v["rule"] == "scale-down-with-local-storage"]
+    assert off["message"].startswith("Deployment ecomind-ui: emptyDir next-cache, tmp not in ")
+    assert off["message"].endswith("drops it as scratch") and on["message"].endswith("is ever scaled down")
+
+
+def test_the_rule_counts_volumes_as_the_autoscaler_does():
+    """drain.go: hostPath and disk-backed emptyDir are local, a memory emptyDir is not; the annotation
+    is split on ',' without trimming."""
+    spec = {"volumes": [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {"medium": "Memory"}},
+                        {"name": "c", "hostPath": {"path": "/var"}}, {"name": "d", "secret": {}}]}
+    assert deployment.local_volumes(spec) == {"a", "c"}
+    manifests = copy.deepcopy(planned("dev").manifests)
+    for document in manifests["ecomind-release"]:
+        if document["kind"] == "Deployment" and document["metadata"]["name"] == "ecomind-ui":
+            document["spec"]["template"]["metadata"]["annotations"][deployment.SAFE_TO_EVICT_LOCAL_VOLUMES] = \
+                "tmp, next-cache"
+    spaced = dataclasses.replace(planned("dev"), manifests=manifests)
+    [violation] = [v for v in deployment.violations(spaced) if v["rule"] == "scale-down-with-local-storage"]
+    assert "emptyDir next-cache not in" in violation["message"]

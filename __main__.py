@@ -146,7 +146,7 @@ values = pulumi.Output.all(
     database_secret_arn=database.endpoint.secret_arn, brokers=streaming.bootstrap_brokers, cache_host=cache.host,
     cache_secret_arn=cache.auth_secret_arn, reports_bucket=storage.reports.bucket_name,
     jwt_secret_arn=secrets.refs["jwt-secret"], hmac_secret_arn=secrets.refs["gateway-hmac-secret"],
-    role_arns=app_access.role_arns, target_group_arns=load_balancer.target_group_arns, vpc_id=network.vpc_id,
+    role_arns=app_access.role_arns,
 ).apply(lambda o: chart_values(ChartInputs(
     image_tag=stack.app.image_tag, repositories=o["repositories"], region=stack.region,
     database_host=o["database_host"], database_port=database.endpoint.port,
@@ -159,11 +159,11 @@ values = pulumi.Output.all(
     load_balancer_cidrs=stack.network.subnets.public,
     data_cidrs=stack.network.subnets.data, vpc_cidr=stack.network.vpc_cidr,
     service_cidr=settings.KUBERNETES_SERVICE_CIDR, host=app_host,
-    target_group_arns=o["target_group_arns"], vpc_id=o["vpc_id"],
 )))
 release = EcomindRelease("ecomind", EcomindReleaseArgs(
     environment=stack.environment, values=values, provider=services.provider,
-    depends_on=[*services.ready, *database.ready]))
+    depends_on=[*services.ready, *database.ready], target_group_arns=load_balancer.target_group_arns,
+    vpc_id=network.vpc_id))
 
 monitoring = Monitoring("monitoring", MonitoringArgs(
     stack=stack.stack, account_id=account_id, region=stack.region, thresholds_usd=stack.cost.alert_thresholds_usd,

@@ -76,6 +76,7 @@ FREE_TYPES = {
     "kubernetes:external-secrets.io/v1:ExternalSecret": "a Kubernetes object",
     "kubernetes:storage.k8s.io/v1:StorageClass": "a Kubernetes object; volumes priced on the database cluster line",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": "a Kubernetes object",
+    "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding": "a Kubernetes object; the ALB and its target groups are priced",
     "kubernetes:postgresql.cnpg.io/v1:ImageCatalog": "a Kubernetes object",
     "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup": "a Kubernetes object; backups priced on the bucket line",
     "kubernetes:barmancloud.cnpg.io/v1:ObjectStore": "a Kubernetes object; backups priced on the bucket line",

@@ -8,8 +8,14 @@ them, since a single replica cannot survive a drain.
 
 How a pod leaves the ALB without a dropped request (aws-load-balancer-controller docs, "Pod
 readiness gate" and the deployment guide; Kubernetes "Pod Lifecycle", termination):
-- a new pod is ready only once its target is healthy (readiness gate, injected in namespaces
-  labelled elbv2.k8s.aws/pod-readiness-gate-inject=enabled);
+- a new pod is ready only once its target is healthy: the controller's pod webhook injects the gate
+  in namespaces labelled elbv2.k8s.aws/pod-readiness-gate-inject=enabled, for a binding of type ip
+  whose Service selects the pod, both existing when the pod is created. The gate is certain only if
+  the webhook fails closed for the pod (failurePolicy Fail, its objectSelector matching the pod: the
+  chart's default Ignore admits a pod without a gate while the controller is down), the binding is
+  created before the release (Helm would create it after the Deployments), and the controller stays
+  available: two replicas, a budget, one per zone (a fail-closed webhook with no controller refuses
+  every new pod, a zone loss's replacements included);
 - on termination the controller deregisters the target. Until that reaches the ALB
   (PROPAGATION_SECONDS, assumed), new requests still arrive: the preStop sleep is strictly longer
   than that. The ALB then lets in-flight requests finish for its deregistration delay, so the pod
@@ -29,6 +35,8 @@ from analyses.model import Plan
 
 SECTION = "rollout"
 RELEASE = "ecomind-release"
+BINDING = "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"
+CONTROLLER_CHART = "aws-load-balancer-controller"
 READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 # Assumptions, each used once below.
@@ -55,6 +63,53 @@ def _deregistration_delay(plan: Plan, target_group_arn: str) -> int | None:
     return int(group.inputs.get("deregistrationDelay", 300))
 
 
+def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """Whether a Kubernetes label selector (matchLabels, matchExpressions In/NotIn/Exists) selects `labels`."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for e in selector.get("matchExpressions") or []:
+        value, values = labels.get(e["key"]), e.get("values") or []
+        if {"In": value in values, "NotIn": value not in values, "Exists": value is not None,
+                "DoesNotExist": value is None}[e["operator"]] is False:
+            return False
+    return True
+
+
+def _controller(plan: Plan) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """The load balancer controller's values, and what makes its pod webhook or its own availability
+    uncertain (aws/eks-charts stable/aws-load-balancer-controller values.yaml and webhook.yaml at 3.5.0)."""
+    release = next((r for r in plan.of_type("kubernetes:helm.sh/v3:Release")
+                    if r.inputs.get("chart") == CONTROLLER_CHART), None)
+    if release is None:
+        return None, {"rollout": ["no load balancer controller: nothing registers the pods"], "zone": []}
+    values = release.inputs.get("values") or {}
+    problems: dict[str, list[str]] = {"rollout": [], "zone": []}
+    if values.get("replicaCount", 2) < 2:
+        problems["rollout"].append("the load balancer controller runs one replica: while it restarts no target is "
+                                   "registered and no pod created")
+    if not values.get("podDisruptionBudget"):
+        problems["rollout"].append("the load balancer controller has no PodDisruptionBudget: a drain can stop both "
+                                   "replicas")
+    spread = next((c for c in values.get("topologySpreadConstraints") or []
+                   if c.get("topologyKey") == "topology.kubernetes.io/zone"), None)
+    if spread is None or spread.get("whenUnsatisfiable") != "DoNotSchedule":
+        problems["zone"].append("the load balancer controller's replicas may share a zone: losing it stops every "
+                                "new pod until they reschedule")
+    return values, problems
+
+
+def _webhook_gates(values: Mapping[str, Any] | None, pod_labels: Mapping[str, str]) -> str | None:
+    """Why the pod webhook may admit this pod without a gate, or None when it fails closed for it."""
+    if values is None:
+        return "no load balancer controller"
+    if (values.get("podMutatorWebhookConfig") or {}).get("failurePolicy", "Ignore") != "Fail":
+        return ("the controller's pod webhook fails open (failurePolicy Ignore, the chart's default): a pod created "
+                "while the controller is down has no gate")
+    if not _selects(values.get("objectSelector") or {}, pod_labels):
+        return "the controller's pod webhook's objectSelector skips its pods"
+    return None
+
+
 def analyse(plan: Plan) -> dict[str, Any]:
     documents = plan.manifests.get(RELEASE)
     enforced = plan.settings.get("environment") == "prod"
@@ -78,21 +133,35 @@ def analyse(plan: Plan) -> dict[str, Any]:
     for d in documents:
         by_kind.setdefault(d["kind"], []).append(d)
     services = {s["metadata"]["name"]: s for s in by_kind.get("Service", [])}
-    bindings = sorted(by_kind.get("TargetGroupBinding", []), key=lambda b: b["spec"]["serviceRef"]["name"])
+    # Bindings the stack creates before the release, and any the chart renders (Helm creates those
+    # after the Deployments: helm pkg/release/v1/util/kind_sorter.go, unknown kinds last).
+    upstream = plan.upstream_of(release)
+    bindings = [(b.inputs, b.urn in upstream) for b in plan.of_type(BINDING)
+                if b.inputs.get("metadata", {}).get("namespace") == release.inputs.get("namespace")]
+    bindings += [(b, False) for b in by_kind.get("TargetGroupBinding", [])]
+    bindings.sort(key=lambda pair: pair[0]["spec"]["serviceRef"]["name"])
+    controller, controller_problems = _controller(plan)
     # The app's own drain after SIGTERM, as the release declares it (0 when it declares none).
     drain_seconds = int(values.get("rollout", {}).get("appDrainSeconds", 0))
     rows = []
-    for binding in bindings:
+    for binding, first in bindings:
         selector = services[binding["spec"]["serviceRef"]["name"]]["spec"]["selector"]
         [deployment] = [d for d in by_kind.get("Deployment", [])
                         if d["spec"]["selector"]["matchLabels"] == selector]
         delay = _deregistration_delay(plan, binding["spec"].get("targetGroupARN", ""))
-        # The controller's pod webhook injects a gate only for bindings whose targetType is set to
-        # ip; one left to be inferred gets none (aws-load-balancer-controller
-        # pkg/inject/pod_readiness/pod_readiness_gate.go at 225f445).
-        gated = labelled and binding["spec"].get("targetType") == "ip"
-        rows.append(_judge(deployment, by_kind, gated=gated, delay=delay, drain_seconds=drain_seconds,
-                           timeout=timeout, zones=zones, prod=enforced, zonal_scale_up=zonal_scale_up))
+        # The pod webhook gates only bindings of type ip (pod_readiness_gate.go at v3.5.0); stated
+        # here, so that the plan shows what the binding webhook would otherwise infer from AWS.
+        ungated = [] if labelled else ["its namespace is not labelled for readiness gates"]
+        if binding["spec"].get("targetType") != "ip":
+            ungated.append("its TargetGroupBinding does not state targetType ip")
+        if not first:
+            ungated.append("its TargetGroupBinding is created with or after the release, so a first install's pods "
+                           "get no gate")
+        webhook = _webhook_gates(controller, deployment["spec"]["template"]["metadata"].get("labels") or {})
+        ungated += [webhook] if webhook else []
+        rows.append(_judge(deployment, by_kind, ungated=ungated, delay=delay, drain_seconds=drain_seconds,
+                           timeout=timeout, zones=zones, prod=enforced, zonal_scale_up=zonal_scale_up,
+                           controller=controller_problems))
     migration = _judge_migration(by_kind.get("Job", []), timeout)
     failures = []
     if enforced:
@@ -116,9 +185,9 @@ def analyse(plan: Plan) -> dict[str, Any]:
     return {"enforced": enforced, "services": rows, "migration": migration, "failures": failures, "summary": summary}
 
 
-def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]]], *, gated: bool,
+def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]]], *, ungated: list[str],
            delay: int | None, drain_seconds: int, timeout: int, zones: int, prod: bool,
-           zonal_scale_up: bool) -> dict[str, Any]:
+           zonal_scale_up: bool, controller: Mapping[str, list[str]]) -> dict[str, Any]:
     name = deployment["metadata"]["name"]
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
@@ -132,9 +201,10 @@ def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]
     grace = pod.get("terminationGracePeriodSeconds", 30)
 
     rollout = []
-    if not gated:
-        rollout.append("no ALB readiness gate (the namespace label, and targetType ip on its TargetGroupBinding): "
-                       "a new pod counts as ready before its target is healthy")
+    if ungated:
+        rollout.append("no certain ALB readiness gate (" + "; ".join(ungated) + "): a new pod can count as ready "
+                       "before its target is healthy")
+    rollout += controller["rollout"]
     if _percent_or_count(strategy.get("maxUnavailable", "25%"), maximum) != 0:
         rollout.append("maxUnavailable is not 0: old pods go before new ones serve")
     surge = _percent_or_count(strategy.get("maxSurge", "25%"), maximum)
@@ -167,7 +237,7 @@ def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]
     elif "maxUnavailable" in budget["spec"] and _percent_or_count(budget["spec"]["maxUnavailable"], minimum) < 1:
         drain.append("the PodDisruptionBudget allows no eviction: drains never finish")
 
-    zone = []
+    zone = list(controller["zone"])
     spread = next((c for c in pod.get("topologySpreadConstraints", [])
                    if c["topologyKey"] == "topology.kubernetes.io/zone"), None)
     if minimum < 2 or (prod and minimum < zones):
@@ -183,7 +253,7 @@ def _judge(deployment: dict[str, Any], by_kind: Mapping[str, list[dict[str, Any]
             zone.append("the workload nodes are one group over every zone, so the autoscaler cannot add a node in "
                         "the zone a Pending replica needs (workloadNodeGroupPerZone)")
     return {"service": name, "replicas": {"min": minimum, "max": maximum}, "pre_stop_seconds": pre_stop,
-            "grace_seconds": grace, "deregistration_delay_seconds": delay, "readiness_gate": gated,
+            "grace_seconds": grace, "deregistration_delay_seconds": delay, "readiness_gate": not ungated,
             "rollout": _verdict(rollout), "drain": _verdict(drain), "zone_loss": _verdict(zone)}
 
 

@@ -25,6 +25,7 @@ from components.args import (
 )
 from components.cluster import CLUSTER_NAME
 from components.irsa import OidcProvider, irsa_role_for
+from components.load_balancer import BACKENDS
 
 # Chart versions, pinned, each to the newest release seen in its repository's published chart
 # index (gh-pages index.yaml) and chart sources; the renovate.json custom managers move them.
@@ -207,6 +208,19 @@ class ClusterServices(pulumi.ComponentResource):
         load_balancers = release("aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER, "kube-system", {
             "clusterName": args.cluster_name_literal, "region": args.region, "vpcId": args.vpc_id,
             "replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": 1},
+            # One replica a zone, so that losing a zone leaves one to register targets and answer
+            # the pod webhook (the chart only prefers other nodes: configureDefaultAffinity).
+            "topologySpreadConstraints": [{
+                "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+                "nodeTaintsPolicy": "Honor", "matchLabelKeys": ["pod-template-hash"],
+                "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}}}],
+            # The pod webhook (mpod.elbv2.k8s.aws) fails closed, and only for the pods behind the
+            # ALB: a pod it cannot give its readiness gate is refused, not admitted without one
+            # (chart default Ignore since 1.12.0; the controller's docs recommend Fail with an
+            # objectSelector). The migration Job and the worker stay creatable while it is down.
+            "podMutatorWebhookConfig": {"failurePolicy": "Fail"},
+            "objectSelector": {"matchExpressions": [
+                {"key": "app.kubernetes.io/component", "operator": "In", "values": sorted(BACKENDS)}]},
             "resources": CONTROLLER_RESOURCES["aws-load-balancer-controller"],
             "createIngressClassResource": False, "enableShield": False, "enableWaf": False, "enableWafv2": False,
             "enableBackendSecurityGroup": False,

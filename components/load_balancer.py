@@ -1,8 +1,8 @@
 """The application's load balancer, owned by the stack: an ALB, its listeners, one target group per
 HTTP service, its security group and, with a domain, its certificate, WAF association and DNS
-record. The chart binds pods to the target groups with the load balancer controller's
-TargetGroupBinding (elbv2.k8s.aws/v1beta1), so that the controller registers and deregisters pod
-IPs and creates nothing itself.
+record. The release binds pods to the target groups with the load balancer controller's
+TargetGroupBinding (elbv2.k8s.aws/v1beta1, created by components/release.py before the chart), so
+that the controller registers and deregisters pod IPs and creates nothing itself.
 
 Created here rather than by the controller from an Ingress, so that the plan, the policy pack and
 checkov judge the ALB and its target groups, alarms can name them, and a destroy removes them in
@@ -178,7 +178,7 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
     """The ALB in front of the EcoMind services, with a target group per service."""
 
     target_group_arns: dict[str, pulumi.Output[str]]
-    """Target group ARN per HTTP service: the chart's TargetGroupBindings name them."""
+    """Target group ARN per HTTP service: the release's TargetGroupBindings name them."""
     target_group_arn_suffixes: dict[str, pulumi.Output[str]]
     """`targetgroup/<name>/<id>` per HTTP service: the TargetGroup dimension of its metrics."""
     dns_name: pulumi.Output[str]

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.args import is_list, refuse
 from components.cluster_services import RELOADER, SYSTEM_PLACEMENT, chart_release
+from components.load_balancer import BACKENDS
 from settings import ENVIRONMENTS
 
 CHART_DIR = "charts/ecomind"
@@ -90,9 +91,6 @@ class ChartInputs:
     egress to AWS's APIs, with the VPC's range."""
     host: str | None
     """The host EcoMind answers on over HTTPS (app.<domain>); None without a domain."""
-    target_group_arns: Mapping[str, str]
-    """The stack's target group per HTTP service (`ApplicationLoadBalancer.target_group_arns`)."""
-    vpc_id: str
     database_iam_user: str | None = None
     """The services' database role when they log in with IAM authentication (RDS); None when
     they use the database secret's credentials."""
@@ -119,7 +117,6 @@ def chart_values(i: ChartInputs) -> dict[str, Any]:
         # The ALB's nodes are where the pods' HTTP traffic comes from (targets are pod IPs).
         "network": {"loadBalancerCidrs": list(i.load_balancer_cidrs),
                     "dataCidrs": list(i.data_cidrs), "vpcCidr": i.vpc_cidr, "serviceCidr": i.service_cidr},
-        "loadBalancer": {"targetGroupArns": dict(i.target_group_arns), "vpcId": i.vpc_id},
         "ui": {"apiUrl": f"https://{i.host}" if i.host else ""},
         "rollout": dict(ROLLOUT),
     }
@@ -136,8 +133,15 @@ class EcomindReleaseArgs:
     depends_on: Sequence[pulumi.Resource]
     """Cluster services whose CRDs and webhooks the chart uses (External Secrets, the load
     balancer controller) and the secret store."""
+    target_group_arns: Mapping[str, pulumi.Input[str]]
+    """The stack's target group per HTTP service (`ApplicationLoadBalancer.target_group_arns`),
+    which the bindings bind the services' pods to."""
+    vpc_id: pulumi.Input[str]
+    """The VPC of the target groups (`Network.vpc_id`)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.target_group_arns, Mapping) or set(self.target_group_arns) != set(BACKENDS):
+            refuse(self, "target_group_arns", "expected one target group ARN for each of " + ", ".join(BACKENDS))
         if self.environment not in ENVIRONMENTS:
             refuse(self, "environment", "expected one of " + ", ".join(ENVIRONMENTS)
                    + f" (the chart has a {CHART_DIR}/values-<environment>.yaml for each)")
@@ -174,6 +178,25 @@ class EcomindRelease(pulumi.ComponentResource):
         # (templates/role.yaml at 2.2.16), and in kube-system that would let it read every Secret there.
         chart_release(f"{name}-reloader", "reloader", RELOADER, RELOADER_NAMESPACE, reloader_values(NAMESPACE),
                       on_cluster, depends_on=[namespace, *args.depends_on], create_namespace=True)
+        # The bindings exist before the release's pods: the controller's pod webhook gives a pod a
+        # readiness gate only for a binding (and its Service) that exists when the pod is created
+        # (aws-load-balancer-controller v3.5.0 pkg/inject/pod_readiness/pod_readiness_gate.go), and
+        # Helm creates custom kinds after Deployments (kind_sorter.go: unknown kinds last), so in
+        # the chart they would come too late on a first install (aws-load-balancer-controller#1718).
+        # A binding whose Service does not exist yet is reconciled once it does (the controller
+        # watches Services). Outside the release, a rollback leaves them, which is what they are:
+        # as stable as the target groups they name.
+        bindings = [k8s.apiextensions.CustomResource(
+            f"{name}-{service}-binding", api_version="elbv2.k8s.aws/v1beta1", kind="TargetGroupBinding",
+            metadata={"name": f"{RELEASE_NAME}-{service}", "namespace": NAMESPACE,
+                      "labels": {"app.kubernetes.io/name": "ecomind", "app.kubernetes.io/component": service}},
+            # Pod IPs, as the target group's type; no `networking`, so the controller manages no
+            # security group rule (the stack's own rules admit the ALB).
+            spec={"serviceRef": {"name": f"{RELEASE_NAME}-{service}", "port": backend.port},
+                  "targetGroupARN": args.target_group_arns[service], "targetType": "ip", "vpcID": args.vpc_id},
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
+                depends_on=[namespace, *args.depends_on])))
+            for service, backend in BACKENDS.items()]
         environment_values = Path(CHART_DIR) / f"values-{args.environment}.yaml"
         release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -186,7 +209,8 @@ class EcomindRelease(pulumi.ComponentResource):
             cleanup_on_fail=True,
             wait_for_jobs=True,
             timeout=RELEASE_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(args.depends_on))),
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
+                depends_on=[*args.depends_on, *bindings])),
         )
         self.release_status = release.status
         self.register_outputs({"release_status": self.release_status})

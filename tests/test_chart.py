@@ -6,7 +6,6 @@ A missing binary fails these tests: `make test` installs helm and checkov first.
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import os
@@ -25,7 +24,7 @@ HELM = Path(os.environ.get("ECOMIND_HELM", PROJECT_DIR / ".venv" / "bin" / "helm
 CHECKOV = Path(os.environ.get("ECOMIND_CHECKOV", PROJECT_DIR / ".venv-tools" / "bin" / "checkov"))
 KUBERNETES_VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
 # Kinds whose schema is not among Kubernetes' own; validated against the operator's schema below.
-CUSTOM_KINDS = {"ExternalSecret", "TargetGroupBinding"}
+CUSTOM_KINDS = {"ExternalSecret"}
 # TargetGroupBinding v1beta1 as the controller's CRD declares it at chart 3.5.0 (aws/eks-charts
 # stable/aws-load-balancer-controller/crds/crds.yaml at 5239609): its spec fields, those it
 # requires, and the enum of targetType. No npm package models this CRD, so the test holds them.
@@ -241,33 +240,32 @@ def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook_after_their_secret
     assert "command" not in api["spec"]["template"]["spec"]["containers"][0]  # the api never migrates itself
 
 
-def test_each_http_service_is_bound_to_its_own_target_group_of_the_stack(stack):
+def test_each_http_service_is_bound_to_its_own_target_group_of_the_stack_before_the_release(stack):
+    """The stack creates the bindings, before the release, so that the first install's pods get
+    their readiness gates (Helm would create a chart's bindings after its Deployments)."""
     plan = planned(stack)
     groups = {g.name.removeprefix("web-"): g for g in plan.of_type("aws:lb/targetGroup:TargetGroup")}
     services = {d["metadata"]["name"]: d for d in of_kind(stack, "Service")}
-    bindings = of_kind(stack, "TargetGroupBinding")
-    assert sorted(b["metadata"]["name"] for b in bindings) == ["ecomind-api", "ecomind-gateway", "ecomind-ui"]
+    assert not of_kind(stack, "TargetGroupBinding")
+    bindings = plan.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")
+    assert sorted(b.inputs["metadata"]["name"] for b in bindings) == ["ecomind-api", "ecomind-gateway", "ecomind-ui"]
+    release = plan.one("kubernetes:helm.sh/v3:Release", "ecomind-release")
     vpc = plan.one("aws:ec2/vpc:Vpc")
     for binding in bindings:
-        assert binding["apiVersion"] == "elbv2.k8s.aws/v1beta1"
-        spec = binding["spec"]
+        assert binding.urn in plan.upstream_of(release)
+        assert binding.inputs["apiVersion"] == "elbv2.k8s.aws/v1beta1"
+        assert binding.inputs["metadata"]["namespace"] == release.inputs["namespace"]
+        spec = binding.inputs["spec"]
         assert set(spec) <= TARGET_GROUP_BINDING_SPEC and set(spec) >= TARGET_GROUP_BINDING_REQUIRED
         assert set(spec["serviceRef"]) == SERVICE_REF_FIELDS
         service = services[spec["serviceRef"]["name"]]
         [port] = service["spec"]["ports"]
         assert spec["serviceRef"]["port"] == port["port"]
-        group = groups[binding["metadata"]["name"].removeprefix("ecomind-")]
+        group = groups[binding.inputs["metadata"]["name"].removeprefix("ecomind-")]
         assert spec["targetGroupARN"] == group.arn and group.inputs["port"] == port["port"]
         # The pods' IPs, as the target group's type; the controller manages no security group rule.
         assert spec["targetType"] == "ip" == group.inputs["targetType"] and "networking" not in spec
         assert spec["vpcID"] == vpc.id == group.inputs["vpcId"]
-
-
-def test_a_binding_without_its_target_group_does_not_render(tmp_path):
-    values = copy.deepcopy(stack_values("prod"))
-    values["loadBalancer"]["targetGroupArns"]["api"] = ""
-    result = helm("template", values=values, tmp=tmp_path, environment="prod")
-    assert result.returncode != 0 and "loadBalancer.targetGroupArns.api is required" in result.stderr
 
 
 def test_network_policies_deny_by_default_and_allow_only_the_app_flows(stack):

@@ -175,7 +175,9 @@ def valid(cls: type, r: types.SimpleNamespace) -> dict[str, Any]:
             **common),
         NetworkArgs: lambda: dict(settings=prod.network, region=REGION, cluster_name=NAME, **common),
         RegistryArgs: lambda: dict(prefix="ecomind-unit", **common),
-        EcomindReleaseArgs: lambda: dict(environment="dev", values={}, provider=r.provider, depends_on=[r.resource]),
+        EcomindReleaseArgs: lambda: dict(environment="dev", values={}, provider=r.provider, depends_on=[r.resource],
+                                         target_group_arns={s: TARGET_GROUP_ARN for s in ("gateway", "api", "ui")},
+                                         vpc_id="vpc-1"),
         ApplicationSecretsArgs: lambda: dict(prefix="ecomind/unit/", **common),
         StorageArgs: lambda: dict(log_retention_days=30, region=REGION, **common),
         ServiceLevelsArgs: lambda: dict(
@@ -361,6 +363,7 @@ CASES: list[tuple[type, str, Override]] = [
     (EcomindReleaseArgs, "environment", to("environment", "staging")),
     (EcomindReleaseArgs, "provider", to("provider", None)),
     (EcomindReleaseArgs, "depends_on", to("depends_on", [])),
+    (EcomindReleaseArgs, "target_group_arns", to("target_group_arns", {"api": TARGET_GROUP_ARN})),
 
     (ApplicationSecretsArgs, "prefix", to("prefix", "")),
     (ApplicationSecretsArgs, "prefix", to("prefix", "ecomind unit/")),

@@ -18,7 +18,7 @@ RESOURCE_KEYS = ["urn", "type", "name", "custom", "parent", "dependencies", "pro
 def test_shape(stack_plan):
     document = json.loads(json.dumps(stack_plan.as_json()))
     assert list(document) == ["project", "stack", "resources", "outputs", "settings", "manifests"]
-    assert {d["kind"] for d in document["manifests"]["ecomind-release"]} >= {"Deployment", "TargetGroupBinding", "Job"}
+    assert {d["kind"] for d in document["manifests"]["ecomind-release"]} >= {"Deployment", "Service", "Job"}
     assert set(document["settings"]) == {"environment", "region", "monthly_budget_usd", "usage", "load",
                                          "state_copy_region", "cluster_access", "recovery", "delivery",
                                          "prerequisite_principals"}

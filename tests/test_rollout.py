@@ -56,10 +56,31 @@ def set_deregistration_delay(value: int | None) -> Callable:
     return change
 
 
+def binding(plan, name: str = "ecomind-api") -> dict:
+    """The api's TargetGroupBinding as the stack plans it (inputs of the custom resource)."""
+    [found] = [b.inputs for b in plan.of_type(rollout.BINDING) if b.inputs["metadata"]["name"] == name]
+    return found
+
+
 def bind_elsewhere(plan):
     """The api's binding names a target group the stack does not plan."""
-    [binding] = documents(plan, "TargetGroupBinding", "ecomind-api")
-    binding["spec"]["targetGroupARN"] = binding["spec"]["targetGroupARN"].replace("/web-api-", "/someone-else-")
+    spec = binding(plan)["spec"]
+    spec["targetGroupARN"] = spec["targetGroupARN"].replace("/web-api-", "/someone-else-")
+
+
+def bindings_in_the_chart(plan):
+    """km reverted: the bindings rendered by the chart, which Helm creates after the Deployments."""
+    gone = {b.urn for b in plan.resources if b.type == rollout.BINDING}
+    for b in [b for b in plan.resources if b.urn in gone]:
+        plan.resources.remove(b)
+        plan.manifests[RELEASE].append({"kind": "TargetGroupBinding", **copy.deepcopy(b.inputs)})
+    for r in plan.resources:
+        r.dependencies[:] = [d for d in r.dependencies if d not in gone]
+
+
+def controller_values(plan) -> dict:
+    return next(r for r in plan.of_type("kubernetes:helm.sh/v3:Release")
+                if r.inputs["chart"] == "aws-load-balancer-controller").inputs["values"]
 
 
 def drop_budget(plan):
@@ -76,8 +97,14 @@ def migration_env(plan) -> list[dict]:
 # fix removed -> (what to change, words the failure line must hold)
 REMOVALS: dict[str, tuple[Callable, str]] = {
     "readiness gate": (without_readiness_gate, "readiness gate"),
-    "binding's target type": (lambda p: documents(p, "TargetGroupBinding", "ecomind-api")[0]["spec"].pop("targetType"),
-                              "readiness gate"),
+    "binding's target type": (lambda p: binding(p)["spec"].pop("targetType"), "readiness gate"),
+    "bindings before the release": (bindings_in_the_chart, "first install's pods get no gate"),
+    "fail-closed pod webhook": (lambda p: controller_values(p).pop("podMutatorWebhookConfig"), "fails open"),
+    "webhook selecting the services": (lambda p: controller_values(p)["objectSelector"]["matchExpressions"][0].update(
+        values=["worker"]), "objectSelector skips its pods"),
+    "controller replicas": (lambda p: controller_values(p).update(replicaCount=1), "runs one replica"),
+    "controller budget": (lambda p: controller_values(p).pop("podDisruptionBudget"), "no PodDisruptionBudget"),
+    "controller zone spread": (lambda p: controller_values(p).pop("topologySpreadConstraints"), "may share a zone"),
     "preStop sleep": (lambda p: container(p).pop("lifecycle"), "preStop sleep 0 s"),
     "grace period": (lambda p: deployment(p)["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=30),
                      "grace period 30 s"),

@@ -122,7 +122,7 @@ class Row:
         return self.headroom < self.needed
 
 
-def _peaks(load: Mapping[str, int]) -> dict[str, float]:
+def peak_rates(load: Mapping[str, int]) -> dict[str, float]:
     per_second = {"ingest": load["ingest_calls_per_day"] / SECONDS_PER_DAY,
                   "api": load["api_calls_per_day"] / SECONDS_PER_DAY}
     per_second["ui"] = per_second["api"] * UI_PAGES_PER_API_CALL
@@ -255,7 +255,7 @@ def _gib(value: str) -> float:
 
 
 def rows(plan: Plan, load: Mapping[str, int]) -> list[Row]:
-    peaks = _peaks(load)
+    peaks = peak_rates(load)
     raw = [t for t in plan.of_type("aws:msk/topic:Topic") if t.inputs["name"] == "events.raw"]
     partitions = raw[0].inputs["partitionCount"] if raw else 0
     return [*_service_rows(plan, peaks, partitions), *_kafka_rows(plan, load, peaks),
@@ -276,7 +276,7 @@ def analyse(plan: Plan) -> dict[str, Any]:
                 f"{_format(r.load)} at peak ({r.basis})" for r in found if r.short]
     advisories = [f"{r.tier}: {r.headroom:,.0f}x the load; {r.smaller} is the next size down"
                   for r in found if r.smaller and r.headroom > OVER_PROVISIONED]
-    peaks = _peaks(load)
+    peaks = peak_rates(load)
     width = max(len(r.tier) for r in found)
     summary = [f"Capacity at the busiest minute ({load['ingest_calls_per_day']:,} ingest and "
                f"{load['api_calls_per_day']:,} api calls a day, peak x{load['peak_factor']}: "

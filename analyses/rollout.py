@@ -31,6 +31,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from analyses import capacity
 from analyses.model import Plan
 
 SECTION = "rollout"
@@ -39,9 +40,23 @@ BINDING = "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"
 CONTROLLER_CHART = "aws-load-balancer-controller"
 READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
-# Assumptions, each used once below.
+# Assumptions, each used once below. PROPAGATION_SECONDS has no primary source: the controller's
+# maintainers describe it as its own processing plus ELB's API propagation
+# (aws-load-balancer-controller#1719); real runs needed preStop sleeps of 25 s (#1064) and saw rare
+# 502s at 40 s in instance mode (#2106). The stack sleeps 40 s, well above it.
 PROPAGATION_SECONDS = 10   # pod Terminating -> controller deregisters -> ALB stops new requests
 WAVE_SECONDS = 90          # a surge wave: image pull, start, readiness, ALB health checks to healthy
+# When a node or a zone dies, its pods' targets stay registered until the node controller marks
+# the node Unknown (node-monitor-grace-period, 50 s since Kubernetes 1.32: kubernetes#126287; EKS
+# exposes no way to change it) and the controller deregisters them; the ALB stops sending them
+# requests sooner, once its own health checks fail the unhealthy threshold in a row: from
+# (threshold - 1) x interval + timeout to threshold x interval + timeout after the death (ELB user
+# guide, "Health checks for Application Load Balancer target groups"). That window, in which the
+# dead targets' share of requests fails, is what the stack keeps short: at most this long.
+NODE_MONITOR_GRACE_SECONDS = 50
+DETECTION_OBJECTIVE_SECONDS = 15
+# The busiest minute's request rate each service sees (analyses/capacity.py).
+PEAK_OF = {"gateway": "ingest", "api": "api", "ui": "ui"}
 
 
 def _percent_or_count(value: Any, of: int) -> int:
@@ -52,6 +67,26 @@ def _percent_or_count(value: Any, of: int) -> int:
 
 def _verdict(problems: list[str]) -> dict[str, Any]:
     return {"safe": not problems, "reason": "; ".join(problems) if problems else "no request is dropped"}
+
+
+def _detection(plan: Plan, target_group_arn: str, replicas: int, zones: int, peak: float) -> dict[str, Any] | None:
+    """How long the ALB keeps routing to a dead target of this group, and what a zone's or a node's
+    loss puts at risk in that window at the busiest minute (replicas spread one per zone)."""
+    group = next((g for g in plan.of_type(TARGET_GROUP) if g.arn == target_group_arn), None)
+    if group is None:
+        return None
+    check = group.inputs.get("healthCheck") or {}
+    # ELB's defaults for an HTTP target group (API reference, CreateTargetGroup).
+    interval, timeout = check.get("interval", 30), check.get("timeout", 6)
+    threshold = check.get("unhealthyThreshold", 2)
+    low, high = (threshold - 1) * interval + timeout, threshold * interval + timeout
+    zone_share = math.ceil(replicas / zones) / replicas if replicas else 1.0
+    node_share = 1 / replicas if replicas else 1.0
+    basis = f"{threshold} failed checks {interval} s apart, {timeout} s timeout"
+    return {"window_seconds": [low, high], "basis": basis,
+            "zone_share": round(zone_share, 3), "node_share": round(node_share, 3),
+            "zone_requests_at_peak": round(peak * high * zone_share, 1),
+            "node_requests_at_peak": round(peak * high * node_share, 1)}
 
 
 def _deregistration_delay(plan: Plan, target_group_arn: str) -> int | None:
@@ -141,6 +176,8 @@ def analyse(plan: Plan) -> dict[str, Any]:
     bindings += [(b, False) for b in by_kind.get("TargetGroupBinding", [])]
     bindings.sort(key=lambda pair: pair[0]["spec"]["serviceRef"]["name"])
     controller, controller_problems = _controller(plan)
+    load = plan.settings.get("load")
+    peaks = capacity.peak_rates(load) if load else {}
     # The app's own drain after SIGTERM, as the release declares it (0 when it declares none).
     drain_seconds = int(values.get("rollout", {}).get("appDrainSeconds", 0))
     rows = []
@@ -159,9 +196,18 @@ def analyse(plan: Plan) -> dict[str, Any]:
                            "get no gate")
         webhook = _webhook_gates(controller, deployment["spec"]["template"]["metadata"].get("labels") or {})
         ungated += [webhook] if webhook else []
-        rows.append(_judge(deployment, by_kind, ungated=ungated, delay=delay, drain_seconds=drain_seconds,
-                           timeout=timeout, zones=zones, prod=enforced, zonal_scale_up=zonal_scale_up,
-                           controller=controller_problems))
+        row = _judge(deployment, by_kind, ungated=ungated, delay=delay, drain_seconds=drain_seconds,
+                     timeout=timeout, zones=zones, prod=enforced, zonal_scale_up=zonal_scale_up,
+                     controller=controller_problems)
+        service = deployment["metadata"]["labels"].get("app.kubernetes.io/component", "")
+        row["detection"] = _detection(plan, binding["spec"].get("targetGroupARN", ""), row["replicas"]["min"], zones,
+                                      peaks.get(PEAK_OF.get(service, ""), 0.0))
+        if row["detection"] and row["detection"]["window_seconds"][1] > DETECTION_OBJECTIVE_SECONDS:
+            row["zone_loss"] = _verdict([*([] if row["zone_loss"]["safe"] else [row["zone_loss"]["reason"]]),
+                                         f"the ALB keeps routing to a dead zone's targets for up to "
+                                         f"{row['detection']['window_seconds'][1]} s "
+                                         f"({row['detection']['basis']}; objective {DETECTION_OBJECTIVE_SECONDS} s)"])
+        rows.append(row)
     migration = _judge_migration(by_kind.get("Job", []), timeout)
     failures = []
     if enforced:
@@ -178,6 +224,14 @@ def analyse(plan: Plan) -> dict[str, Any]:
         marks = "  ".join(f"{event.replace('_', ' ')} {'ok' if row[event]['safe'] else 'DROPS'}"
                           for event in ("rollout", "drain", "zone_loss"))
         summary.append(f"  {row['service']:<16} {marks}")
+        if row.get("detection"):
+            d = row["detection"]
+            low, high = d["window_seconds"]
+            summary.append(f"      losing a zone: {low}-{high} s ({d['basis']}) until the ALB stops routing to its "
+                           f"targets, {d['zone_share']:.0%} of requests meanwhile, "
+                           f"{d['zone_requests_at_peak']:,.0f} at peak; a node: {d['node_share']:.0%}, "
+                           f"{d['node_requests_at_peak']:,.0f} (the node controller takes {NODE_MONITOR_GRACE_SECONDS} "
+                           "s to deregister them)")
         for event in ("rollout", "drain", "zone_loss"):
             if not row[event]["safe"]:
                 summary.append(f"      {event}: {row[event]['reason']}")

@@ -68,8 +68,12 @@ SSL_POLICIES = re.compile(r"ELBSecurityPolicy-TLS13-1-[23]-\S+")
 HSTS = "max-age=31536000; includeSubDomains"
 # Where the ALB writes its access logs in the log bucket (the bucket's policy grants this prefix).
 ACCESS_LOG_PREFIX = "alb"
-# A target is healthy after 2 checks 10 s apart: what a rollout's readiness gate waits for.
-HEALTH_CHECK = {"interval": 10, "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 2}
+# Checks as often and failing as fast as ELB allows (interval 5-300 s, thresholds 2-10: ELB API
+# reference, CreateTargetGroup), with a timeout under the interval: a dead target stops getting
+# requests 8-13 s after it dies instead of 15-25 s (make plan's rollout table, ADR 0023), and a new
+# one is healthy after 2 checks 5 s apart, which a rollout's readiness gate waits for. Each ALB
+# node checks each target every 5 s: a few requests a second on the health paths.
+HEALTH_CHECK = {"interval": 5, "timeout": 3, "healthy_threshold": 2, "unhealthy_threshold": 2}
 # ELB's range for deregistration_delay.timeout_seconds (ELB API reference, TargetGroupAttribute).
 DEREGISTRATION_RANGE = range(0, 3601)
 HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

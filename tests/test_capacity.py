@@ -53,7 +53,7 @@ def test_database_connections_count_the_rollout_surge_and_need_a_fifth_to_spare(
 
 
 def test_peak_rates_follow_the_load_settings():
-    peaks = capacity._peaks({"ingest_calls_per_day": 864_000, "api_calls_per_day": 86_400, "peak_factor": 5,
+    peaks = capacity.peak_rates({"ingest_calls_per_day": 864_000, "api_calls_per_day": 86_400, "peak_factor": 5,
                              "event_bytes": 1024})
     assert peaks == {"ingest": 50.0, "api": 5.0, "ui": 1.0}
 

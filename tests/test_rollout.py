@@ -105,6 +105,9 @@ REMOVALS: dict[str, tuple[Callable, str]] = {
     "controller replicas": (lambda p: controller_values(p).update(replicaCount=1), "runs one replica"),
     "controller budget": (lambda p: controller_values(p).pop("podDisruptionBudget"), "no PodDisruptionBudget"),
     "controller zone spread": (lambda p: controller_values(p).pop("topologySpreadConstraints"), "may share a zone"),
+    # KM3: the health check as it was, 2 failures 10 s apart with a 5 s timeout.
+    "health check that fails fast": (lambda p: api_target_group(p).inputs["healthCheck"].update(interval=10, timeout=5),
+                                     "dead zone's targets for up to 25 s"),
     "preStop sleep": (lambda p: container(p).pop("lifecycle"), "preStop sleep 0 s"),
     "grace period": (lambda p: deployment(p)["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=30),
                      "grace period 30 s"),
@@ -177,3 +180,18 @@ def test_the_numbers_the_table_relies_on_are_the_charts_and_the_target_groups():
         "aws:lb/targetGroup:TargetGroup", "web-api").inputs["deregistrationDelay"] == DEREGISTRATION_DELAY_SECONDS
     assert row["pre_stop_seconds"] == chart["preStopSleepSeconds"] > row["deregistration_delay_seconds"]
     assert row["grace_seconds"] >= row["pre_stop_seconds"] + chart["appDrainSeconds"] > row["pre_stop_seconds"]
+
+
+def test_the_zone_loss_window_is_reported_as_requests_at_risk():
+    """KM3: the ALB routes to a dead target until its health checks fail the threshold in a row."""
+    from analyses import capacity
+
+    plan = planned("prod")
+    [row] = [r for r in rollout.analyse(plan)["services"] if r["service"] == "ecomind-api"]
+    check = api_target_group(plan).inputs["healthCheck"]
+    window = [check["interval"] + check["timeout"], 2 * check["interval"] + check["timeout"]]
+    assert row["detection"]["window_seconds"] == window == [8, 13]
+    assert window[1] <= rollout.DETECTION_OBJECTIVE_SECONDS
+    assert row["detection"]["zone_share"] == round(1 / 3, 3)  # 3 replicas, one per zone
+    peak = capacity.peak_rates(plan.settings["load"])["api"]
+    assert row["detection"]["zone_requests_at_peak"] == round(peak * 13 / 3, 1)

@@ -221,6 +221,53 @@ def _ingress_admits_no_pod_range(plan: Plan):
                                 f"of node subnet(s) {', '.join(overlap)}: any pod of the cluster gets in")
 
 
+# How each HTTP server of ../shared/ecomind-app.md is told its keep-alive, as the variable its own
+# runtime reads and the factor to seconds. The gateway (Go net/http) reads none: with neither
+# IdleTimeout nor ReadTimeout set it never closes an idle connection (net/http Server.IdleTimeout
+# docs), and the README's application contract asks it to keep it so or above the ALB's.
+ALB_IDLE_TIMEOUT_DEFAULT = 60  # ELB: idle_timeout.timeout_seconds when unset
+KEEP_ALIVE_VARIABLES: dict[str, tuple[str, float] | None] = {
+    "api": ("UVICORN_TIMEOUT_KEEP_ALIVE", 1),       # uvicorn CLI, click auto_envvar_prefix UVICORN (0.35.0)
+    "ui": ("KEEP_ALIVE_TIMEOUT", 1 / 1000),         # Next.js standalone server.js, milliseconds
+    "gateway": None,                                # the application contract (README)
+}
+
+
+def _keep_alive_outlasts_the_alb(plan: Plan):
+    """A server that closes an idle connection before the ALB does turns the ALB's next request on
+    it into a 502: every service behind the ALB keeps them open longer than its idle timeout."""
+    balancers = plan.of_type("aws:lb/loadBalancer:LoadBalancer")
+    if not balancers:
+        return
+    idle = max(int(b.inputs.get("idleTimeout", ALB_IDLE_TIMEOUT_DEFAULT)) for b in balancers)
+    bound = {b.inputs["spec"]["serviceRef"]["name"] for b in plan.of_type(
+        "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")}
+    for release, documents in sorted(plan.manifests.items()):
+        urn = next((r.urn for r in plan.of_type(RELEASE) if r.name == release), None)
+        bound |= {d["spec"]["serviceRef"]["name"] for d in documents if d.get("kind") == "TargetGroupBinding"}
+        selectors = [d["spec"].get("selector") for d in documents
+                     if d.get("kind") == "Service" and d["metadata"]["name"] in bound]
+        for document in documents:
+            if document.get("kind") != "Deployment" or document["spec"]["selector"]["matchLabels"] not in selectors:
+                continue
+            component = document["spec"]["template"]["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+            name = document["metadata"]["name"]
+            if component not in KEEP_ALIVE_VARIABLES:
+                yield urn, f"Deployment {name} is behind the ALB and no keep-alive setting is known for its server"
+                continue
+            if KEEP_ALIVE_VARIABLES[component] is None:
+                continue
+            variable, to_seconds = KEEP_ALIVE_VARIABLES[component]
+            env = {e["name"]: e.get("value") for c in document["spec"]["template"]["spec"]["containers"]
+                   for e in c.get("env", [])}
+            value = env.get(variable)
+            seconds = float(value) * to_seconds if value and str(value).isdigit() else None
+            if seconds is None or seconds <= idle:
+                yield urn, (f"Deployment {name}: {variable} is {value or 'unset'}, so its server closes idle "
+                            f"connections {'at its default' if seconds is None else f'after {seconds:g} s'}, "
+                            f"before the ALB's {idle} s idle timeout: the ALB's next request on one gets a 502")
+
+
 def _irsa_roles_before_workloads(plan: Plan):
     roles = {r.arn: r for r in plan.of_type(ROLE) if r.arn}
     for resource in plan.resources:
@@ -360,6 +407,10 @@ RULES = (
     Rule("ingress-admits-no-pod-range", "No NetworkPolicy admits by an address range that holds the cluster's "
          "pods.", "EKS user guide, \"Assign IPs to Pods with the Amazon VPC CNI\" (pods take addresses of their node's "
          "subnet); Kubernetes docs, Network Policies (ipBlock)", _ingress_admits_no_pod_range),
+    Rule("keep-alive-outlasts-the-alb", "Every server behind the ALB keeps idle connections open longer than the "
+         "ALB's idle timeout.", "ELB user guide, \"Edit attributes for your Application Load Balancer\" (connection "
+         "idle timeout: an application closing first gets HTTP 502); uvicorn 0.35.0 main.py; Next.js standalone "
+         "server.js (KEEP_ALIVE_TIMEOUT)", _keep_alive_outlasts_the_alb),
     Rule("irsa-role-before-workload", "A workload's IRSA role exists, trusts an OIDC provider, and comes first.",
          "EKS user guide, IAM roles for service accounts: the pod identity webhook injects the role at pod start",
          _irsa_roles_before_workloads),

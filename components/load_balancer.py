@@ -74,6 +74,13 @@ ACCESS_LOG_PREFIX = "alb"
 # one is healthy after 2 checks 5 s apart, which a rollout's readiness gate waits for. Each ALB
 # node checks each target every 5 s: a few requests a second on the health paths.
 HEALTH_CHECK = {"interval": 5, "timeout": 3, "healthy_threshold": 2, "unhealthy_threshold": 2}
+# How long the ALB keeps an idle connection, to clients and to targets: ELB's default, set so the
+# plan states it (LoadBalancerAttribute idle_timeout.timeout_seconds, 1-4000). Every HTTP service
+# keeps its connections open longer (KEEP_ALIVE_SECONDS, the chart's http.keepAliveSeconds), so the
+# ALB, not the server, closes an idle one and never sends a request on a closing connection
+# (ELB user guide, "Connection idle timeout": else HTTP 502).
+IDLE_TIMEOUT_SECONDS = 60
+KEEP_ALIVE_SECONDS = IDLE_TIMEOUT_SECONDS + 15
 # ELB's range for deregistration_delay.timeout_seconds (ELB API reference, TargetGroupAttribute).
 DEREGISTRATION_RANGE = range(0, 3601)
 HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -236,7 +243,7 @@ class ApplicationLoadBalancer(pulumi.ComponentResource):
             subnets=list(args.public_subnet_ids),
             security_groups=[group.id], ip_address_type="ipv4",
             # Headers that are not valid HTTP are dropped, not passed on (request smuggling).
-            drop_invalid_header_fields=True, desync_mitigation_mode="strictest",
+            drop_invalid_header_fields=True, desync_mitigation_mode="strictest", idle_timeout=IDLE_TIMEOUT_SECONDS,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=args.access_log_bucket, prefix=ACCESS_LOG_PREFIX,
                                                           enabled=True),
             enable_deletion_protection=args.protect, tags=tagged(f"{name}-alb"), opts=child)

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.args import is_list, refuse
 from components.cluster_services import RELOADER, SYSTEM_PLACEMENT, chart_release
-from components.load_balancer import BACKENDS
+from components.load_balancer import BACKENDS, KEEP_ALIVE_SECONDS
 from settings import ENVIRONMENTS
 
 CHART_DIR = "charts/ecomind"
@@ -119,6 +119,7 @@ def chart_values(i: ChartInputs) -> dict[str, Any]:
                     "dataCidrs": list(i.data_cidrs), "vpcCidr": i.vpc_cidr, "serviceCidr": i.service_cidr},
         "ui": {"apiUrl": f"https://{i.host}" if i.host else ""},
         "rollout": dict(ROLLOUT),
+        "http": {"keepAliveSeconds": KEEP_ALIVE_SECONDS},
     }
 
 

@@ -23,7 +23,7 @@ def test_the_real_plans_break_no_rule(stack, overrides):
 
 
 def test_every_rule_names_an_upstream_source():
-    assert len(deployment.RULES) == 13
+    assert len(deployment.RULES) == 14
     assert len({r.id for r in deployment.RULES}) == len(deployment.RULES)
     for rule in deployment.RULES:
         assert rule.description and len(rule.source) > 20, rule.id
@@ -124,6 +124,16 @@ def alb_beside_the_pods(plan):
     return dataclasses.replace(plan, manifests=manifests)
 
 
+def api_without_keep_alive(plan):
+    """KM4 reverted: the api's uvicorn left at its 5 s keep-alive under the ALB's 60 s."""
+    manifests = copy.deepcopy(plan.manifests)
+    for document in manifests["ecomind-release"]:
+        if document["kind"] == "Deployment" and document["metadata"]["name"] == "ecomind-api":
+            for container in document["spec"]["template"]["spec"]["containers"]:
+                container["env"] = [e for e in container["env"] if e["name"] != "UVICORN_TIMEOUT_KEEP_ALIVE"]
+    return dataclasses.replace(plan, manifests=manifests)
+
+
 FIXTURES = {
     "pod-addons-after-nodes": [coredns_inside_the_cluster,
                                lambda p: without_dependency(p, addon("coredns"), NODE_GROUP),
@@ -150,6 +160,9 @@ FIXTURES = {
         lambda p: without_dependency(p, named("aws:lb/loadBalancer:LoadBalancer"),
                                      named("aws:s3/bucketPolicy:BucketPolicy"))],
     "ingress-admits-no-pod-range": [alb_beside_the_pods],
+    "keep-alive-outlasts-the-alb": [api_without_keep_alive,
+                                    lambda p: changed(p, named("aws:lb/loadBalancer:LoadBalancer"),
+                                                      lambda i: i.update(idleTimeout=120))],
     "irsa-role-before-workload": [
         lambda p: without_dependency(p, named(RELEASE, "services-cluster-autoscaler"),
                                      named("aws:iam/role:Role", "services-cluster-autoscaler-role"))],
@@ -249,3 +262,11 @@ def test_the_rule_counts_volumes_as_the_autoscaler_does():
     spaced = dataclasses.replace(planned("dev"), manifests=manifests)
     [violation] = [v for v in deployment.violations(spaced) if v["rule"] == "scale-down-with-local-storage"]
     assert "emptyDir next-cache not in" in violation["message"]
+
+
+def test_an_alb_idle_timeout_above_the_servers_names_each_of_them():
+    plan = changed(planned("dev"), named("aws:lb/loadBalancer:LoadBalancer"), lambda i: i.update(idleTimeout=120))
+    found = sorted(v["message"] for v in deployment.violations(plan) if v["rule"] == "keep-alive-outlasts-the-alb")
+    assert [m.split(":")[0] for m in found] == ["Deployment ecomind-api", "Deployment ecomind-ui"]
+    assert "UVICORN_TIMEOUT_KEEP_ALIVE is 75, so its server closes idle connections after 75 s" in found[0]
+    assert "KEEP_ALIVE_TIMEOUT is 75000" in found[1] and "before the ALB's 120 s idle timeout" in found[1]

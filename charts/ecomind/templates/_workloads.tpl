@@ -52,6 +52,8 @@ otherwise the database secret's credentials. */ -}}
 {{ include "ecomind.secretEnv" (dict "root" .root "name" "JWT_SECRET_PREVIOUS" "secret" "jwt" "key" "JWT_SECRET_PREVIOUS") }}
 - name: ACCESS_TOKEN_EXPIRE_MINUTES
   value: {{ .root.Values.api.accessTokenExpireMinutes | quote }}
+- name: UVICORN_TIMEOUT_KEEP_ALIVE
+  value: {{ .root.Values.http.keepAliveSeconds | quote }}
 - name: REPORTS_BUCKET
   value: {{ required "storage.reportsBucket is required" .root.Values.storage.reportsBucket | quote }}
 - name: AWS_REGION
@@ -75,6 +77,8 @@ otherwise the database secret's credentials. */ -}}
   value: "0.0.0.0"
 - name: NEXT_PUBLIC_API_URL
   value: {{ .root.Values.ui.apiUrl | quote }}
+- name: KEEP_ALIVE_TIMEOUT
+  value: {{ mul .root.Values.http.keepAliveSeconds 1000 | quote }}
 {{- end -}}
 
 {{- /* The Secrets a service reads, from its own env: what Reloader must restart it for. */ -}}

@@ -238,7 +238,7 @@ export("region", "AWS region of every regional resource of the stack.", stack.re
 export("vpcId", "ID of the VPC.", network.vpc_id)
 export("availabilityZoneIds", "Zone IDs the subnets are in (use1-az1, ...), in subnet-list order.",
        list(network.availability_zone_ids))
-export("publicSubnetIds", "Public subnets, one per zone: internet-facing load balancers and NAT.",
+export("publicSubnetIds", "Public subnets, one per zone: the ALB (internal or internet-facing) and NAT; no pods.",
        network.public_subnet_ids)
 export("privateSubnetIds", "Private subnets, one per zone: nodes and pods, egress through NAT.",
        network.private_subnet_ids)

@@ -268,6 +268,24 @@ def _keep_alive_outlasts_the_alb(plan: Plan):
                             f"before the ALB's {idle} s idle timeout: the ALB's next request on one gets a 502")
 
 
+# Fields a custom resource's controller refuses to change in place, so that a change must replace it
+# (the Kubernetes provider knows only built-in kinds' immutable fields; for a custom kind it sends
+# an update, which the admission webhook refuses and the `up` stops at).
+IMMUTABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    # aws-load-balancer-controller v3.5.0 webhooks/elbv2/targetgroupbinding_validator.go checkImmutableFields
+    "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding": ("spec.targetGroupARN", "spec.targetType", "spec.vpcID"),
+}
+
+
+def _immutable_fields_replace(plan: Plan):
+    for kind, fields in IMMUTABLE_FIELDS.items():
+        for resource in plan.of_type(kind):
+            missing = [f for f in fields if f not in resource.replace_on_changes]
+            if missing:
+                yield resource.urn, (f"{', '.join(missing)} cannot change in place, yet a change would be sent as "
+                                     "an update (set replace_on_changes)")
+
+
 def _irsa_roles_before_workloads(plan: Plan):
     roles = {r.arn: r for r in plan.of_type(ROLE) if r.arn}
     for resource in plan.resources:
@@ -411,6 +429,10 @@ RULES = (
          "ALB's idle timeout.", "ELB user guide, \"Edit attributes for your Application Load Balancer\" (connection "
          "idle timeout: an application closing first gets HTTP 502); uvicorn 0.35.0 main.py; Next.js standalone "
          "server.js (KEEP_ALIVE_TIMEOUT)", _keep_alive_outlasts_the_alb),
+    Rule("immutable-fields-replace", "A custom resource is replaced, not updated, when a field its controller "
+         "holds immutable changes.", "aws-load-balancer-controller v3.5.0 targetgroupbinding_validator.go "
+         "(checkImmutableFields); ELB API reference, ModifyTargetGroup (health-check fields only)",
+         _immutable_fields_replace),
     Rule("irsa-role-before-workload", "A workload's IRSA role exists, trusts an OIDC provider, and comes first.",
          "EKS user guide, IAM roles for service accounts: the pod identity webhook injects the role at pod start",
          _irsa_roles_before_workloads),

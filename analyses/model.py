@@ -43,6 +43,9 @@ class PlannedResource:
     aliases: list[str] = dataclasses.field(default_factory=list)
     """The URNs the resource was known by before (its `aliases=`, resolved as the engine resolves
     alias specs): a plan diff reads a deleted URN among them as a rename, not a delete."""
+    replace_on_changes: list[str] = dataclasses.field(default_factory=list)
+    """Input paths whose change makes the engine replace the resource (`replace_on_changes=`)."""
+    delete_before_replace: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

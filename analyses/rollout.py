@@ -125,8 +125,15 @@ def _controller(plan: Plan) -> tuple[dict[str, Any] | None, dict[str, list[str]]
     if not values.get("podDisruptionBudget"):
         problems["rollout"].append("the load balancer controller has no PodDisruptionBudget: a drain can stop both "
                                    "replicas")
+    if (values.get("podMutatorWebhookConfig") or {}).get("failurePolicy") == "Fail" and not (
+            values.get("keepTLSSecret") or values.get("enableCertManager")):
+        problems["rollout"].append("each upgrade of the load balancer controller makes a new webhook CA (keepTLSSecret "
+                                   "false): until its pods reload the certificate, every pod behind the ALB is refused")
+    pods = {"app.kubernetes.io/name": values.get("nameOverride") or CONTROLLER_CHART,
+            "app.kubernetes.io/instance": release.inputs.get("name", "")}
     spread = next((c for c in values.get("topologySpreadConstraints") or []
-                   if c.get("topologyKey") == "topology.kubernetes.io/zone"), None)
+                   if c.get("topologyKey") == "topology.kubernetes.io/zone"
+                   and _selects(c.get("labelSelector") or {"matchLabels": {"-": "-"}}, pods)), None)
     if spread is None or spread.get("whenUnsatisfiable") != "DoNotSchedule":
         problems["zone"].append("the load balancer controller's replicas may share a zone: losing it stops every "
                                 "new pod until they reschedule")
@@ -236,6 +243,9 @@ def analyse(plan: Plan) -> dict[str, Any]:
             if not row[event]["safe"]:
                 summary.append(f"      {event}: {row[event]['reason']}")
     summary.append(f"  migrations       {'ok' if migration['safe'] else 'STALLS'}: {migration['reason']}")
+    if any(row.get("detection") for row in rows):
+        summary.append("  (a zone's figures are a floor: the ALB's own node in that zone also fails the clients that "
+                       "resolved it until DNS drops it, a time AWS does not state)")
     return {"enforced": enforced, "services": rows, "migration": migration, "failures": failures, "summary": summary}
 
 

@@ -219,6 +219,11 @@ class ClusterServices(pulumi.ComponentResource):
             # (chart default Ignore since 1.12.0; the controller's docs recommend Fail with an
             # objectSelector). The migration Job and the worker stay creatable while it is down.
             "podMutatorWebhookConfig": {"failurePolicy": "Fail"},
+            # Reuse the webhook's certificate on upgrade: the chart otherwise makes a new CA each
+            # time (templates/_helpers.tpl webhookCerts), and until the running pods reload their
+            # certificate the API server's calls fail and every pod behind the ALB is refused
+            # (aws-load-balancer-controller#4605).
+            "keepTLSSecret": True,
             "objectSelector": {"matchExpressions": [
                 {"key": "app.kubernetes.io/component", "operator": "In", "values": sorted(BACKENDS)}]},
             "resources": CONTROLLER_RESOURCES["aws-load-balancer-controller"],

@@ -36,6 +36,8 @@ ROLLOUT = {"preStopSleepSeconds": 40, "appDrainSeconds": 10, "maxSurge": "50%"}
 
 
 RELOADER_NAMESPACE = "reloader"
+# What the load balancer controller's TargetGroupBinding webhook refuses to change in place.
+BINDING_IMMUTABLE_FIELDS = ("targetGroupARN", "targetType", "vpcID")
 
 
 def reloader_values(namespace: str) -> dict[str, Any]:
@@ -185,8 +187,9 @@ class EcomindRelease(pulumi.ComponentResource):
         # Helm creates custom kinds after Deployments (kind_sorter.go: unknown kinds last), so in
         # the chart they would come too late on a first install (aws-load-balancer-controller#1718).
         # A binding whose Service does not exist yet is reconciled once it does (the controller
-        # watches Services). Outside the release, a rollback leaves them, which is what they are:
-        # as stable as the target groups they name.
+        # watches Services). The webhook reads Services from its cache: a pod created before the
+        # controller has seen its Service still gets no gate (ADR 0023). Outside the release, a
+        # rollback leaves them, which is what they are: as stable as the target groups they name.
         bindings = [k8s.apiextensions.CustomResource(
             f"{name}-{service}-binding", api_version="elbv2.k8s.aws/v1beta1", kind="TargetGroupBinding",
             metadata={"name": f"{RELEASE_NAME}-{service}", "namespace": NAMESPACE,
@@ -195,8 +198,13 @@ class EcomindRelease(pulumi.ComponentResource):
             # security group rule (the stack's own rules admit the ALB).
             spec={"serviceRef": {"name": f"{RELEASE_NAME}-{service}", "port": backend.port},
                   "targetGroupARN": args.target_group_arns[service], "targetType": "ip", "vpcID": args.vpc_id},
+            # The controller refuses any change to these (targetgroupbinding_validator.go at v3.5.0,
+            # checkImmutableFields), and a target group whose port, protocol or VPC changes is a new
+            # one with a new ARN (ModifyTargetGroup takes only health-check fields): the binding is
+            # deleted, its targets deregistered, and made anew.
             opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
-                depends_on=[namespace, *args.depends_on])))
+                depends_on=[namespace, *args.depends_on], delete_before_replace=True,
+                replace_on_changes=[f"spec.{field}" for field in BINDING_IMMUTABLE_FIELDS])))
             for service, backend in BACKENDS.items()]
         environment_values = Path(CHART_DIR) / f"values-{args.environment}.yaml"
         release = k8s.helm.v3.Release(

@@ -77,6 +77,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             # Alias URNs, or specs (the mock monitor supports aliasSpecs, so the SDK sends specs):
             # resolved to URNs once every parent is known (_canonicalise).
             aliases=[*request.aliasURNs, *(a.urn or _spec_key(a.spec) for a in request.aliases)],
+            replace_on_changes=sorted(request.replaceOnChanges),
+            delete_before_replace=bool(request.deleteBeforeReplace),
         ))
         return response
 

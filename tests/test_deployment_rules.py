@@ -23,7 +23,7 @@ def test_the_real_plans_break_no_rule(stack, overrides):
 
 
 def test_every_rule_names_an_upstream_source():
-    assert len(deployment.RULES) == 14
+    assert len(deployment.RULES) == 15
     assert len({r.id for r in deployment.RULES}) == len(deployment.RULES)
     for rule in deployment.RULES:
         assert rule.description and len(rule.source) > 20, rule.id
@@ -160,6 +160,9 @@ FIXTURES = {
         lambda p: without_dependency(p, named("aws:lb/loadBalancer:LoadBalancer"),
                                      named("aws:s3/bucketPolicy:BucketPolicy"))],
     "ingress-admits-no-pod-range": [alb_beside_the_pods],
+    # A target group replaced (port, protocol or VPC) would be a new ARN sent as an update.
+    "immutable-fields-replace": [lambda p: changed(p, named("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"),
+                                                   replace_on_changes=[])],
     "keep-alive-outlasts-the-alb": [api_without_keep_alive,
                                     lambda p: changed(p, named("aws:lb/loadBalancer:LoadBalancer"),
                                                       lambda i: i.update(idleTimeout=120))],

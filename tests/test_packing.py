@@ -62,7 +62,7 @@ def test_a_pod_larger_than_any_node_of_its_group_fails_naming_pod_type_and_short
 def test_the_settings_bound_a_database_instance_by_the_same_facts():
     """settings.py refuses a timescaledbCpuMillicores above this (tests/test_timescale.py)."""
     room = node_room.database_instance_room("t4g.medium")
-    assert room.cpu == 1930 - 480 - node_room.BACKUP_SIDECAR.cpu == 1350
+    assert room.cpu == 1930 - 680 - node_room.BACKUP_SIDECAR.cpu == 1150  # the GuardDuty agent counted too
     assert node_room.daemonsets_on(tainted=True).cpu == 480
 
 

@@ -12,7 +12,8 @@ from offline import engine
 from tests.conftest import run_component
 
 RESOURCE_KEYS = ["urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs", "provider", "arn",
-                 "id", "property_dependencies", "version", "providers", "aliases"]
+                 "id", "property_dependencies", "version", "providers", "aliases",
+                 "replace_on_changes", "delete_before_replace"]
 
 
 def test_shape(stack_plan):

@@ -105,6 +105,9 @@ REMOVALS: dict[str, tuple[Callable, str]] = {
     "controller replicas": (lambda p: controller_values(p).update(replicaCount=1), "runs one replica"),
     "controller budget": (lambda p: controller_values(p).pop("podDisruptionBudget"), "no PodDisruptionBudget"),
     "controller zone spread": (lambda p: controller_values(p).pop("topologySpreadConstraints"), "may share a zone"),
+    "controller spread over its own pods": (lambda p: controller_values(p)["topologySpreadConstraints"][0][
+        "labelSelector"]["matchLabels"].update({"app.kubernetes.io/name": "someone-else"}), "may share a zone"),
+    "webhook certificate kept": (lambda p: controller_values(p).pop("keepTLSSecret"), "new webhook CA"),
     # KM3: the health check as it was, 2 failures 10 s apart with a 5 s timeout.
     "health check that fails fast": (lambda p: api_target_group(p).inputs["healthCheck"].update(interval=10, timeout=5),
                                      "dead zone's targets for up to 25 s"),

@@ -415,7 +415,7 @@ TIMESCALE_ERRORS = {
     "memory beyond the node": ({"timescaledbMemoryGib": 16}, "dev", "between 1 and 2 (what a t4g.medium node"),
     # KB1: 1400m, the old default, plus the sidecar and the DaemonSets is more than the node offers.
     "cpu beyond the node": ({"timescaledbCpuMillicores": 1400}, "dev",
-                            "between 250 and 1350 (what a t4g.medium node leaves after the kubelet's reservation, "
+                            "between 250 and 1150 (what a t4g.medium node leaves after the kubelet's reservation, "
                             "its DaemonSets and the backup sidecar"),
     "short retention in prod": ({"timescaledbBackupRetentionDays": 14}, "prod", "between 30 and 3650 in prod"),
     "recover into itself": ({"timescaledbRecoverFrom": "ecomind-db"}, "dev", "must differ from timescaledbClusterName"),

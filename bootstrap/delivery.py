@@ -195,13 +195,35 @@ def state_access(bucket_arn: str, stack: str, key_arns: Sequence[str], write: bo
     ]}
 
 
+# Every object action that reads, writes or removes a state object or one of its versions: a
+# versioned read (GetObject?versionId) is authorised as s3:GetObjectVersion, not s3:GetObject, and
+# ReadOnlyAccess and PowerUserAccess grant both (S3 user guide, "Policy actions for Amazon S3":
+# GetObjectVersion, GetObjectVersionAttributes, DeleteObjectVersion).
+STATE_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes",
+                        "s3:GetObjectVersionAttributes", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                        "s3:RestoreObject")
+# What would erase the state's history or loosen its guards, which no CI role does: Pulumi's DIY
+# backend deletes without a version ID (delete markers), and Object Lock's governance mode yields
+# to s3:BypassGovernanceRetention (S3 user guide, "Object Lock retention modes"). s3:PutObjectRetention
+# stays allowed: without the bypass it can only lengthen a governance retention, and whether a PUT
+# under the bucket's default retention is authorised as it too was not found stated.
+STATE_HISTORY_ACTIONS = ("s3:DeleteObjectVersion", "s3:BypassGovernanceRetention",
+                         "s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning",
+                         "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
+                         "s3:PutReplicationConfiguration", "s3:DeleteBucket")
+
+
 def state_bucket_denials(bucket_arn: str, role_arns_by_stack: dict[str, Sequence[str]]) -> list[dict]:
-    """Bucket-policy statements: a stack's CI roles touch no other stack's state (PowerUserAccess
-    and ReadOnlyAccess would otherwise reach every object of the bucket)."""
-    return [{"Sid": f"OnlyItsOwnState{stack.title().replace('-', '')}", "Effect": "Deny",
-             "Principal": {"AWS": list(roles)}, "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-             "NotResource": state_objects(bucket_arn, stack)}
-            for stack, roles in sorted(role_arns_by_stack.items())]
+    """Bucket-policy statements: a stack's CI roles touch no other stack's state, in any version
+    (PowerUserAccess and ReadOnlyAccess would otherwise reach every object of the bucket), and no CI
+    role erases a version or loosens the bucket's retention, versioning, replication or policy."""
+    every_role = sorted({role for roles in role_arns_by_stack.values() for role in roles})
+    return [*({"Sid": f"OnlyItsOwnState{stack.title().replace('-', '')}", "Effect": "Deny",
+               "Principal": {"AWS": list(roles)}, "Action": list(STATE_OBJECT_ACTIONS),
+               "NotResource": state_objects(bucket_arn, stack)}
+              for stack, roles in sorted(role_arns_by_stack.items())),
+            {"Sid": "NoCiRoleErasesStateHistory", "Effect": "Deny", "Principal": {"AWS": every_role},
+             "Action": list(STATE_HISTORY_ACTIONS), "Resource": [bucket_arn, f"{bucket_arn}/*"]}]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -272,6 +272,16 @@ def test_each_stacks_ci_roles_reach_only_its_own_state(plan):
                                                              stack)
         other = "prod" if stack == "dev" else "dev"
         assert not any(f"/{other}" in r for r in deny["NotResource"])
+        # C1: a versioned read (GetObject?versionId) is s3:GetObjectVersion, which both managed
+        # policies grant; it is denied outside the stack's objects like a plain read.
+        assert {"s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObjectVersion"} <= set(deny["Action"])
+    # M2s: no CI role erases a version, bypasses governance retention or loosens the bucket.
+    [history] = [s for s in policy["Statement"] if s["Sid"] == "NoCiRoleErasesStateHistory"]
+    assert history["Effect"] == "Deny" and {"s3:DeleteObjectVersion", "s3:BypassGovernanceRetention",
+                                            "s3:PutBucketVersioning", "s3:PutBucketPolicy"} <= set(history["Action"])
+    assert sorted(history["Principal"]["AWS"]) == sorted(
+        f"arn:aws:iam::111122223333:role/ecomind-infra-{stack}-{kind}"
+        for stack in ("dev", "prod") for kind in ("deploy", "preview"))
     preview = document(plan, "aws:iam/rolePolicy:RolePolicy", "ecomind-dev-preview-state")
     actions = {a for s in preview["Statement"] for a in s["Action"]}
     assert not actions & {"s3:PutObject", "s3:DeleteObject", "kms:Encrypt"}

@@ -32,7 +32,11 @@ SECURITY_HUB_STANDARDS = ("aws-foundational-security-best-practices/v/1.0.0", "c
 # KMS calls that start destroying what a key protects. EventBridge receives them as "AWS API
 # Call via CloudTrail" events once a trail logs management events (EventBridge user guide,
 # "Events from AWS services delivered via AWS CloudTrail").
-KEY_DESTRUCTION_EVENTS = ("ScheduleKeyDeletion", "DisableKey")
+# PutKeyPolicy too: a replaced policy can drop the guard that denies the other two (review M1s).
+KEY_DESTRUCTION_EVENTS = ("ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy")
+# Named, so that the deploy roles' guard can name them (bootstrap/delivery.py account_guards_policy).
+ALERT_RULE_NAME = "ecomind-security-key-destruction"
+ALERT_TOPIC_NAME = "ecomind-security-alerts"
 CONFIG_NAME = "ecomind-account"
 CONFIG_PREFIX = "config"
 
@@ -214,9 +218,11 @@ class AccountBaseline(pulumi.ComponentResource):
         alert_key = aws.kms.Key(f"{name}-alerts", description="Encrypts the account's security alerts",
                                 enable_key_rotation=True, deletion_window_in_days=30, tags=dict(args.tags),
                                 policy=account.apply(lambda a: json.dumps(alert_key_policy(a))), opts=kept)
-        topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=alert_key.arn, tags=dict(args.tags), opts=child)
-        rule = aws.cloudwatch.EventRule(f"{name}-key-destruction", description="A KMS key was scheduled for "
-                                        "deletion or disabled", event_pattern=json.dumps(key_destruction_pattern()),
+        topic = aws.sns.Topic(f"{name}-alerts", name=ALERT_TOPIC_NAME, kms_master_key_id=alert_key.arn,
+                              tags=dict(args.tags), opts=child)
+        rule = aws.cloudwatch.EventRule(f"{name}-key-destruction", name=ALERT_RULE_NAME,
+                                        description="A KMS key was scheduled for deletion, disabled or given a new "
+                                        "policy", event_pattern=json.dumps(key_destruction_pattern()),
                                         tags=dict(args.tags), opts=child)
         aws.sns.TopicPolicy(f"{name}-alerts", arn=topic.arn, policy=pulumi.Output.all(topic.arn, rule.arn).apply(
             lambda a: json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -253,8 +259,9 @@ class AccountBaseline(pulumi.ComponentResource):
             opts=child)
         for region in args.watched_regions:
             rule = aws.cloudwatch.EventRule(
-                f"{name}-key-destruction-{region}", region=region,
-                description=f"A KMS key in {region} was scheduled for deletion or disabled: forwarded home",
+                f"{name}-key-destruction-{region}", region=region, name=ALERT_RULE_NAME,
+                description=f"A KMS key in {region} was scheduled for deletion, disabled or given a new policy: "
+                "forwarded home",
                 event_pattern=json.dumps(key_destruction_pattern()), tags=dict(args.tags), opts=child)
             aws.cloudwatch.EventTarget(f"{name}-key-destruction-{region}", region=region, rule=rule.name,
                                        arn=home_bus, role_arn=role.arn,

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
+from baseline import ALERT_RULE_NAME, ALERT_TOPIC_NAME
 
 PROJECT = "ecomind-infra"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -172,6 +173,36 @@ def deploy_iam_policy(account: str, region: str, stack: str) -> dict:
     ]}
 
 
+# What a deploy role may never do to the account's own guards, which PowerUserAccess would let it
+# stop, blind or rewrite (review M1s): the trail, GuardDuty (a suppression filter or a trusted IP
+# list hides findings as surely as a deleted detector), Config, Security Hub, Access Analyzer,
+# the key-destruction alert, and the bootstrap keys' policies. The stack creates none of these.
+ACCOUNT_GUARD_ACTIONS = (
+    "cloudtrail:StopLogging", "cloudtrail:DeleteTrail", "cloudtrail:UpdateTrail", "cloudtrail:PutEventSelectors",
+    "cloudtrail:PutInsightSelectors",
+    "guardduty:DeleteDetector", "guardduty:UpdateDetector", "guardduty:CreateFilter", "guardduty:UpdateFilter",
+    "guardduty:CreateIPSet", "guardduty:UpdateIPSet", "guardduty:DeletePublishingDestination",
+    "guardduty:UpdatePublishingDestination", "guardduty:DisassociateFromAdministratorAccount",
+    "config:StopConfigurationRecorder", "config:DeleteConfigurationRecorder", "config:PutConfigurationRecorder",
+    "config:DeleteDeliveryChannel", "config:PutDeliveryChannel",
+    "securityhub:DisableSecurityHub", "securityhub:BatchDisableStandards",
+    "access-analyzer:DeleteAnalyzer", "access-analyzer:CreateArchiveRule", "access-analyzer:UpdateArchiveRule",
+)
+ALERT_ACTIONS = ("events:DisableRule", "events:DeleteRule", "events:PutRule", "events:PutTargets",
+                 "events:RemoveTargets", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:AddPermission",
+                 "sns:RemovePermission")
+
+
+def account_guards_policy(account: str, alert_rule: str, alert_topic: str, key_arns: Sequence[str]) -> dict:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "TheAccountsGuardsStayOn", "Effect": "Deny", "Action": list(ACCOUNT_GUARD_ACTIONS), "Resource": "*"},
+        {"Sid": "TheSecurityAlertStaysOn", "Effect": "Deny", "Action": list(ALERT_ACTIONS),
+         "Resource": [f"arn:aws:events:*:{account}:rule/{alert_rule}", f"arn:aws:sns:*:{account}:{alert_topic}"]},
+        {"Sid": "TheBootstrapKeysKeepTheirPolicies", "Effect": "Deny", "Action": "kms:PutKeyPolicy",
+         "Resource": list(key_arns)},
+    ]}
+
+
 def state_objects(bucket_arn: str, stack: str) -> list[str]:
     """The stack's objects in Pulumi's DIY backend (project-scoped layout): the checkpoint, history
     and backups under <project>/<stack> (pkg/backend/diy/store.go projectReferenceStore), the lock
@@ -246,6 +277,10 @@ class StackDeliveryArgs:
     """Roles whose holders may assume the deploy role for the stack's first `up`."""
     merge_queue_previews: bool = False
     """Whether the pull-request workflow previews this stack in the merge queue (never prod)."""
+    alert_rule_name: str = ALERT_RULE_NAME
+    """The account's key-destruction alert rule, which the deploy role may not touch."""
+    alert_topic_name: str = ALERT_TOPIC_NAME
+    """Its topic."""
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     """Tags of the roles and the boundary."""
 
@@ -292,6 +327,9 @@ class StackDelivery(pulumi.ComponentResource):
                          "PowerUserAccess", write=True)
         aws.iam.RolePolicy(f"{name}-deploy-iam", role=deploy.id, policy=pulumi.Output.from_input(args.account_id).apply(
             lambda account: json.dumps(deploy_iam_policy(account, args.region, s))), opts=child)
+        aws.iam.RolePolicy(f"{name}-deploy-guards", role=deploy.id, policy=pulumi.Output.all(
+            args.account_id, *args.key_arns).apply(lambda a: json.dumps(account_guards_policy(
+                a[0], args.alert_rule_name, args.alert_topic_name, a[1:]))), opts=child)
         preview = ci_role("preview", preview_role_name(s), f"Previews and drift checks of stack {s}",
                           provider.apply(lambda arn: preview_trust(arn, args.repository, s, args.merge_queue_previews)),
                           "ReadOnlyAccess", write=False)

@@ -456,7 +456,7 @@ def test_a_key_destroyed_in_the_second_region_raises_the_same_alert(plan):
     assert away.inputs["region"] == "us-west-2" and "region" not in home.inputs
     assert away.inputs["eventPattern"] == home.inputs["eventPattern"]
     target = plan.one("aws:cloudwatch/eventTarget:EventTarget", "ecomind-baseline-key-destruction-us-west-2").inputs
-    assert target["region"] == "us-west-2" and target["rule"].startswith("ecomind-baseline-key-destruction-us-west-2")
+    assert target["region"] == "us-west-2" and target["rule"] == away.inputs["name"] == home.inputs["name"]
     assert target["arn"] == "arn:aws:events:us-east-1:111122223333:event-bus/default"
     role = plan.one("aws:iam/role:Role", "ecomind-baseline-key-destruction-forwarding")
     assert target["roleArn"] == role.arn
@@ -469,11 +469,12 @@ def test_a_key_destroyed_in_the_second_region_raises_the_same_alert(plan):
     assert keys_there, "the second region holds keys: what this watches"
 
 
-def test_anyone_scheduling_a_key_deletion_or_disabling_a_key_raises_an_alert(plan):
+def test_anyone_scheduling_a_key_deletion_disabling_a_key_or_replacing_its_policy_raises_an_alert(plan):
     rule = plan.one("aws:cloudwatch/eventRule:EventRule", "ecomind-baseline-key-destruction")
     assert json.loads(rule.inputs["eventPattern"]) == {
         "source": ["aws.kms"], "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {"eventSource": ["kms.amazonaws.com"], "eventName": ["ScheduleKeyDeletion", "DisableKey"]}}
+        "detail": {"eventSource": ["kms.amazonaws.com"],
+                   "eventName": ["ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy"]}}
     topic = plan.one("aws:sns/topic:Topic", "ecomind-baseline-alerts")
     assert topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:")
     target = plan.one("aws:cloudwatch/eventTarget:EventTarget", "ecomind-baseline-key-destruction").inputs
@@ -550,3 +551,23 @@ def test_a_recovery_stack_without_a_copy_region_or_twice_is_refused(changes, mes
         run_component(lambda: Foundation("ecomind", FoundationArgs(**{
             "account_id": "111122223333", "repository": REPO, "state_bucket_name": "ecomind-state",
             "noncurrent_state_days": 90, "recovery_stacks": ["prod-dr"], **changes})))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_deploy_role_stops_blinds_or_rewrites_the_accounts_guards(plan, stack):
+    """M1s: PowerUserAccess reaches the trail, GuardDuty, Config, Security Hub, the alert and the
+    bootstrap keys' policies; the deploy role's Deny takes each back."""
+    policy = document(plan, "aws:iam/rolePolicy:RolePolicy", f"ecomind-{stack}-deploy-guards")
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert all(s["Effect"] == "Deny" for s in policy["Statement"])
+    assert {"cloudtrail:StopLogging", "guardduty:DeleteDetector", "guardduty:CreateFilter",
+            "config:StopConfigurationRecorder", "securityhub:DisableSecurityHub"} <= set(
+        by_sid["TheAccountsGuardsStayOn"]["Action"])
+    rule = plan.one("aws:cloudwatch/eventRule:EventRule", "ecomind-baseline-key-destruction")
+    topic = plan.one("aws:sns/topic:Topic", "ecomind-baseline-alerts")
+    assert by_sid["TheSecurityAlertStaysOn"]["Resource"] == [
+        f"arn:aws:events:*:111122223333:rule/{rule.inputs['name']}",
+        f"arn:aws:sns:*:111122223333:{topic.inputs['name']}"]
+    keys = {plan.one("aws:kms/key:Key", k).arn for k in ("ecomind-state", "ecomind-secrets")}
+    assert keys <= set(by_sid["TheBootstrapKeysKeepTheirPolicies"]["Resource"])
+    assert "PutKeyPolicy" in json.loads(rule.inputs["eventPattern"])["detail"]["eventName"]

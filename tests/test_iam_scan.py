@@ -39,12 +39,17 @@ def documents() -> list[dict]:
     return found
 
 
-def scan(docs: list[dict]) -> dict:
+# Resource policies whose actions are checked too (a Deny in a bucket or key policy included).
+RESOURCE_POLICY_TYPES = {"aws:s3/bucketPolicy:BucketPolicy": "policy", "aws:kms/key:Key": "policy",
+                         "aws:sns/topicPolicy:TopicPolicy": "policy", "aws:iam/role:Role": "assumeRolePolicy"}
+
+
+def scan(docs: list[dict], *flags: str) -> dict:
     python = IAM_VENV / "bin" / "python"
     if not python.exists():
         pytest.fail(f"cloudsplaining is not installed in {IAM_VENV}: run `make test`")
-    result = subprocess.run([str(python), str(PROJECT_DIR / "tools" / "iam_scan.py")], input=json.dumps(docs),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(python), str(PROJECT_DIR / "tools" / "iam_scan.py"), *flags],
+                            input=json.dumps(docs), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
@@ -79,3 +84,29 @@ def test_the_scanner_flags_a_known_escalation():
            "lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*"}]}
     result = scan([{"plan": "fixture", "name": "bad", "policy": bad}])
     assert any(f["risk"] == "PrivilegeEscalation" for f in result["findings"])
+
+
+def every_policy() -> list[dict]:
+    """Identity policies, boundaries and resource policies of every plan the scan reads."""
+    found = []
+    for label, plan in {"dev": planned("dev"), "prod": planned("prod"), "bootstrap": plan_bootstrap()}.items():
+        for resource in plan.resources:
+            field = "policy" if resource.type in POLICY_TYPES else RESOURCE_POLICY_TYPES.get(resource.type)
+            if field and isinstance(resource.inputs.get(field), str):
+                found.append({"plan": label, "name": resource.name, "policy": json.loads(resource.inputs[field])})
+    return found
+
+
+def test_every_action_any_policy_names_exists():
+    """A misspelt action is accepted by IAM and does nothing: a Deny that denies nothing."""
+    docs = every_policy()
+    result = scan(docs, "--actions")
+    assert result["checked"] == len(docs) > 100
+    assert result["unknown"] == []
+
+
+def test_the_action_check_finds_a_misspelt_one():
+    bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["cloudtrail:StopLoging",
+           "s3:GetObject*", "guardduty:Delete*"], "Resource": "*"}]}
+    assert [u["action"] for u in scan([{"plan": "fixture", "name": "bad", "policy": bad}], "--actions")["unknown"]] \
+        == ["cloudtrail:StopLoging"]

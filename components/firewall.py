@@ -28,6 +28,8 @@ from components.naming import stack_scoped
 # AWS WAF with Amazon CloudFront").
 CLOUDFRONT_REGION = "us-east-1"
 SCOPES = ("CLOUDFRONT", "REGIONAL")
+# Headers that carry credentials: the api's bearer tokens, the ui's session cookies.
+REDACTED_HEADERS = ("authorization", "cookie")
 MANAGED_RULE_GROUPS = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet",
                        "AWSManagedRulesKnownBadInputsRuleSet")
 # Rules of the common rule set that the application's own traffic trips.
@@ -108,8 +110,14 @@ class WebFirewall(pulumi.ComponentResource):
             visibility_config=_visibility(acl_name),
             region=region if args.scope == "CLOUDFRONT" else None,
             tags={**args.tags, "Name": acl_name}, opts=child)
+        # Bearer tokens and session cookies stay out of the logs (review L): WAF replaces a redacted
+        # header's value with REDACTED (WAF developer guide, "Log fields": redactedFields; the API
+        # takes single headers by lower-case name: LoggingConfiguration.RedactedFields).
         aws.wafv2.WebAclLoggingConfiguration(
             f"{name}-logging", resource_arn=acl.arn, log_destination_configs=[logs.arn],
+            redacted_fields=[aws.wafv2.WebAclLoggingConfigurationRedactedFieldArgs(
+                single_header=aws.wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(name=header))
+                for header in REDACTED_HEADERS],
             region=region if args.scope == "CLOUDFRONT" else None, opts=child)
         self.web_acl_arn = acl.arn
         self.register_outputs({"web_acl_arn": self.web_acl_arn})

@@ -73,3 +73,13 @@ def test_without_a_certificate_the_alb_is_internal_in_the_subnets_that_hold_no_p
     assert sorted(alb["subnets"]) == sorted(s.id for s in subnets["public"]) and subnets["private"]
     # The NetworkPolicies admit the subnets the ALB's nodes are in, and no others.
     assert sorted(values["network"]["loadBalancerCidrs"]) == sorted(s.inputs["cidrBlock"] for s in subnets["public"])
+
+
+def test_waf_logs_keep_no_credentials(stack_plan):
+    """Authorization and Cookie headers are redacted from every web ACL's logs (lower-case, as the
+    WAF API takes single headers)."""
+    configs = stack_plan.of_type("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+    assert configs
+    for config in configs:
+        headers = {f["singleHeader"]["name"] for f in config.inputs["redactedFields"]}
+        assert headers == {"authorization", "cookie"}

@@ -7,7 +7,7 @@ TOOLS := .venv-tools
 # cloudsplaining pins a newer boto3 than checkov: a virtualenv of its own too.
 IAM := .venv-iam
 STACK ?= dev
-# PROJECT=bootstrap plans the account's bootstrap project (bootstrap/, stack main) instead.
+# PROJECT=bootstrap plans an account's bootstrap (bootstrap/, STACK=dev or prod: one per account) instead.
 PROJECT ?= platform
 # Settings over the stack file, as `pulumi config set` would: SET="databaseEngine=timescaledb".
 SET ?=
@@ -43,6 +43,7 @@ plan: $(BIN)/.installed $(BIN)/helm
 ## Offline plans of every stack (each Pulumi.<stack>.yaml), failing when two share a physical name.
 plans: $(BIN)/.installed $(BIN)/helm
 	$(BIN)/python -m offline.plan --all $(foreach setting,$(SET),--set $(setting))
+	$(BIN)/python -m offline.plan --all --project bootstrap
 
 ## What this branch changes in each stack's offline plan against BASE (a git ref; default the merge
 ## base with main): creates, deletes, updates by input path, cost, verdicts, and the danger list, which

@@ -195,7 +195,7 @@ def _passrole_coverage(plan: Plan):
     passed = list(_passed_roles(plan))
     if passed and not delivery:
         yield None, (f"the bootstrap's plan creates no deploy role for stack '{plan.stack}': add the stack to "
-                     "its stacks (bootstrap/Pulumi.main.yaml), whose deploy role passes the stack's roles")
+                     "its stacks (bootstrap/Pulumi.<account>.yaml), whose deploy role passes the stack's roles")
         return
     for resource, path, arn in passed:
         row = PASSED_ROLES.get((resource.type, path))

@@ -11,7 +11,7 @@ foundation = Foundation("ecomind", FoundationArgs(
     state_bucket_name=config.require("stateBucketName"),
     noncurrent_state_days=config.get_int("noncurrentStateDays") or 90,
     region=aws.config.region or "us-east-1",
-    stacks=config.get_object("stacks") or ["dev", "prod"],
+    stacks=config.require_object("stacks"),
     recovery_stacks=config.get_object("recoveryStacks") or [],
     first_deploy_role_arns=config.get_object("firstDeployRoleArns") or [],
     merge_queue_previews=config.get_object("mergeQueuePreviewStacks") or [],
@@ -19,6 +19,7 @@ foundation = Foundation("ecomind", FoundationArgs(
     trail_retention_days=config.get_int("trailRetentionDays") or 365,
     security_alert_email=config.get("securityAlertEmail"),
     manage_repository=config.get_bool("manageRepository") is not False,
+    manage_subject_template=config.get_bool("manageSubjectTemplate") is True,
     dr_region=None if config.get("drRegion") == "none" else (config.get("drRegion") or "us-west-2"),
 ))
 pulumi.export("stateUrl", foundation.state_url)

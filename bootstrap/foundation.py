@@ -67,8 +67,11 @@ class FoundationArgs:
     roles are scoped to dr_region and keep their state in the state's copy there, under its key and
     the secrets provider's replica, so that nothing of theirs depends on the lost region."""
     manage_repository: bool = True
-    """Whether this bootstrap also sets the repository's OIDC template and environments (once per
-    repository, when several accounts are bootstrapped)."""
+    """Whether this bootstrap sets its stacks' GitHub environments (each account's bootstrap sets
+    those of the stacks it holds)."""
+    manage_subject_template: bool = True
+    """Whether this account's bootstrap sets the repository-wide OIDC subject template: exactly one
+    does (prod's), since it is one setting of the repository."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +184,11 @@ class Foundation(pulumi.ComponentResource):
             RepositoryDelivery(f"{name}-repository", RepositoryDeliveryArgs(
                 repository=args.repository, stacks=every_stack,
                 role_arns={stack: (d.deploy_role_arn, d.preview_role_arn) for stack, d in delivery.items()},
-                reviewer_team_ids=args.reviewer_team_ids, merge_queue_previews=list(args.merge_queue_previews)),
+                reviewer_team_ids=args.reviewer_team_ids, merge_queue_previews=list(args.merge_queue_previews),
+                subject_template=args.manage_subject_template,
+                backend_urls={**{stack: bucket.bucket.apply(lambda b: f"s3://{b}") for stack in args.stacks},
+                              **({stack: copy.bucket.bucket.apply(lambda b: f"s3://{b}?region={args.dr_region}")
+                                  for stack in args.recovery_stacks} if copy else {})}),
                 opts=child)
 
         self.state_url = bucket.bucket.apply(lambda b: f"s3://{b}")

@@ -36,6 +36,12 @@ class RepositoryDeliveryArgs:
     """GitHub team IDs whose approval a stack's deploy job waits for (prod)."""
     merge_queue_previews: Sequence[str] = ()
     """Stacks the pull-request workflow previews in the merge queue."""
+    backend_urls: Mapping[str, pulumi.Input[str]] = dataclasses.field(default_factory=dict)
+    """Per stack, the state backend (s3://bucket, in the stack's own account): each of its
+    environments' PULUMI_BACKEND_URL secret, so that no job reaches another account's state."""
+    subject_template: bool = True
+    """Whether to set the repository-wide OIDC subject template: exactly one bootstrap does, since
+    the template is one setting of the repository, not of an account."""
 
     def __post_init__(self) -> None:
         if "/" not in self.repository:
@@ -51,9 +57,10 @@ class RepositoryDelivery(pulumi.ComponentResource):
         owner, repository = args.repository.split("/", 1)
         provider = github.Provider(f"{name}-github", owner=owner, opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        github.ActionsRepositoryOidcSubjectClaimCustomizationTemplate(
-            f"{name}-oidc-subject", repository=repository, use_default=False,
-            include_claim_keys=list(SUBJECT_CLAIM_KEYS), opts=child)
+        if args.subject_template:
+            github.ActionsRepositoryOidcSubjectClaimCustomizationTemplate(
+                f"{name}-oidc-subject", repository=repository, use_default=False,
+                include_claim_keys=list(SUBJECT_CLAIM_KEYS), opts=child)
         for stack in args.stacks:
             deploy_arn, preview_arn = args.role_arns[stack]
             previews = DEPLOY_BRANCHES + (MERGE_QUEUE_BRANCHES if stack in args.merge_queue_previews else ())
@@ -77,4 +84,8 @@ class RepositoryDelivery(pulumi.ComponentResource):
                 github.ActionsEnvironmentSecret(
                     f"{name}-{environment}-role", repository=repository, environment=gate.environment,
                     secret_name="AWS_ROLE_ARN", plaintext_value=role_arn, opts=child)
+                if stack in args.backend_urls:
+                    github.ActionsEnvironmentSecret(
+                        f"{name}-{environment}-backend", repository=repository, environment=gate.environment,
+                        secret_name="PULUMI_BACKEND_URL", plaintext_value=args.backend_urls[stack], opts=child)
         self.register_outputs({})

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.project == "bootstrap":
-            label, plan = "bootstrap", offline_plan.plan_bootstrap(args.set)
+            label, plan = "bootstrap", offline_plan.plan_bootstrap(args.set, stack=args.stack)
         else:
             label, (plan, _) = args.stack, offline_plan.plan_stack(args.stack, overrides=args.set)
     except (pulumi.RunError, StackConfigError) as error:

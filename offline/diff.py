@@ -35,7 +35,8 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXIT_BUILD = 2
-BOOTSTRAP = "bootstrap"  # the account's bootstrap project (bootstrap/), compared like a stack
+BOOTSTRAP = "bootstrap"  # the single bootstrap of commits before one per account (docs/adr/0024)
+BOOTSTRAP_PREFIX = "bootstrap-"  # an account's bootstrap stack (bootstrap/Pulumi.<stack>.yaml), compared like a stack
 EXIT_DANGER = 3
 SECRET = "[secret]"
 ACKNOWLEDGEMENT = re.compile(r"^[ \t]*Acknowledged-Replacement:[ \t]*(\S.*?)[ \t]*$", re.I | re.M)
@@ -332,8 +333,12 @@ def plan_side(source: Path, out: Path, python: str, stacks: Sequence[str]) -> No
     helm = Path(os.environ.get("ECOMIND_HELM") or Path(sys.executable).parent / "helm").absolute()
     env = {**os.environ, "ECOMIND_HELM": str(helm)}
     for stack in stacks:
-        if stack == BOOTSTRAP:
-            if not (source / "bootstrap" / "Pulumi.yaml").is_file():
+        if stack.startswith(BOOTSTRAP_PREFIX):  # an account's bootstrap stack
+            if not (source / "bootstrap" / f"Pulumi.{stack.removeprefix(BOOTSTRAP_PREFIX)}.yaml").is_file():
+                continue
+            which = ["--project", "bootstrap", "--stack", stack.removeprefix(BOOTSTRAP_PREFIX)]
+        elif stack == BOOTSTRAP:  # a commit from before one bootstrap per account
+            if not (source / "bootstrap" / "Pulumi.main.yaml").is_file():
                 continue
             which = ["--project", "bootstrap"]
         elif (source / f"Pulumi.{stack}.yaml").is_file():
@@ -366,9 +371,11 @@ def stacks_at(sha: str) -> list[str]:
     """The stacks a commit has (its Pulumi.<stack>.yaml files) and its bootstrap, if it has one."""
     names = [name[len("Pulumi."):-len(".yaml")] for name in _git("ls-tree", "--name-only", sha).splitlines()
              if name.startswith("Pulumi.") and name.endswith(".yaml") and name != "Pulumi.yaml"]
-    has_bootstrap = subprocess.run(["git", "cat-file", "-e", f"{sha}:bootstrap/Pulumi.yaml"], cwd=PROJECT_DIR,
-                                   capture_output=True).returncode == 0
-    return sorted(names) + ([BOOTSTRAP] if has_bootstrap else [])
+    bootstraps = [name[len("Pulumi."):-len(".yaml")] for name in _git("ls-tree", "--name-only", sha,
+                                                                       "bootstrap/").splitlines()
+                  for name in [name.rsplit("/", 1)[-1]]
+                  if name.startswith("Pulumi.") and name.endswith(".yaml") and name != "Pulumi.yaml"]
+    return sorted(names) + sorted(BOOTSTRAP if b == "main" else BOOTSTRAP_PREFIX + b for b in bootstraps)
 
 
 def build(base: str, stacks: Sequence[str] | None, work: Path) -> tuple[Path, Path, str, list[str]]:
@@ -379,8 +386,9 @@ def build(base: str, stacks: Sequence[str] | None, work: Path) -> tuple[Path, Pa
     from offline.plan import stack_files
 
     base_stacks = list(stacks) if stacks else stacks_at(sha)
-    head_stacks = list(stacks) if stacks else [*stack_files(), *([BOOTSTRAP] if (PROJECT_DIR / "bootstrap" /
-                                                                               "Pulumi.yaml").is_file() else [])]
+    from offline.plan import bootstrap_stacks
+
+    head_stacks = list(stacks) if stacks else [*stack_files(), *(BOOTSTRAP_PREFIX + s for s in bootstrap_stacks())]
     base_dir = base_plans_dir(work, sha)
     missing = [s for s in base_stacks if not (base_dir / f"{s}.json").is_file()]
     if missing:
@@ -398,7 +406,7 @@ def build(base: str, stacks: Sequence[str] | None, work: Path) -> tuple[Path, Pa
     head_dir = work / "head"
     shutil.rmtree(head_dir, ignore_errors=True)
     plan_side(PROJECT_DIR, head_dir, sys.executable, head_stacks)
-    union = sorted(set(base_stacks) | set(head_stacks), key=lambda s: (s == BOOTSTRAP, s))
+    union = sorted(set(base_stacks) | set(head_stacks), key=lambda s: (s.startswith(BOOTSTRAP), s))
     return base_dir, head_dir, sha[:12], union
 
 
@@ -434,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.base_plans and args.head_plans:
             stacks = args.stack or sorted({p.stem for d in (args.base_plans, args.head_plans) for p in d.glob("*.json")
                                            if not p.name.endswith(".diff.json")} - {"pull-request"},
-                                          key=lambda s: (s == BOOTSTRAP, s))
+                                          key=lambda s: (s.startswith(BOOTSTRAP), s))
             base_dir, head_dir, label = args.base_plans, args.head_plans, "base"
         else:
             base_dir, head_dir, label, stacks = build(args.base or default_base(), args.stack,

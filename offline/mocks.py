@@ -79,12 +79,13 @@ def resource_id_for(typ: str, name: str) -> str:
 class PlatformMocks(pulumi.runtime.Mocks):
     """Answers for AWS and pulumi-eks resources in one region of one account."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, account: str = ACCOUNT_ID):
         self.region = region
+        self.account = account
 
     def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.region if regional else ""
-        return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+        return f"arn:aws:{service}:{region}:{self.account}:{resource}"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
@@ -107,7 +108,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
             if primary:
                 resource_id = primary.rsplit("/", 1)[-1] or resource_id
             region = inputs.get("region") or self.region
-            state.update(arn=f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}", keyId=resource_id)
+            state.update(arn=f"arn:aws:kms:{region}:{self.account}:key/{resource_id}", keyId=resource_id)
         elif typ == "aws:ec2/subnet:Subnet" and "availabilityZoneId" in inputs:
             state.update(availabilityZone=self.zone_name(inputs["availabilityZoneId"]))
         elif typ == "aws:kms/alias:Alias":
@@ -166,8 +167,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "aws:secretsmanager/secret:Secret":
             state.update(arn=self._arn("secretsmanager", f"secret:{inputs.get('name', name)}-{_digest(name, 6)}"))
         elif typ == "aws:ecr/repository:Repository":
-            state.update(repositoryUrl=f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
-                         arn=self._arn("ecr", f"repository/{physical}"), registryId=ACCOUNT_ID)
+            state.update(repositoryUrl=f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
+                         arn=self._arn("ecr", f"repository/{physical}"), registryId=self.account)
         elif typ == "aws:wafv2/webAcl:WebAcl":
             # arn:aws:wafv2:<region>:<account>:{regional|global}/webacl/<name>/<id> (WAF API
             # reference, WebACL.ARN); a CLOUDFRONT-scope ACL is "global", in us-east-1.
@@ -175,11 +176,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
             region = "us-east-1" if scope == "global" else self.region
             acl_id = f"{_digest(name, 8)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 4)}-{_digest(name, 12)}"
             resource_id = acl_id
-            state.update(arn=f"arn:aws:wafv2:{region}:{ACCOUNT_ID}:{scope}/webacl/{inputs.get('name', name)}/{acl_id}")
+            acl_name = inputs.get("name", name)
+            state.update(arn=f"arn:aws:wafv2:{region}:{self.account}:{scope}/webacl/{acl_name}/{acl_id}")
         elif typ == "aws:cloudfront/distribution:Distribution":
             distribution_id = f"E{_digest(name, 13).upper()}"
             resource_id = distribution_id
-            state.update(arn=f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{distribution_id}",
+            state.update(arn=f"arn:aws:cloudfront::{self.account}:distribution/{distribution_id}",
                          domainName=f"d{_digest(name, 13)}.cloudfront.net", hostedZoneId="Z2FDTNDATAQYW2")
         elif typ == "aws:acm/certificate:Certificate":
             # One validation option per name, the certificate's domain first (ACM DescribeCertificate).
@@ -252,7 +254,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/deployer",
-                    "userId": "AROAEXAMPLE:deployer", "id": ACCOUNT_ID}
+            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:role/deployer",
+                    "userId": "AROAEXAMPLE:deployer", "id": self.account}
         # An invoke nobody answers here would make the plan invent data: refuse it loudly.
         raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}")

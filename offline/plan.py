@@ -41,14 +41,15 @@ def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[s
         sys.path.insert(0, str(PROJECT_DIR))
     import settings
     from offline import engine, stack_config
-    from offline.mocks import PlatformMocks
+    from offline.mocks import ACCOUNT_ID, PlatformMocks
 
     config = stack_config.load(PROJECT_DIR, stack, stack_file, overrides)
     region = config.values.get("aws:region", "us-east-1")
     typed = settings.load(config.values, stack=stack, region=region)
     plan = engine.run(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
                       project=config.project, stack=stack, config=config.values,
-                      secret_keys=config.secret_keys, mocks=PlatformMocks(region), preview=preview)
+                      secret_keys=config.secret_keys, preview=preview,
+                      mocks=PlatformMocks(region, config_account(config.values) or ACCOUNT_ID))
     plan = dataclasses.replace(plan, settings={**analysis_settings(typed), **delivery_settings(stack, config.values)})
     if render:
         from offline import render as rendering
@@ -58,25 +59,54 @@ def plan_stack(stack: str, stack_file: Path | None = None, overrides: Sequence[s
 
 
 BOOTSTRAP_DIR = PROJECT_DIR / "bootstrap"
-BOOTSTRAP_STACK = "main"
+# One bootstrap stack per AWS account (bootstrap/Pulumi.<stack>.yaml, docs/adr/0024); plans of the
+# bootstrap are labelled bootstrap-<stack>.
+BOOTSTRAP_PREFIX = "bootstrap-"
 # The bootstrap has no zones, add-ons or Kubernetes objects, and its names are the account's (one
 # bootstrap per account, never per stack): what it is judged by.
 BOOTSTRAP_ANALYSES = ("cost", "aws_semantics")
 PLATFORM_PROJECT = "ecomind-infra"
 
 
-def plan_bootstrap(overrides: Sequence[str] = (), stack_file: Path | None = None):
-    """Run `bootstrap/__main__.py` (stack `main`) under mocks, as its administrator would run it."""
-    from offline import engine, stack_config
-    from offline.mocks import PlatformMocks
+def bootstrap_stacks() -> list[str]:
+    """Every account's bootstrap stack: one per bootstrap/Pulumi.<stack>.yaml."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in BOOTSTRAP_DIR.glob("Pulumi.*.yaml"))
 
-    config = stack_config.load(BOOTSTRAP_DIR, BOOTSTRAP_STACK, stack_file, overrides)
+
+def config_account(values: dict) -> str | None:
+    """The account a stack's AWS provider accepts (aws:allowedAccountIds), None when it names none."""
+    accounts = values.get("aws:allowedAccountIds")
+    accounts = yaml.safe_load(accounts) if isinstance(accounts, str) else accounts
+    return str(accounts[0]) if accounts else None
+
+
+def _bootstrap_file(stack: str) -> dict:
+    return (yaml.safe_load((BOOTSTRAP_DIR / f"Pulumi.{stack}.yaml").read_text()).get("config") or {})
+
+
+def bootstrap_stack_for(account: str | None) -> str:
+    """The bootstrap stack of `account`: the one whose aws:allowedAccountIds names it."""
+    for stack in bootstrap_stacks():
+        if account in [str(a) for a in _bootstrap_file(stack).get("aws:allowedAccountIds") or []]:
+            return stack
+    raise LookupError(f"no bootstrap/Pulumi.<stack>.yaml names account {account} in aws:allowedAccountIds: "
+                      "every account a stack deploys into has its own bootstrap stack (docs/adr/0024)")
+
+
+def plan_bootstrap(overrides: Sequence[str] = (), stack_file: Path | None = None, stack: str = "prod"):
+    """Run `bootstrap/__main__.py` as bootstrap stack `stack` (one per account) under mocks, as its
+    administrator would run it."""
+    from offline import engine, stack_config
+    from offline.mocks import ACCOUNT_ID, PlatformMocks
+
+    config = stack_config.load(BOOTSTRAP_DIR, stack, stack_file, overrides)
     region = config.values.get("aws:region", "us-east-1")
     if str(BOOTSTRAP_DIR) not in sys.path:
         sys.path.insert(0, str(BOOTSTRAP_DIR))
     plan = engine.run(lambda: runpy.run_path(str(BOOTSTRAP_DIR / "__main__.py"), run_name="__main__"),
-                      project=config.project, stack=BOOTSTRAP_STACK, config=config.values,
-                      secret_keys=config.secret_keys, mocks=PlatformMocks(region))
+                      project=config.project, stack=stack, config=config.values,
+                      secret_keys=config.secret_keys,
+                      mocks=PlatformMocks(region, config_account(config.values) or ACCOUNT_ID))
     # Priced as an account's baseline: no budget of its own (the stacks' budgets exclude it).
     return dataclasses.replace(plan, settings={"environment": "bootstrap", "monthly_budget_usd": None,
                                                "usage": {"nat_gb": 0, "log_gb": 0, "storage_gb": 0, "cdn_gb": 0},
@@ -100,15 +130,15 @@ def declared_role_arns(values: dict) -> list[str]:
 
 
 @functools.cache
-def _bootstrap_plan():
-    return plan_bootstrap()
+def _bootstrap_plan(stack: str):
+    return plan_bootstrap(stack=stack)
 
 
 def delivery_settings(stack: str, values: dict) -> dict:
-    """What the bootstrap's plan grants this stack, for the rules that read both plans: the deploy
-    role's inline policies (which roles it may pass, to which services) and every role the bootstrap
-    creates (principals the stack's policies may name)."""
-    bootstrap = _bootstrap_plan()
+    """What the bootstrap of the stack's account grants it, for the rules that read both plans: the
+    deploy role's inline policies (which roles it may pass, to which services) and every role the
+    bootstrap creates (principals the stack's policies may name)."""
+    bootstrap = _bootstrap_plan(bootstrap_stack_for(config_account(values)))
     roles = {r.urn: r for r in bootstrap.of_type("aws:iam/role:Role")}
     deploy = next((r for r in roles.values() if r.inputs.get("name") == f"{PLATFORM_PROJECT}-{stack}-deploy"), None)
     policies = [json.loads(p.inputs["policy"]) for p in bootstrap.of_type("aws:iam/rolePolicy:RolePolicy")
@@ -118,11 +148,10 @@ def delivery_settings(stack: str, values: dict) -> dict:
             "prerequisite_principals": sorted(created | set(declared_role_arns(values)))}
 
 
-def bootstrap_dr_region() -> str | None:
-    """Where the bootstrap copies the state and replicates the secrets provider (its drRegion,
-    bootstrap/__main__.py): what a stack's region-loss recovery starts from."""
-    path = PROJECT_DIR / "bootstrap" / "Pulumi.main.yaml"
-    value = (yaml.safe_load(path.read_text()).get("config") or {}).get("ecomind-bootstrap:drRegion", "us-west-2")
+def bootstrap_dr_region(account: str | None) -> str | None:
+    """Where the bootstrap of `account` copies the state and replicates the secrets provider (its
+    drRegion, bootstrap/__main__.py): what a stack's region-loss recovery starts from."""
+    value = _bootstrap_file(bootstrap_stack_for(account)).get("ecomind-bootstrap:drRegion", "us-west-2")
     return None if value == "none" else value
 
 
@@ -136,7 +165,7 @@ def analysis_settings(s) -> dict:
         "usage": {"nat_gb": usage.nat_gb, "log_gb": usage.log_gb, "storage_gb": usage.storage_gb,
                   "cdn_gb": usage.cdn_gb, "database_gb": usage.database_gb},
         "load": dataclasses.asdict(s.load),
-        "state_copy_region": bootstrap_dr_region(),
+        "state_copy_region": bootstrap_dr_region(s.account_id),
         "recovery": {"source_stack": s.recovery.source_stack, "point_in_time": s.recovery.point_in_time,
                      "reports_bucket": s.recovery.reports_bucket, "secret_prefix": s.recovery.secret_prefix,
                      "repository_prefix": s.recovery.repository_prefix} if s.recovery else None,
@@ -179,7 +208,7 @@ def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out:
 
     try:
         if project == "bootstrap":
-            plan, opt_outs = plan_bootstrap(overrides, stack_file), []
+            plan, opt_outs = plan_bootstrap(overrides, stack_file, stack), []
         else:
             plan, config = plan_stack(stack, stack_file, overrides, render=True)
             opt_outs = settings.describe_opt_outs(config.values)
@@ -205,7 +234,7 @@ def plan_one(stack: str, stack_file: Path | None, overrides: Sequence[str], out:
         print("\n".join(section.pop("summary", [])))
 
     out.mkdir(parents=True, exist_ok=True)
-    label = "bootstrap" if project == "bootstrap" else plan.stack
+    label = f"{BOOTSTRAP_PREFIX}{plan.stack}" if project == "bootstrap" else plan.stack
     path = out / f"{label}.json"
     document = {**plan.as_json(), **sections}
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
@@ -225,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--project", choices=("platform", "bootstrap"), default="platform",
-                        help="bootstrap: the account's bootstrap project (bootstrap/, stack main)")
+                        help="bootstrap: an account's bootstrap project (bootstrap/, --stack dev or prod)")
     parser.add_argument("--all", action="store_true",
                         help="plan every Pulumi.<stack>.yaml and check that no two stacks share a physical name")
     parser.add_argument("--config-file", type=Path, help="stack settings file (default Pulumi.<stack>.yaml)")
@@ -240,10 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     from analyses import names
 
     codes, sections = [], {}
-    for stack in stack_files():
-        code, sections[stack] = plan_one(stack, None, args.set, args.out)
+    for stack in (bootstrap_stacks() if args.project == "bootstrap" else stack_files()):
+        code, sections[stack] = plan_one(stack, None, args.set, args.out, args.project)
         codes.append(code)
         print()
+    if args.project == "bootstrap":  # one account each: a name shared between them is no collision
+        return max(codes, default=0)
     if EXIT_CONFIG_ERROR in codes:
         return EXIT_CONFIG_ERROR
     collisions = names.collisions_between(sections)

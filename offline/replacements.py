@@ -176,11 +176,11 @@ def main() -> int:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    from offline.plan import stack_files
+    from offline.plan import BOOTSTRAP_PREFIX, bootstrap_stacks, stack_files
 
-    # The platform's stacks (`make plans`) and the account's bootstrap (`make plan PROJECT=bootstrap`).
+    # The platform's stacks and each account's bootstrap (`make plans`).
     contract = {stack: stateful_urns(json.loads((root / "build" / "plan" / f"{stack}.json").read_text())["resources"])
-                for stack in [*stack_files(), "bootstrap"]}
+                for stack in [*stack_files(), *(BOOTSTRAP_PREFIX + s for s in bootstrap_stacks())]}
     (root / CONTRACT).write_text(json.dumps(contract, indent=2) + "\n")
     print(f"Wrote {CONTRACT}: " + ", ".join(f"{stack} {len(urns)}" for stack, urns in contract.items()))
     return 0

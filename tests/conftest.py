@@ -26,6 +26,15 @@ from offline.plan import plan_stack  # noqa: E402
 
 STACKS = ("dev", "prod")
 # A well-formed CodeConnections ARN for settings the tests build by hand.
+# Each stack's AWS account, as its stack file names it: dev in one, prod and prod-dr in another
+# (docs/adr/0024).
+ACCOUNTS = {"dev": "111122223333", "prod": "444455556666", "prod-dr": "444455556666"}
+
+
+def account(stack: str) -> str:
+    return ACCOUNTS[stack]
+
+
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:111122223333:connection/0b9e6c1f-4d2a-4b7e-9f3c-5a8d7e6f1a2b"
 DEPLOY_ROLE_ARN = "arn:aws:iam::111122223333:role/ecomind-infra-dev-deploy"
 PREVIEW_ROLE_ARN = "arn:aws:iam::111122223333:role/ecomind-infra-dev-preview"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from offline.mocks import PlatformMocks
-from tests.conftest import as_list, planned, policy, statements
+from tests.conftest import account, as_list, planned, policy, statements
 
 SERVICE_ACCOUNTS = {"gateway": "ecomind-gateway", "api": "ecomind-api", "worker": "ecomind-worker"}
 
@@ -52,7 +52,7 @@ def test_each_role_trusts_only_its_own_service_account(stack_plan, service):
     condition = trust["Condition"]["StringEquals"]
     assert [v for k, v in condition.items() if k.endswith(":sub")] == [
         f"system:serviceaccount:ecomind:{SERVICE_ACCOUNTS[service]}"]
-    assert stack_plan.outputs["appRoleArns"][service].startswith("arn:aws:iam::111122223333:role/")
+    assert stack_plan.outputs["appRoleArns"][service].startswith(f"arn:aws:iam::{account(stack_plan.stack)}:role/")
 
 
 def test_no_application_role_has_a_wildcard_or_managed_policy(stack_plan):
@@ -112,7 +112,7 @@ def test_api_reads_and_writes_reports_only(stack_plan):
     [listing] = [s for s in statements(policies["reports"]) if s["Action"] == "s3:ListBucket"]
     assert listing["Condition"]["StringLike"]["s3:prefix"] == ["reports/*"]
     [kms] = [s for s in statements(policies["reports"]) if s["Sid"] == "BucketKey"]
-    assert kms["Resource"].startswith("arn:aws:kms:us-east-1:111122223333:key/")
+    assert kms["Resource"].startswith(f"arn:aws:kms:us-east-1:{account(stack_plan.stack)}:key/")
 
 
 def test_the_api_and_worker_may_log_in_to_this_database_as_the_application_role_only(stack_plan):
@@ -122,7 +122,7 @@ def test_the_api_and_worker_may_log_in_to_this_database_as_the_application_role_
         [statement] = statements(inline_policies(stack_plan, service)["database"])
         assert statement["Action"] == "rds-db:connect" and statement["Effect"] == "Allow"
         # arn:aws:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<user>: this instance, this role.
-        assert statement["Resource"] == "arn:aws:rds-db:us-east-1:111122223333:dbuser:db-" \
+        assert statement["Resource"] == f"arn:aws:rds-db:us-east-1:{account(stack_plan.stack)}:dbuser:db-" \
             f"{statement['Resource'].split(':dbuser:db-')[1].split('/')[0]}/ecomind_app"
         assert statement["Resource"].split(":dbuser:")[1].split("/")[0] != "*"
     assert "database" not in inline_policies(stack_plan, "gateway")
@@ -140,8 +140,8 @@ def test_kafka_grants_name_topics_of_this_cluster(stack_plan):
     kafka = inline_policies(stack_plan, "worker")["kafka"]
     resources = [r for s in statements(kafka) for r in as_list(s["Resource"])]
     assert cluster_arn in resources
-    assert f"arn:aws:kafka:us-east-1:111122223333:topic/{cluster_path}/events.raw" in resources
-    assert f"arn:aws:kafka:us-east-1:111122223333:group/{cluster_path}/ecomind-worker" in resources
+    assert f"arn:aws:kafka:us-east-1:{account(stack_plan.stack)}:topic/{cluster_path}/events.raw" in resources
+    assert f"arn:aws:kafka:us-east-1:{account(stack_plan.stack)}:group/{cluster_path}/ecomind-worker" in resources
 
 
 def test_stack_outputs_give_the_chart_what_it_needs(stack_plan):

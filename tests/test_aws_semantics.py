@@ -227,7 +227,7 @@ def test_replicated_repositories_get_a_template_per_stack_namespace(bootstrap_pl
     """ECR's prefix is a namespace (`ecomind-prod` serves `ecomind-prod/<service>`) and its pattern
     refuses a trailing '-': `ecomind-` failed the real create and would have matched no repository."""
     templates = [r for r in bootstrap_plan.resources if r.type.endswith("RepositoryCreationTemplate")]
-    assert sorted(t.inputs["prefix"] for t in templates) == ["ecomind-dev", "ecomind-prod"]
+    assert sorted(t.inputs["prefix"] for t in templates) == ["ecomind-prod"]  # one per stack of this account
     broken = rules_broken(with_input(bootstrap_plan, templates[0].name, "prefix", "ecomind-"))
     [message] = broken["argument-constraints"]
     assert message.startswith("prefix 'ecomind-' does not match the API's pattern")

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PROJECT_DIR, planned, run_component
+from tests.conftest import PROJECT_DIR, account, planned, run_component
 
 sys.path.insert(0, str(PROJECT_DIR / "bootstrap"))
 
@@ -185,7 +185,7 @@ def test_every_role_a_stack_creates_is_on_its_path_with_its_boundary(stack):
         for role in planned(stack, variant).of_type("aws:iam/role:Role"):
             assert role.inputs["path"] == delivery.stack_path(stack), role.name
             assert role.inputs["permissionsBoundary"] == (
-                f"arn:aws:iam::111122223333:policy{delivery.stack_path(stack)}{delivery.boundary_name(stack)}")
+                f"arn:aws:iam::{account(stack)}:policy{delivery.stack_path(stack)}{delivery.boundary_name(stack)}")
 
 
 def test_the_stack_attaches_only_managed_policies_its_deploy_role_may_attach(stack_plan):
@@ -571,3 +571,60 @@ def test_no_deploy_role_stops_blinds_or_rewrites_the_accounts_guards(plan, stack
     keys = {plan.one("aws:kms/key:Key", k).arn for k in ("ecomind-state", "ecomind-secrets")}
     assert keys <= set(by_sid["TheBootstrapKeysKeepTheirPolicies"]["Resource"])
     assert "PutKeyPolicy" in json.loads(rule.inputs["eventPattern"])["detail"]["eventName"]
+
+
+# --- One bootstrap per account (docs/adr/0024) ------------------------------------------------------
+
+def bootstrap_files() -> dict[str, dict]:
+    import yaml
+
+    return {path.name.split(".")[1]: yaml.safe_load(path.read_text())["config"]
+            for path in sorted((PROJECT_DIR / "bootstrap").glob("Pulumi.*.yaml")) if path.name != "Pulumi.yaml"}
+
+
+def test_each_account_has_its_own_bootstrap_holding_exactly_the_stacks_that_deploy_into_it():
+    import yaml
+
+    files = bootstrap_files()
+    assert set(files) == {"dev", "prod"}
+    held = {}
+    for config in files.values():
+        [account_id] = config["aws:allowedAccountIds"]
+        for stack in [*config["ecomind-bootstrap:stacks"], *config.get("ecomind-bootstrap:recoveryStacks", [])]:
+            assert stack not in held, f"{stack} is in two bootstraps"
+            held[stack] = account_id
+        assert config["ecomind-bootstrap:stateBucketName"].endswith(account_id)
+    for path in sorted(PROJECT_DIR.glob("Pulumi.*.yaml")):
+        stack = path.name.split(".")[1]
+        stack_file = yaml.safe_load(path.read_text())["config"]
+        assert stack_file["aws:allowedAccountIds"] == [held[stack]] == [stack_file["ecomind-infra:awsAccountId"]]
+    assert held["dev"] != held["prod"] == held["prod-dr"]
+
+
+def test_no_merge_queue_preview_in_prods_account_and_one_bootstrap_owns_the_subject_template():
+    """A merge-queue preview runs pull-request code: its role exists only in dev's account. The
+    subject template is one setting of the repository, so exactly one bootstrap sets it."""
+    files = bootstrap_files()
+    assert not files["prod"].get("ecomind-bootstrap:mergeQueuePreviewStacks")
+    assert files["dev"]["ecomind-bootstrap:mergeQueuePreviewStacks"] == ["dev"]
+    assert [n for n, c in files.items() if c.get("ecomind-bootstrap:manageSubjectTemplate")] == ["prod"]
+
+
+def test_each_environment_gets_its_own_accounts_state_backend():
+    """Each environment's PULUMI_BACKEND_URL (a secret, so the plan shows where it comes from, not
+    its value) is this account's state bucket, or its copy for a recovery stack."""
+    from offline.plan import plan_bootstrap
+
+    for account_stack in ("dev", "prod"):
+        plan = plan_bootstrap(stack=account_stack)
+        buckets = {r.urn: r.name for r in plan.of_type("aws:s3/bucket:Bucket")}
+        backends = {s.inputs["environment"]: {buckets[u] for u in s.property_dependencies.get("plaintextValue", [])
+                                              if u in buckets}
+                    for s in plan.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
+                    if s.inputs["secretName"] == "PULUMI_BACKEND_URL"}
+        templates = plan.of_type("github:index/actionsRepositoryOidcSubjectClaimCustomizationTemplate:"
+                                 "ActionsRepositoryOidcSubjectClaimCustomizationTemplate")
+        assert len(templates) == (account_stack == "prod")
+        state, copy = {"ecomind-state"}, {"ecomind-state-copy"}
+        assert backends == ({"dev": state, "dev-preview": state} if account_stack == "dev" else
+                            {"prod": state, "prod-preview": state, "prod-dr": copy, "prod-dr-preview": copy})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from offline.mocks import resource_id_for
-from tests.conftest import PROJECT_DIR, as_list, policy, statements
+from tests.conftest import PROJECT_DIR, account, as_list, policy, statements
 
 
 def test_runner_project_serves_workflow_jobs_from_the_private_subnets(stack_plan):
@@ -55,7 +55,8 @@ def test_the_runner_role_trusts_codebuild_only_for_its_own_project(stack_plan):
 
     [trust] = json.loads(stack_plan.one("aws:iam/role:Role", "ci-role").inputs["assumeRolePolicy"])["Statement"]
     assert trust["Condition"]["ArnLike"] == {
-        "aws:SourceArn": f"arn:aws:codebuild:us-east-1:111122223333:project/ecomind-infra-{stack_plan.stack}-ci"}
+        "aws:SourceArn":
+            f"arn:aws:codebuild:us-east-1:{account(stack_plan.stack)}:project/ecomind-infra-{stack_plan.stack}-ci"}
 
 
 def test_each_runner_takes_jobs_of_exactly_the_workflows_that_target_it(stack_plan):

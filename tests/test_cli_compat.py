@@ -109,18 +109,16 @@ def test_the_driver_takes_the_secrets_provider_from_the_stack_file_and_refuses_o
         pulumi_stack.stack_secrets_provider("qa")
 
 
-@pytest.fixture(scope="module")
-def bootstrap_plan():
-    from offline.plan import plan_bootstrap
-
-    return plan_bootstrap()
-
-
 @pytest.mark.parametrize("stack", stack_files())
-def test_each_stacks_ci_roles_may_use_the_key_its_stack_file_names(bootstrap_plan, stack):
+def test_each_stacks_ci_roles_may_use_the_key_its_stack_file_names(stack):
     """The CLI decrypts the stack's data key with the secretsprovider's key on every run, a preview's
     included (pkg/secrets/cloud/manager.go): the preview role needs kms:Decrypt on exactly that key,
     the deploy role Encrypt and GenerateDataKey too (a new stack's key is made by stack init)."""
+    from offline.plan import bootstrap_stack_for, config_account, plan_bootstrap
+
+    # The bootstrap of the account the stack deploys into (one per account, docs/adr/0024).
+    values = stack_config.load(PROJECT_DIR, stack).values
+    bootstrap_plan = plan_bootstrap(stack=bootstrap_stack_for(config_account(values)))
     provider = stack_config.secrets_provider(PROJECT_DIR / f"Pulumi.{stack}.yaml")
     alias, region = re.fullmatch(r"awskms://(alias/[\w/-]+)\?region=([\w-]+)", provider.url).groups()
     plan_region = bootstrap_plan.settings["region"]

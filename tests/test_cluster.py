@@ -9,6 +9,7 @@ import settings
 from components.cluster import CONTROL_PLANE_LOG_TYPES, IMDS_HOP_LIMIT
 from offline.mocks import resource_id_for
 from tests.conftest import (
+    account,
     as_list,
     minimal_config,
     policy,
@@ -45,10 +46,10 @@ def test_access_is_by_access_entries_for_admins_and_both_ci_roles(stack_plan):
     admin = {"AmazonEKSClusterAdminPolicy": {"policyArn": f"{prefix}AmazonEKSClusterAdminPolicy",
                                              "accessScope": {"type": "cluster"}}}
     cluster = stack_settings(stack_plan.stack).cluster
-    preview = f"arn:aws:iam::111122223333:role/ecomind-infra-{stack_plan.stack}-preview"
+    preview = f"arn:aws:iam::{account(stack_plan.stack)}:role/ecomind-infra-{stack_plan.stack}-preview"
     assert cluster.ci_preview_role_arn == preview
     assert policies == {
-        "arn:aws:iam::111122223333:role/ecomind-platform-admin": admin,
+        f"arn:aws:iam::{account(stack_plan.stack)}:role/ecomind-platform-admin": admin,
         preview: {"AmazonEKSAdminViewPolicy": {"policyArn": f"{prefix}AmazonEKSAdminViewPolicy",
                                                "accessScope": {"type": "cluster"}}},
     }
@@ -111,7 +112,7 @@ def test_logs_keys_serve_cloudwatch_only_for_their_own_log_groups(stack_plan):
     logs = [s for s in statements(policy(key, "policy")) if s.get("Principal", {}).get("Service")]
     assert logs and logs[0]["Principal"]["Service"] == "logs.us-east-1.amazonaws.com"
     assert logs[0]["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == [
-        f"arn:aws:logs:us-east-1:111122223333:log-group:/aws/eks/ecomind-infra-{stack_plan.stack}/cluster"]
+        f"arn:aws:logs:us-east-1:{account(stack_plan.stack)}:log-group:/aws/eks/ecomind-infra-{stack_plan.stack}/cluster"]
 
 
 def test_oidc_provider_created_and_default_node_group_skipped(stack_plan):
@@ -208,7 +209,7 @@ def test_node_role_has_no_cni_policy_and_nothing_beyond_node_needs(stack_plan):
 def test_ebs_csi_role_may_use_only_the_volume_key(stack_plan):
     inline = stack_plan.one("aws:iam/rolePolicy:RolePolicy", "cluster-ebs-csi-volume-key")
     key_arns = {s["Resource"] for s in statements(policy(inline, "policy"))}
-    assert len(key_arns) == 1 and key_arns.pop().startswith("arn:aws:kms:us-east-1:111122223333:key/")
+    assert len(key_arns) == 1 and key_arns.pop().startswith(f"arn:aws:kms:us-east-1:{account(stack_plan.stack)}:key/")
     volumes_key = stack_plan.one(KEY, "cluster-volumes-key")
     assert volumes_key.urn in inline.dependencies
 
@@ -275,12 +276,13 @@ def test_volume_key_lets_auto_scaling_encrypt_node_volumes_without_naming_its_ro
     by aws:PrincipalArn in this account, never named as a principal KMS would validate."""
     key = stack_plan.one(KEY, "cluster-volumes-key")
     granted = [s for s in statements(policy(key, "policy")) if s["Sid"].startswith("AutoScaling")]
-    role = "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    role = (f"arn:aws:iam::{account(stack_plan.stack)}:role/aws-service-role/autoscaling.amazonaws.com/"
+            "AWSServiceRoleForAutoScaling")
     assert len(granted) == 2
     for statement in granted:
         assert statement["Principal"] == {"AWS": "*"}
         assert statement["Condition"]["ArnEquals"] == {"aws:PrincipalArn": role}
-        assert statement["Condition"]["StringEquals"] == {"aws:PrincipalAccount": "111122223333"}
+        assert statement["Condition"]["StringEquals"] == {"aws:PrincipalAccount": account(stack_plan.stack)}
     grant = next(s for s in granted if s["Action"] == "kms:CreateGrant")
     assert grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
     assert "AWSServiceRoleForAutoScaling" not in json.dumps([s["Principal"] for s in statements(policy(key, "policy"))])

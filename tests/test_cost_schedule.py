@@ -13,7 +13,7 @@ import settings
 from analyses import cost, schedule
 from analyses.model import Plan, PlannedResource
 from analyses.report import render
-from tests.conftest import PROJECT_DIR, planned, policy, stack_settings, statements
+from tests.conftest import PROJECT_DIR, account, planned, policy, stack_settings, statements
 
 PRICES = cost.load_prices()
 
@@ -162,7 +162,7 @@ def test_alert_topic_is_encrypted_and_only_aws_budgets_and_cloudwatch_publish(st
     assert topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:")
     [statement] = statements(policy(stack_plan.one("aws:sns/topicPolicy:TopicPolicy"), "policy"))
     assert sorted(statement["Principal"]["Service"]) == ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
-    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "111122223333"
+    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == account(stack_plan.stack)
 
 
 def test_readme_figures_are_the_plans_figures():
@@ -179,3 +179,11 @@ def test_readme_figures_are_the_plans_figures():
     recovery = region_loss.analyse(planned("prod-dr"))["rto_minutes"]
     assert f"RTO at {recovery} minutes against the 4-hour\ntarget (${estimate('prod-dr')['total_monthly_usd']:,.2f}" \
         in readme
+
+
+def test_readme_gives_each_accounts_bootstrap_estimate():
+    from offline.plan import plan_bootstrap
+
+    readme = (PROJECT_DIR / "README.md").read_text()
+    figures = [cost.analyse(plan_bootstrap(stack=s))["total_monthly_usd"] for s in ("dev", "prod")]
+    assert f"| monthly estimate | ${figures[0]:,.2f} | ${figures[1]:,.2f} |" in readme

@@ -8,7 +8,7 @@ import pytest
 
 import settings
 from offline.mocks import resource_id_for
-from tests.conftest import minimal_config, stack_settings
+from tests.conftest import account, minimal_config, stack_settings
 
 RDS = "aws:rds/instance:Instance"
 MSK = "aws:msk/cluster:Cluster"
@@ -247,4 +247,4 @@ def test_enhanced_monitoring_samples_every_minute_through_a_role_for_this_instan
     [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
     assert trust["Condition"]["ArnLike"] == {
-        "aws:SourceArn": f"arn:aws:rds:us-east-1:111122223333:db:ecomind-infra-{stack_plan.stack}"}
+        "aws:SourceArn": f"arn:aws:rds:us-east-1:{account(stack_plan.stack)}:db:ecomind-infra-{stack_plan.stack}"}

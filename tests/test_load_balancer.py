@@ -7,7 +7,7 @@ import pytest
 
 from components.load_balancer import BACKENDS, HEALTH_CHECK, HEALTH_ROUTE_HEADER, LOG_DELIVERY_ACCOUNTS, SSL_POLICY
 from components.release import DEREGISTRATION_DELAY_SECONDS
-from tests.conftest import as_list, planned, policy, stack_settings, statements
+from tests.conftest import account, as_list, planned, policy, stack_settings, statements
 
 LB = "aws:lb/loadBalancer:LoadBalancer"
 TG = "aws:lb/targetGroup:TargetGroup"
@@ -127,7 +127,7 @@ def test_the_regions_elb_account_may_write_only_the_albs_log_prefix(stack_plan):
     assert elb["Principal"] == {"AWS": f"arn:aws:iam::{LOG_DELIVERY_ACCOUNTS[region]}:root"}
     assert elb["Effect"] == "Allow" and elb["Action"] == "s3:PutObject"
     bucket = stack_plan.one("aws:s3/bucket:Bucket", "storage-access-logs")
-    assert elb["Resource"] == f"{bucket.arn}/alb/AWSLogs/111122223333/*"
+    assert elb["Resource"] == f"{bucket.arn}/alb/AWSLogs/{account(stack_plan.stack)}/*"
     # ELB log delivery supports SSE-S3 only (ELB user guide, "Enable access logs").
     encryption = [r for r in stack_plan.of_type(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")

@@ -6,7 +6,7 @@ import ipaddress
 import json
 
 from offline.mocks import resource_id_for
-from tests.conftest import as_list, policy, stack_settings, statements
+from tests.conftest import account, as_list, policy, stack_settings, statements
 
 SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE = "aws:ec2/route:Route"
@@ -142,7 +142,7 @@ def test_flow_log_role_writes_only_to_its_log_group(stack_plan):
         assert "*" not in as_list(statement["Action"])
     trust = statements(policy(stack_plan.one("aws:iam/role:Role", "network-flow-logs"), "assumeRolePolicy"))
     assert trust[0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
-    assert trust[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == "111122223333"
+    assert trust[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == account(stack_plan.stack)
 
 
 def test_s3_gateway_endpoint_serves_private_and_data_route_tables(stack_plan):
@@ -156,7 +156,8 @@ def test_s3_gateway_endpoint_serves_private_and_data_route_tables(stack_plan):
 
 def test_flow_log_delivery_role_trusts_only_this_accounts_flow_logs(stack_plan):
     [trust] = statements(policy(stack_plan.one("aws:iam/role:Role", "network-flow-logs"), "assumeRolePolicy"))
-    assert trust["Condition"]["ArnLike"] == {"aws:SourceArn": "arn:aws:ec2:us-east-1:111122223333:vpc-flow-log/*"}
+    assert trust["Condition"]["ArnLike"] == {
+        "aws:SourceArn": f"arn:aws:ec2:us-east-1:{account(stack_plan.stack)}:vpc-flow-log/*"}
 
 
 def test_the_s3_endpoint_lets_pods_read_anywhere_but_write_only_to_this_accounts_buckets(stack_plan):
@@ -166,5 +167,6 @@ def test_the_s3_endpoint_lets_pods_read_anywhere_but_write_only_to_this_accounts
     # Image layers come from buckets of ECR, registry.k8s.io and Docker Hub in this region: reads stay open.
     assert reads["Resource"] == "*" and "Condition" not in reads
     assert all(a.startswith(("s3:Get", "s3:List")) for a in reads["Action"])
-    assert own["Action"] == "s3:*" and own["Condition"] == {"StringEquals": {"aws:ResourceAccount": "111122223333"}}
+    assert own["Action"] == "s3:*"
+    assert own["Condition"] == {"StringEquals": {"aws:ResourceAccount": account(stack_plan.stack)}}
     assert len(policy["Statement"]) == 2, "no other statement widens it"

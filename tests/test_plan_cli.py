@@ -34,11 +34,12 @@ def test_plan_prints_a_tree_with_counts_and_writes_the_json(tmp_path):
 
 
 def test_the_bootstrap_has_an_offline_plan_of_its_own_with_its_baseline_priced(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "offline.plan", "--project", "bootstrap", "--out",
-                             str(tmp_path / "plan")], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "offline.plan", "--project", "bootstrap", "--stack", "prod",
+                             "--out", str(tmp_path / "plan")], cwd=PROJECT_DIR, capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "Plan of stack 'main' (project ecomind-bootstrap)" in result.stdout
-    written = json.loads((tmp_path / "plan" / "bootstrap.json").read_text())
+    assert "Plan of stack 'prod' (project ecomind-bootstrap)" in result.stdout
+    written = json.loads((tmp_path / "plan" / "bootstrap-prod.json").read_text())
     assert written["cost"]["unpriced"] == [] and set(written) >= {"resources", "cost"}
     priced = {line["resource"] for line in written["cost"]["lines"]}
     assert {"ecomind-baseline-guardduty", "ecomind-baseline-guardduty-runtime",

@@ -205,11 +205,13 @@ def test_every_stateful_urn_of_the_contract_is_still_planned(stack):
     assert replacements.stateful_urns(planned(stack).resources) == contract[stack]
 
 
-def test_the_bootstraps_stateful_urns_are_in_the_contract_too():
-    from offline.plan import plan_bootstrap
+def test_each_accounts_bootstrap_stateful_urns_are_in_the_contract_too():
+    from offline.plan import BOOTSTRAP_PREFIX, bootstrap_stacks, plan_bootstrap
 
     contract = json.loads((PROJECT_DIR / replacements.CONTRACT).read_text())
-    assert replacements.stateful_urns(plan_bootstrap().resources) == contract["bootstrap"]
+    assert bootstrap_stacks() == ["dev", "prod"]
+    for stack in bootstrap_stacks():
+        assert replacements.stateful_urns(plan_bootstrap(stack=stack).resources) == contract[BOOTSTRAP_PREFIX + stack]
 
 
 def test_a_policy_document_is_compared_statement_by_statement():

@@ -86,7 +86,7 @@ def test_a_copied_stack_with_its_own_cidr_shares_no_name_with_the_others(tmp_pat
         # A stack the bootstrap does not know has no deploy role to pass its roles: that, and only that.
         assert errors == ([] if stack != "qa" else [
             "error: aws/passrole-coverage: the bootstrap's plan creates no deploy role for stack 'qa': add the stack "
-            "to its stacks (bootstrap/Pulumi.main.yaml), whose deploy role passes the stack's roles (stack) "
+            "to its stacks (bootstrap/Pulumi.<account>.yaml), whose deploy role passes the stack's roles (stack) "
             f"[source: {aws_semantics.RULES[1].source}]"])
     assert len(sections["qa"]["explicit"]) >= 40
     assert names.collisions_between(sections) == []

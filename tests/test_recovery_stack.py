@@ -56,7 +56,7 @@ def test_the_release_runs_the_sources_replicated_images_and_no_repository_is_mad
     assert not plan.of_type("aws:ecr/repository:Repository")
     images = {d["metadata"]["name"]: c["image"] for d in plan.manifests["ecomind-release"]
               if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]}
-    assert images and all(image.startswith("111122223333.dkr.ecr.us-west-2.amazonaws.com/ecomind-prod/")
+    assert images and all(image.startswith("444455556666.dkr.ecr.us-west-2.amazonaws.com/ecomind-prod/")
                           and image.endswith(":" + stack_settings("prod").app.image_tag) for image in images.values())
 
 
@@ -69,7 +69,7 @@ def test_the_signing_keys_are_the_sources_replicas_read_with_their_key(plan, rec
     by_sid = {s["Sid"]: s for s in statements(document)}
     reads = set(as_list(by_sid["ReadNamedSecrets"]["Resource"]))
     for purpose in ("jwt-secret", "gateway-hmac-secret"):
-        assert f"arn:aws:secretsmanager:us-west-2:111122223333:secret:ecomind/prod/{purpose}-??????" in reads
+        assert f"arn:aws:secretsmanager:us-west-2:444455556666:secret:ecomind/prod/{purpose}-??????" in reads
     decrypt = by_sid["DecryptThroughSecretsManager"]
     assert recovery.copies_key_arn in as_list(decrypt["Resource"])
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com"}}

@@ -12,7 +12,8 @@ DEPLOYMENT = (PROJECT_DIR / "docs" / "DEPLOYMENT.md").read_text()
 RECOVERY = (PROJECT_DIR / "docs" / "DISASTER_RECOVERY.md").read_text()
 
 
-@pytest.mark.parametrize("topic", ["Bootstrap the account", "--secrets-provider \"awskms://", "First `pulumi up`",
+@pytest.mark.parametrize("topic", ["Bootstrap each account", "pulumi stack import", "--secrets-provider \"awskms://",
+                                   "First `pulumi up`",
                                    "Upgrade Kubernetes", "Rotate node groups", "Rotate the generated secrets",
                                    "Scale."])
 def test_deployment_runbook_covers(topic):

@@ -10,7 +10,7 @@ import pytest
 
 import settings
 from offline import stack_config
-from tests.conftest import CONNECTION_ARN, DEPLOY_ROLE_ARN, PREVIEW_ROLE_ARN, PROJECT_DIR, minimal_config
+from tests.conftest import CONNECTION_ARN, DEPLOY_ROLE_ARN, PREVIEW_ROLE_ARN, PROJECT_DIR, account, minimal_config
 
 TODAY = datetime.date(2026, 11, 25)
 CONNECTION = CONNECTION_ARN
@@ -294,4 +294,4 @@ def test_the_program_builds_policies_for_the_configured_account(stack_plan):
 
     document = json.loads(stack_plan.one("aws:kms/key:Key", "secrets-key-key").inputs["policy"])
     principals = {s["Principal"].get("AWS") for s in document["Statement"] if isinstance(s.get("Principal"), dict)}
-    assert "arn:aws:iam::111122223333:root" in principals
+    assert f"arn:aws:iam::{account(stack_plan.stack)}:root" in principals

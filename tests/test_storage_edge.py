@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import policy, statements
+from tests.conftest import account, policy, statements
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKETS = ("storage-reports", "storage-access-logs", "cdn-assets")
@@ -83,11 +83,11 @@ def test_log_delivery_is_scoped_to_this_account_and_its_prefixes(stack_plan):
     # The ALB's logs: Elastic Load Balancing's account of the region writes under the ALB's
     # prefix, for this account's load balancers (tests/test_load_balancer.py checks the rest).
     [elb] = [s for s in statements(document) if "AWS" in s.get("Principal", {})]
-    assert elb["Resource"].endswith("/alb/AWSLogs/111122223333/*") and elb["Action"] == "s3:PutObject"
+    assert elb["Resource"].endswith(f"/alb/AWSLogs/{account(stack_plan.stack)}/*") and elb["Action"] == "s3:PutObject"
     for statement in allows:
-        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "111122223333"
+        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == account(stack_plan.stack)
         if statement["Action"] != "s3:GetBucketAcl":
-            assert statement["Resource"].endswith(("/s3/*", "/AWSLogs/111122223333/*"))
+            assert statement["Resource"].endswith(("/s3/*", f"/AWSLogs/{account(stack_plan.stack)}/*"))
 
 
 def test_no_bucket_can_be_destroyed_with_its_objects(stack_plan):
@@ -111,7 +111,7 @@ def test_assets_are_served_only_through_cloudfront_with_origin_access_control(st
     [allow] = [s for s in statements(document) if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
     source = allow["Condition"]["StringEquals"]["AWS:SourceArn"]
-    assert source.startswith("arn:aws:cloudfront::111122223333:distribution/")
+    assert source.startswith(f"arn:aws:cloudfront::{account(stack_plan.stack)}:distribution/")
 
 
 def test_the_assets_key_decrypts_only_for_the_distribution(stack_plan):

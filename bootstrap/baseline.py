@@ -135,6 +135,10 @@ class AccountBaseline(pulumi.ComponentResource):
 
     trail_bucket_name: pulumi.Output[str]
     """The CloudTrail bucket."""
+    guarded_key_arns: list[pulumi.Output[str]]
+    """The trail's and the alert's keys, whose policies no deploy role may replace."""
+    guarded_bucket_arns: list[pulumi.Output[str]]
+    """The trail's bucket, whose policy and lifecycle no deploy role may change."""
 
     def __init__(self, name: str, args: AccountBaselineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ecomind:bootstrap:AccountBaseline", name, None, opts)
@@ -235,6 +239,7 @@ class AccountBaseline(pulumi.ComponentResource):
             aws.sns.TopicSubscription(f"{name}-alerts-email", topic=topic.arn, protocol="email",
                                       endpoint=args.alert_email, opts=child)
         self.trail_bucket_name = bucket.bucket
+        self.guarded_key_arns, self.guarded_bucket_arns = [key.arn, alert_key.arn], [bucket.arn]
         self.register_outputs({"trail_bucket_name": self.trail_bucket_name})
 
     def _forward_key_destruction(self, name: str, args: AccountBaselineArgs, account: pulumi.Output[str]) -> None:

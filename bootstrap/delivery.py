@@ -183,18 +183,26 @@ ACCOUNT_GUARD_ACTIONS = (
     "guardduty:DeleteDetector", "guardduty:UpdateDetector", "guardduty:CreateFilter", "guardduty:UpdateFilter",
     "guardduty:CreateIPSet", "guardduty:UpdateIPSet", "guardduty:DeletePublishingDestination",
     "guardduty:UpdatePublishingDestination", "guardduty:DisassociateFromAdministratorAccount",
+    "guardduty:ArchiveFindings",
     "config:StopConfigurationRecorder", "config:DeleteConfigurationRecorder", "config:PutConfigurationRecorder",
     "config:DeleteDeliveryChannel", "config:PutDeliveryChannel",
-    "securityhub:DisableSecurityHub", "securityhub:BatchDisableStandards",
+    "securityhub:DisableSecurityHub", "securityhub:BatchDisableStandards", "securityhub:BatchUpdateFindings",
+    "securityhub:CreateAutomationRule", "securityhub:BatchUpdateAutomationRules",
+    "securityhub:UpdateStandardsControl", "securityhub:BatchUpdateStandardsControlAssociations",
     "access-analyzer:DeleteAnalyzer", "access-analyzer:CreateArchiveRule", "access-analyzer:UpdateArchiveRule",
 )
+GUARDED_BUCKET_ACTIONS = ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
+                          "s3:PutLifecycleConfiguration", "s3:PutBucketObjectLockConfiguration", "s3:DeleteBucket")
 ALERT_ACTIONS = ("events:DisableRule", "events:DeleteRule", "events:PutRule", "events:PutTargets",
                  "events:RemoveTargets", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:AddPermission",
                  "sns:RemovePermission")
 
 
-def account_guards_policy(account: str, alert_rule: str, alert_topic: str, key_arns: Sequence[str]) -> dict:
+def account_guards_policy(account: str, alert_rule: str, alert_topic: str, key_arns: Sequence[str],
+                          bucket_arns: Sequence[str] = ()) -> dict:
     return {"Version": "2012-10-17", "Statement": [
+        *([{"Sid": "TheTrailsBucketStaysLocked", "Effect": "Deny", "Action": list(GUARDED_BUCKET_ACTIONS),
+            "Resource": list(bucket_arns)}] if bucket_arns else []),
         {"Sid": "TheAccountsGuardsStayOn", "Effect": "Deny", "Action": list(ACCOUNT_GUARD_ACTIONS), "Resource": "*"},
         {"Sid": "TheSecurityAlertStaysOn", "Effect": "Deny", "Action": list(ALERT_ACTIONS),
          "Resource": [f"arn:aws:events:*:{account}:rule/{alert_rule}", f"arn:aws:sns:*:{account}:{alert_topic}"]},
@@ -281,6 +289,10 @@ class StackDeliveryArgs:
     """The account's key-destruction alert rule, which the deploy role may not touch."""
     alert_topic_name: str = ALERT_TOPIC_NAME
     """Its topic."""
+    guarded_key_arns: Sequence[pulumi.Input[str]] = ()
+    """The account baseline's keys (trail, alert): their policies stay the bootstrap's too."""
+    guarded_bucket_arns: Sequence[pulumi.Input[str]] = ()
+    """The account baseline's buckets (the trail's): their policy, versioning and lifecycle too."""
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     """Tags of the roles and the boundary."""
 
@@ -327,9 +339,11 @@ class StackDelivery(pulumi.ComponentResource):
                          "PowerUserAccess", write=True)
         aws.iam.RolePolicy(f"{name}-deploy-iam", role=deploy.id, policy=pulumi.Output.from_input(args.account_id).apply(
             lambda account: json.dumps(deploy_iam_policy(account, args.region, s))), opts=child)
+        keys, buckets = [*args.key_arns, *args.guarded_key_arns], list(args.guarded_bucket_arns)
         aws.iam.RolePolicy(f"{name}-deploy-guards", role=deploy.id, policy=pulumi.Output.all(
-            args.account_id, *args.key_arns).apply(lambda a: json.dumps(account_guards_policy(
-                a[0], args.alert_rule_name, args.alert_topic_name, a[1:]))), opts=child)
+            args.account_id, *keys, *buckets).apply(lambda a: json.dumps(account_guards_policy(
+                a[0], args.alert_rule_name, args.alert_topic_name, a[1:1 + len(keys)], a[1 + len(keys):]))),
+            opts=child)
         preview = ci_role("preview", preview_role_name(s), f"Previews and drift checks of stack {s}",
                           provider.apply(lambda arn: preview_trust(arn, args.repository, s, args.merge_queue_previews)),
                           "ReadOnlyAccess", write=False)

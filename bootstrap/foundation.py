@@ -140,7 +140,7 @@ class Foundation(pulumi.ComponentResource):
         provider = aws.iam.OpenIdConnectProvider(
             f"{name}-github", url=GITHUB_OIDC_URL, client_id_lists=["sts.amazonaws.com"],
             thumbprint_lists=["6938fd4d98bab03faadb97b34396831e3780aea1"], tags=tags, opts=child)
-        AccountBaseline(f"{name}-baseline", AccountBaselineArgs(
+        baseline = AccountBaseline(f"{name}-baseline", AccountBaselineArgs(
             account_id=args.account_id, region=args.region, trail_bucket_name=f"{args.state_bucket_name}-trail",
             trail_retention_days=args.trail_retention_days, tags=tags, alert_email=args.security_alert_email,
             watched_regions=[args.dr_region] if args.dr_region else []),
@@ -157,7 +157,9 @@ class Foundation(pulumi.ComponentResource):
                 stack=stack, account_id=args.account_id, region=region, repository=args.repository,
                 provider_arn=provider.arn, state_bucket_arn=state_bucket_arn, key_arns=key_arns,
                 first_deploy_role_arns=args.first_deploy_role_arns,
-                merge_queue_previews=stack in args.merge_queue_previews, tags=tags), opts=child)
+                merge_queue_previews=stack in args.merge_queue_previews, tags=tags,
+                guarded_key_arns=baseline.guarded_key_arns, guarded_bucket_arns=baseline.guarded_bucket_arns),
+                opts=child)
 
         delivery = {stack: stack_delivery(stack, args.region, bucket.arn, keys) for stack in args.stacks}
         delivery.update({stack: stack_delivery(stack, args.dr_region, copy.bucket.arn, copy.key_arns)

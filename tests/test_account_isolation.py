@@ -95,7 +95,8 @@ def readers(action_s3: str = "s3:GetObjectVersion") -> tuple[set[str], set[str]]
     bucket = bootstrap.one(BUCKET, "ecomind-state")
     policy = json.loads(bootstrap.one("aws:s3/bucketPolicy:BucketPolicy", "ecomind-state").inputs["policy"])
     checkpoint = f"{bucket.arn}/.pulumi/stacks/ecomind-infra/prod.json"
-    keys = [bootstrap.one("aws:kms/key:Key", k).arn for k in ("ecomind-state", "ecomind-secrets")]
+    # The state key, and both secrets-provider keys (the multi-Region one is what the stack files name).
+    keys = [bootstrap.one("aws:kms/key:Key", k).arn for k in ("ecomind-state", "ecomind-secrets", "ecomind-secrets-mr")]
     read, decrypt = set(), set()
     for plan in prod_account_plans().values():
         for role in plan.of_type(ROLE):
@@ -107,7 +108,7 @@ def readers(action_s3: str = "s3:GetObjectVersion") -> tuple[set[str], set[str]]
             if (any(MANAGED.get(n, {}).get("s3_read") for n in names) or allows(inline, action_s3, checkpoint)) \
                     and not denied_by_bucket(policy, role.arn, action_s3, checkpoint):
                 read.add(label)
-            if any(MANAGED.get(n, {}).get("kms_decrypt") for n in names) or all(
+            if any(MANAGED.get(n, {}).get("kms_decrypt") for n in names) or any(
                     allows(inline, "kms:Decrypt", key) for key in keys):
                 decrypt.add(label)
     return read, decrypt
@@ -127,9 +128,31 @@ def test_a_plain_read_is_held_to_the_same_roles_as_a_versioned_one():
 def test_only_prods_own_ci_roles_decrypt_with_its_state_and_secrets_keys():
     """prod's preview (drift) role decrypts through its inline state policy, since the CLI needs
     the stack's data key on every preview; prod-dr's deploy role through PowerUserAccess in the
-    same account (its own keys are the copies'). Nothing of dev's account is in this account."""
+    same account (its own keys are the copies'); the state's replication role, which only S3 may
+    assume, to copy the state to drRegion. Nothing of dev's account is in this account."""
     _, decrypt = readers()
-    assert decrypt == {"ecomind-infra-prod-deploy", "ecomind-infra-prod-preview", "ecomind-infra-prod-dr-deploy"}
+    assert decrypt == {"ecomind-infra-prod-deploy", "ecomind-infra-prod-preview", "ecomind-infra-prod-dr-deploy",
+                       "ecomind-state-replication"}
+    bootstrap = prod_account_plans()["bootstrap-prod"]
+    trust = json.loads(bootstrap.one(ROLE, "ecomind-state-replication").inputs["assumeRolePolicy"])
+    assert [s["Principal"] for s in statements(trust)] == [{"Service": "s3.amazonaws.com"}]
+
+
+def test_only_prods_deploy_roles_and_the_secret_store_read_its_secrets():
+    """secretsmanager:GetSecretValue on prod's secrets: PowerUserAccess has it, ReadOnlyAccess does
+    not (AWS managed policy texts); of the stack's own roles only External Secrets' reads them,
+    each by ARN."""
+    prod = prod_account_plans()["prod"]
+    secrets = [s.arn for s in prod.of_type("aws:secretsmanager/secret:Secret")]
+    assert secrets
+    found = set()
+    for plan in prod_account_plans().values():
+        for role in plan.of_type(ROLE):
+            names = managed(plan, role)
+            if "PowerUserAccess" in names or any(allows(policies(plan, role), "secretsmanager:GetSecretValue", arn)
+                                                 for arn in secrets):
+                found.add(role.inputs.get("name") or role.name)
+    assert found == {"ecomind-infra-prod-deploy", "ecomind-infra-prod-dr-deploy", "services-external-secrets-role"}
 
 
 @pytest.mark.parametrize("label", ["bootstrap-prod", "prod", "prod-dr"])

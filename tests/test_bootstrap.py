@@ -568,8 +568,12 @@ def test_no_deploy_role_stops_blinds_or_rewrites_the_accounts_guards(plan, stack
     assert by_sid["TheSecurityAlertStaysOn"]["Resource"] == [
         f"arn:aws:events:*:111122223333:rule/{rule.inputs['name']}",
         f"arn:aws:sns:*:111122223333:{topic.inputs['name']}"]
-    keys = {plan.one("aws:kms/key:Key", k).arn for k in ("ecomind-state", "ecomind-secrets")}
+    keys = {plan.one("aws:kms/key:Key", k).arn for k in ("ecomind-state", "ecomind-secrets", "ecomind-secrets-mr",
+                                                          "ecomind-baseline-trail", "ecomind-baseline-alerts")}
     assert keys <= set(by_sid["TheBootstrapKeysKeepTheirPolicies"]["Resource"])
+    trail_bucket = plan.one("aws:cloudtrail/trail:Trail").inputs["s3BucketName"]
+    assert any(trail_bucket in arn for arn in by_sid["TheTrailsBucketStaysLocked"]["Resource"])
+    assert "s3:DeleteBucketPolicy" in by_sid["TheTrailsBucketStaysLocked"]["Action"]
     assert "PutKeyPolicy" in json.loads(rule.inputs["eventPattern"])["detail"]["eventName"]
 
 

@@ -285,7 +285,7 @@ def pack(group: Group, pods: Sequence[Pods], autoscaled: bool) -> Packed:
 def _fits(free: Room, pods: Pods) -> int:
     if pods.one_per_node:
         return int(free.holds(pods.demand))
-    counts = [free.pods // 1]
+    counts = [free.pods]
     if pods.cpu:
         counts.append(free.cpu // pods.cpu)
     if pods.memory:

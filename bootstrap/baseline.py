@@ -253,15 +253,13 @@ class AccountBaseline(pulumi.ComponentResource):
             return
         child = pulumi.ResourceOptions(parent=self)
         home_bus = account.apply(lambda a: f"arn:aws:events:{args.region}:{a}:event-bus/default")
-        role = aws.iam.Role(
-            f"{name}-key-destruction-forwarding", description="Forwards other regions' key-destruction events home",
-            assume_role_policy=account.apply(lambda a: json.dumps(guarded.service_trust(
-                "events.amazonaws.com", StringEquals={"aws:SourceAccount": a}))),
-            tags=dict(args.tags), opts=child)
-        policy = aws.iam.RolePolicy(f"{name}-key-destruction-forwarding", role=role.id, policy=home_bus.apply(
-            lambda bus: json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Sid": "PutOnTheHomeBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}]})),
-            opts=child)
+        role, policy = guarded.service_role(
+            f"{name}-key-destruction-forwarding", "Forwards other regions' key-destruction events home",
+            account.apply(lambda a: guarded.service_trust("events.amazonaws.com",
+                                                          StringEquals={"aws:SourceAccount": a})),
+            home_bus.apply(lambda bus: {"Version": "2012-10-17", "Statement": [{
+                "Sid": "PutOnTheHomeBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}]}),
+            args.tags, self)
         for region in args.watched_regions:
             rule = aws.cloudwatch.EventRule(
                 f"{name}-key-destruction-{region}", region=region, name=ALERT_RULE_NAME,

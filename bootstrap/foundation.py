@@ -230,16 +230,12 @@ class Foundation(pulumi.ComponentResource):
         # Replicated versions keep their retention; the copy locks what it receives the same way, and
         # old versions leave it as they leave the source.
         lock_and_expire(f"{name}-state-copy", copy, copy_versioning, args.noncurrent_state_days, self, region=dr)
-        role = aws.iam.Role(
-            f"{name}-state-replication", description=f"Replicates Pulumi state to {dr}",
-            # S3's documented replication trust carries no condition, and no AWS page says S3 sends
-            # the source keys when it assumes the role (analyses/service_principals.py, s3.amazonaws.com).
-            assume_role_policy=json.dumps(guarded.service_trust("s3.amazonaws.com")),
-            tags=tags, opts=child)
-        policy = aws.iam.RolePolicy(
-            f"{name}-state-replication", role=role.id,
-            policy=pulumi.Output.all(bucket.arn, state_key.arn, copy.arn, copy_key.arn).apply(
-                lambda a: json.dumps(state_replication_policy(*a, args.region, dr))), opts=child)
+        # S3's documented replication trust carries no condition, and no AWS page says S3 sends
+        # the source keys when it assumes the role (analyses/service_principals.py, s3.amazonaws.com).
+        role, policy = guarded.service_role(
+            f"{name}-state-replication", f"Replicates Pulumi state to {dr}", guarded.service_trust("s3.amazonaws.com"),
+            pulumi.Output.all(bucket.arn, state_key.arn, copy.arn, copy_key.arn).apply(
+                lambda a: state_replication_policy(*a, args.region, dr)), tags, self)
         aws.s3.BucketReplicationConfig(
             f"{name}-state", bucket=bucket.id, role=role.arn,
             rules=[aws.s3.BucketReplicationConfigRuleArgs(
@@ -267,14 +263,10 @@ class Foundation(pulumi.ComponentResource):
         images_key = aws.kms.Key(
             f"{name}-images-copy", description=f"Encrypts the replicated EcoMind images in {dr}",
             enable_key_rotation=True, deletion_window_in_days=30, region=dr, tags=tags, opts=kept, policy=key_policy)
-        template_role = aws.iam.Role(
-            f"{name}-images-copy-template", description=f"Creates the replicated EcoMind repositories in {dr}",
-            assume_role_policy=json.dumps(guarded.service_trust("ecr.amazonaws.com")),
-            tags=tags, opts=child)
-        template_policy = aws.iam.RolePolicy(
-            f"{name}-images-copy-template", role=template_role.id,
-            policy=pulumi.Output.all(args.account_id, images_key.arn).apply(
-                lambda a: json.dumps(image_template_policy(a[0], dr, a[1]))), opts=child)
+        template_role, template_policy = guarded.service_role(
+            f"{name}-images-copy-template", f"Creates the replicated EcoMind repositories in {dr}",
+            guarded.service_trust("ecr.amazonaws.com"), pulumi.Output.all(args.account_id, images_key.arn).apply(
+                lambda a: image_template_policy(a[0], dr, a[1])), tags, self)
         # A template's prefix is a namespace: `ecomind-prod` serves `ecomind-prod/<service>` (ECR API
         # reference, CreateRepositoryCreationTemplate: prefix, whose pattern refuses a trailing '-'),
         # so one template per stack whose registry (`ecomind-<stack>/`, components/registry.py) replicates.

@@ -3,6 +3,7 @@ the key, and a private, versioned, KMS-encrypted bucket."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import pulumi
@@ -27,6 +28,17 @@ def service_trust(service: str, **condition: dict) -> dict:
     (the platform's analyses/service_principals.py holds what each service sends, with sources)."""
     statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
     return {"Version": "2012-10-17", "Statement": [{**statement, **({"Condition": condition} if condition else {})}]}
+
+
+def service_role(name: str, description: str, trust: pulumi.Input[dict], policy: pulumi.Input[dict],
+                 tags: Mapping[str, str], parent: pulumi.Resource) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A role an AWS service assumes (`trust`, from service_trust) and its one inline policy, both
+    named `name`: what replication, repository templates and event forwarding each need."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(name, description=description, tags=dict(tags), opts=child,
+                        assume_role_policy=pulumi.Output.from_input(trust).apply(json.dumps))
+    return role, aws.iam.RolePolicy(name, role=role.id, opts=child,
+                                    policy=pulumi.Output.from_input(policy).apply(json.dumps))
 
 
 def deny_insecure_transport(bucket_arn: str) -> dict:

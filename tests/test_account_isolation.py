@@ -18,7 +18,8 @@ import pytest
 
 from components.load_balancer import LOG_DELIVERY_ACCOUNTS
 from offline.plan import plan_bootstrap
-from tests.conftest import account, planned
+from tests.conftest import account, planned, statements
+from tests.conftest import as_list as listed
 
 PROD = account("prod")
 BUCKET = "aws:s3/bucket:Bucket"
@@ -40,15 +41,6 @@ _ACCOUNT = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
 @functools.cache
 def prod_account_plans() -> dict:
     return {"bootstrap-prod": plan_bootstrap(stack="prod"), "prod": planned("prod"), "prod-dr": planned("prod-dr")}
-
-
-def statements(document: dict) -> list[dict]:
-    found = document.get("Statement", [])
-    return found if isinstance(found, list) else [found]
-
-
-def listed(value) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def policies(plan, resource) -> list[dict]:
